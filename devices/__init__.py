@@ -1,0 +1,1 @@
+"""Hardware adapters (caller-ID, call recording, SMS, receipt printers) — no Qt; events via callbacks."""

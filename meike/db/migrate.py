@@ -1,0 +1,65 @@
+"""Schema upgrades on start: back the database up, then ``alembic upgrade head``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from meike import clock
+from meike.db import Clinic
+from meike.db import sqlite as sqlite_adapter
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url)
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(clinic: Clinic) -> str | None:
+    with clinic.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def needs_upgrade(clinic: Clinic) -> bool:
+    return current_revision(clinic) != head_revision()
+
+
+def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
+    """Bring the schema to the newest revision. Returns the backup made first, if any.
+
+    A database that already has tables is copied (SQLite backup API) before it is touched, so a
+    failed upgrade can be undone by restoring the copy.
+    """
+    current = current_revision(clinic)
+    if current == head_revision():
+        return None
+    backup_path: Path | None = None
+    path = clinic.path
+    if current is not None and path is not None and path.exists():
+        folder = backup_dir or path.parent / "backups"
+        stamp = clock.now().strftime("%Y%m%d-%H%M%S")
+        backup_path = sqlite_adapter.backup(path, folder / f"{path.stem}-{stamp}-before-{head_revision()}.sqlite3")
+        log.info("backed up %s to %s before upgrading from %s", path, backup_path, current)
+    cfg = alembic_config()
+    with clinic.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return backup_path

@@ -1,0 +1,59 @@
+"""The SQLite adapter: the only module that speaks SQLite-specific SQL.
+
+Pragmas (WAL, foreign keys, busy timeout, synchronous=FULL), explicit transactions that begin
+IMMEDIATE for writers, and online backups with the SQLite backup API.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def install(engine: Engine) -> None:
+    """Configure an SQLite engine: pragmas on connect, BEGIN (IMMEDIATE for writes) on begin."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event decide when a transaction starts (pysqlite otherwise
+        # begins lazily and never IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("meike_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def database_path(engine: Engine) -> Path | None:
+    name = engine.url.database
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
+
+
+def backup(source: Path, target: Path) -> Path:
+    """Copy a live database consistently (the backup API works while others read and write)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(str(source))
+    try:
+        dst = sqlite3.connect(str(target))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    return target

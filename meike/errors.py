@@ -1,0 +1,35 @@
+"""Errors raised by services; their messages are Chinese and shown to the user as they are."""
+
+from __future__ import annotations
+
+
+class MeikeError(Exception):
+    """Base class of every error a service reports to the user."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class ValidationError(MeikeError):
+    """Bad input. ``errors`` maps a field name to the message shown next to that field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("；".join(self.errors.values()))
+
+    @classmethod
+    def single(cls, field: str, message: str) -> ValidationError:
+        return cls({field: message})
+
+
+class PermissionDenied(MeikeError):
+    """The acting user lacks the page, the right or the data scope for this action."""
+
+
+class NotFound(MeikeError):
+    """The record does not exist (or is outside the user's data scope and so is not shown)."""
+
+
+class LoginFailed(MeikeError):
+    """Wrong user name or password, a disabled or a locked account."""

@@ -1,0 +1,36 @@
+"""All mapped models; importing this package registers every table on ``Base.metadata``."""
+
+from meike.models.accounts import User, UserGrant
+from meike.models.audit import AuditEntry
+from meike.models.base import Base
+from meike.models.customers import Customer
+from meike.models.dictionaries import (
+    Channel,
+    Department,
+    InfoSource,
+    Item,
+    ItemCategory,
+    MemberLevel,
+    PaymentMethod,
+    Staff,
+    StaffRole,
+)
+from meike.models.system import SystemSetting
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Channel",
+    "Customer",
+    "Department",
+    "InfoSource",
+    "Item",
+    "ItemCategory",
+    "MemberLevel",
+    "PaymentMethod",
+    "Staff",
+    "StaffRole",
+    "SystemSetting",
+    "User",
+    "UserGrant",
+]

@@ -1,0 +1,1 @@
+"""Pure rules: validation, pinyin keys, customer classes — no database, no Qt."""

@@ -1,0 +1,1 @@
+"""Use cases of the clinic, one module per desk. Each takes the clinic and the acting user."""

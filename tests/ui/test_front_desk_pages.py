@@ -1,0 +1,72 @@
+"""挂号中心 and 顾客管理 pages through their widgets."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from meike.db import Clinic
+from meike.services import accounts, customers
+from ui.models.customers import PAGE_SIZE, CustomerTableModel
+from ui.pages.customers import CustomersPage
+from ui.pages.registration import RegistrationPage
+
+pytestmark = pytest.mark.gui
+
+
+def test_register_customer_and_find_them(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    page = RegistrationPage(demo_clinic, gl)
+    qtbot.addWidget(page)
+    page.name.setText("张三丰")
+    qtbot.keyClicks(page.mobile, "1380013")
+    page.channel.setCurrentIndex(page.channel.findText("抖音"))
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    assert page.form.error_text("mobile") == "手机号应为 11 位，以 13–19 开头"
+    assert page.name.text() == "张三丰" and page.mobile.text() == "1380013"
+
+    qtbot.keyClicks(page.mobile, "8000")
+    with qtbot.waitSignal(page.registered) as signal:
+        qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    assert page.status.text() == "登记成功：张三丰"
+    assert page.name.text() == ""
+
+    listing = CustomersPage(demo_clinic, gl)
+    qtbot.addWidget(listing)
+    listing.search.setText("zsf")
+    listing.run_query()
+    assert listing.model.total == 1
+    assert listing.model.rows[0].id == signal.args[0]
+    assert listing.model.rows[0].channel == "抖音"
+    assert listing.count.text() == "共 1 位顾客"
+
+    # The same mobile again: refused, the existing customer named.
+    page.name.setText("张三")
+    page.mobile.setText("138 0013 8000")
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    assert page.form.error_text("mobile").startswith("手机号已登记：张三丰")
+
+
+def test_customer_grid_is_lazy_and_well_behaved(qtbot, qtmodeltester, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    for i in range(PAGE_SIZE):  # more than one page in all
+        customers.register_customer(demo_clinic, gl, name=f"测试{i}", mobile=f"1990000{i:04d}")
+    model = CustomerTableModel(demo_clinic, gl)
+    model.set_query("")
+    total = customers.count_customers(demo_clinic, gl)
+    assert model.total == total > PAGE_SIZE
+    assert model.rowCount() == PAGE_SIZE
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == min(total, 2 * PAGE_SIZE)
+    qtmodeltester.check(model)
+
+
+def test_own_scope_user_sees_only_own_customers(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    page = CustomersPage(demo_clinic, kf)
+    qtbot.addWidget(page)
+    assert 0 < page.model.total < customers.count_customers(demo_clinic, gl)
+    assert all(r.cs_staff == "孙丽" or r.consultant == "孙丽" or r.department == "客服部" for r in page.model.rows)
+    assert all("****" in r.mobile for r in page.model.rows)  # no right to see full numbers

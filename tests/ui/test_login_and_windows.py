@@ -1,0 +1,118 @@
+"""Login dialog, lockout, and who lands in which window."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+
+from meike.db import Clinic
+from meike.errors import PermissionDenied
+from meike.permissions import Actor, Page
+from meike.services import accounts
+from tests.conftest import make_user
+from ui import geometry
+from ui.account_manager import AccountManager
+from ui.app import window_for
+from ui.dialogs.login import LoginDialog
+from ui.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+
+def login_as(qtbot, clinic: Clinic, username: str, password: str) -> LoginDialog:  # type: ignore[no-untyped-def]
+    dialog = LoginDialog(clinic, "测试诊所")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.user.setText(username)
+    qtbot.keyClicks(dialog.password, password)
+    qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+    return dialog
+
+
+def test_wrong_password_shows_message_and_keeps_user_name(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    dialog = login_as(qtbot, demo_clinic, "gl", "nope")
+    assert dialog.findChild(type(dialog.error), "login_error").text() == "用户名或密码错误，还可以再试 4 次"
+    assert dialog.user.text() == "gl"
+    assert dialog.password.text() == ""
+    assert dialog.actor is None and dialog.isVisible()
+
+
+def test_five_wrong_passwords_lock_even_the_right_one(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    dialog = login_as(qtbot, demo_clinic, "gl", "bad")
+    for _ in range(4):
+        qtbot.keyClicks(dialog.password, "bad")
+        qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+    assert "锁定 15 分钟" in dialog.error.text()
+    qtbot.keyClicks(dialog.password, "123")
+    qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+    assert "已锁定" in dialog.error.text()
+    assert dialog.actor is None
+
+
+def test_manual_accounts_land_in_their_windows(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    dialog = login_as(qtbot, demo_clinic, "gl", "123")
+    assert dialog.result() == LoginDialog.DialogCode.Accepted
+    window = window_for(demo_clinic, dialog.actor)
+    qtbot.addWidget(window)
+    assert isinstance(window, MainWindow) and window.objectName() == "main_window"
+
+    admin_dialog = login_as(qtbot, demo_clinic, "admin", "admin")
+    manager = window_for(demo_clinic, admin_dialog.actor)
+    qtbot.addWidget(manager)
+    assert isinstance(manager, AccountManager) and manager.objectName() == "account_manager"
+
+
+def test_administrator_cannot_open_the_main_window(demo_clinic: Clinic) -> None:
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    with pytest.raises(PermissionDenied):
+        MainWindow(demo_clinic, admin)
+    assert admin.pages == []
+
+
+def test_ordinary_user_cannot_open_the_account_manager(demo_clinic: Clinic) -> None:
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    with pytest.raises(PermissionDenied):
+        AccountManager(demo_clinic, gl)
+
+
+def test_menu_shows_only_granted_pages(qtbot, clinic: Clinic, admin: Actor) -> None:  # type: ignore[no-untyped-def]
+    desk = make_user(clinic, admin, "desk", pages=[Page.REGISTRATION, Page.CUSTOMERS])
+    window = MainWindow(clinic, desk)
+    qtbot.addWidget(window)
+    names = {b.objectName() for b in window.findChildren(QPushButton) if b.objectName().startswith("nav_")}
+    assert names == {"nav_registration", "nav_customers"}
+    assert window.current_page() is Page.REGISTRATION
+    qtbot.mouseClick(window.nav_buttons[Page.CUSTOMERS], Qt.MouseButton.LeftButton)
+    assert window.current_page() is Page.CUSTOMERS
+    with pytest.raises(PermissionDenied):
+        window.open_page(Page.CASHIER)
+
+
+def test_all_five_pages_for_the_manual_account(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    expected = ["nav_dashboard", "nav_registration", "nav_customers", "nav_cashier", "nav_settings"]
+    assert [window.nav_buttons[p].objectName() for p in gl.pages] == expected
+    assert [window.nav_buttons[p].text() for p in gl.pages] == ["操作台", "挂号中心", "顾客管理", "收费中心", "系统管理"]
+    for page in gl.pages:
+        qtbot.mouseClick(window.nav_buttons[page], Qt.MouseButton.LeftButton)
+        assert window.stack.currentWidget().objectName() == f"page_{page.value}"
+
+
+def test_window_geometry_is_remembered_per_user(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    first = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(first)
+    first.resize(700, 520)
+    first.show()
+    first.close()
+    again = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(again)
+    assert (again.width(), again.height()) == (700, 520)
+    other = MainWindow(demo_clinic, kf)
+    qtbot.addWidget(other)
+    assert (other.width(), other.height()) == (1280, 800)
+    assert geometry.restore(other, "kf") is False

@@ -1,0 +1,336 @@
+"""The administrator's only window: accounts, their pages, data scope and supervisor rights."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import MeikeError, ValidationError
+from meike.permissions import (
+    PAGE_LABELS,
+    RIGHT_LABELS,
+    SCOPE_LABELS,
+    Actor,
+    DataScope,
+    Page,
+    Right,
+    page_code,
+    right_code,
+)
+from meike.services import accounts, audit, dictionaries
+from meike.services.dictionaries import Kind
+from ui import geometry
+from ui.dialogs.password import PasswordDialog
+from ui.widgets import messages
+from ui.widgets.form import ErrorForm
+
+ACTION_LABELS = {
+    "user.create": "新建账号", "user.update": "修改账号", "user.permissions": "修改权限",
+    "user.disable": "停用账号", "user.enable": "启用账号", "user.password_reset": "重置密码",
+    "user.delete": "删除账号", "user.unlock": "解除锁定", "login.locked": "登录锁定", "login.failed": "登录失败",
+    "login.ok": "登录", "clinic.initialise": "初始化诊所", "setting.change": "修改系统参数",
+}
+
+
+class AccountManager(QMainWindow):
+    closed = Signal(bool)
+
+    def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "") -> None:
+        super().__init__()
+        actor.require_admin()
+        self.clinic = clinic
+        self.actor = actor
+        self.current_id: int | None = None
+        self.setObjectName("account_manager")
+        self.setWindowTitle(f"账号管理 — {clinic_name}" if clinic_name else "账号管理")
+        self.resize(1100, 680)
+
+        self.table = QTableWidget(0, 5, objectName="account_table")
+        self.table.setHorizontalHeaderLabels(["用户名", "姓名", "部门", "数据范围", "状态"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._on_select)
+
+        splitter = QSplitter()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self._build_editor())
+        splitter.setSizes([460, 640])
+
+        self.audit_table = QTableWidget(0, 5, objectName="audit_table")
+        self.audit_table.setHorizontalHeaderLabels(["时间", "操作人", "操作", "对象", "内容"])
+        self.audit_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.audit_table.verticalHeader().hide()
+        self.audit_table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+
+        tabs = QTabWidget(objectName="account_tabs")
+        tabs.addTab(splitter, "账号与权限")
+        tabs.addTab(self.audit_table, "操作日志")
+        tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
+        self.setCentralWidget(tabs)
+        geometry.restore(self, actor.username)
+        self.reload()
+        self.new_account()
+
+    # --- layout --------------------------------------------------------------------------------
+
+    def _build_editor(self) -> QWidget:
+        box = QWidget(objectName="account_editor")
+        self.heading = QLabel(objectName="account_heading")
+        self.username = QLineEdit(objectName="account_username")
+        self.display_name = QLineEdit(objectName="account_display_name")
+        self.department = QComboBox(objectName="account_department")
+        self.staff = QComboBox(objectName="account_staff")
+        self.scope = QComboBox(objectName="account_scope")
+        for scope, label in SCOPE_LABELS.items():
+            self.scope.addItem(label, scope.value)
+        self.password = QLineEdit(objectName="account_password")
+        self.confirm = QLineEdit(objectName="account_confirm")
+        for w in (self.password, self.confirm):
+            w.setEchoMode(QLineEdit.EchoMode.Password)
+        self.form = ErrorForm()
+        self.form.add_field("username", "用户名", self.username, required=True)
+        self.form.add_field("display_name", "姓名", self.display_name)
+        self.form.add_field("department_id", "部门", self.department)
+        self.form.add_field("staff_id", "对应员工", self.staff)
+        self.form.add_field("data_scope", "数据范围", self.scope)
+        self.form.add_field("password", "密码", self.password, required=True)
+        self.form.add_field("confirm", "确认密码", self.confirm, required=True)
+
+        pages = QGroupBox("可以打开的页面")
+        grid = QGridLayout(pages)
+        self.page_boxes: dict[str, QCheckBox] = {}
+        for i, page in enumerate(Page):
+            cb = QCheckBox(PAGE_LABELS[page], objectName=f"grant_page_{page.value}")
+            self.page_boxes[page_code(page)] = cb
+            grid.addWidget(cb, i // 3, i % 3)
+        rights = QGroupBox("主管权限（需输入本人密码确认）")
+        grid = QGridLayout(rights)
+        self.right_boxes: dict[str, QCheckBox] = {}
+        for i, right in enumerate(Right):
+            cb = QCheckBox(RIGHT_LABELS[right], objectName=f"grant_right_{right.value}")
+            self.right_boxes[right_code(right)] = cb
+            grid.addWidget(cb, i // 3, i % 3)
+        self.grants_error = QLabel(objectName="grants_error")
+
+        self.btn_new = QPushButton("新建账号", objectName="account_new")
+        self.btn_save = QPushButton("保存", objectName="account_save")
+        self.btn_reset = QPushButton("重置密码", objectName="account_reset_password")
+        self.btn_active = QPushButton("停用", objectName="account_toggle_active")
+        self.btn_unlock = QPushButton("解除锁定", objectName="account_unlock")
+        self.btn_delete = QPushButton("删除", objectName="account_delete")
+        self.btn_new.clicked.connect(self.new_account)
+        self.btn_save.clicked.connect(self.save)
+        self.btn_reset.clicked.connect(self.reset_password)
+        self.btn_active.clicked.connect(self.toggle_active)
+        self.btn_unlock.clicked.connect(self.unlock)
+        self.btn_delete.clicked.connect(self.delete)
+        buttons = QHBoxLayout()
+        for b in (self.btn_new, self.btn_save, self.btn_reset, self.btn_active, self.btn_unlock, self.btn_delete):
+            buttons.addWidget(b)
+        self.status = QLabel(objectName="account_status")
+
+        layout = QVBoxLayout(box)
+        layout.addWidget(self.heading)
+        layout.addLayout(self.form)
+        layout.addWidget(pages)
+        layout.addWidget(rights)
+        layout.addWidget(self.grants_error)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        return box
+
+    def _fill_combos(self) -> None:
+        for combo, kind in ((self.department, Kind.DEPARTMENT), (self.staff, Kind.STAFF)):
+            combo.clear()
+            combo.addItem("（无）", None)
+            for e in dictionaries.list_entries(self.clinic, self.actor, kind):
+                combo.addItem(e.name, e.id)
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def reload(self, select_id: int | None = None) -> None:
+        self._fill_combos()
+        self.accounts = accounts.list_accounts(self.clinic, self.actor)
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(self.accounts))
+        for row, a in enumerate(self.accounts):
+            state = "停用" if not a.is_active else ("锁定" if a.locked_until else "正常")
+            values = [a.username, a.display_name, a.department_name,
+                      "管理员" if a.is_admin else SCOPE_LABELS[a.data_scope], state]
+            for col, text in enumerate(values):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, a.id)
+                self.table.setItem(row, col, item)
+            if select_id is not None and a.id == select_id:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+
+    def row_of(self, username: str) -> int:
+        return next(i for i, a in enumerate(self.accounts) if a.username == username)
+
+    def _on_select(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.show_account(self.accounts[rows[0].row()].id)
+
+    def show_account(self, user_id: int) -> None:
+        a = accounts.get_account(self.clinic, self.actor, user_id)
+        self.current_id = a.id
+        self.form.clear_errors()
+        self.heading.setText(f"<b>编辑账号：{a.username}</b>" + ("（管理员）" if a.is_admin else ""))
+        self.username.setText(a.username)
+        self.display_name.setText(a.display_name)
+        self.department.setCurrentIndex(max(0, self.department.findData(a.department_id)))
+        self.staff.setCurrentIndex(max(0, self.staff.findData(a.staff_id)))
+        self.scope.setCurrentIndex(self.scope.findData(a.data_scope.value))
+        for code, cb in {**self.page_boxes, **self.right_boxes}.items():
+            cb.setChecked(code in a.grants)
+            cb.setEnabled(not a.is_admin)
+        self.scope.setEnabled(not a.is_admin)
+        self._password_rows(False)
+        self.btn_active.setText("启用" if not a.is_active else "停用")
+        self.btn_active.setEnabled(a.id != self.actor.user_id)
+        self.btn_unlock.setEnabled(a.locked_until is not None)
+        self.btn_delete.setEnabled(not a.is_admin)
+        self.btn_reset.setEnabled(True)
+
+    def new_account(self) -> None:
+        self.current_id = None
+        self.table.clearSelection()
+        self.form.clear_errors()
+        self.heading.setText("<b>新建账号</b>")
+        for w in (self.username, self.display_name, self.password, self.confirm):
+            w.clear()
+        self.department.setCurrentIndex(0)
+        self.staff.setCurrentIndex(0)
+        self.scope.setCurrentIndex(self.scope.findData(DataScope.OWN.value))
+        self.scope.setEnabled(True)
+        for code, cb in {**self.page_boxes, **self.right_boxes}.items():
+            cb.setChecked(code in (page_code(Page.DASHBOARD), page_code(Page.CUSTOMERS)))
+            cb.setEnabled(True)
+        self._password_rows(True)
+        for b in (self.btn_reset, self.btn_active, self.btn_unlock, self.btn_delete):
+            b.setEnabled(False)
+        self.username.setFocus()
+
+    def _password_rows(self, visible: bool) -> None:
+        for w in (self.password, self.confirm):
+            self.form.setRowVisible(w.parentWidget(), visible)
+
+    def _grants(self) -> set[str]:
+        return {code for code, cb in {**self.page_boxes, **self.right_boxes}.items() if cb.isChecked()}
+
+    # --- actions -------------------------------------------------------------------------------
+
+    def save(self) -> None:
+        fields = dict(
+            username=self.username.text(), display_name=self.display_name.text(),
+            department_id=self.department.currentData(), staff_id=self.staff.currentData(),
+            data_scope=self.scope.currentData(), grants=self._grants(),
+        )
+        try:
+            if self.current_id is None:
+                user_id = accounts.create_account(self.clinic, self.actor, password=self.password.text(),
+                                                  confirm=self.confirm.text(), **fields)
+                message = f"已新建账号 {fields['username']}"
+            else:
+                user_id = self.current_id
+                accounts.update_account(self.clinic, self.actor, user_id, **fields)
+                message = f"已保存 {fields['username']}"
+        except ValidationError as e:
+            rest = self.form.show_errors(e.errors)
+            self.status.setText("；".join(rest) if rest else "请按红色提示修改")
+            return
+        self.reload(select_id=user_id)
+        self.show_account(user_id)
+        self.status.setText(message)
+
+    def reset_password(self) -> None:
+        if self.current_id is None:
+            return
+        user_id = self.current_id
+        dialog = PasswordDialog(
+            f"重置 {self.username.text()} 的密码",
+            lambda pw, confirm: accounts.reset_password(self.clinic, self.actor, user_id, password=pw, confirm=confirm),
+            self,
+        )
+        if dialog.exec():
+            self.status.setText("密码已重置，账号锁定已解除")
+            self.reload(select_id=user_id)
+
+    def toggle_active(self) -> None:
+        if self.current_id is None:
+            return
+        a = accounts.get_account(self.clinic, self.actor, self.current_id)
+        try:
+            accounts.set_active(self.clinic, self.actor, a.id, not a.is_active)
+        except MeikeError as e:
+            self.status.setText(e.message)
+            return
+        self.reload(select_id=a.id)
+        self.show_account(a.id)
+        self.status.setText(f"已{'启用' if not a.is_active else '停用'} {a.username}")
+
+    def unlock(self) -> None:
+        if self.current_id is not None:
+            accounts.unlock(self.clinic, self.actor, self.current_id)
+            self.reload(select_id=self.current_id)
+            self.show_account(self.current_id)
+            self.status.setText("已解除锁定")
+
+    def delete(self) -> None:
+        if self.current_id is None:
+            return
+        name = self.username.text()
+        if not messages.ask(self, "删除账号", f"确定删除账号 {name} 吗？\n有业务记录的账号不能删除，只能停用。"):
+            return
+        try:
+            accounts.delete_account(self.clinic, self.actor, self.current_id)
+        except MeikeError as e:
+            self.status.setText(e.message)
+            return
+        self.reload()
+        self.new_account()
+        self.status.setText(f"已删除账号 {name}")
+
+    def load_audit(self) -> None:
+        rows = audit.recent(self.clinic, self.actor)
+        self.audit_table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            detail = ""
+            if r.before or r.after:
+                detail = f"{r.before or ''} → {r.after or ''}"
+            values = [f"{r.at:%Y-%m-%d %H:%M:%S}", r.username, ACTION_LABELS.get(r.action, r.action),
+                      f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity, detail]
+            for col, text in enumerate(values):
+                self.audit_table.setItem(i, col, QTableWidgetItem(text))
+        self.audit_table.resizeColumnsToContents()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        geometry.save(self, self.actor.username)
+        super().closeEvent(event)
+        self.closed.emit(False)

@@ -1,0 +1,79 @@
+"""Program start: QApplication, the clinic's database, first run, login, then the right window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox
+
+from meike.clinic_setup import database_url, open_clinic
+from meike.db import Clinic
+from meike.permissions import Actor
+from meike.services import system
+from ui.account_manager import AccountManager
+from ui.dialogs.first_run import FirstRunDialog
+from ui.dialogs.login import LoginDialog
+from ui.main_window import MainWindow
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="meike", description="美客 顾客管理系统")
+    parser.add_argument("--demo", action="store_true", help="open the demo clinic (created on first use)")
+    parser.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the clinic database")
+    parser.add_argument("--screenshot", metavar="DIR", type=Path,
+                        help="render every page offscreen to PNG files in DIR and exit")
+    return parser.parse_args(argv)
+
+
+def make_application(argv: list[str]) -> QApplication:
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("Meike")
+    app.setApplicationDisplayName("美客")
+    font = QFont()
+    font.setFamilies(["Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "sans-serif"])
+    font.setPointSize(10)
+    app.setFont(font)
+    return app  # type: ignore[return-value]
+
+
+def window_for(clinic: Clinic, actor: Actor) -> AccountManager | MainWindow:
+    """The administrator gets the account manager and nothing else; everyone else the main window."""
+    name = system.get(clinic, "clinic.name")
+    return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(clinic, actor, name)
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    app = make_application(sys.argv[:1])
+    if args.screenshot:
+        from ui.screenshots import render_all
+
+        return render_all(args.screenshot, database=args.database)
+    try:
+        clinic = open_clinic(database_url(args.database, demo_mode=args.demo), demo_mode=args.demo)
+    except Exception as exc:  # the database cannot be opened or upgraded: say so, do not crash silently
+        QMessageBox.critical(None, "无法打开数据库", f"无法打开或升级数据库：\n{exc}")
+        return 2
+    if not system.is_initialised(clinic) and FirstRunDialog(clinic).exec() != QDialog.DialogCode.Accepted:
+        return 0
+    windows: list[QMainWindow] = []
+    app.setQuitOnLastWindowClosed(False)
+
+    def login() -> None:
+        dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
+            app.quit()
+            return
+        window = window_for(clinic, dialog.actor)
+        window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
+        windows[:] = [window]
+        window.show()
+
+    QTimer.singleShot(0, login)
+    code = app.exec()
+    clinic.dispose()
+    return code

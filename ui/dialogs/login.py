@@ -1,0 +1,76 @@
+"""The login dialog: user name, password, a clear message on failure (the user name is kept)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import LoginFailed
+from meike.permissions import Actor
+from meike.services import accounts
+from ui.widgets.form import ERROR_STYLE
+
+
+class LoginDialog(QDialog):
+    def __init__(self, clinic: Clinic, clinic_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic = clinic
+        self.actor: Actor | None = None
+        self.setObjectName("login_dialog")
+        self.setWindowTitle(f"美客 — {clinic_name}" if clinic_name else "美客")
+        self.setMinimumWidth(360)
+
+        title = QLabel(f"<h2>{clinic_name or '美客'}</h2><p>顾客管理系统 · 请登录</p>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.user = QLineEdit(objectName="login_user", placeholderText="用户名")
+        self.password = QLineEdit(objectName="login_password", placeholderText="密码")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.error = QLabel(objectName="login_error")
+        self.error.setStyleSheet(ERROR_STYLE)
+        self.error.setWordWrap(True)
+        self.submit = QPushButton("登录", objectName="login_submit")
+        self.submit.setDefault(True)
+        cancel = QPushButton("退出", objectName="login_cancel")
+
+        form = QFormLayout()
+        form.addRow("用户名", self.user)
+        form.addRow("密码", self.password)
+        buttons = QDialogButtonBox()
+        buttons.addButton(self.submit, QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(cancel, QDialogButtonBox.ButtonRole.RejectRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+        self.submit.clicked.connect(self.try_login)
+        cancel.clicked.connect(self.reject)
+        self.password.returnPressed.connect(self.try_login)
+        self.user.returnPressed.connect(self.password.setFocus)
+
+    def try_login(self) -> None:
+        username = self.user.text().strip()
+        if not username:
+            self.error.setText("请输入用户名")
+            self.user.setFocus()
+            return
+        try:
+            self.actor = accounts.authenticate(self.clinic, username, self.password.text())
+        except LoginFailed as e:
+            self.error.setText(e.message)
+            self.password.clear()
+            self.password.setFocus()
+            return
+        self.error.clear()
+        self.accept()

@@ -1,0 +1,132 @@
+"""The main window of ordinary accounts: a left menu of granted pages, the page on the right."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import PermissionDenied
+from meike.permissions import PAGE_LABELS, Actor, Page
+from meike.services import accounts
+from ui import geometry
+from ui.dialogs.password import PasswordDialog
+from ui.pages import factory
+
+NAV_STYLE = """
+QFrame#nav { background: #24445c; }
+QFrame#nav QPushButton { color: #e8f0f6; background: transparent; border: none; text-align: left;
+                         padding: 10px 18px; font-size: 15px; }
+QFrame#nav QPushButton:checked { background: #3a6d93; font-weight: bold; }
+QFrame#nav QPushButton:hover { background: #2f5878; }
+QFrame#nav QLabel { color: #ffffff; padding: 14px 18px; font-size: 17px; font-weight: bold; }
+"""
+
+
+class MainWindow(QMainWindow):
+    closed = Signal(bool)  # True when the user logged out (show the login again)
+
+    def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "") -> None:
+        super().__init__()
+        if actor.is_admin:
+            raise PermissionDenied("管理员账号只能进入账号管理，不能进入主页面")
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("main_window")
+        self.setWindowTitle(f"美客 — {clinic_name} — {actor.label}" if clinic_name else f"美客 — {actor.label}")
+        self.resize(1280, 800)
+        self.pages: dict[Page, QWidget] = {}
+        self._logging_out = False
+        self.nav_buttons: dict[Page, QPushButton] = {}
+
+        nav = QFrame(objectName="nav")
+        nav.setStyleSheet(NAV_STYLE)
+        nav.setFixedWidth(180)
+        nav_layout = QVBoxLayout(nav)
+        nav_layout.setContentsMargins(0, 0, 0, 0)
+        nav_layout.setSpacing(0)
+        nav_layout.addWidget(QLabel("美客"))
+        group = QButtonGroup(self)
+        group.setExclusive(True)
+        for page in actor.pages:
+            button = QPushButton(PAGE_LABELS[page], objectName=f"nav_{page.value}")
+            button.setCheckable(True)
+            button.clicked.connect(lambda _checked=False, p=page: self.open_page(p))
+            group.addButton(button)
+            nav_layout.addWidget(button)
+            self.nav_buttons[page] = button
+        nav_layout.addStretch(1)
+        user = QLabel(actor.label, objectName="nav_user")
+        user.setStyleSheet("font-size: 13px; font-weight: normal;")
+        nav_layout.addWidget(user)
+
+        self.stack = QStackedWidget(objectName="page_stack")
+        self.empty = QLabel("您的账号还没有任何页面权限，请联系管理员分配。", objectName="no_pages")
+        self.stack.addWidget(self.empty)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.setup_menus()
+        self.statusBar().showMessage(f"{clinic_name}　当前用户：{actor.label}（{actor.username}）")
+        geometry.restore(self, actor.username)
+        if actor.pages:
+            self.open_page(actor.pages[0])
+
+    def setup_menus(self) -> None:
+        menu = self.menuBar().addMenu("系统")
+        change = QAction("修改密码", self, objectName="action_change_password")
+        change.triggered.connect(self.change_password)
+        logout = QAction("退出登录", self, objectName="action_logout")
+        logout.triggered.connect(self.logout)
+        quit_action = QAction("退出", self, objectName="action_quit")
+        quit_action.triggered.connect(self.close)
+        for action in (change, logout, quit_action):
+            menu.addAction(action)
+
+    def open_page(self, page: Page) -> QWidget:
+        """Show a page, building it on first use. The page's own service calls check permission too."""
+        self.actor.require_page(page)
+        widget = self.pages.get(page)
+        if widget is None:
+            widget = factory(page)(self.clinic, self.actor)
+            self.pages[page] = widget
+            self.stack.addWidget(widget)
+        elif hasattr(widget, "refresh"):
+            widget.refresh()
+        self.stack.setCurrentWidget(widget)
+        self.nav_buttons[page].setChecked(True)
+        return widget
+
+    def current_page(self) -> Page | None:
+        return next((p for p, w in self.pages.items() if w is self.stack.currentWidget()), None)
+
+    def change_password(self) -> None:
+        def save(old: str, new: str, confirm: str) -> None:
+            accounts.change_own_password(self.clinic, self.actor, old=old, new=new, confirm=confirm)
+
+        dialog = PasswordDialog("修改密码", lambda _p, _c: None, self, with_old=save)
+        if dialog.exec():
+            self.statusBar().showMessage("密码已修改", 5000)
+
+    def logout(self) -> None:
+        self._logging_out = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        geometry.save(self, self.actor.username)
+        super().closeEvent(event)
+        self.closed.emit(self._logging_out)

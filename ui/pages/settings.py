@@ -1,0 +1,259 @@
+"""系统管理: the dictionaries, each a list with a right-click menu (添加 / 编辑 / 停用 / 删除)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import MeikeError, ValidationError
+from meike.money import format_fen
+from meike.permissions import Actor
+from meike.services import dictionaries, system
+from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, STAFF_ROLES, Entry, Kind
+from ui.dialogs.dictionary_entry import EntryDialog, format_discount
+from ui.widgets import messages
+from ui.widgets.form import ErrorForm
+
+COLUMNS: dict[Kind, list[str]] = {
+    Kind.ITEM: ["名称", "拼音码", "单价", "最低价", "单位", "分类", "科室", "状态"],
+    Kind.STAFF: ["姓名", "部门", "岗位", "电话", "状态"],
+    Kind.MEMBER_LEVEL: ["名称", "折扣", "状态"],
+    Kind.PAYMENT_METHOD: ["名称", "类型", "状态"],
+}
+
+
+def _cells(e: Entry) -> list[str]:
+    f = e.fields
+    state = "正常" if e.is_active else "已停用"
+    if e.kind is Kind.ITEM:
+        return [e.name, f["pinyin_code"], format_fen(f["price_fen"]), format_fen(f["min_price_fen"]), f["unit"],
+                f["category_name"], f["department_name"], state]
+    if e.kind is Kind.STAFF:
+        return [e.name, f["department_name"], "、".join(label for code, label in STAFF_ROLES.items() if code in f["roles"]), f["mobile"], state]
+    if e.kind is Kind.MEMBER_LEVEL:
+        permille = f["discount_permille"]
+        return [e.name, "不打折" if permille == 1000 else f"{format_discount(permille)}%", state]
+    if e.kind is Kind.PAYMENT_METHOD:
+        return [e.name, PAYMENT_KINDS.get(f["kind"], f["kind"]), state]
+    return [e.name, state]
+
+
+class DictionaryTable(QWidget):
+    """One dictionary: a table, a filter box and the right-click menu."""
+
+    def __init__(self, clinic: Clinic, actor: Actor, kind: Kind, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor, self.kind = clinic, actor, kind
+        self.entries: list[Entry] = []
+        self.dialog: EntryDialog | None = None
+        self.setObjectName(f"dict_{kind.value}")
+        self.model = QStandardItemModel(0, len(COLUMNS.get(kind, ["名称", "状态"])), self)
+        self.model.setHorizontalHeaderLabels(COLUMNS.get(kind, ["名称", "状态"]))
+        self.view = QTableView(objectName=f"dict_{kind.value}_table")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        self.view.doubleClicked.connect(lambda index: self.edit(index.row()))
+        self.filter = QLineEdit(objectName=f"dict_{kind.value}_filter", placeholderText="按名称或拼音码筛选")
+        self.filter.textChanged.connect(lambda _t: self.reload())
+        self.show_inactive = QCheckBox("显示已停用", objectName=f"dict_{kind.value}_show_inactive")
+        self.show_inactive.toggled.connect(lambda _c: self.reload())
+        self.status = QLabel(objectName=f"dict_{kind.value}_status")
+        hint = QLabel("右击列表：添加、编辑、停用、删除")
+        hint.setStyleSheet("color: #888;")
+        top = QHBoxLayout()
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.show_inactive)
+        top.addWidget(hint)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status)
+
+        self.act_add = QAction(f"添加{KIND_LABELS[kind]}", self, objectName="dict_add")
+        self.act_edit = QAction("编辑", self, objectName="dict_edit")
+        self.act_toggle = QAction("停用", self, objectName="dict_toggle")
+        self.act_delete = QAction("删除", self, objectName="dict_delete")
+        self.act_add.triggered.connect(self.add)
+        self.act_edit.triggered.connect(lambda: self.edit(self.current_row()))
+        self.act_toggle.triggered.connect(lambda: self.toggle(self.current_row()))
+        self.act_delete.triggered.connect(lambda: self.delete(self.current_row()))
+        self.reload()
+
+    def reload(self, select_id: int | None = None) -> None:
+        entries = dictionaries.list_entries(self.clinic, self.actor, self.kind,
+                                            include_inactive=self.show_inactive.isChecked())
+        needle = self.filter.text().strip().lower()
+        if needle:
+            entries = [e for e in entries
+                       if needle in e.name.lower() or needle in str(e.fields.get("pinyin_code", ""))]
+        self.entries = entries
+        self.model.setRowCount(0)
+        grey = QBrush(QColor("#999999"))
+        for e in entries:
+            row = []
+            for text in _cells(e):
+                item = QStandardItem(text)
+                item.setData(e.id, Qt.ItemDataRole.UserRole)
+                if not e.is_active:
+                    item.setForeground(grey)
+                row.append(item)
+            self.model.appendRow(row)
+            if e.id == select_id:
+                self.view.selectRow(self.model.rowCount() - 1)
+        self.status.setText(f"共 {len(entries)} 条")
+
+    def current_row(self) -> int:
+        rows = self.view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    def row_of(self, name: str) -> int:
+        return next(i for i, e in enumerate(self.entries) if e.name == name)
+
+    def build_menu(self, row: int) -> QMenu:
+        """The right-click menu for a row (``-1``: empty space). Separate so tests can read it."""
+        menu = QMenu(self)
+        menu.setObjectName(f"dict_{self.kind.value}_menu")
+        menu.addAction(self.act_add)
+        has_row = 0 <= row < len(self.entries)
+        if has_row:
+            self.view.selectRow(row)
+            entry = self.entries[row]
+            self.act_toggle.setText("启用" if not entry.is_active else "停用")
+            menu.addAction(self.act_edit)
+            menu.addAction(self.act_toggle)
+            menu.addSeparator()
+            menu.addAction(self.act_delete)
+        return menu
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        self.build_menu(index.row() if index.isValid() else -1).exec(self.view.viewport().mapToGlobal(pos))
+
+    def _open(self, entry: Entry | None) -> EntryDialog:
+        dialog = EntryDialog(self.clinic, self.actor, self.kind, entry, self)
+        dialog.accepted.connect(lambda: self._saved(dialog))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _saved(self, dialog: EntryDialog) -> None:
+        self.reload(select_id=dialog.saved_id)
+        self.status.setText(f"已保存“{dialog.name.text().strip()}”")
+
+    def add(self) -> EntryDialog:
+        return self._open(None)
+
+    def edit(self, row: int) -> EntryDialog | None:
+        if not 0 <= row < len(self.entries):
+            return None
+        return self._open(dictionaries.get_entry(self.clinic, self.actor, self.kind, self.entries[row].id))
+
+    def toggle(self, row: int) -> None:
+        if not 0 <= row < len(self.entries):
+            return
+        e = self.entries[row]
+        dictionaries.set_entry_active(self.clinic, self.actor, self.kind, e.id, not e.is_active)
+        self.reload(select_id=e.id)
+        self.status.setText(f"已{'启用' if not e.is_active else '停用'}“{e.name}”")
+
+    def delete(self, row: int) -> None:
+        if not 0 <= row < len(self.entries):
+            return
+        e = self.entries[row]
+        if not messages.ask(self, "删除", f"确定删除“{e.name}”吗？已被使用的条目只能停用。"):
+            return
+        try:
+            dictionaries.delete_entry(self.clinic, self.actor, self.kind, e.id)
+        except MeikeError as err:
+            self.status.setText(err.message)
+            return
+        self.reload()
+        self.status.setText(f"已删除“{e.name}”")
+
+
+class SystemParameters(QWidget):
+    """诊所名称, login lockout, post-op follow-up days."""
+
+    FIELDS = [("clinic.name", "诊所名称"), ("login.max_failures", "连续输错密码几次后锁定"),
+              ("login.lock_minutes", "锁定分钟数"), ("followup.postop_days", "术后回访天数（逗号分隔）")]
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("system_parameters")
+        self.form = ErrorForm()
+        self.edits: dict[str, QLineEdit] = {}
+        values = system.all_values(clinic, actor)
+        for key, label in self.FIELDS:
+            edit = QLineEdit(str(values[key]), objectName="param_" + key.replace(".", "_"))
+            self.edits[key] = edit
+            self.form.add_field(key, label, edit, required=True)
+        self.save_button = QPushButton("保存", objectName="param_save")
+        self.save_button.clicked.connect(self.save)
+        self.status = QLabel(objectName="param_status")
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+    def save(self) -> None:
+        try:
+            saved = system.update(self.clinic, self.actor, {k: e.text() for k, e in self.edits.items()})
+        except ValidationError as e:
+            self.form.show_errors(e.errors)
+            self.status.setText("未保存：请按红色提示修改")
+            return
+        self.form.clear_errors()
+        for key, value in saved.items():
+            self.edits[key].setText(str(value))
+        self.status.setText("已保存")
+
+
+class SettingsPage(QWidget):
+    TABS = [Kind.ITEM, Kind.ITEM_CATEGORY, Kind.DEPARTMENT, Kind.STAFF, Kind.CHANNEL, Kind.INFO_SOURCE,
+            Kind.MEMBER_LEVEL, Kind.PAYMENT_METHOD]
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("page_settings")
+        self.tabs = QTabWidget(objectName="settings_tabs")
+        self.tables: dict[Kind, DictionaryTable] = {}
+        for kind in self.TABS:
+            self.tables[kind] = DictionaryTable(clinic, actor, kind)
+            self.tabs.addTab(self.tables[kind], KIND_LABELS[kind])
+        self.parameters = SystemParameters(clinic, actor)
+        self.tabs.addTab(self.parameters, "系统参数")
+        # Pickers of other dictionaries change when one is edited.
+        self.tabs.currentChanged.connect(self._refresh_current)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+    def _refresh_current(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if isinstance(widget, DictionaryTable):
+            widget.reload()

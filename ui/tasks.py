@@ -1,0 +1,49 @@
+"""Running service calls off the GUI thread and handing results back on it."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+
+class _Relay(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class _Job(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._fn = fn
+        self._relay = relay
+
+    def run(self) -> None:  # worker thread: never touch widgets here
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported to the GUI thread, shown there
+            exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
+            self._relay.failed.emit(exc)
+        else:
+            self._relay.done.emit(result)
+
+
+_live: set[_Relay] = set()
+
+
+def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
+                      on_error: Callable[[Exception], None] | None = None) -> None:
+    """Run ``fn`` on the shared thread pool; ``on_done`` / ``on_error`` run on the GUI thread."""
+    relay = _Relay()
+    _live.add(relay)
+
+    def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
+        _live.discard(relay)
+        if callback is not None:
+            callback(value)
+
+    relay.done.connect(lambda value: finish(on_done, value))
+    relay.failed.connect(lambda exc: finish(on_error, exc))
+    QThreadPool.globalInstance().start(_Job(fn, relay))
