@@ -1,0 +1,79 @@
+"""Program start: first run on an empty database, the demo clinic, the screenshot mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLineEdit, QPushButton
+
+from meike import paths
+from meike.clinic_setup import database_url, open_clinic
+from meike.db import Clinic, sqlite_url
+from meike.services import accounts, system
+from ui.dialogs.first_run import FirstRunDialog
+
+pytestmark = pytest.mark.gui
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_first_run_dialog_creates_the_administrator(qtbot, clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    dialog = FirstRunDialog(clinic)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ok = dialog.findChild(QPushButton, "first_run_submit")
+    assert ok is not None and dialog.findChild(QLineEdit, "first_run_password") is dialog.admin_password
+    dialog.clinic_name.setText("丽人医疗美容")
+    qtbot.keyClicks(dialog.admin_password, "abc")
+    qtbot.keyClicks(dialog.confirm, "abc")
+    dialog.submit()
+    assert dialog.form.error_text("password") == "密码至少 6 位"
+    assert not system.is_initialised(clinic)
+    dialog.admin_password.setText("strong-pass")
+    dialog.confirm.setText("strong-pass")
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.result() == FirstRunDialog.DialogCode.Accepted
+    assert accounts.authenticate(clinic, "admin", "strong-pass").is_admin
+    assert system.get(clinic, "clinic.name") == "丽人医疗美容"
+
+
+def test_real_database_has_no_default_password(tmp_path: Path) -> None:
+    clinic = open_clinic(database_url(None, demo_mode=False))
+    assert clinic.path == paths.clinic_database()
+    assert not system.is_initialised(clinic)  # the first-run dialog will ask
+    clinic.dispose()
+
+
+def test_database_url_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MEIKE_DATABASE_URL", sqlite_url(tmp_path / "env.sqlite3"))
+    assert database_url(None, demo_mode=False).endswith("env.sqlite3")
+    assert database_url("sqlite:///cli.sqlite3", demo_mode=False) == "sqlite:///cli.sqlite3"
+    assert database_url(None, demo_mode=True).endswith("meike-demo.sqlite3")
+
+
+def test_demo_clinic_has_the_manual_accounts() -> None:
+    clinic = open_clinic(database_url(None, demo_mode=True), demo_mode=True)
+    assert clinic.path == paths.demo_database()
+    gl = accounts.authenticate(clinic, "gl", "123")
+    assert not gl.is_admin and len(gl.pages) == 5
+    assert accounts.authenticate(clinic, "admin", "admin").is_admin
+    from meike.services import customers
+
+    assert customers.count_customers(clinic, gl) >= 200
+    clinic.dispose()
+
+
+def test_screenshot_mode_writes_every_page(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    out = tmp_path / "shots"
+    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "--demo", "--screenshot", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = sorted(p.name for p in out.glob("*.png"))
+    assert names == sorted(["login.png", "account_manager.png", "page_dashboard.png", "page_registration.png",
+                            "page_customers.png", "page_cashier.png", "page_settings.png"])
+    assert all(p.stat().st_size > 5_000 for p in out.glob("*.png"))
