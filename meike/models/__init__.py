@@ -3,6 +3,7 @@
 from meike.models.accounts import User, UserGrant
 from meike.models.audit import AuditEntry
 from meike.models.base import Base
+from meike.models.cashier import Order, OrderLine, Payment, ReceiptCounter
 from meike.models.customers import Customer
 from meike.models.dictionaries import (
     Channel,
@@ -27,7 +28,11 @@ __all__ = [
     "Item",
     "ItemCategory",
     "MemberLevel",
+    "Order",
+    "OrderLine",
+    "Payment",
     "PaymentMethod",
+    "ReceiptCounter",
     "Staff",
     "StaffRole",
     "SystemSetting",

@@ -1,0 +1,175 @@
+"""收费中心: create an order through the dialog, pay it, see it move from 未付款 to 已付款."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import func, select
+
+from meike import clock
+from meike.db import Clinic
+from meike.models import Order, Payment
+from meike.permissions import Actor
+from meike.services import accounts, customers
+from ui.dialogs.new_order import NewOrderDialog
+from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
+from ui.pages.cashier import CashierPage
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def gl(demo_clinic: Clinic) -> Actor:
+    return accounts.authenticate(demo_clinic, "gl", "123")
+
+
+@pytest.fixture
+def sy(demo_clinic: Clinic) -> Actor:
+    """The demo cashier: cashier page, no supervisor rights."""
+    return accounts.authenticate(demo_clinic, "sy", "123")
+
+
+def _page(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
+    widget = CashierPage(clinic, actor)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 600)
+    widget.show()
+    return widget
+
+
+def _count(clinic: Clinic, model: type) -> int:
+    with clinic.read() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _fill_order(qtbot, dialog: NewOrderDialog, customer: str, item_code: str, price: str | None,  # type: ignore[no-untyped-def]
+                quantity: int = 1) -> None:
+    dialog.customer_search.setText(customer)  # what typing does (QTest cannot type Hanzi)
+    qtbot.keyClick(dialog.customer_search, Qt.Key.Key_Return)
+    assert dialog.customer_id is not None
+    qtbot.keyClicks(dialog.item_search, item_code)
+    qtbot.keyClick(dialog.item_search, Qt.Key.Key_Return)
+    dialog.quantity.setValue(quantity)
+    if price is not None:
+        dialog.price.setText(price)
+    qtbot.mouseClick(dialog.add_line_button, Qt.MouseButton.LeftButton)
+
+
+def test_order_created_paid_and_moved_to_paid_tab(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    page = _page(qtbot, demo_clinic, gl)
+    assert page.tabs.tabText(0) == "未付款（0）" and page.unpaid.model_.rowCount() == 0
+    assert not page.settle_button.isEnabled()
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+
+    qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    dialog = page.dialog
+    assert isinstance(dialog, NewOrderDialog) and dialog.isVisible()
+    _fill_order(qtbot, dialog, customer.card_no, "syp", None)
+    assert dialog.line_table.item(0, 0).text() == "双眼皮"
+    assert dialog.line_table.item(0, 2).text() == "8,800.00"  # the list price was filled in
+    _fill_order(qtbot, dialog, customer.card_no, "sgz", "1000", quantity=2)
+    assert dialog.total_label.text() == "合计：¥10,800.00"
+    assert not dialog.supervisor_box.isEnabled()
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+
+    assert page.unpaid.model_.rowCount() == 1
+    assert page.unpaid.model_.item(0, 0).text() == customer.name
+    assert page.unpaid.model_.item(0, 3).text() == "双眼皮、水光针×2"
+    assert page.unpaid.model_.item(0, 4).text() == "10,800.00"
+    assert page.settle_button.isEnabled()
+
+    qtbot.mouseClick(page.settle_button, Qt.MouseButton.LeftButton)
+    pay = page.dialog
+    assert isinstance(pay, PaymentDialog) and pay.isVisible()
+    assert pay.amount.text() == "10800.00"
+    pay.method.setCurrentIndex(pay.method.findText("微信"))
+    qtbot.mouseClick(pay.ok, Qt.MouseButton.LeftButton)
+    assert not pay.isVisible()
+    pay.submit()  # a second click that got through: same key, same receipt, no second payment
+    assert _count(demo_clinic, Payment) == 1
+
+    receipt = f"R{clock.now():%Y%m%d}-0001"
+    assert pay.receipt_no == receipt
+    assert page.unpaid.model_.rowCount() == 0
+    assert page.tabs.currentWidget() is page.paid
+    assert page.tabs.tabText(1) == "已付款（1）"
+    assert page.paid.model_.item(0, 0).text() == receipt
+    assert page.paid.model_.item(0, 6).text() == "10,800.00"
+    assert page.status.text() == f"收款成功，收据号 {receipt}"
+
+
+def test_price_below_minimum_asks_for_a_supervisor_inline(qtbot, demo_clinic: Clinic, sy: Actor) -> None:  # type: ignore[no-untyped-def]
+    page = _page(qtbot, demo_clinic, sy)
+    customer = customers.search_customers(demo_clinic, sy, limit=1)[0]
+    dialog = page.new_order()
+    _fill_order(qtbot, dialog, customer.card_no, "syp", "5000")
+    assert dialog.supervisor_box.isEnabled()
+
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert dialog.isVisible()
+    assert dialog.form.error_text("supervisor") == "单价低于最低价，需要主管输入用户名和密码"
+    qtbot.keyClicks(dialog.supervisor_user, "gl")
+    qtbot.keyClicks(dialog.supervisor_password, "wrong")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert dialog.form.error_text("supervisor") == "主管用户名或密码错误"
+    dialog.supervisor_user.setText("sy")  # the cashier herself has no approval right
+    dialog.supervisor_password.setText("123")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert dialog.form.error_text("supervisor") == "该账号没有此项审批权限"
+    assert _count(demo_clinic, Order) == 0
+    assert len(dialog.lines) == 1 and dialog.customer_id is not None  # nothing typed was lost
+
+    dialog.supervisor_user.setText("gl")
+    dialog.supervisor_password.setText("123")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible()
+    assert page.unpaid.model_.item(0, 4).text() == "5,000.00"
+
+
+def test_order_needs_customer_and_lines(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    page = _page(qtbot, demo_clinic, gl)
+    dialog = page.new_order()
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    assert dialog.form.error_text("customer") == "请选择顾客"
+    assert dialog.form.error_text("lines") == "请至少添加一个项目"
+    qtbot.mouseClick(dialog.add_line_button, Qt.MouseButton.LeftButton)
+    assert dialog.form.error_text("item") == "请先在列表中选择项目"
+    dialog.item_search.setText("水光")  # keyClicks cannot type Hanzi
+    assert dialog.item_list.count() == 1
+    qtbot.keyClick(dialog.item_search, Qt.Key.Key_Return)
+    dialog.price.setText("12.345")
+    qtbot.mouseClick(dialog.add_line_button, Qt.MouseButton.LeftButton)
+    assert dialog.form.error_text("item") == "金额最多保留两位小数"
+    assert _count(demo_clinic, Order) == 0
+
+
+def test_wrong_amount_is_shown_beside_the_field_then_cancel_with_reason(qtbot, demo_clinic: Clinic,  # type: ignore[no-untyped-def]
+                                                                        gl: Actor) -> None:
+    page = _page(qtbot, demo_clinic, gl)
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    dialog = page.new_order()
+    _fill_order(qtbot, dialog, customer.name, "xy", None)  # 洗牙 ¥298
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    page.unpaid.selectRow(0)
+
+    pay = page.take_payment()
+    assert pay is not None
+    pay.amount.setText("200")
+    qtbot.mouseClick(pay.ok, Qt.MouseButton.LeftButton)
+    assert pay.isVisible()
+    assert pay.form.error_text("amount") == "收款金额应等于应收金额 ¥298.00"
+    assert pay.amount.text() == "200"
+    pay.reject()
+    assert _count(demo_clinic, Payment) == 0
+
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    cancel = page.dialog
+    assert isinstance(cancel, CancelOrderDialog)
+    qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    assert cancel.form.error_text("reason") == "请填写消单原因"
+    cancel.reason.setText("顾客改约下周")
+    qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    assert not cancel.isVisible()
+    assert page.unpaid.model_.rowCount() == 0 and page.paid.model_.rowCount() == 0
+    assert page.status.text() == "已消单"

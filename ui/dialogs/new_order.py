@@ -1,0 +1,297 @@
+"""新建收费单: pick a customer, add item lines by pinyin code or name, supervisor approval inline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import MeikeError, NotFound, PermissionDenied, ValidationError
+from meike.money import format_fen, parse_yuan
+from meike.permissions import Actor, Right
+from meike.services import accounts, cashier, customers
+from meike.services.cashier import MAX_QUANTITY, ItemChoice
+from ui.widgets.form import ERROR_STYLE, ErrorForm
+
+LINE_COLUMNS = ["项目", "数量", "单价", "金额", "最低价"]
+
+
+@dataclass
+class PendingLine:
+    item: ItemChoice
+    quantity: int
+    unit_price_fen: int
+
+    @property
+    def below_min(self) -> bool:
+        return self.unit_price_fen < self.item.min_price_fen
+
+
+def _list(name: str) -> QListWidget:
+    widget = QListWidget(objectName=name)
+    widget.setMaximumHeight(110)
+    return widget
+
+
+class NewOrderDialog(QDialog):
+    """Shown with ``open()``; on a successful save ``saved_id`` holds the new order's id."""
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        self.saved_id: int | None = None
+        self.customer_id: int | None = None
+        self.lines: list[PendingLine] = []
+        self._items: list[ItemChoice] = []
+        self.setObjectName("new_order_dialog")
+        self.setWindowTitle("新建收费单")
+        self.setMinimumWidth(760)
+
+        self.form = ErrorForm()
+        customer_box = QWidget()
+        box = QVBoxLayout(customer_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.customer_search = QLineEdit(objectName="order_customer_search",
+                                         placeholderText="姓名 / 拼音首字母(如 zs) / 手机号或后四位 / 卡号")
+        self.customer_list = _list("order_customer_list")
+        self.customer_label = QLabel("未选择顾客", objectName="order_customer_label")
+        box.addWidget(self.customer_search)
+        box.addWidget(self.customer_list)
+        box.addWidget(self.customer_label)
+        self.form.add_field("customer", "顾客", customer_box, required=True)
+
+        item_box = QWidget()
+        box = QVBoxLayout(item_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.item_search = QLineEdit(objectName="order_item_search", placeholderText="拼音码(如 syp) 或项目名称")
+        self.item_list = _list("order_item_list")
+        row = QHBoxLayout()
+        self.quantity = QSpinBox(objectName="order_quantity", minimum=1, maximum=MAX_QUANTITY)
+        self.price = QLineEdit(objectName="order_price", placeholderText="单价（元）")
+        self.add_line_button = QPushButton("添加", objectName="order_add_line")
+        row.addWidget(QLabel("数量"))
+        row.addWidget(self.quantity)
+        row.addWidget(QLabel("单价（元）"))
+        row.addWidget(self.price, 1)
+        row.addWidget(self.add_line_button)
+        box.addWidget(self.item_search)
+        box.addWidget(self.item_list)
+        box.addLayout(row)
+        self.form.add_field("item", "项目", item_box)
+
+        lines_box = QWidget()
+        box = QVBoxLayout(lines_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.line_table = QTableWidget(0, len(LINE_COLUMNS), objectName="order_lines")
+        self.line_table.setHorizontalHeaderLabels(LINE_COLUMNS)
+        self.line_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.line_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.line_table.verticalHeader().hide()
+        self.line_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.line_table.setMinimumHeight(120)
+        row = QHBoxLayout()
+        self.remove_line_button = QPushButton("删除所选行", objectName="order_remove_line")
+        self.total_label = QLabel(objectName="order_total")
+        self.total_label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        row.addWidget(self.remove_line_button)
+        row.addStretch(1)
+        row.addWidget(self.total_label)
+        box.addWidget(self.line_table)
+        box.addLayout(row)
+        self.form.add_field("lines", "收费明细", lines_box, required=True)
+
+        self.supervisor_box = QGroupBox("主管审批（有项目低于最低价）", objectName="order_supervisor_box")
+        sup = QHBoxLayout(self.supervisor_box)
+        self.supervisor_user = QLineEdit(objectName="order_supervisor_user", placeholderText="主管用户名")
+        self.supervisor_password = QLineEdit(objectName="order_supervisor_password", placeholderText="主管密码")
+        self.supervisor_password.setEchoMode(QLineEdit.EchoMode.Password)
+        sup.addWidget(self.supervisor_user)
+        sup.addWidget(self.supervisor_password)
+        self.form.add_field("supervisor", "审批", self.supervisor_box)
+
+        self.message = QLabel(objectName="order_message")
+        self.message.setStyleSheet(ERROR_STYLE)
+        self.message.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.ok.setText("保存收费单")
+        self.ok.setObjectName("order_save")
+        cancel = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        cancel.setText("取消")
+        cancel.setObjectName("order_close")
+        buttons.accepted.connect(self.submit)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+
+        self.customer_search.textChanged.connect(self.search_customers)
+        self.customer_search.returnPressed.connect(lambda: self.pick_customer(0))
+        self.customer_list.itemClicked.connect(lambda _i: self.pick_customer(self.customer_list.currentRow()))
+        self.item_search.textChanged.connect(self.search_items)
+        self.item_search.returnPressed.connect(lambda: self.pick_item(0))
+        self.item_list.currentRowChanged.connect(self.pick_item)
+        self.price.returnPressed.connect(self.add_line)
+        self.add_line_button.clicked.connect(self.add_line)
+        self.remove_line_button.clicked.connect(self.remove_line)
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+        self.search_items("")
+        self._update_lines()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
+        """Enter picks a customer or an item, or adds the line; it never saves the order by accident."""
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    # --- customer ---------------------------------------------------------------------------
+
+    def search_customers(self, text: str) -> None:
+        self.customer_list.clear()
+        if not text.strip():
+            return
+        for row in customers.search_customers(self.clinic, self.actor, text=text, limit=20):
+            item = QListWidgetItem(f"{row.name}　卡号 {row.card_no}　{row.mobile}")
+            item.setData(Qt.ItemDataRole.UserRole, (row.id, row.name, row.card_no))
+            self.customer_list.addItem(item)
+
+    def pick_customer(self, row: int) -> None:
+        item = self.customer_list.item(row)
+        if item is None:
+            return
+        self.customer_list.setCurrentRow(row)
+        self.customer_id, name, card_no = item.data(Qt.ItemDataRole.UserRole)
+        self.customer_label.setText(f"已选：{name}（卡号 {card_no}）")
+        self.item_search.setFocus()
+
+    # --- lines ------------------------------------------------------------------------------
+
+    def search_items(self, text: str) -> None:
+        self._items = cashier.find_items(self.clinic, self.actor, text)
+        self.item_list.blockSignals(True)
+        self.item_list.clear()
+        for choice in self._items:
+            self.item_list.addItem(f"{choice.name}　{choice.pinyin_code}　¥{format_fen(choice.price_fen)}"
+                                   f"（最低 ¥{format_fen(choice.min_price_fen)}）")
+        self.item_list.blockSignals(False)
+
+    def pick_item(self, row: int) -> None:
+        if not 0 <= row < len(self._items):
+            return
+        if self.item_list.currentRow() != row:
+            self.item_list.setCurrentRow(row)  # emits currentRowChanged → comes back here once
+            return
+        self.price.setText(format_fen(self._items[row].price_fen).replace(",", ""))
+        self.price.setFocus()
+        self.price.selectAll()
+
+    def current_item(self) -> ItemChoice | None:
+        row = self.item_list.currentRow()
+        return self._items[row] if 0 <= row < len(self._items) else None
+
+    def add_line(self) -> None:
+        item = self.current_item()
+        if item is None:
+            self.form.show_errors({"item": "请先在列表中选择项目"})
+            return
+        try:
+            price = parse_yuan(self.price.text())
+        except ValueError as e:
+            self.form.show_errors({"item": str(e)})
+            return
+        if price < 0:
+            self.form.show_errors({"item": "单价不能小于 0"})
+            return
+        self.form.clear_errors()
+        self.lines.append(PendingLine(item, self.quantity.value(), price))
+        self.quantity.setValue(1)
+        self.price.clear()
+        self.item_search.clear()
+        self.item_search.setFocus()
+        self._update_lines()
+
+    def remove_line(self) -> None:
+        row = self.line_table.currentRow()
+        if 0 <= row < len(self.lines):
+            del self.lines[row]
+            self._update_lines()
+
+    def _update_lines(self) -> None:
+        self.line_table.setRowCount(len(self.lines))
+        for r, line in enumerate(self.lines):
+            cells = [line.item.name, str(line.quantity), format_fen(line.unit_price_fen),
+                     format_fen(line.unit_price_fen * line.quantity), format_fen(line.item.min_price_fen)]
+            for c, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                if c:
+                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if line.below_min and c == 2:
+                    cell.setForeground(Qt.GlobalColor.red)
+                self.line_table.setItem(r, c, cell)
+        total = sum(line.unit_price_fen * line.quantity for line in self.lines)
+        self.total_label.setText(f"合计：¥{format_fen(total)}")
+        self.supervisor_box.setEnabled(self.needs_approval)
+        self.supervisor_box.setTitle("主管审批（有项目低于最低价，请主管输入密码）" if self.needs_approval
+                                     else "主管审批（单价不低于最低价时无需填写）")
+
+    @property
+    def needs_approval(self) -> bool:
+        return any(line.below_min for line in self.lines)
+
+    # --- save -------------------------------------------------------------------------------
+
+    def submit(self) -> None:
+        self.message.clear()
+        supervisor: Actor | None = None
+        try:
+            if self.needs_approval and self.customer_id is not None:
+                if not self.supervisor_user.text().strip() or not self.supervisor_password.text():
+                    raise ValidationError.single("supervisor", "单价低于最低价，需要主管输入用户名和密码")
+                try:
+                    supervisor = accounts.verify_supervisor(self.clinic, self.supervisor_user.text(),
+                                                            self.supervisor_password.text(), Right.APPROVE_PRICE)
+                except PermissionDenied as e:
+                    raise ValidationError.single("supervisor", e.message) from None
+            self.saved_id = cashier.open_order(
+                self.clinic, self.actor, customer_id=self.customer_id,
+                lines=[(line.item.id, line.quantity, line.unit_price_fen) for line in self.lines],
+                supervisor=supervisor)
+        except ValidationError as e:
+            errors = dict(e.errors)
+            if "price" in errors:
+                errors["supervisor"] = errors.pop("price")
+            if "quantity" in errors:
+                errors["lines"] = errors.pop("quantity")
+            self.message.setText("；".join(self.form.show_errors(errors)))
+            return
+        except NotFound as e:
+            self.form.show_errors({"customer": e.message})
+            return
+        except MeikeError as e:
+            self.form.clear_errors()
+            self.message.setText(e.message)
+            return
+        self.accept()
