@@ -28,13 +28,13 @@ def parse_yuan(text: str | Decimal | int) -> int:
             raise ValueError("金额格式不正确，例如 1280 或 1280.50") from None
     if not value.is_finite():
         raise ValueError("金额格式不正确，例如 1280 或 1280.50")
-    fen = value * FEN_PER_YUAN
-    if fen != fen.to_integral_value():
-        raise ValueError("金额最多保留两位小数")
-    result = int(fen)
-    if abs(result) >= MAX_FEN:
+    # Compare exactly before any arithmetic: "1e999999" must not overflow the decimal context (or
+    # build a huge int), and "1e-999999" must not round to 0 fen.
+    if value.copy_abs() >= Decimal(MAX_FEN) / FEN_PER_YUAN:
         raise ValueError("金额过大")
-    return result
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("金额最多保留两位小数")
+    return int(value * FEN_PER_YUAN)
 
 
 def to_yuan(fen: int) -> Decimal:

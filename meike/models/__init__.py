@@ -16,9 +16,16 @@ from meike.models.dictionaries import (
     Staff,
     StaffRole,
 )
+from meike.models.records import Consultation, Reminder, Treatment
 from meike.models.system import SystemSetting
+from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "Appointment",
+    "Consultation",
+    "Reminder",
+    "Treatment",
+    "Visit",
     "AuditEntry",
     "Base",
     "Channel",

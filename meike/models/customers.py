@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meike.models.base import Base
@@ -30,6 +30,21 @@ class Customer(Base):
     member_level_id: Mapped[int | None] = mapped_column(ForeignKey("member_levels.id"))
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # Optional fields of the Hongmai data-entry standard (seed 003 §3.1).
+    file_no: Mapped[str] = mapped_column(String(30), default="")
+    birthday: Mapped[date | None] = mapped_column(Date)
+    age: Mapped[int | None] = mapped_column(Integer)  # when only the age is known
+    id_card: Mapped[str] = mapped_column(String(18), default="")
+    wechat: Mapped[str] = mapped_column(String(40), default="")
+    qq: Mapped[str] = mapped_column(String(20), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    region: Mapped[str] = mapped_column(String(40), default="")
+    occupation: Mapped[str] = mapped_column(String(40), default="")
+    referrer: Mapped[str] = mapped_column(String(40), default="")
+    developer_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    sms_opt_in: Mapped[bool] = mapped_column(default=True)
+    # Paid sittings so far (seed 003 classes: 0 potential, 1 new, 2+ returning); kept by the cashier.
+    purchase_occasions: Mapped[int] = mapped_column(Integer, default=0, index=True)
 
     department: Mapped[Department | None] = relationship()
     cs_staff: Mapped[Staff | None] = relationship(foreign_keys=[cs_staff_id])

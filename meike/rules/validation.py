@@ -47,3 +47,31 @@ def id_card_error(text: str, *, today: date | None = None) -> str | None:
 
 def mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:] if len(mobile) >= 8 else mobile
+
+
+def birthday_error(value: date | None, *, today: date | None = None) -> str | None:
+    if value is None:
+        return None
+    today = today or date.today()
+    if value > today:
+        return "生日不能晚于今天"
+    if today.year - value.year > 120:
+        return "生日不正确（年龄超过 120 岁）"
+    return None
+
+
+def age_error(value: int | None) -> str | None:
+    if value is None:
+        return None
+    if not 0 <= value <= 120:
+        return "年龄应在 0–120 之间"
+    return None
+
+
+def birthday_from_id_card(value: str) -> date:
+    """The birth date inside a valid 18-digit ID number."""
+    return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+
+
+def age_on(birthday: date, today: date) -> int:
+    return today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))

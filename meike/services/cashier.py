@@ -21,7 +21,7 @@ from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, Page, Right
 from meike.rules.validation import mask_mobile
-from meike.services import audit, scope
+from meike.services import audit, history, scope
 from meike.services.customers import load_in_scope
 
 STATUS_LABELS = {ORDER_NEW: "未付款", ORDER_SETTLED: "已付款", ORDER_CANCELLED: "已消单"}
@@ -101,36 +101,45 @@ def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: 
     if errors:
         raise ValidationError(errors)
     assert customer_id is not None
-    now = clock.now()
     with clinic.write() as s:
         customer = load_in_scope(s, actor, customer_id)
-        order_lines, below_min = _build_lines(s, lines)
-        if below_min:
-            if supervisor is not None and not supervisor.has_right(Right.APPROVE_PRICE):
-                raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
-            if supervisor is None:
-                messages = [f"低于最低价 {_yuan(minimum)}，需要主管审批" for _line, minimum in below_min]
-                if len(order_lines) > 1:  # say which line
-                    messages = [f"{line.item_name}{m}" for (line, _min), m in zip(below_min, messages, strict=True)]
-                raise ValidationError.single("price", "；".join(messages))
-        total = sum(line.amount_fen for line in order_lines)
-        if total >= MAX_FEN:
-            raise ValidationError.single("lines", "金额过大")
-        order = Order(customer_id=customer.id, status=ORDER_NEW, total_fen=total, created_by_id=actor.user_id,
-                      created_at=now, cancel_reason="", lines=order_lines)
-        s.add(order)
-        s.flush()
-        audit.record(s, actor, "order.create", "order", order.id, after={
-            "customer": customer.name, "card_no": customer.card_no, "total_fen": total,
-            "lines": [_line_dict(line) for line in order_lines],
+        return open_order_in(s, actor, customer, lines, supervisor=supervisor).id
+
+
+def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[LineInput], *,
+                  supervisor: Actor | None = None, visit_id: int | None = None) -> Order:
+    """Build a new order inside the caller's transaction (a treatment record raises its charge this way).
+
+    The caller has checked the customer's scope and its own page permission.
+    """
+    now = clock.now()
+    order_lines, below_min = _build_lines(s, lines)
+    if below_min:
+        if supervisor is not None and not supervisor.has_right(Right.APPROVE_PRICE):
+            raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
+        if supervisor is None:
+            messages = [f"低于最低价 {_yuan(minimum)}，需要主管审批" for _line, minimum in below_min]
+            if len(order_lines) > 1:  # say which line
+                messages = [f"{line.item_name}{m}" for (line, _min), m in zip(below_min, messages, strict=True)]
+            raise ValidationError.single("price", "；".join(messages))
+    total = sum(line.amount_fen for line in order_lines)
+    if total >= MAX_FEN:
+        raise ValidationError.single("lines", "金额过大")
+    order = Order(customer_id=customer.id, visit_id=visit_id, status=ORDER_NEW, total_fen=total,
+                  created_by_id=actor.user_id, created_at=now, cancel_reason="", lines=order_lines)
+    s.add(order)
+    s.flush()
+    audit.record(s, actor, "order.create", "order", order.id, after={
+        "customer": customer.name, "card_no": customer.card_no, "total_fen": total,
+        "lines": [_line_dict(line) for line in order_lines],
+    })
+    if below_min:
+        assert supervisor is not None
+        audit.record(s, actor, "order.price_approved", "order", order.id, after={
+            "supervisor": supervisor.label, "supervisor_username": supervisor.username,
+            "lines": [dict(_line_dict(line), min_price_fen=minimum) for line, minimum in below_min],
         })
-        if below_min:
-            assert supervisor is not None
-            audit.record(s, actor, "order.price_approved", "order", order.id, after={
-                "supervisor": supervisor.label, "supervisor_username": supervisor.username,
-                "lines": [dict(_line_dict(line), min_price_fen=minimum) for line, minimum in below_min],
-            })
-        return order.id
+    return order
 
 
 def _line_dict(line: OrderLine) -> dict[str, object]:
@@ -365,6 +374,7 @@ def _settle(clinic: Clinic, actor: Actor, order_id: int, payment_method_id: int 
         order.business_date = day
         order.receipt_no = receipt
         s.flush()
+        history.after_settlement(s, order)
         audit.record(s, actor, "order.settle", "order", order.id,
                      before={"status": ORDER_NEW},
                      after={"status": ORDER_SETTLED, "receipt_no": receipt, "amount_fen": amount_fen,

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, and_, func, literal, or_, select
+from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound, PermissionDenied, ValidationError
-from meike.models import Channel, Customer, Department, Staff
+from meike.models import Appointment, Channel, Customer, Department, InfoSource, MemberLevel, Staff, Visit
 from meike.permissions import Actor, Page, Right
+from meike.rules.customer_class import (
+    CLASS_LABELS,
+    VISIT_TYPE_LABELS,
+    CustomerClass,
+    VisitType,
+    customer_class,
+)
 from meike.rules.pinyin import initials, is_pinyin_query
-from meike.rules.validation import mask_mobile, mobile_error, normalise_mobile
+from meike.rules.validation import (
+    age_error,
+    age_on,
+    birthday_error,
+    birthday_from_id_card,
+    id_card_error,
+    mask_mobile,
+    mobile_error,
+    normalise_mobile,
+)
 from meike.services import audit, scope
 
 CUSTOMER_PAGES = (Page.CUSTOMERS, Page.REGISTRATION, Page.DASHBOARD, Page.CASHIER)
@@ -28,6 +45,8 @@ def _require_customer_page(actor: Actor) -> None:
 
 @dataclass(frozen=True)
 class CustomerRow:
+    """One grid row: a customer, or in the visit tabs one visit of a customer."""
+
     id: int
     card_no: str
     name: str
@@ -38,14 +57,36 @@ class CustomerRow:
     consultant: str
     department: str
     created_at: datetime
+    customer_class: str = ""
+    visit_id: int | None = None
+    visit_type: str = ""
+    visit_status: str = ""
+    appointment_at: datetime | None = None
 
 
-def _prefix(column: object, text: str) -> object:
+TABS = {"booked": "已预约", "arrived": "已到诊", "deal": "已成交", "no_deal": "未成交", "all": "全部"}
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """The query conditions of the customer grid. Dates filter the tab's own date (see ``_tab_query``)."""
+
+    text: str = ""
+    tab: str = "all"
+    date_from: date | None = None
+    date_to: date | None = None
+    channel_id: int | None = None
+    consultant_id: int | None = None
+    cs_staff_id: int | None = None
+    customer_class: str | None = None  # new / returning / potential
+
+
+def _prefix(column: Any, text: str) -> Any:
     """``column LIKE 'text%'`` written as a range so it uses the index on SQLite and PostgreSQL."""
     return and_(column >= text, column < text + "\uffff")
 
 
-def _search_clause(text: str) -> object | None:
+def _search_clause(text: str) -> Any:
     text = text.strip()
     if not text:
         return None
@@ -61,49 +102,115 @@ def _search_clause(text: str) -> object | None:
     return or_(_prefix(Customer.name, text), Customer.card_no == text)
 
 
-def _base_query(actor: Actor, text: str) -> Select[tuple[Customer]]:
-    q = select(Customer).where(scope.customer_clause(actor))
-    clause = _search_clause(text)
-    if clause is not None:
-        q = q.where(clause)
-    return q
+def _class_clause(value: str) -> Any:
+    if value == CustomerClass.POTENTIAL:
+        return Customer.purchase_occasions == 0
+    if value == CustomerClass.NEW:
+        return Customer.purchase_occasions == 1
+    if value == CustomerClass.RETURNING:
+        return Customer.purchase_occasions >= 2
+    raise ValidationError.single("customer_class", "顾客类别无效")
 
 
-def count_customers(clinic: Clinic, actor: Actor, *, text: str = "") -> int:
+def _day_range(column: Any, start: date | None, end: date | None, *, is_date: bool = False) -> list[Any]:
+    out = []
+    if start is not None:
+        out.append(column >= (start if is_date else datetime.combine(start, time())))
+    if end is not None:
+        out.append(column <= end if is_date else column < datetime.combine(end + timedelta(days=1), time()))
+    return out
+
+
+def _tab_query(actor: Actor, q: CustomerQuery) -> Select[Any]:
+    """Rows of the tab as (Customer, Visit | None, Appointment | None), scope and conditions applied."""
+    if q.tab not in TABS:
+        raise ValidationError.single("tab", "未知的页签")
+    conditions: list[Any] = [scope.customer_clause(actor)]
+    text = _search_clause(q.text)
+    if text is not None:
+        conditions.append(text)
+    if q.channel_id is not None:
+        conditions.append(Customer.channel_id == q.channel_id)
+    if q.cs_staff_id is not None:
+        conditions.append(Customer.cs_staff_id == q.cs_staff_id)
+    if q.customer_class:
+        conditions.append(_class_clause(q.customer_class))
+    if q.tab in ("arrived", "deal", "no_deal"):
+        stmt = select(Customer, Visit, literal(None)).join(Visit, Visit.customer_id == Customer.id)
+        conditions.append(Visit.status == "active")
+        conditions += _day_range(Visit.business_date, q.date_from, q.date_to, is_date=True)
+        if q.tab == "deal":
+            conditions.append(Visit.is_deal.is_(True))
+        elif q.tab == "no_deal":
+            conditions.append(Visit.is_deal.is_(False))
+        if q.consultant_id is not None:
+            conditions.append(Visit.consultant_id == q.consultant_id)
+        return stmt.where(*conditions).order_by(Visit.id.desc())
+    if q.tab == "booked":
+        stmt = select(Customer, literal(None), Appointment).join(Appointment, Appointment.customer_id == Customer.id)
+        conditions.append(Appointment.status == "booked")
+        conditions += _day_range(Appointment.appointment_at, q.date_from, q.date_to)
+        if q.consultant_id is not None:
+            conditions.append(Customer.consultant_id == q.consultant_id)
+        return stmt.where(*conditions).order_by(Appointment.appointment_at, Appointment.id)
+    conditions += _day_range(Customer.created_at, q.date_from, q.date_to)
+    if q.consultant_id is not None:
+        conditions.append(Customer.consultant_id == q.consultant_id)
+    return select(Customer, literal(None), literal(None)).where(*conditions).order_by(Customer.id.desc())
+
+
+def _query(text: str, query: CustomerQuery | None) -> CustomerQuery:
+    return query if query is not None else CustomerQuery(text=text)
+
+
+def count_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: CustomerQuery | None = None) -> int:
     _require_customer_page(actor)
+    stmt = _tab_query(actor, _query(text, query)).order_by(None)
     with clinic.read() as s:
-        q = _base_query(actor, text).with_only_columns(func.count(Customer.id)).order_by(None)
-        return s.scalar(q) or 0
+        return s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", offset: int = 0,
-                     limit: int = 200) -> list[CustomerRow]:
-    """One page of customers in the actor's scope, newest first; mobiles masked without the right."""
+def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: CustomerQuery | None = None,
+                     offset: int = 0, limit: int = 200) -> list[CustomerRow]:
+    """One page of the grid in the actor's scope; mobiles masked without the right to see them."""
     _require_customer_page(actor)
-    cs, consultant = aliased(Staff), aliased(Staff)
-    # Pick the page of ids first: with scope "all" the search indexes cover it, so only the rows
-    # shown are read from the table, however many customers match.
-    page_ids = (
-        _base_query(actor, text).with_only_columns(Customer.id).order_by(Customer.id.desc())
-        .offset(offset).limit(limit).scalar_subquery()
-    )
-    q = (
-        select(Customer).where(Customer.id.in_(page_ids))
-        .outerjoin(Channel, Channel.id == Customer.channel_id)
-        .outerjoin(cs, cs.id == Customer.cs_staff_id)
-        .outerjoin(consultant, consultant.id == Customer.consultant_id)
-        .outerjoin(Department, Department.id == Customer.department_id)
-        .with_only_columns(Customer, Channel.name, cs.name, consultant.name, Department.name)
-        .order_by(Customer.id.desc())
-    )
+    q = _query(text, query)
+    stmt = _tab_query(actor, q)
+    if q.tab == "all":
+        # Pick the page of ids first: with scope "all" the search indexes cover it, so only the
+        # rows shown are read from the table, however many customers match.
+        page_ids = stmt.with_only_columns(Customer.id).offset(offset).limit(limit).scalar_subquery()
+        stmt = stmt.where(Customer.id.in_(page_ids))
+    else:
+        stmt = stmt.offset(offset).limit(limit)
     show_full = actor.has_right(Right.VIEW_PRIVATE)
     with clinic.read() as s:
-        return [
-            CustomerRow(c.id, c.card_no, c.name, GENDERS.get(c.gender, ""),
-                        c.mobile if show_full else mask_mobile(c.mobile), ch or "", cs_name or "",
-                        cons or "", dept or "", c.created_at)
-            for c, ch, cs_name, cons, dept in s.execute(q)
-        ]
+        found = s.execute(stmt).all()
+        staff_ids = {i for c, v, _a in found for i in (c.cs_staff_id, c.consultant_id, v.consultant_id if v else None)
+                     if i}
+        names = _names(s, Staff, staff_ids)
+        channels = _names(s, Channel, {c.channel_id for c, _v, _a in found if c.channel_id})
+        departments = _names(s, Department, {c.department_id for c, _v, _a in found if c.department_id})
+        rows = []
+        for c, v, a in found:
+            consultant = v.consultant_id if v is not None else c.consultant_id
+            rows.append(CustomerRow(
+                c.id, c.card_no, c.name, GENDERS.get(c.gender, ""), c.mobile if show_full else mask_mobile(c.mobile),
+                channels.get(c.channel_id, ""), names.get(c.cs_staff_id, ""), names.get(consultant, ""),
+                departments.get(c.department_id, ""), c.created_at,
+                CLASS_LABELS[customer_class(c.purchase_occasions)],
+                v.id if v is not None else None,
+                VISIT_TYPE_LABELS[VisitType(v.visit_type)] if v is not None else "",
+                ("成交" if v.is_deal else "未成交") if v is not None else "",
+                a.appointment_at if a is not None else None,
+            ))
+        return rows
+
+
+def _names(s: Session, model: Any, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {i: n for i, n in s.execute(select(model.id, model.name).where(model.id.in_(ids)))}
 
 
 def load_in_scope(s: Session, actor: Actor, customer_id: int) -> Customer:
@@ -116,8 +223,11 @@ def load_in_scope(s: Session, actor: Actor, customer_id: int) -> Customer:
 
 def find_by_mobile(clinic: Clinic, actor: Actor, mobile: str) -> CustomerRow | None:
     """An existing customer with this mobile, if the actor may see them (duplicate check)."""
-    rows = search_customers(clinic, actor, text=normalise_mobile(mobile), limit=1)
-    return rows[0] if rows and len(normalise_mobile(mobile)) == 11 else None
+    mobile = normalise_mobile(mobile)
+    if len(mobile) != 11:
+        return None
+    rows = search_customers(clinic, actor, text=mobile, limit=1)
+    return rows[0] if rows else None
 
 
 def next_card_no(s: Session, today: datetime) -> str:
@@ -128,43 +238,236 @@ def next_card_no(s: Session, today: datetime) -> str:
     return f"{stem}{serial:04d}"
 
 
-def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, gender: str = "F",
-                      channel_id: int | None = None, cs_staff_id: int | None = None,
-                      card_no: str = "", notes: str = "") -> int:
-    """Create a customer at the front desk. A mobile already on file is refused (open that customer)."""
-    actor.require_page(Page.REGISTRATION)
+# --- the profile ---------------------------------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "name", "gender", "mobile", "channel_id", "info_source_id", "cs_staff_id", "developer_id", "member_level_id",
+    "referrer", "card_no", "file_no", "birthday", "age", "id_card", "wechat", "qq", "region", "address",
+    "occupation", "sms_opt_in", "notes",
+)
+TEXT_LIMITS = {"referrer": 40, "file_no": 30, "wechat": 40, "qq": 20, "region": 40, "address": 200,
+               "occupation": 40, "card_no": 20}
+REFERENCES = {"channel_id": Channel, "info_source_id": InfoSource, "cs_staff_id": Staff, "developer_id": Staff,
+              "member_level_id": MemberLevel}
+
+
+class DuplicateMobile(ValidationError):
+    """The mobile is on file already; ``customer_id`` is set when the actor may open that customer."""
+
+    def __init__(self, message: str, customer_id: int | None) -> None:
+        super().__init__({"mobile": message})
+        self.customer_id = customer_id
+
+
+def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id: int | None,
+                   today: date) -> dict[str, Any]:
+    """Validate every field at once; the errors name the fields so the form shows them in place."""
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown customer fields: {sorted(unknown)}")
     errors: dict[str, str] = {}
-    name = name.strip()
+    out: dict[str, Any] = {}
+    name = str(values.get("name") or "").strip()
     if not name:
         errors["name"] = "请填写顾客姓名"
     elif len(name) > 40:
         errors["name"] = "姓名不能超过 40 个字"
-    message = mobile_error(mobile)
-    if message:
-        errors["mobile"] = message
+    out["name"] = name
+    gender = values.get("gender") or "F"
     if gender not in GENDERS:
         errors["gender"] = "请选择性别"
+    out["gender"] = gender
+    message = mobile_error(str(values.get("mobile") or ""))
+    mobile = normalise_mobile(str(values.get("mobile") or ""))
+    if message:
+        errors["mobile"] = message
+    out["mobile"] = mobile
+    for key, model in REFERENCES.items():
+        value = values.get(key)
+        if value in (None, ""):
+            out[key] = None
+            continue
+        row = s.get(model, int(value))
+        if row is None:
+            errors[key] = "所选项目不存在"
+        out[key] = int(value)
+    for key, limit in TEXT_LIMITS.items():
+        text = str(values.get(key) or "").strip()
+        if len(text) > limit:
+            errors[key] = f"不能超过 {limit} 个字"
+        out[key] = text
+    if out["qq"] and not out["qq"].isdigit():
+        errors["qq"] = "QQ 号只能是数字"
+    id_card = str(values.get("id_card") or "").strip().upper()
+    if id_card:
+        problem = id_card_error(id_card, today=today)
+        if problem:
+            errors["id_card"] = problem
+    out["id_card"] = id_card
+    birthday = values.get("birthday")
+    problem = birthday_error(birthday, today=today)
+    if problem:
+        errors["birthday"] = problem
+    if birthday is None and id_card and "id_card" not in errors:
+        birthday = birthday_from_id_card(id_card)
+    elif birthday is not None and id_card and "id_card" not in errors and birthday != birthday_from_id_card(id_card):
+        errors["birthday"] = "生日与身份证号中的出生日期不一致"
+    out["birthday"] = birthday
+    age = values.get("age")
+    problem = age_error(age)
+    if problem:
+        errors["age"] = problem
+    out["age"] = age_on(birthday, today) if birthday is not None and "birthday" not in errors else age
+    out["sms_opt_in"] = bool(values.get("sms_opt_in", True))
+    out["notes"] = str(values.get("notes") or "").strip()
+    if "mobile" not in errors:
+        existing = s.scalar(select(Customer).where(Customer.mobile == mobile, Customer.id != (customer_id or 0)))
+        if existing is not None:
+            if scope.in_scope(actor, existing):
+                raise DuplicateMobile(f"手机号已登记：{existing.name}（卡号 {existing.card_no}）", existing.id)
+            raise DuplicateMobile("该手机号已登记（不在您的查看范围内），请联系前台查询", None)
+    if out["card_no"]:
+        clash = s.scalar(select(Customer.id).where(Customer.card_no == out["card_no"], Customer.id != (customer_id or 0)))
+        if clash is not None:
+            errors["card_no"] = f"卡号 {out['card_no']} 已被使用"
     if errors:
         raise ValidationError(errors)
-    mobile = normalise_mobile(mobile)
-    now = clock.now()
+    return out
+
+
+def _appointment_errors(appointment_at: datetime | None, now: datetime) -> dict[str, str]:
+    if appointment_at is not None and appointment_at < now - timedelta(minutes=5):
+        return {"appointment_at": "预约时间不能早于现在"}
+    return {}
+
+
+def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, gender: str = "F",
+                      appointment_at: datetime | None = None, appointment_items: str = "",
+                      appointment_notes: str = "", now: datetime | None = None, **fields: Any) -> int:
+    """挂号: create a customer (and their appointment, if a time is given) in one transaction.
+
+    A mobile already on file raises DuplicateMobile: book for that customer instead of a duplicate.
+    """
+    actor.require_page(Page.REGISTRATION)
+    now = now or clock.now()
+    values = dict(fields, name=name, mobile=mobile, gender=gender)
     with clinic.write() as s:
-        existing = s.scalar(select(Customer).where(Customer.mobile == mobile))
-        if existing is not None:
-            raise ValidationError.single("mobile", f"手机号已登记：{existing.name}（卡号 {existing.card_no}）")
-        card = card_no.strip() or next_card_no(s, now)
-        if s.scalar(select(Customer.id).where(Customer.card_no == card)) is not None:
-            raise ValidationError.single("card_no", f"卡号 {card} 已被使用")
-        customer = Customer(
-            card_no=card, name=name, name_initials=initials(name), gender=gender, mobile=mobile,
-            mobile_last4=mobile[-4:], department_id=actor.department_id, registered_by_id=actor.user_id,
-            cs_staff_id=cs_staff_id, channel_id=channel_id, notes=notes.strip(), created_at=now,
-        )
+        try:
+            clean = _clean_profile(s, actor, values, None, now.date())
+        except DuplicateMobile:
+            raise
+        except ValidationError as e:
+            e.errors.update(_appointment_errors(appointment_at, now))
+            raise
+        errors = _appointment_errors(appointment_at, now)
+        if errors:
+            raise ValidationError(errors)
+        clean["card_no"] = clean["card_no"] or next_card_no(s, now)
+        customer = Customer(**clean, name_initials=initials(clean["name"]), mobile_last4=clean["mobile"][-4:],
+                            department_id=actor.department_id, registered_by_id=actor.user_id, created_at=now)
         s.add(customer)
         s.flush()
         audit.record(s, actor, "customer.create", "customer", customer.id,
-                     after={"card_no": card, "name": name, "mobile": mask_mobile(mobile)})
+                     after={"card_no": customer.card_no, "name": customer.name, "mobile": mask_mobile(customer.mobile)})
+        if appointment_at is not None:
+            _add_appointment(s, actor, customer, appointment_at, appointment_items, appointment_notes, now)
         return customer.id
+
+
+def _add_appointment(s: Session, actor: Actor, customer: Customer, at: datetime, items: str, notes: str,
+                     now: datetime) -> Appointment:
+    appointment = Appointment(customer_id=customer.id, appointment_at=at, items=items.strip()[:200],
+                              cs_staff_id=customer.cs_staff_id, notes=notes.strip(), created_by_id=actor.user_id,
+                              created_at=now)
+    s.add(appointment)
+    s.flush()
+    audit.record(s, actor, "appointment.create", "appointment", appointment.id,
+                 after={"customer_id": customer.id, "at": at, "items": appointment.items})
+    return appointment
+
+
+def book_appointment(clinic: Clinic, actor: Actor, customer_id: int, *, appointment_at: datetime,
+                     items: str = "", notes: str = "", now: datetime | None = None) -> int:
+    """A new appointment for a customer on file (the answer to a duplicate mobile at registration)."""
+    actor.require_page(Page.REGISTRATION)
+    now = now or clock.now()
+    errors = _appointment_errors(appointment_at, now)
+    if errors:
+        raise ValidationError(errors)
+    with clinic.write() as s:
+        customer = load_in_scope(s, actor, customer_id)
+        return _add_appointment(s, actor, customer, appointment_at, items, notes, now).id
+
+
+@dataclass(frozen=True)
+class CustomerDetail:
+    id: int
+    card_no: str
+    name: str
+    gender: str
+    mobile: str
+    channel_id: int | None
+    info_source_id: int | None
+    cs_staff_id: int | None
+    developer_id: int | None
+    member_level_id: int | None
+    consultant: str
+    referrer: str
+    file_no: str
+    birthday: date | None
+    age: int | None
+    id_card: str
+    wechat: str
+    qq: str
+    region: str
+    address: str
+    occupation: str
+    sms_opt_in: bool
+    notes: str
+    customer_class: str
+    created_at: datetime
+
+
+def get_customer(clinic: Clinic, actor: Actor, customer_id: int) -> CustomerDetail:
+    _require_customer_page(actor)
+    with clinic.read() as s:
+        c = load_in_scope(s, actor, customer_id)
+        private = actor.has_right(Right.VIEW_PRIVATE)
+        id_card = c.id_card if private or not c.id_card else c.id_card[:6] + "********" + c.id_card[-4:]
+        return CustomerDetail(
+            c.id, c.card_no, c.name, c.gender, c.mobile if private else mask_mobile(c.mobile), c.channel_id,
+            c.info_source_id, c.cs_staff_id, c.developer_id, c.member_level_id,
+            c.consultant.name if c.consultant else "", c.referrer, c.file_no, c.birthday, c.age, id_card, c.wechat,
+            c.qq, c.region, c.address, c.occupation, c.sms_opt_in, c.notes,
+            CLASS_LABELS[customer_class(c.purchase_occasions)], c.created_at,
+        )
+
+
+def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict[str, Any],
+                    *, now: datetime | None = None) -> None:
+    """Edit the profile with the registration rules. Masked values (138****8000) mean "unchanged"."""
+    if not any(actor.can_open(p) for p in (Page.CUSTOMERS, Page.REGISTRATION)):
+        actor.require_page(Page.CUSTOMERS)
+    now = now or clock.now()
+    with clinic.write() as s:
+        c = load_in_scope(s, actor, customer_id)
+        values = dict(values)
+        for key in ("mobile", "id_card"):
+            if "*" in str(values.get(key) or ""):
+                values[key] = getattr(c, key)
+        clean = _clean_profile(s, actor, values, customer_id, now.date())
+        clean["card_no"] = clean["card_no"] or c.card_no
+        before = {k: getattr(c, k) for k in clean}
+        for key, value in clean.items():
+            setattr(c, key, value)
+        c.name_initials = initials(c.name)
+        c.mobile_last4 = c.mobile[-4:]
+        changed = {k: v for k, v in clean.items() if before[k] != v}
+        if changed:
+            private = {"mobile", "id_card"}
+            audit.record(s, actor, "customer.update", "customer", c.id,
+                         before={k: ("***" if k in private else before[k]) for k in changed},
+                         after={k: ("***" if k in private else v) for k, v in changed.items()})
 
 
 @dataclass(frozen=True)

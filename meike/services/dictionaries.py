@@ -213,6 +213,8 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
         code = str(values.get("pinyin_code") or "").strip().lower()
         if code and not (code.isascii() and code.isalnum()):
             errors["pinyin_code"] = "拼音码只能是字母和数字"
+        elif len(code) > 60:
+            errors["pinyin_code"] = "拼音码不能超过 60 位"
         out["pinyin_code"] = code or initials(name)
         out["unit"] = str(values.get("unit") or "次").strip()[:10] or "次"
         ref("category_id", Kind.ITEM_CATEGORY)

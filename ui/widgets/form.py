@@ -50,6 +50,9 @@ class ErrorForm(QFormLayout):
             label.clear()
             label.hide()
 
+    def has_field(self, key: str) -> bool:
+        return key in self._errors
+
     def error_text(self, key: str) -> str:
         label = self._errors.get(key)
         return label.text() if label is not None and not label.isHidden() else ""

@@ -1,0 +1,72 @@
+"""Consultation 咨询记录 and treatment 手术记录 records, and the reminders 提醒 they set."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meike.models.base import Base
+
+
+class Consultation(Base):
+    __tablename__ = "consultations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    consultant_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    items: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active / void
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Treatment(Base):
+    """A procedure agreed or done. Saving it raises an unpaid charge (an order) in the cashier."""
+
+    __tablename__ = "treatments"
+    __table_args__ = (CheckConstraint("price_fen >= 0", name="price_not_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    item_name: Mapped[str] = mapped_column(String(60))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    price_fen: Mapped[int] = mapped_column(Integer)  # unit price agreed
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    performed_on: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active / void
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Reminder(Base):
+    """A due follow-up: 追单 chase (kind ``chase``) or 术后回访 post-op (kind ``postop``)."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_open_due", "status", "kind", "due_date"),
+        Index("ix_reminders_assignee_due", "assignee_id", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    due_date: Mapped[date] = mapped_column(Date)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    consultation_id: Mapped[int | None] = mapped_column(ForeignKey("consultations.id"))
+    treatment_id: Mapped[int | None] = mapped_column(ForeignKey("treatments.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open / done / cancelled
+    result: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(DateTime)
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)

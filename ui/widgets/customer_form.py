@@ -1,0 +1,173 @@
+"""The customer's profile form (seed 003 §3.1 fields), shared by registration and the detail dialog."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QLineEdit, QPlainTextEdit, QWidget
+
+from meike.db import Clinic
+from meike.errors import ValidationError
+from meike.permissions import Actor
+from meike.services import dictionaries
+from meike.services.customers import GENDERS, CustomerDetail
+from meike.services.dictionaries import Kind
+from ui.widgets.form import ErrorForm
+
+
+def _combo(name: str) -> QComboBox:
+    return QComboBox(objectName=name)
+
+
+class CustomerForm(QWidget):
+    """Two columns of fields; ``values()`` returns typed values or raises ValidationError for bad dates."""
+
+    def __init__(self, clinic: Clinic, actor: Actor, prefix: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        p = prefix
+        self.name = QLineEdit(objectName=f"{p}_name")
+        self.gender = _combo(f"{p}_gender")
+        for code, label in GENDERS.items():
+            self.gender.addItem(label, code)
+        self.mobile = QLineEdit(objectName=f"{p}_mobile", placeholderText="11 位手机号")
+        self.channel = _combo(f"{p}_channel")
+        self.info_source = _combo(f"{p}_info_source")
+        self.cs_staff = _combo(f"{p}_cs_staff")
+        self.member_level = _combo(f"{p}_member_level")
+        self.developer = _combo(f"{p}_developer")
+        self.card_no = QLineEdit(objectName=f"{p}_card_no", placeholderText="留空自动生成")
+        self.file_no = QLineEdit(objectName=f"{p}_file_no")
+        self.birthday = QLineEdit(objectName=f"{p}_birthday", placeholderText="如 1990-05-01")
+        self.age = QLineEdit(objectName=f"{p}_age", placeholderText="不知道生日时填写")
+        self.id_card = QLineEdit(objectName=f"{p}_id_card", placeholderText="18 位")
+        self.wechat = QLineEdit(objectName=f"{p}_wechat")
+        self.qq = QLineEdit(objectName=f"{p}_qq")
+        self.address = QLineEdit(objectName=f"{p}_address")
+        self.region = QLineEdit(objectName=f"{p}_region")
+        self.occupation = QLineEdit(objectName=f"{p}_occupation")
+        self.referrer = QLineEdit(objectName=f"{p}_referrer")
+        self.sms_opt_in = QCheckBox("接收短信", objectName=f"{p}_sms_opt_in")
+        self.sms_opt_in.setChecked(True)
+        self.notes = QPlainTextEdit(objectName=f"{p}_notes")
+        self.notes.setMaximumHeight(60)
+
+        left, right = ErrorForm(), ErrorForm()
+        left.add_field("name", "姓名", self.name, required=True)
+        left.add_field("gender", "性别", self.gender)
+        left.add_field("mobile", "手机", self.mobile, required=True)
+        left.add_field("channel_id", "渠道", self.channel)
+        left.add_field("info_source_id", "信息来源", self.info_source)
+        left.add_field("cs_staff_id", "客服/网电咨询", self.cs_staff)
+        left.add_field("developer_id", "开发人员", self.developer)
+        left.add_field("member_level_id", "会员等级", self.member_level)
+        left.add_field("referrer", "介绍人", self.referrer)
+        left.add_field("card_no", "卡号", self.card_no)
+        right.add_field("file_no", "档案号", self.file_no)
+        right.add_field("birthday", "生日", self.birthday)
+        right.add_field("age", "年龄", self.age)
+        right.add_field("id_card", "身份证号", self.id_card)
+        right.add_field("wechat", "微信", self.wechat)
+        right.add_field("qq", "QQ", self.qq)
+        right.add_field("region", "区域", self.region)
+        right.add_field("address", "通讯地址", self.address)
+        right.add_field("occupation", "职业", self.occupation)
+        right.add_field("sms_opt_in", "短信服务", self.sms_opt_in)
+        self.forms = (left, right)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addLayout(left, 0, 0)
+        grid.addLayout(right, 0, 1)
+        notes_form = ErrorForm()
+        notes_form.add_field("notes", "备注", self.notes)
+        self.forms = (left, right, notes_form)
+        grid.addLayout(notes_form, 1, 0, 1, 2)
+        self.refresh_choices()
+
+    def refresh_choices(self) -> None:
+        staff = dictionaries.list_entries(self.clinic, self.actor, Kind.STAFF)
+        cs = [e for e in staff if {"customer_service", "online_consultant"} & set(e.fields["roles"])]
+        for combo, entries in (
+            (self.channel, dictionaries.list_entries(self.clinic, self.actor, Kind.CHANNEL)),
+            (self.info_source, dictionaries.list_entries(self.clinic, self.actor, Kind.INFO_SOURCE)),
+            (self.cs_staff, cs),
+            (self.developer, staff),
+            (self.member_level, dictionaries.list_entries(self.clinic, self.actor, Kind.MEMBER_LEVEL)),
+        ):
+            current = combo.currentData()
+            combo.clear()
+            combo.addItem("（无）", None)
+            for e in entries:
+                combo.addItem(e.name, e.id)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+
+    def values(self) -> dict[str, Any]:
+        errors: dict[str, str] = {}
+        birthday: date | None = None
+        text = self.birthday.text().strip()
+        if text:
+            try:
+                birthday = date.fromisoformat(text.replace("/", "-").replace(".", "-"))
+            except ValueError:
+                errors["birthday"] = "生日格式应为 年-月-日，例如 1990-05-01"
+        age: int | None = None
+        if self.age.text().strip():
+            if self.age.text().strip().isdigit():
+                age = int(self.age.text().strip())
+            else:
+                errors["age"] = "年龄应为整数"
+        if errors:
+            raise ValidationError(errors)
+        return dict(
+            name=self.name.text(), gender=self.gender.currentData(), mobile=self.mobile.text(),
+            channel_id=self.channel.currentData(), info_source_id=self.info_source.currentData(),
+            cs_staff_id=self.cs_staff.currentData(), developer_id=self.developer.currentData(),
+            member_level_id=self.member_level.currentData(), referrer=self.referrer.text(),
+            card_no=self.card_no.text(), file_no=self.file_no.text(), birthday=birthday, age=age,
+            id_card=self.id_card.text(), wechat=self.wechat.text(), qq=self.qq.text(), region=self.region.text(),
+            address=self.address.text(), occupation=self.occupation.text(), sms_opt_in=self.sms_opt_in.isChecked(),
+            notes=self.notes.toPlainText(),
+        )
+
+    def load(self, c: CustomerDetail) -> None:
+        self.name.setText(c.name)
+        self.gender.setCurrentIndex(max(0, self.gender.findData(c.gender)))
+        self.mobile.setText(c.mobile)
+        for combo, value in ((self.channel, c.channel_id), (self.info_source, c.info_source_id),
+                             (self.cs_staff, c.cs_staff_id), (self.developer, c.developer_id),
+                             (self.member_level, c.member_level_id)):
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+        for edit, value in ((self.referrer, c.referrer), (self.card_no, c.card_no), (self.file_no, c.file_no),
+                            (self.id_card, c.id_card), (self.wechat, c.wechat), (self.qq, c.qq),
+                            (self.region, c.region), (self.address, c.address), (self.occupation, c.occupation)):
+            edit.setText(value)
+        self.birthday.setText(c.birthday.isoformat() if c.birthday else "")
+        self.age.setText("" if c.age is None else str(c.age))
+        self.sms_opt_in.setChecked(c.sms_opt_in)
+        self.notes.setPlainText(c.notes)
+
+    def show_errors(self, errors: dict[str, str]) -> list[str]:
+        placed: set[str] = set()
+        for form in self.forms:
+            for key in errors:
+                if form.has_field(key):
+                    placed.add(key)
+            form.show_errors({k: v for k, v in errors.items() if form.has_field(k)})
+        return [v for k, v in errors.items() if k not in placed]
+
+    def clear_errors(self) -> None:
+        for form in self.forms:
+            form.clear_errors()
+
+    def error_text(self, key: str) -> str:
+        return next((f.error_text(key) for f in self.forms if f.has_field(key)), "")
+
+    def clear(self) -> None:
+        self.clear_errors()
+        for edit in self.findChildren(QLineEdit):
+            edit.clear()
+        self.notes.clear()
+        for combo in (self.gender, self.channel, self.info_source, self.cs_staff, self.developer, self.member_level):
+            combo.setCurrentIndex(0)
+        self.sms_opt_in.setChecked(True)
