@@ -130,15 +130,36 @@ def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime 
     return actor
 
 
-def verify_supervisor(clinic: Clinic, username: str, password: str, right: Right) -> Actor:
-    """A supervisor confirms a sensitive action with their own password; returns them as an Actor."""
-    with clinic.read() as s:
+def verify_supervisor(clinic: Clinic, username: str, password: str, right: Right, *,
+                      now: datetime | None = None) -> Actor:
+    """A supervisor confirms a sensitive action with their own password; returns them as an Actor.
+
+    Wrong passwords count toward the same lockout as the login, so approvals cannot be guessed.
+    """
+    now = now or clock.now()
+    failure: str | None = None
+    with clinic.write() as s:
         user = s.scalar(select(User).where(User.username == username.strip()))
-        if user is None or not user.is_active or not verify_password(user.password_hash, password):
-            raise PermissionDenied("主管用户名或密码错误")
-        if user.is_admin or right_code(right) not in user.grant_codes:
-            raise PermissionDenied("该账号没有此项审批权限")
-        return actor_for(user)
+        if user is None or not user.is_active:
+            failure = "主管用户名或密码错误"
+        elif user.locked_until is not None and user.locked_until > now:
+            failure = f"该主管账号已锁定，请在 {user.locked_until:%H:%M} 后重试"
+        elif not verify_password(user.password_hash, password):
+            user.failed_logins += 1
+            if user.failed_logins >= system.get_in(s, "login.max_failures"):
+                user.locked_until = now + timedelta(minutes=system.get_in(s, "login.lock_minutes"))
+                user.failed_logins = 0
+                audit.record(s, None, "login.locked", "user", user.id,
+                             after={"username": user.username, "locked_until": user.locked_until})
+            failure = "主管用户名或密码错误"
+        elif user.is_admin or right_code(right) not in user.grant_codes:
+            failure = "该账号没有此项审批权限"
+        else:
+            user.failed_logins = 0
+            actor = actor_for(user)
+    if failure is not None:
+        raise PermissionDenied(failure)
+    return actor
 
 
 def change_own_password(clinic: Clinic, actor: Actor, *, old: str, new: str, confirm: str) -> None:

@@ -90,6 +90,9 @@ def _search_clause(text: str) -> Any:
     text = text.strip()
     if not text:
         return None
+    digits = normalise_mobile(text)
+    if digits.isdigit() and digits != text:  # "138 0013 8000", "+86 138…": a number typed with spaces
+        text = digits
     if text.isdigit():
         mobile = normalise_mobile(text)
         if len(mobile) == 11:

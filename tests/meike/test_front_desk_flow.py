@@ -163,3 +163,17 @@ def test_supervisor_approves_a_low_treatment_price(demo_clinic: Clinic, gl: Acto
     [row] = records.list_treatments(demo_clinic, gl, cid)
     assert (row.id, row.price_fen, row.charge_status) == (tid, 1_000_000, "未付款")
     assert followups.list_for_customer(demo_clinic, gl, cid) == []
+
+
+def test_mobile_typed_with_spaces_is_found(demo_clinic: Clinic, gl: Actor) -> None:
+    cid = customers.register_customer(demo_clinic, gl, name="空格", mobile="13600001234")
+    for text in ("136 0000 1234", "+86 13600001234", "136-0000-1234"):
+        assert [r.id for r in customers.search_customers(demo_clinic, gl, text=text)] == [cid]
+
+
+def test_supervisor_password_guessing_locks_the_supervisor(demo_clinic: Clinic) -> None:
+    for _ in range(5):
+        with pytest.raises(PermissionDenied, match="主管用户名或密码错误"):
+            accounts.verify_supervisor(demo_clinic, "gl", "guess", Right.APPROVE_PRICE)
+    with pytest.raises(PermissionDenied, match="已锁定"):
+        accounts.verify_supervisor(demo_clinic, "gl", "123", Right.APPROVE_PRICE)

@@ -28,7 +28,7 @@ def test_register_customer_and_find_them(qtbot, demo_clinic: Clinic) -> None:  #
     qtbot.keyClicks(page.mobile, "8000")
     with qtbot.waitSignal(page.registered) as signal:
         qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
-    assert page.status.text() == "登记成功：张三丰"
+    assert page.status.text() == "挂号成功：张三丰（已预约）"
     assert page.name.text() == ""
 
     listing = CustomersPage(demo_clinic, gl)

@@ -9,12 +9,14 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import customers
-from meike.services.customers import CustomerRow
+from meike.services.customers import CustomerQuery, CustomerRow
 
 COLUMNS: list[tuple[str, str]] = [
-    ("card_no", "卡号"), ("name", "姓名"), ("gender", "性别"), ("mobile", "手机"), ("channel", "渠道"),
-    ("cs_staff", "客服"), ("consultant", "现场咨询"), ("department", "部门"), ("created_at", "登记时间"),
+    ("card_no", "卡号"), ("name", "姓名"), ("gender", "性别"), ("mobile", "手机"), ("customer_class", "类别"),
+    ("channel", "渠道"), ("cs_staff", "客服"), ("consultant", "现场咨询"), ("visit_type", "到诊类型"),
+    ("visit_status", "成交"), ("appointment_at", "预约时间"), ("department", "部门"), ("created_at", "登记时间"),
 ]
+TIME_COLUMNS = {"created_at", "appointment_at"}
 PAGE_SIZE = 200
 Index = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()
@@ -24,15 +26,15 @@ class CustomerTableModel(QAbstractTableModel):
     def __init__(self, clinic: Clinic, actor: Actor, parent: Any = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
-        self.text = ""
+        self.query = CustomerQuery()
         self.rows: list[CustomerRow] = []
         self.total = 0
 
-    def set_query(self, text: str) -> None:
+    def set_query(self, query: CustomerQuery | str) -> None:
         self.beginResetModel()
-        self.text = text
+        self.query = CustomerQuery(text=query) if isinstance(query, str) else query
         self.rows = []
-        self.total = customers.count_customers(self.clinic, self.actor, text=text)
+        self.total = customers.count_customers(self.clinic, self.actor, query=self.query)
         self.endResetModel()
         if self.canFetchMore(QModelIndex()):
             self.fetchMore(QModelIndex())
@@ -49,7 +51,7 @@ class CustomerTableModel(QAbstractTableModel):
     def fetchMore(self, parent: Index) -> None:  # noqa: N802
         if parent.isValid():
             return
-        page = customers.search_customers(self.clinic, self.actor, text=self.text, offset=len(self.rows),
+        page = customers.search_customers(self.clinic, self.actor, query=self.query, offset=len(self.rows),
                                           limit=PAGE_SIZE)
         if not page:
             self.total = len(self.rows)
@@ -63,11 +65,17 @@ class CustomerTableModel(QAbstractTableModel):
             return None
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            value = getattr(row, COLUMNS[index.column()][0])
-            return value.strftime("%Y-%m-%d %H:%M") if COLUMNS[index.column()][0] == "created_at" else value
+            key = COLUMNS[index.column()][0]
+            value = getattr(row, key)
+            if key in TIME_COLUMNS:
+                return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
+            return value
         if role == Qt.ItemDataRole.UserRole:
             return row.id
         return None
+
+    def row_at(self, row: int) -> CustomerRow | None:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
 
     def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:

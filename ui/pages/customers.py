@@ -1,59 +1,252 @@
-"""顾客管理: search customers within the data scope (name, pinyin initials, mobile, last 4, card no)."""
+"""顾客管理: tabs by state, query conditions, right-click triage (分配到诊 / 改派 / 作废), double-click to open."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from datetime import timedelta
+
+from PySide6.QtCore import QDate, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
+    QTabBar,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from meike import clock
 from meike.db import Clinic
 from meike.permissions import Actor, Page
+from meike.rules.customer_class import CLASS_LABELS
+from meike.services import dictionaries, triage
+from meike.services.customers import TABS, CustomerQuery, CustomerRow
+from meike.services.dictionaries import Kind
+from ui.dialogs.triage import ReasonDialog, TriageDialog
 from ui.models.customers import CustomerTableModel
+
+TAB_ORDER = ["booked", "arrived", "deal", "no_deal", "all"]
 
 
 class CustomersPage(QWidget):
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.CUSTOMERS)
+        self.clinic, self.actor = clinic, actor
+        self.dialog: QWidget | None = None
         self.setObjectName("page_customers")
+        self.tabs = QTabBar(objectName="customer_tabs")
+        for key in TAB_ORDER:
+            self.tabs.addTab(TABS[key])
         self.search = QLineEdit(objectName="customer_search",
                                 placeholderText="姓名 / 拼音首字母(如 zs) / 手机号或后四位 / 卡号")
+        self.use_dates = QCheckBox("日期", objectName="customer_use_dates")
+        self.date_from = QDateEdit(objectName="customer_date_from", calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.date_to = QDateEdit(objectName="customer_date_to", calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.channel = self._combo("customer_channel", "全部渠道",
+                                   [(e.id, e.name) for e in dictionaries.list_entries(clinic, actor, Kind.CHANNEL)])
+        staff = dictionaries.list_entries(clinic, actor, Kind.STAFF)
+        self.consultant = self._combo("customer_consultant", "全部咨询师", triage.consultants(clinic, actor))
+        self.cs_staff = self._combo("customer_cs_staff", "全部客服", [
+            (e.id, e.name) for e in staff if {"customer_service", "online_consultant"} & set(e.fields["roles"])])
+        self.customer_class = self._combo("customer_class", "全部类别",
+                                          [(c.value, label) for c, label in CLASS_LABELS.items()])
         self.search_button = QPushButton("查询", objectName="customer_search_button")
         self.count = QLabel(objectName="customer_count")
         self.model = CustomerTableModel(clinic, actor, self)
         self.view = QTableView(objectName="customer_table")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().hide()
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_context_menu)
+        self.view.doubleClicked.connect(lambda index: self.open_customer_at(index.row()))
+
+        self.act_assign = QAction("分配到诊…", self, objectName="customer_assign")
+        self.act_reassign = QAction("改派…", self, objectName="customer_reassign")
+        self.act_open = QAction("打开顾客详情", self, objectName="customer_open")
+        self.act_remind = QAction("添加提醒…", self, objectName="customer_add_reminder")
+        self.act_reject = QAction("作废本次到诊…", self, objectName="visit_reject")
+        self.act_assign.triggered.connect(lambda: self.assign(self.current_row()))
+        self.act_reassign.triggered.connect(lambda: self.reassign(self.current_row()))
+        self.act_open.triggered.connect(lambda: self.open_customer_at(self.current_row()))
+        self.act_remind.triggered.connect(lambda: self.add_reminder(self.current_row()))
+        self.act_reject.triggered.connect(lambda: self.reject_visit(self.current_row()))
+
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.run_query)
         self.search.textChanged.connect(lambda _t: self._debounce.start())
         self.search.returnPressed.connect(self.run_query)
         self.search_button.clicked.connect(self.run_query)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        for combo in (self.channel, self.consultant, self.cs_staff, self.customer_class):
+            combo.currentIndexChanged.connect(lambda _i: self.run_query())
+        self.use_dates.toggled.connect(lambda _c: self.run_query())
+        self.date_from.dateChanged.connect(lambda _d: self.run_query())
+        self.date_to.dateChanged.connect(lambda _d: self.run_query())
+
+        conditions = QHBoxLayout()
+        for w in (self.use_dates, self.date_from, QLabel("至"), self.date_to, self.channel, self.consultant,
+                  self.cs_staff, self.customer_class):
+            conditions.addWidget(w)
+        conditions.addStretch(1)
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
         top.addWidget(self.search_button)
         top.addWidget(self.count)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
         layout.addLayout(top)
+        layout.addLayout(conditions)
         layout.addWidget(self.view, 1)
+        self._loading = True
+        self.tabs.setCurrentIndex(TAB_ORDER.index("all"))
+        self._tab_changed(self.tabs.currentIndex())
+        self._loading = False
         self.run_query()
 
+    @staticmethod
+    def _combo(name: str, everything: str, entries: list[tuple[object, str]]) -> QComboBox:
+        combo = QComboBox(objectName=name)
+        combo.addItem(everything, None)
+        for value, label in entries:
+            combo.addItem(label, value)
+        return combo
+
+    # --- query -----------------------------------------------------------------------------------
+
+    @property
+    def tab(self) -> str:
+        return TAB_ORDER[self.tabs.currentIndex()]
+
+    def set_tab(self, key: str) -> None:
+        self.tabs.setCurrentIndex(TAB_ORDER.index(key))
+
+    def _tab_changed(self, _index: int) -> None:
+        """Each tab opens on its natural dates: today's arrivals, the coming month's bookings, no limit."""
+        loading, self._loading = self._loading, True
+        today = clock.now().date()
+        self.date_from.setDate(QDate(today))
+        self.date_to.setDate(QDate(today + timedelta(days=30) if self.tab == "booked" else today))
+        self.use_dates.setChecked(self.tab != "all")
+        self._loading = loading
+        self.run_query()
+
+    def current_query(self) -> CustomerQuery:
+        dates = self.use_dates.isChecked()
+        return CustomerQuery(
+            text=self.search.text(), tab=self.tab,
+            date_from=self.date_from.date().toPython() if dates else None,
+            date_to=self.date_to.date().toPython() if dates else None,
+            channel_id=self.channel.currentData(), consultant_id=self.consultant.currentData(),
+            cs_staff_id=self.cs_staff.currentData(), customer_class=self.customer_class.currentData(),
+        )
+
     def run_query(self) -> None:
+        if getattr(self, "_loading", False):
+            return
         self._debounce.stop()
-        self.model.set_query(self.search.text())
-        self.count.setText(f"共 {self.model.total} 位顾客")
+        self.model.set_query(self.current_query())
+        unit = {"all": "位顾客", "booked": "个预约"}.get(self.tab, "次到诊")
+        self.count.setText(f"共 {self.model.total} {unit}")
 
     def refresh(self) -> None:
         self.run_query()
+
+    # --- the right-click menu ----------------------------------------------------------------------
+
+    def current_row(self) -> int:
+        rows = self.view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    def row_of(self, name: str) -> int:
+        return next(i for i, r in enumerate(self.model.rows) if r.name == name)
+
+    def build_menu(self, row: int) -> QMenu:
+        """The menu for a grid row; built apart from exec() so tests can read and trigger it."""
+        menu = QMenu(self)
+        menu.setObjectName("customer_menu")
+        record = self.model.row_at(row)
+        if record is None:
+            return menu
+        self.view.selectRow(row)
+        if record.visit_id is None:
+            menu.addAction(self.act_assign)
+        else:
+            menu.addAction(self.act_reassign)
+        menu.addAction(self.act_open)
+        menu.addAction(self.act_remind)
+        if record.visit_id is not None:
+            menu.addSeparator()
+            menu.addAction(self.act_reject)
+        return menu
+
+    def _on_context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            self.build_menu(index.row()).exec(self.view.viewport().mapToGlobal(pos))
+
+    def _show(self, dialog: QWidget) -> QWidget:
+        self.dialog = dialog
+        dialog.open()  # type: ignore[attr-defined]
+        return dialog
+
+    def assign(self, row: int) -> TriageDialog | None:
+        record = self.model.row_at(row)
+        if record is None:
+            return None
+        dialog = TriageDialog(self.clinic, self.actor, record.id, record.name, parent=self)
+        dialog.accepted.connect(self._after_triage)
+        return self._show(dialog)  # type: ignore[return-value]
+
+    def reassign(self, row: int) -> TriageDialog | None:
+        record = self.model.row_at(row)
+        if record is None or record.visit_id is None:
+            return None
+        dialog = TriageDialog(self.clinic, self.actor, record.id, record.name, visit_id=record.visit_id, parent=self)
+        dialog.accepted.connect(self.run_query)
+        return self._show(dialog)  # type: ignore[return-value]
+
+    def _after_triage(self) -> None:
+        self.set_tab("arrived")  # the customer is now under 已到诊, as in the manual
+        self.run_query()
+
+    def reject_visit(self, row: int) -> ReasonDialog | None:
+        record = self.model.row_at(row)
+        if record is None or record.visit_id is None:
+            return None
+        visit_id = record.visit_id
+        dialog = ReasonDialog(f"作废到诊 — {record.name}",
+                              lambda reason: triage.reject(self.clinic, self.actor, visit_id, reason=reason), self)
+        dialog.accepted.connect(self.run_query)
+        return self._show(dialog)  # type: ignore[return-value]
+
+    def open_customer(self, customer_id: int, tab: str | None = None) -> QWidget:
+        from ui.dialogs.customer_detail import CustomerDetailDialog
+
+        dialog = CustomerDetailDialog(self.clinic, self.actor, customer_id, self)
+        dialog.changed.connect(self.run_query)
+        if tab is not None:
+            target = dialog.findChild(QWidget, tab)
+            if target is not None:
+                dialog.tabs.setCurrentWidget(target)
+        return self._show(dialog)
+
+    def open_customer_at(self, row: int) -> QWidget | None:
+        record: CustomerRow | None = self.model.row_at(row)
+        return self.open_customer(record.id) if record is not None else None
+
+    def add_reminder(self, row: int) -> QWidget | None:
+        record = self.model.row_at(row)
+        return self.open_customer(record.id, tab="detail_reminders") if record is not None else None

@@ -1,110 +1,158 @@
-"""挂号中心: register a new customer; a mobile already on file is reported, nothing is duplicated."""
+"""挂号中心: register a customer and their appointment; a mobile on file is offered, never duplicated."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QDateTime, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
+    QCheckBox,
+    QDateTimeEdit,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from meike import clock
 from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.permissions import Actor, Page
-from meike.services import customers, dictionaries
-from meike.services.customers import GENDERS
-from meike.services.dictionaries import Kind
+from meike.services import customers
+from meike.services.customers import DuplicateMobile
+from ui.widgets.customer_form import CustomerForm
 from ui.widgets.form import ErrorForm
 
 
 class RegistrationPage(QWidget):
     registered = Signal(int)
+    open_customer = Signal(int)
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.REGISTRATION)
         self.clinic, self.actor = clinic, actor
+        self.duplicate_id: int | None = None
         self.setObjectName("page_registration")
-        self.name = QLineEdit(objectName="reg_name")
-        self.gender = QComboBox(objectName="reg_gender")
-        for code, label in GENDERS.items():
-            self.gender.addItem(label, code)
-        self.mobile = QLineEdit(objectName="reg_mobile", placeholderText="11 位手机号")
-        self.channel = QComboBox(objectName="reg_channel")
-        self.cs_staff = QComboBox(objectName="reg_cs_staff")
-        self.card_no = QLineEdit(objectName="reg_card_no", placeholderText="留空自动生成")
-        self.notes = QPlainTextEdit(objectName="reg_notes")
-        self.notes.setMaximumHeight(80)
-        self.form = ErrorForm()
-        self.form.add_field("name", "姓名", self.name, required=True)
-        self.form.add_field("gender", "性别", self.gender)
-        self.form.add_field("mobile", "手机", self.mobile, required=True)
-        self.form.add_field("channel_id", "渠道", self.channel)
-        self.form.add_field("cs_staff_id", "客服/网电咨询", self.cs_staff)
-        self.form.add_field("card_no", "卡号", self.card_no)
-        self.form.add_field("notes", "备注", self.notes)
+        self.form = CustomerForm(clinic, actor, "reg")
+        # Convenience names used by tests and by the main flow.
+        self.name, self.mobile, self.gender = self.form.name, self.form.mobile, self.form.gender
+        self.channel, self.cs_staff, self.card_no = self.form.channel, self.form.cs_staff, self.form.card_no
+
+        self.book = QCheckBox("预约到院", objectName="reg_book")
+        self.book.setChecked(True)
+        self.appointment_at = QDateTimeEdit(objectName="reg_appointment_at")
+        self.appointment_at.setCalendarPopup(True)
+        self.appointment_at.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.appointment_items = QLineEdit(objectName="reg_appointment_items", placeholderText="意向项目，如 双眼皮")
+        self.book.toggled.connect(self.appointment_at.setEnabled)
+        self.book.toggled.connect(self.appointment_items.setEnabled)
+        self.appointment_form = ErrorForm()
+        self.appointment_form.add_field("book", "预约", self.book)
+        self.appointment_form.add_field("appointment_at", "预约时间", self.appointment_at)
+        self.appointment_form.add_field("appointment_items", "意向项目", self.appointment_items)
+
         self.submit_button = QPushButton("确定", objectName="reg_submit")
         self.clear_button = QPushButton("清空", objectName="reg_clear")
+        self.open_existing = QPushButton("打开该顾客", objectName="reg_open_existing")
+        self.book_existing = QPushButton("为该顾客预约", objectName="reg_book_existing")
+        for b in (self.open_existing, self.book_existing):
+            b.hide()
         self.submit_button.clicked.connect(self.submit)
-        self.clear_button.clicked.connect(self.clear)
+        self.clear_button.clicked.connect(lambda: self.clear())
+        self.open_existing.clicked.connect(lambda: self.duplicate_id and self.open_customer.emit(self.duplicate_id))
+        self.book_existing.clicked.connect(self.book_for_existing)
         self.status = QLabel(objectName="reg_status")
+        self.status.setWordWrap(True)
         buttons = QHBoxLayout()
-        buttons.addWidget(self.submit_button)
-        buttons.addWidget(self.clear_button)
+        for b in (self.submit_button, self.clear_button, self.open_existing, self.book_existing):
+            buttons.addWidget(b)
         buttons.addWidget(self.status, 1)
+
         panel = QWidget(objectName="reg_panel")
-        panel.setMaximumWidth(900)
+        panel.setMaximumWidth(1100)
         inner = QVBoxLayout(panel)
-        inner.addWidget(QLabel("<h3>新顾客登记</h3>"))
-        inner.addLayout(self.form)
+        inner.addWidget(QLabel("<h3>挂号登记</h3><span style='color:#888'>带 * 的为必填项，其余可以以后补充</span>"))
+        inner.addWidget(self.form)
+        inner.addWidget(QLabel("<b>预约</b>"))
+        inner.addLayout(self.appointment_form)
         inner.addLayout(buttons)
+        inner.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(panel)
         layout = QVBoxLayout(self)
-        layout.addWidget(panel)
-        layout.addStretch(1)
-        self.refresh()
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        self._reset_appointment()
+
+    def _reset_appointment(self) -> None:
+        start = (clock.now() + timedelta(hours=1)).replace(minute=0, second=0)
+        self.appointment_at.setDateTime(QDateTime(start))
+        self.appointment_items.clear()
+        self.book.setChecked(True)
 
     def refresh(self) -> None:
-        for combo, entries in (
-            (self.channel, dictionaries.list_entries(self.clinic, self.actor, Kind.CHANNEL)),
-            (self.cs_staff, dictionaries.list_entries(self.clinic, self.actor, Kind.STAFF, role="customer_service")
-             + dictionaries.list_entries(self.clinic, self.actor, Kind.STAFF, role="online_consultant")),
-        ):
-            current = combo.currentData()
-            combo.clear()
-            combo.addItem("（无）", None)
-            for e in entries:
-                combo.addItem(e.name, e.id)
-            combo.setCurrentIndex(max(0, combo.findData(current)))
+        self.form.refresh_choices()
+
+    def _appointment(self) -> datetime | None:
+        return self.appointment_at.dateTime().toPython() if self.book.isChecked() else None
 
     def submit(self) -> None:
+        self._hide_duplicate()
         try:
+            values = self.form.values()
             customer_id = customers.register_customer(
-                self.clinic, self.actor, name=self.name.text(), mobile=self.mobile.text(),
-                gender=self.gender.currentData(), channel_id=self.channel.currentData(),
-                cs_staff_id=self.cs_staff.currentData(), card_no=self.card_no.text(),
-                notes=self.notes.toPlainText(),
+                self.clinic, self.actor, appointment_at=self._appointment(),
+                appointment_items=self.appointment_items.text(), **values,
             )
-        except ValidationError as e:
+        except DuplicateMobile as e:
             self.form.show_errors(e.errors)
-            self.status.setText("未保存：请按红色提示修改")
+            self.duplicate_id = e.customer_id
+            if e.customer_id is not None:
+                self.open_existing.show()
+                self.book_existing.show()
+            self.status.setText("该手机号已有顾客档案，没有新建。")
             return
-        self.status.setText(f"登记成功：{self.name.text().strip()}")
+        except ValidationError as e:
+            errors = dict(e.errors)
+            self.appointment_form.show_errors({k: errors.pop(k) for k in list(errors) if k == "appointment_at"})
+            rest = self.form.show_errors(errors)
+            self.status.setText("未保存：请按红色提示修改" + ("：" + "；".join(rest) if rest else ""))
+            return
+        self.status.setText(f"挂号成功：{self.name.text().strip()}" + ("（已预约）" if self.book.isChecked() else ""))
         self.clear(keep_status=True)
         self.registered.emit(customer_id)
 
-    def clear(self, keep_status: bool = False) -> None:
+    def book_for_existing(self) -> None:
+        if self.duplicate_id is None:
+            return
+        at = self._appointment()
+        if at is None:
+            self.book.setChecked(True)
+            at = self._appointment()
+        try:
+            customers.book_appointment(self.clinic, self.actor, self.duplicate_id, appointment_at=at,
+                                       items=self.appointment_items.text())
+        except ValidationError as e:
+            self.appointment_form.show_errors(e.errors)
+            return
+        self.status.setText(f"已为该顾客预约 {at:%Y-%m-%d %H:%M}")
+        self.clear(keep_status=True)
+
+    def _hide_duplicate(self) -> None:
+        self.duplicate_id = None
+        self.open_existing.hide()
+        self.book_existing.hide()
         self.form.clear_errors()
-        for w in (self.name, self.mobile, self.card_no):
-            w.clear()
-        self.notes.clear()
-        self.gender.setCurrentIndex(0)
-        self.channel.setCurrentIndex(0)
-        self.cs_staff.setCurrentIndex(0)
+        self.appointment_form.clear_errors()
+
+    def clear(self, keep_status: bool = False) -> None:
+        self._hide_duplicate()
+        self.form.clear()
+        self._reset_appointment()
         if not keep_status:
             self.status.clear()
