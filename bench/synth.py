@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from meike import demo
 from meike.db import Clinic, sqlite_url
 from meike.db.migrate import upgrade
-from meike.models import Customer
+from meike.models import Customer, Reminder, Visit
 from meike.rules.pinyin import initials
 
 CACHE = Path(__file__).resolve().parent / "cache"
@@ -24,10 +24,13 @@ def _initials_of(chars: str) -> dict[str, str]:
     return {ch: initials(ch) for ch in set(chars)}
 
 
+VERSION = 2  # bump when the generated data changes shape
+
+
 def build(customers: int, *, seed: int = 7) -> Path:
-    """Return the cached database with ``customers`` customers (demo dictionaries and accounts)."""
+    """The cached database: ``customers`` customers, 3 visits and 2 reminders per customer on average."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"clinic-{customers}.sqlite3"
+    path = CACHE / f"clinic-v{VERSION}-{customers}.sqlite3"
     if path.exists():
         return path
     tmp = path.with_suffix(".partial")
@@ -40,10 +43,10 @@ def build(customers: int, *, seed: int = 7) -> Path:
     with clinic.read() as s:
         from sqlalchemy import select
 
-        from meike.models import Channel, Department, Staff, User
+        from meike.models import Channel, Department, Staff, StaffRole, User
 
         users = [(u.id, u.department_id) for u in s.scalars(select(User).where(User.is_admin.is_(False)))]
-        staff = list(s.scalars(select(Staff.id)))
+        staff = list(s.scalars(select(Staff.id).join(StaffRole).where(StaffRole.role == "onsite_consultant")))
         channels = list(s.scalars(select(Channel.id)))
         departments = list(s.scalars(select(Department.id)))
     key = _initials_of(demo.SURNAMES + demo.GIVEN)
@@ -71,6 +74,7 @@ def build(customers: int, *, seed: int = 7) -> Path:
             })
         with clinic.write() as s:
             s.execute(insert(Customer), rows)
+            _visits_and_reminders(s, rng, written + 1, written + len(rows), staff, users, start)
         written += len(rows)
     clinic.dispose()
     con = sqlite3.connect(tmp)
@@ -82,3 +86,29 @@ def build(customers: int, *, seed: int = 7) -> Path:
     tmp.rename(path)
     print(f"generated {customers:,} customers in {time.perf_counter() - started:.0f} s → {path}")
     return path
+
+
+def _visits_and_reminders(s: object, rng: random.Random, first_id: int, last_id: int, consultants: list[int],
+                          users: list[tuple[int, int | None]], start: datetime) -> None:
+    """3 visits and 2 reminders per customer on average, spread over the years up to today."""
+    from meike import clock
+
+    today = clock.now()
+    span = (today - start).days
+    visits, reminders = [], []
+    for cid in range(first_id, last_id + 1):
+        for _ in range(rng.choice((1, 2, 3, 4, 5))):
+            day = start + timedelta(days=rng.randrange(span + 1), hours=9 + rng.randrange(9))
+            visits.append({"customer_id": cid, "appointment_id": None, "arrived_at": day,
+                           "business_date": day.date(), "visit_type": rng.choice(("first", "revisit", "repeat")),
+                           "consultant_id": rng.choice(consultants), "status": "active",
+                           "is_deal": rng.random() < 0.4, "reject_reason": "", "created_by_id": None})
+        for _ in range(rng.choice((0, 1, 2, 3, 4))):
+            due = (today - timedelta(days=rng.randrange(-30, 700))).date()
+            done = due < today.date() - timedelta(days=3) and rng.random() < 0.9
+            reminders.append({"customer_id": cid, "kind": rng.choice(("chase", "postop")), "due_date": due,
+                              "assignee_id": rng.choice(users)[0], "note": "", "consultation_id": None,
+                              "treatment_id": None, "status": "done" if done else "open", "result": "",
+                              "done_at": None, "done_by_id": None, "created_by_id": None, "created_at": start})
+    s.execute(insert(Visit), visits)  # type: ignore[attr-defined]
+    s.execute(insert(Reminder), reminders)  # type: ignore[attr-defined]
