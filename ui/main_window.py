@@ -105,11 +105,37 @@ class MainWindow(QMainWindow):
             widget = factory(page)(self.clinic, self.actor)
             self.pages[page] = widget
             self.stack.addWidget(widget)
+            self._wire(widget)
         elif hasattr(widget, "refresh"):
             widget.refresh()
         self.stack.setCurrentWidget(widget)
         self.nav_buttons[page].setChecked(True)
         return widget
+
+    def _wire(self, widget: QWidget) -> None:
+        """Pages ask the window for what lies beyond them: a customer's detail, another page."""
+        if hasattr(widget, "open_customer") and isinstance(getattr(type(widget), "open_customer", None), Signal):
+            widget.open_customer.connect(self.open_customer)
+        if hasattr(widget, "open_page") and isinstance(getattr(type(widget), "open_page", None), Signal):
+            widget.open_page.connect(lambda value: Page(value) in self.nav_buttons and self.open_page(Page(value)))
+
+    def open_customer(self, customer_id: int) -> QWidget | None:
+        """The customer detail dialog (needs the 顾客管理 page; the services check it again)."""
+        from ui.dialogs.customer_detail import CustomerDetailDialog
+
+        if not self.actor.can_open(Page.CUSTOMERS):
+            self.statusBar().showMessage("您没有“顾客管理”的权限，不能打开顾客详情", 5000)
+            return None
+        dialog = CustomerDetailDialog(self.clinic, self.actor, customer_id, self)
+        dialog.changed.connect(self._refresh_counts)
+        self.detail = dialog
+        dialog.open()
+        return dialog
+
+    def _refresh_counts(self) -> None:
+        dashboard = self.pages.get(Page.DASHBOARD)
+        if dashboard is not None and hasattr(dashboard, "refresh"):
+            dashboard.refresh()
 
     def current_page(self) -> Page | None:
         return next((p for p, w in self.pages.items() if w is self.stack.currentWidget()), None)

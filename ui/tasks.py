@@ -34,9 +34,13 @@ _live: set[_Relay] = set()
 
 
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_error: Callable[[Exception], None] | None = None) -> None:
-    """Run ``fn`` on the shared thread pool; ``on_done`` / ``on_error`` run on the GUI thread."""
-    relay = _Relay()
+                      on_error: Callable[[Exception], None] | None = None, *, owner: QObject | None = None) -> None:
+    """Run ``fn`` on the shared thread pool; ``on_done`` / ``on_error`` run on the GUI thread.
+
+    With ``owner`` (the widget that asked), a result arriving after the owner was destroyed is dropped:
+    the relay is the owner's child, so Qt deletes it and its queued signal with the owner.
+    """
+    relay = _Relay(owner)
     _live.add(relay)
 
     def finish(callback: Callable[[Any], None] | None, value: Any) -> None:

@@ -247,7 +247,8 @@ class DashboardPage(QWidget):
         else:
             self.counter.start()
         clinic, actor = self.clinic, self.actor
-        run_in_background(lambda: customers.dashboard_counts(clinic, actor), self.show_counts, self._customer_failed)
+        run_in_background(lambda: customers.dashboard_counts(clinic, actor), self.show_counts, self._customer_failed,
+                          owner=self)
 
     # -- results (GUI thread) ----------------------------------------------------------------------
 
