@@ -6,6 +6,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 
@@ -37,16 +38,18 @@ def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
                       on_error: Callable[[Exception], None] | None = None, *, owner: QObject | None = None) -> None:
     """Run ``fn`` on the shared thread pool; ``on_done`` / ``on_error`` run on the GUI thread.
 
-    With ``owner`` (the widget that asked), a result arriving after the owner was destroyed is dropped:
-    the relay is the owner's child, so Qt deletes it and its queued signal with the owner.
+    With ``owner`` (the widget that asked), a result arriving after the owner was destroyed is dropped.
+    The relay itself stays alive until the job ends, so the worker never emits on a deleted object.
     """
-    relay = _Relay(owner)
+    relay = _Relay()
     _live.add(relay)
 
     def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
         _live.discard(relay)
-        if callback is not None:
-            callback(value)
+        relay.deleteLater()
+        if callback is None or (owner is not None and not shiboken6.isValid(owner)):
+            return
+        callback(value)
 
     relay.done.connect(lambda value: finish(on_done, value))
     relay.failed.connect(lambda exc: finish(on_error, exc))

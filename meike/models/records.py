@@ -52,7 +52,7 @@ class Reminder(Base):
 
     __tablename__ = "reminders"
     __table_args__ = (
-        Index("ix_reminders_open_due", "status", "due_date", "kind"),
+        Index("ix_reminders_open_due", "status", "kind", "due_date"),
         Index("ix_reminders_assignee_due", "assignee_id", "status", "due_date"),
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -80,17 +81,24 @@ def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None)
     _require(actor)
     today = today or clock.now().date()
     with clinic.read() as s:
-        base = (select(func.count(Reminder.id)).join(Customer, Customer.id == Reminder.customer_id)
-                .where(Reminder.status == "open", Reminder.due_date <= today, _visible(actor)))
-        chase = s.scalar(base.where(Reminder.kind == "chase")) or 0
-        postop = s.scalar(base.where(Reminder.kind == "postop")) or 0
-        overdue = s.scalar(base.where(Reminder.due_date < today)) or 0
+        # Each count is a range of the (status, kind, due_date) index, answered from the index alone;
+        # customers are joined only when the actor's scope needs them.
+        def count(kind: str, upto: Any) -> int:
+            q = select(func.count()).select_from(Reminder).where(Reminder.status == "open", Reminder.kind == kind, upto)
+            if actor.data_scope is not DataScope.ALL:
+                q = q.join(Customer, Customer.id == Reminder.customer_id).where(_visible(actor))
+            return s.scalar(q) or 0
+
+        chase = count("chase", Reminder.due_date <= today)
+        postop = count("postop", Reminder.due_date <= today)
+        due_today = count("chase", Reminder.due_date == today) + count("postop", Reminder.due_date == today)
+        overdue = chase + postop - due_today
         start = datetime.combine(today, time())
-        appointments = s.scalar(
-            select(func.count(Appointment.id)).join(Customer, Customer.id == Appointment.customer_id)
-            .where(Appointment.status == "booked", Appointment.appointment_at >= start,
-                   Appointment.appointment_at < start + timedelta(days=1), scope.customer_clause(actor))
-        ) or 0
+        appointments = s.scalar(_scoped(
+            select(func.count(Appointment.id)).where(
+                Appointment.status == "booked", Appointment.appointment_at >= start,
+                Appointment.appointment_at < start + timedelta(days=1)),
+            actor, Appointment.customer_id)) or 0
         unpaid = _unpaid_count(s, actor)
     return DashboardCounts(chase, postop, overdue, appointments, unpaid)
 
@@ -98,8 +106,14 @@ def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None)
 def _unpaid_count(s: Session, actor: Actor) -> int:
     from meike.models import Order
 
-    return s.scalar(select(func.count(Order.id)).join(Customer, Customer.id == Order.customer_id)
-                    .where(Order.status == "new", scope.customer_clause(actor))) or 0
+    return s.scalar(_scoped(select(func.count(Order.id)).where(Order.status == "new"), actor, Order.customer_id)) or 0
+
+
+def _scoped(stmt: Select[Any], actor: Actor, customer_fk: Any) -> Select[Any]:
+    """Limit a count to the actor's customers; with scope "all" no join is needed at all."""
+    if actor.data_scope is DataScope.ALL:
+        return stmt
+    return stmt.join(Customer, Customer.id == customer_fk).where(scope.customer_clause(actor))
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def upgrade() -> None:
     with op.batch_alter_table('reminders', schema=None) as batch_op:
         batch_op.create_index('ix_reminders_assignee_due', ['assignee_id', 'status', 'due_date'], unique=False)
         batch_op.create_index(batch_op.f('ix_reminders_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_reminders_open_due', ['status', 'due_date', 'kind'], unique=False)
+        batch_op.create_index('ix_reminders_open_due', ['status', 'kind', 'due_date'], unique=False)
 
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('file_no', sa.String(length=30), nullable=False, server_default=''))
