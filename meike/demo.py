@@ -87,8 +87,9 @@ def _add(clinic: Clinic, actor: Actor, kind: Kind, values: dict[str, object]) ->
     return dictionaries.add_entry(clinic, actor, kind, values)
 
 
-def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: datetime | None = None) -> None:
-    """Fill an empty, migrated database with the demo clinic."""
+def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: datetime | None = None,
+          activity: bool = True) -> None:
+    """Fill an empty, migrated database with the demo clinic (and, with ``activity``, today's work)."""
     now = now or clock.now()
     rng = random.Random(seed)
     with clinic.write() as s:
@@ -157,3 +158,38 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
             })
         if rows:
             s.execute(insert(Customer), rows)
+    if activity and customers >= 40:
+        _today_at_the_clinic(clinic, rng, now)
+
+
+def _today_at_the_clinic(clinic: Clinic, rng: random.Random, now: datetime) -> None:
+    """Bookings, arrivals, consultations, treatments and payments, made through the services."""
+    from meike.services import cashier, customers, followups, records, triage
+
+    gl = accounts.authenticate(clinic, "gl", "123", now=now)
+    ids = [r.id for r in customers.search_customers(clinic, gl, limit=60)]
+    consultants = [i for i, _n in triage.consultants(clinic, gl)]
+    doctors = records.staff_choices(clinic, gl, "doctor")
+    items = dictionaries.list_entries(clinic, gl, Kind.ITEM)
+    methods = {e.name: e.id for e in dictionaries.list_entries(clinic, gl, Kind.PAYMENT_METHOD)}
+    tomorrow = now.replace(hour=10, minute=0, second=0) + timedelta(days=1)
+    for n, cid in enumerate(ids[:12]):  # today's and tomorrow's appointments
+        at = now + timedelta(minutes=30 * (n + 1)) if n < 6 else tomorrow + timedelta(minutes=30 * n)
+        customers.book_appointment(clinic, gl, cid, appointment_at=at, items=rng.choice(items).name, now=now)
+    for n, cid in enumerate(ids[12:30]):  # arrived today, assigned to a consultant
+        triage.arrive(clinic, gl, cid, consultant_id=consultants[n % len(consultants)],
+                      now=now - timedelta(minutes=20 * (n + 1)))
+        item = rng.choice(items)
+        records.add_consultation(clinic, gl, cid, content=f"咨询{item.name}，了解价格与恢复期", items=item.name,
+                                 reminder_due=now.date() if n % 3 == 0 else None, reminder_assignee_id=gl.user_id,
+                                 now=now)
+        if n % 2 == 0:  # agreed: treatment today, charge to the cashier
+            doctor = doctors[n % len(doctors)][0]
+            records.add_treatment(clinic, gl, cid, item_id=item.id, doctor_id=doctor, performed_on=now.date(),
+                                  now=now)
+    for cid in ids[30:36]:  # earlier post-op patients whose follow-up calls are due
+        followups.add_reminder(clinic, gl, cid, kind="postop", due=now.date(), note="术后第 7 天回访")
+    for n, order in enumerate(cashier.list_orders(clinic, gl, status="new")[:4]):  # a few already paid
+        method = ["微信", "支付宝", "银行卡", "现金"][n]
+        cashier.settle(clinic, gl, order.id, payment_method_id=methods[method], amount_fen=order.total_fen,
+                       idempotency_key=f"demo-{order.id}")

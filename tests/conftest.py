@@ -45,7 +45,7 @@ def _demo_template_db(tmp_path_factory: pytest.TempPathFactory, _template_db: Pa
     path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
     shutil.copy(_template_db, path)
     clinic = Clinic.open(sqlite_url(path))
-    demo.build(clinic, customers=120)
+    demo.build(clinic, customers=120, activity=False)  # tests add their own day
     clinic.dispose()
     return path
 

@@ -68,7 +68,9 @@ class CustomersPage(QWidget):
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self._sized = False
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.view.doubleClicked.connect(lambda index: self.open_customer_at(index.row()))
@@ -158,6 +160,9 @@ class CustomersPage(QWidget):
             return
         self._debounce.stop()
         self.model.set_query(self.current_query())
+        if not self._sized and self.model.rowCount():
+            self.view.resizeColumnsToContents()  # once, from the first page: the user may resize after
+            self._sized = True
         unit = {"all": "位顾客", "booked": "个预约"}.get(self.tab, "次到诊")
         self.count.setText(f"共 {self.model.total} {unit}")
 
