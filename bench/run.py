@@ -137,15 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     results.update(search_figures(clinic, raw, gl, wl))
 
+    # The grid shows its first page at once; the exact total is counted in the background after.
     def first_page(actor: Actor, query: CustomerQuery) -> None:
-        customers.count_customers(clinic, actor, query=query)
         customers.search_customers(clinic, actor, query=query, limit=200)
 
-    results["grid_first_page_ms"] = timed(lambda: first_page(gl, CustomerQuery()), repeat=30)
-    results["grid_first_page_department_ms"] = timed(lambda: first_page(wl, CustomerQuery()), repeat=30)
     today = clock.now().date()
     arrived_today = CustomerQuery(tab="arrived", date_from=today, date_to=today)  # the tab's default
-    results["grid_arrived_today_ms"] = timed(lambda: first_page(gl, arrived_today), repeat=30)
+    for label, actor in (("", gl), ("_department", wl)):
+        results[f"grid_first_page{label}_ms"] = timed(lambda a=actor: first_page(a, CustomerQuery()), repeat=30)
+        results[f"grid_arrived_today{label}_ms"] = timed(lambda a=actor: first_page(a, arrived_today), repeat=30)
+        results[f"grid_background_count{label}_ms"] = timed(
+            lambda a=actor: customers.count_customers(clinic, a, query=CustomerQuery()), repeat=10)
 
     def open_detail() -> None:
         cid = rng.choice(ids)

@@ -35,7 +35,9 @@ def test_register_customer_and_find_them(qtbot, demo_clinic: Clinic) -> None:  #
     qtbot.addWidget(listing)
     listing.search.setText("zsf")
     listing.run_query()
-    assert listing.model.total == 1
+    assert [r.name for r in listing.model.rows] == ["张三丰"]  # the first page is there at once
+    assert listing.count.text() == "正在计数…"
+    qtbot.waitUntil(lambda: listing.model.total == 1)  # the total follows from the background
     assert listing.model.rows[0].id == signal.args[0]
     assert listing.model.rows[0].channel == "抖音"
     assert listing.count.text() == "共 1 位顾客"
@@ -54,6 +56,7 @@ def test_customer_grid_is_lazy_and_well_behaved(qtbot, qtmodeltester, demo_clini
     model = CustomerTableModel(demo_clinic, gl)
     model.set_query("")
     total = customers.count_customers(demo_clinic, gl)
+    qtbot.waitUntil(lambda: model.total is not None)
     assert model.total == total > PAGE_SIZE
     assert model.rowCount() == PAGE_SIZE
     assert model.canFetchMore(QModelIndex())
@@ -67,6 +70,7 @@ def test_own_scope_user_sees_only_own_customers(qtbot, demo_clinic: Clinic) -> N
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     page = CustomersPage(demo_clinic, kf)
     qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.model.total is not None)
     assert 0 < page.model.total < customers.count_customers(demo_clinic, gl)
     assert all(r.cs_staff == "孙丽" or r.consultant == "孙丽" or r.department == "客服部" for r in page.model.rows)
     assert all("****" in r.mobile for r in page.model.rows)  # no right to see full numbers

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
 
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import customers
 from meike.services.customers import CustomerQuery, CustomerRow
+from ui.tasks import run_in_background
 
 COLUMNS: list[tuple[str, str]] = [
     ("card_no", "卡号"), ("name", "姓名"), ("gender", "性别"), ("mobile", "手机"), ("customer_class", "类别"),
@@ -23,21 +24,36 @@ ROOT = QModelIndex()
 
 
 class CustomerTableModel(QAbstractTableModel):
+    """Rows come a page at a time; the exact total is counted in the background and reported later."""
+
+    total_changed = Signal(object)  # the count of the current query, once known
+
     def __init__(self, clinic: Clinic, actor: Actor, parent: Any = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
         self.query = CustomerQuery()
         self.rows: list[CustomerRow] = []
-        self.total = 0
+        self.total: int | None = None
+        self._more = False
+        self._generation = 0
 
     def set_query(self, query: CustomerQuery | str) -> None:
         self.beginResetModel()
         self.query = CustomerQuery(text=query) if isinstance(query, str) else query
         self.rows = []
-        self.total = customers.count_customers(self.clinic, self.actor, query=self.query)
+        self.total = None
+        self._more = True
+        self._generation += 1
         self.endResetModel()
-        if self.canFetchMore(QModelIndex()):
-            self.fetchMore(QModelIndex())
+        self.fetchMore(ROOT)
+        generation, query_now = self._generation, self.query
+        run_in_background(lambda: customers.count_customers(self.clinic, self.actor, query=query_now),
+                          lambda n: self._counted(generation, n), owner=self)
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation == self._generation:  # an older query's count arriving late is dropped
+            self.total = total
+            self.total_changed.emit(total)
 
     def rowCount(self, parent: Index = ROOT) -> int:  # noqa: N802 (Qt override)
         return 0 if parent.isValid() else len(self.rows)
@@ -46,15 +62,15 @@ class CustomerTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(COLUMNS)
 
     def canFetchMore(self, parent: Index) -> bool:  # noqa: N802
-        return not parent.isValid() and len(self.rows) < self.total
+        return not parent.isValid() and self._more
 
     def fetchMore(self, parent: Index) -> None:  # noqa: N802
         if parent.isValid():
             return
         page = customers.search_customers(self.clinic, self.actor, query=self.query, offset=len(self.rows),
                                           limit=PAGE_SIZE)
+        self._more = len(page) == PAGE_SIZE
         if not page:
-            self.total = len(self.rows)
             return
         self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
         self.rows.extend(page)

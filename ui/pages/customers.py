@@ -62,6 +62,7 @@ class CustomersPage(QWidget):
         self.search_button = QPushButton("查询", objectName="customer_search_button")
         self.count = QLabel(objectName="customer_count")
         self.model = CustomerTableModel(clinic, actor, self)
+        self.model.total_changed.connect(lambda _n: self._show_count())
         self.view = QTableView(objectName="customer_table")
         self.view.setModel(self.model)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -163,8 +164,12 @@ class CustomersPage(QWidget):
         if not self._sized and self.model.rowCount():
             self.view.resizeColumnsToContents()  # once, from the first page: the user may resize after
             self._sized = True
+        self._show_count()
+
+    def _show_count(self) -> None:
         unit = {"all": "位顾客", "booked": "个预约"}.get(self.tab, "次到诊")
-        self.count.setText(f"共 {self.model.total} {unit}")
+        total = self.model.total
+        self.count.setText(f"共 {total:,} {unit}" if total is not None else "正在计数…")
 
     def refresh(self) -> None:
         self.run_query()
