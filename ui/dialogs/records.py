@@ -11,25 +11,23 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QDateEdit,
-    QDialog,
-    QDialogButtonBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, PermissionDenied, ValidationError
+from meike.errors import PermissionDenied, ValidationError
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor, Right
 from meike.services import accounts, dictionaries, followups, records, triage
 from meike.services.dictionaries import Entry, Kind
 from ui.dialogs.reminders import AddReminderDialog
-from ui.widgets.form import ERROR_STYLE, ErrorForm
+from ui.widgets.form import ERROR_STYLE
+from ui.widgets.form_dialog import FormDialog
 
 HINT_STYLE = "color: #7a8794;"
 
@@ -61,52 +59,7 @@ def choice_combo(name: str, choices: list[tuple[int, str]], current: int | None,
     return combo
 
 
-class RecordDialog(QDialog):
-    """A form with 保存 / 取消; errors beside their fields, the others on a message line."""
-
-    def __init__(self, name: str, title: str, parent: QWidget | None, ok_text: str = "保存") -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(500)
-        self.form = ErrorForm()
-        self.message = QLabel(objectName=f"{name}_message", wordWrap=True)
-        self.message.setStyleSheet(ERROR_STYLE)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(ok_text)
-        self.ok.setObjectName(f"{name}_ok")
-        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        cancel.setText("取消")
-        cancel.setObjectName(f"{name}_cancel")
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-
-    def finish_layout(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-
-    def save(self) -> None:
-        raise NotImplementedError
-
-    def submit(self) -> None:
-        """Save; on an error keep everything typed and say what is wrong where it is wrong."""
-        self.message.clear()
-        self.form.clear_errors()
-        try:
-            self.save()
-        except ValidationError as e:
-            self.message.setText("；".join(self.form.show_errors(e.errors)))
-            return
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
-        self.accept()
-
-
-class ConsultationDialog(RecordDialog):
+class ConsultationDialog(FormDialog):
     """添加咨询记录, optionally with a chase reminder 追单."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
@@ -158,7 +111,7 @@ def parse_days(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-class TreatmentDialog(RecordDialog):
+class TreatmentDialog(FormDialog):
     """添加手术记录: item (name or pinyin code), price, doctor; below the minimum a supervisor confirms."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
@@ -327,7 +280,7 @@ class ReminderDialog(AddReminderDialog):
     """添加提醒 (追单 or 术后回访) from the detail's 提醒 tab: the reminder list's own form."""
 
 
-class RejectVisitDialog(RecordDialog):
+class RejectVisitDialog(FormDialog):
     """作废到诊: a reason is required; the visit stays on file and can be restored."""
 
     def __init__(self, clinic: Clinic, actor: Actor, visit_id: int, visit_label: str,

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -28,11 +27,12 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import MeikeError
 from meike.permissions import Actor
 from meike.services import followups
 from meike.services.followups import ReminderRow
-from ui.widgets.form import ERROR_STYLE, ErrorForm
+from ui.widgets.form import ERROR_STYLE
+from ui.widgets.form_dialog import FormDialog
 
 COLUMNS = ["顾客", "手机", "类型", "到期日期", "负责人", "备注"]
 OVERDUE_COLOR = QColor("#c0392b")
@@ -66,56 +66,11 @@ def _date_edit(name: str, value: date) -> QDateEdit:
     return edit
 
 
-class _FormDialog(QDialog):
-    """A small form with 确定 / 取消 and a message line for errors that belong to no field."""
-
-    def __init__(self, name: str, title: str, ok_text: str, parent: QWidget | None) -> None:
-        super().__init__(parent)
-        self.setObjectName(name)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(460)
-        self.form = ErrorForm()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(ok_text)
-        self.ok.setObjectName(f"{name}_ok")
-        cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
-        cancel.setText("取消")
-        cancel.setObjectName(f"{name}_cancel")
-        self.buttons.accepted.connect(self.submit)
-        self.buttons.rejected.connect(self.reject)
-        self.message = QLabel(objectName=f"{name}_message")
-        self.message.setStyleSheet(ERROR_STYLE)
-        self.message.setWordWrap(True)
-
-    def finish_layout(self) -> None:
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-
-    def save(self) -> None:
-        raise NotImplementedError
-
-    def submit(self) -> None:
-        self.message.clear()
-        self.form.clear_errors()
-        try:
-            self.save()
-        except ValidationError as e:
-            self.message.setText("；".join(self.form.show_errors(e.errors)))
-            return
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
-        self.accept()
-
-
-class CompleteReminderDialog(_FormDialog):
+class CompleteReminderDialog(FormDialog):
     """标记完成: what came of the call (required) and, optionally, when to call again."""
 
     def __init__(self, clinic: Clinic, actor: Actor, row: ReminderRow, parent: QWidget | None = None) -> None:
-        super().__init__("reminder_done_dialog", "回访完成", "完成", parent)
+        super().__init__("reminder_done_dialog", "回访完成", parent, ok_text="完成", min_width=460)
         self.clinic, self.actor, self.row = clinic, actor, row
         self.next_id: int | None = None
         self.form.addRow("顾客", QLabel(f"{row.customer_name}　{row.mobile}"))
@@ -144,11 +99,11 @@ class CompleteReminderDialog(_FormDialog):
                                           result=self.result_edit.toPlainText(), next_due=due)
 
 
-class PostponeReminderDialog(_FormDialog):
+class PostponeReminderDialog(FormDialog):
     """推迟: a new due date, not before today."""
 
     def __init__(self, clinic: Clinic, actor: Actor, row: ReminderRow, parent: QWidget | None = None) -> None:
-        super().__init__("reminder_postpone_dialog", "推迟提醒", "推迟", parent)
+        super().__init__("reminder_postpone_dialog", "推迟提醒", parent, ok_text="推迟", min_width=460)
         self.clinic, self.actor, self.row = clinic, actor, row
         self.form.addRow("顾客", QLabel(f"{row.customer_name}　{row.kind_label}　原到期 {row.due_date:%Y-%m-%d}"))
         self.due = _date_edit("reminder_postpone_due", max(_today(), row.due_date) + timedelta(days=1))
@@ -159,12 +114,12 @@ class PostponeReminderDialog(_FormDialog):
         followups.postpone(self.clinic, self.actor, self.row.id, due=_pydate(self.due.date()))
 
 
-class AddReminderDialog(_FormDialog):
+class AddReminderDialog(FormDialog):
     """添加提醒 for a customer: kind, date, who calls, a note."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
                  kind: str = "chase", parent: QWidget | None = None) -> None:
-        super().__init__("reminder_add_dialog", "添加提醒", "添加", parent)
+        super().__init__("reminder_add_dialog", "添加提醒", parent, ok_text="添加", min_width=460)
         self.clinic, self.actor, self.customer_id = clinic, actor, customer_id
         self.new_id: int | None = None
         self.form.addRow("顾客", QLabel(customer_label))

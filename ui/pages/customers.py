@@ -30,7 +30,8 @@ from meike.rules.customer_class import CLASS_LABELS
 from meike.services import dictionaries, triage
 from meike.services.customers import TABS, CustomerQuery, CustomerRow
 from meike.services.dictionaries import Kind
-from ui.dialogs.triage import ReasonDialog, TriageDialog
+from ui.dialogs.records import RejectVisitDialog
+from ui.dialogs.triage import TriageDialog
 from ui.models.customers import CustomerTableModel
 
 TAB_ORDER = ["booked", "arrived", "deal", "no_deal", "all"]
@@ -232,13 +233,12 @@ class CustomersPage(QWidget):
         self.set_tab("arrived")  # the customer is now under 已到诊, as in the manual
         self.run_query()
 
-    def reject_visit(self, row: int) -> ReasonDialog | None:
+    def reject_visit(self, row: int) -> RejectVisitDialog | None:
         record = self.model.row_at(row)
         if record is None or record.visit_id is None:
             return None
-        visit_id = record.visit_id
-        dialog = ReasonDialog(f"作废到诊 — {record.name}",
-                              lambda reason: triage.reject(self.clinic, self.actor, visit_id, reason=reason), self)
+        label = f"{record.name}　{record.visit_type}　{record.consultant}"
+        dialog = RejectVisitDialog(self.clinic, self.actor, record.visit_id, label, self)
         dialog.accepted.connect(self.run_query)
         return self._show(dialog)  # type: ignore[return-value]
 
