@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from meike import clock
 from meike.db import Clinic
@@ -36,6 +36,9 @@ from meike.services import audit, scope
 
 CUSTOMER_PAGES = (Page.CUSTOMERS, Page.REGISTRATION, Page.DASHBOARD, Page.CASHIER)
 GENDERS = {"F": "女", "M": "男", "U": "未知"}
+VISIT_TABS = ("arrived", "deal", "no_deal")
+_CS_STAFF = aliased(Staff, name="cs_staff")
+_CONSULTANT = aliased(Staff, name="consultant")
 
 
 def _require_customer_page(actor: Actor) -> None:
@@ -138,7 +141,7 @@ def _tab_query(actor: Actor, q: CustomerQuery) -> Select[Any]:
         conditions.append(Customer.cs_staff_id == q.cs_staff_id)
     if q.customer_class:
         conditions.append(_class_clause(q.customer_class))
-    if q.tab in ("arrived", "deal", "no_deal"):
+    if q.tab in VISIT_TABS:
         stmt = select(Customer, Visit, literal(None)).join(Visit, Visit.customer_id == Customer.id)
         conditions.append(Visit.status == "active")
         conditions += _day_range(Visit.business_date, q.date_from, q.date_to, is_date=True)
@@ -186,21 +189,21 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
         stmt = stmt.where(Customer.id.in_(page_ids))
     else:
         stmt = stmt.offset(offset).limit(limit)
+    # Names come with the page in the same statement: one round trip however many rows are shown.
+    cs, consultant = _CS_STAFF, _CONSULTANT
+    consultant_id = Visit.consultant_id if q.tab in VISIT_TABS else Customer.consultant_id
+    stmt = (stmt.add_columns(cs.name, consultant.name, Channel.name, Department.name)
+            .outerjoin(cs, cs.id == Customer.cs_staff_id)
+            .outerjoin(consultant, consultant.id == consultant_id)
+            .outerjoin(Channel, Channel.id == Customer.channel_id)
+            .outerjoin(Department, Department.id == Customer.department_id))
     show_full = actor.has_right(Right.VIEW_PRIVATE)
     with clinic.read() as s:
-        found = s.execute(stmt).all()
-        staff_ids = {i for c, v, _a in found for i in (c.cs_staff_id, c.consultant_id, v.consultant_id if v else None)
-                     if i}
-        names = _names(s, Staff, staff_ids)
-        channels = _names(s, Channel, {c.channel_id for c, _v, _a in found if c.channel_id})
-        departments = _names(s, Department, {c.department_id for c, _v, _a in found if c.department_id})
         rows = []
-        for c, v, a in found:
-            consultant = v.consultant_id if v is not None else c.consultant_id
+        for c, v, a, cs_name, consultant_name, channel, department in s.execute(stmt):
             rows.append(CustomerRow(
                 c.id, c.card_no, c.name, GENDERS.get(c.gender, ""), c.mobile if show_full else mask_mobile(c.mobile),
-                channels.get(c.channel_id, ""), names.get(c.cs_staff_id, ""), names.get(consultant, ""),
-                departments.get(c.department_id, ""), c.created_at,
+                channel or "", cs_name or "", consultant_name or "", department or "", c.created_at,
                 CLASS_LABELS[customer_class(c.purchase_occasions)],
                 v.id if v is not None else None,
                 VISIT_TYPE_LABELS[VisitType(v.visit_type)] if v is not None else "",
@@ -208,12 +211,6 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
                 a.appointment_at if a is not None else None,
             ))
         return rows
-
-
-def _names(s: Session, model: Any, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return {i: n for i, n in s.execute(select(model.id, model.name).where(model.id.in_(ids)))}
 
 
 def load_in_scope(s: Session, actor: Actor, customer_id: int) -> Customer:
