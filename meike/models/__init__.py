@@ -3,7 +3,7 @@
 from meike.models.accounts import User, UserGrant
 from meike.models.audit import AuditEntry
 from meike.models.base import Base
-from meike.models.cashier import Order, OrderLine, Payment, ReceiptCounter
+from meike.models.cashier import Order, OrderAdjustment, OrderLine, Payment, Receipt, ReceiptCounter
 from meike.models.customers import Customer
 from meike.models.dictionaries import (
     Channel,
@@ -16,11 +16,20 @@ from meike.models.dictionaries import (
     Staff,
     StaffRole,
 )
+from meike.models.ledger import AccountEntry, Coupon, DayClose, Package, PackageUse, PerformanceEntry
 from meike.models.records import Consultation, Reminder, Treatment
 from meike.models.system import SystemSetting
 from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "AccountEntry",
+    "Coupon",
+    "DayClose",
+    "OrderAdjustment",
+    "Package",
+    "PackageUse",
+    "PerformanceEntry",
+    "Receipt",
     "Appointment",
     "Consultation",
     "Reminder",

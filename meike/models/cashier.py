@@ -10,10 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from meike.models.base import Base
 from meike.models.customers import Customer
 
-# Order statuses of this first cashier; later ones (voided, partly paid, …) are added beside them.
-ORDER_NEW = "new"
-ORDER_SETTLED = "settled"
-ORDER_CANCELLED = "cancelled"
+ORDER_NEW = "new"  # 新单 / 未付款
+ORDER_SETTLED = "settled"  # 结单: receipt issued; what was not paid is arrears 欠款
+ORDER_CANCELLED = "cancelled"  # 消单 (never paid)
+ORDER_VOIDED = "voided"  # 退单 (settled, then voided by a supervisor; its receipt keeps its number)
 
 
 class Order(Base):
@@ -37,6 +37,13 @@ class Order(Base):
     receipt_no: Mapped[str | None] = mapped_column(String(20), unique=True)
     business_date: Mapped[date | None] = mapped_column(Date)  # the business day it was settled on
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    consultant_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))  # credited with performance
+    source_order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))  # reopened from a void / merged
+    void_reason: Mapped[str] = mapped_column(Text, default="")
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    invoice_no: Mapped[str] = mapped_column(String(40), default="")
+    invoice_title: Mapped[str] = mapped_column(String(100), default="")
+    invoice_fen: Mapped[int] = mapped_column(Integer, default=0)
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(
@@ -62,25 +69,87 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     unit_price_fen: Mapped[int] = mapped_column(Integer)
     amount_fen: Mapped[int] = mapped_column(Integer)
+    list_price_fen: Mapped[int] = mapped_column(Integer, default=0)  # the item's price when the order opened
+    doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    package_sessions: Mapped[int] = mapped_column(Integer, default=0)  # > 0: sells a course of N sessions
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))  # paid by a session of it
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
 
+class Receipt(Base):
+    """A numbered money document 收据: a settlement, an arrears payment, a deposit, a refund, a void.
+
+    Every movement of money goes through exactly one receipt, written in one transaction with its
+    tenders and account entries. The number is gapless per business day; a voided receipt keeps it.
+    """
+
+    __tablename__ = "receipts"
+    __table_args__ = (Index("ix_receipts_business_date", "business_date", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_no: Mapped[str] = mapped_column(String(20), unique=True)
+    business_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(Integer)  # what the document moves (tenders, signed)
+    status: Mapped[str] = mapped_column(String(12), default="valid")  # valid / voided
+    cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    # Generated once per dialog: a second submit of the same dialog finds this row and charges nothing.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    reprints: Mapped[int] = mapped_column(Integer, default=0)
+
+    customer: Mapped[Customer] = relationship()
+    payments: Mapped[list[Payment]] = relationship(back_populates="receipt", order_by="Payment.id")
+
+
 class Payment(Base):
-    """Money received for an order. Append-only: a correction is a new (reversing) row, never an update."""
+    """One tender of a receipt: money through a payment method (cash, card, WeChat, …), or taken from
+    (negative: put back into) a customer account when the method is one. Append-only: a correction is
+    a new reversing row."""
 
     __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_business_date", "business_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    # Set when the method draws on a customer account (its kind is prepaid / deposit / coupon / inpatient).
+    account: Mapped[str | None] = mapped_column(String(12))
+    amount_fen: Mapped[int] = mapped_column(Integer)  # > 0 received, < 0 paid out
+    business_date: Mapped[date] = mapped_column(Date)
+    received_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    receipt: Mapped[Receipt] = relationship(back_populates="payments")
+    order: Mapped[Order | None] = relationship(back_populates="payments")
+
+
+class OrderAdjustment(Base):
+    """A change to a settled order's net amount: a price change 多退少补 or a project refund 退款.
+
+    ``amount_fen`` is signed (+ the customer owes more, − money goes back). The order's net amount is
+    its total plus its adjustments; the order itself is never edited after settlement.
+    """
+
+    __tablename__ = "order_adjustments"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # reprice / refund / package_refund
     amount_fen: Mapped[int] = mapped_column(Integer)
-    received_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    reverse_performance: Mapped[bool] = mapped_column(default=False)
+    receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))
+    business_date: Mapped[date] = mapped_column(Date, index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    # Generated once per payment dialog: a second submit of the same dialog finds this row.
-    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-
-    order: Mapped[Order] = relationship(back_populates="payments")
 
 
 class ReceiptCounter(Base):

@@ -1,55 +1,52 @@
-"""Cashier desk 收费中心: open an order 开单, settle it 结单 with a gapless receipt number, cancel it 消单.
+"""Cashier desk 收费中心: orders 开单, payments 结单 / 分次支付, cancel 消单, void 退单, refunds 退款,
+price changes 多退少补, courses 疗程, invoices 发票.
 
-Every function checks the page permission and the customer data scope. Money is integer fen.
+Every function checks the page permission and the customer data scope. Money is integer fen; every
+movement of money is one numbered receipt (``meike.services.ledger``) written in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
-from meike.models import Customer, Item, Order, OrderLine, Payment, PaymentMethod, ReceiptCounter, User
-from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED
+from meike.models import (
+    AccountEntry,
+    Customer,
+    Item,
+    MemberLevel,
+    Order,
+    OrderAdjustment,
+    OrderLine,
+    Package,
+    PackageUse,
+    Payment,
+    PaymentMethod,
+    Receipt,
+    Staff,
+    Treatment,
+    User,
+    Visit,
+)
+from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
+from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, Page, Right
 from meike.rules.validation import mask_mobile
-from meike.services import audit, history, scope
+from meike.services import audit, bizday, history, ledger, performance, scope
 from meike.services.customers import load_in_scope
+from meike.services.ledger import Tender, receipt_number  # noqa: F401 (the cashier's API)
 
-STATUS_LABELS = {ORDER_NEW: "未付款", ORDER_SETTLED: "已付款", ORDER_CANCELLED: "已消单"}
+STATUS_LABELS = {ORDER_NEW: "未付款", ORDER_SETTLED: "已付款", ORDER_CANCELLED: "已消单", ORDER_VOIDED: "已退单"}
 MAX_QUANTITY = 999
 MAX_REASON = 200
-
-LineInput = tuple[int, int, int | None]  # (item_id, quantity, unit price in fen or None = list price)
-
-
-def current_business_date(s: Session) -> date:
-    """The business day 营业日期 receipts are numbered in. For now the clinic's calendar day."""
-    return clock.now().date()
-
-
-def receipt_number(day: date, serial: int) -> str:
-    """R20261123-0001: the day and a gapless serial within it."""
-    return f"R{day:%Y%m%d}-{serial:04d}"
-
-
-def next_receipt_no(s: Session, day: date) -> str:
-    """Take the next number of ``day`` inside the caller's transaction (rolled back with it: no gaps)."""
-    counter = s.scalar(select(ReceiptCounter).where(ReceiptCounter.business_date == day).with_for_update())
-    if counter is None:
-        counter = ReceiptCounter(business_date=day, last_no=0)
-        s.add(counter)
-    counter.last_no += 1
-    s.flush()
-    return receipt_number(day, counter.last_no)
 
 
 def _yuan(fen: int) -> str:
@@ -85,9 +82,33 @@ def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> l
 # --- open an order ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LineSpec:
+    """One line of a new order. ``unit_price_fen`` None = the list price less the member discount.
+
+    ``package_sessions`` > 0 sells a course of that many sessions per unit; ``package_id`` pays the
+    line with sessions of a course the customer holds (划扣: the line costs nothing now).
+    """
+
+    item_id: int
+    quantity: int = 1
+    unit_price_fen: int | None = None
+    doctor_id: int | None = None
+    package_sessions: int = 0
+    package_id: int | None = None
+
+
+LineInput = LineSpec | tuple[int, int, int | None]
+
+
+def _spec(line: LineInput) -> LineSpec:
+    return line if isinstance(line, LineSpec) else LineSpec(line[0], line[1], line[2])
+
+
 def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: Sequence[LineInput],
-               supervisor: Actor | None = None) -> int:
-    """开单: a new unpaid order for a customer in the actor's scope. Returns its id.
+               supervisor: Actor | None = None, visit_id: int | None = None,
+               consultant_id: int | None = None) -> int:
+    """开单: a new unpaid order 新单 for a customer in the actor's scope. Returns its id.
 
     A unit price below the item's minimum needs ``supervisor``: a user holding ``Right.APPROVE_PRICE``
     who confirmed with their password (``accounts.verify_supervisor``).
@@ -103,17 +124,23 @@ def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: 
     assert customer_id is not None
     with clinic.write() as s:
         customer = load_in_scope(s, actor, customer_id)
-        return open_order_in(s, actor, customer, lines, supervisor=supervisor).id
+        if visit_id is not None:
+            visit = s.get(Visit, visit_id)
+            if visit is None or visit.customer_id != customer.id:
+                raise ValidationError.single("visit", "到诊记录不属于该顾客")
+        return open_order_in(s, actor, customer, lines, supervisor=supervisor, visit_id=visit_id,
+                             consultant_id=consultant_id).id
 
 
 def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[LineInput], *,
-                  supervisor: Actor | None = None, visit_id: int | None = None) -> Order:
+                  supervisor: Actor | None = None, visit_id: int | None = None,
+                  consultant_id: int | None = None) -> Order:
     """Build a new order inside the caller's transaction (a treatment record raises its charge this way).
 
     The caller has checked the customer's scope and its own page permission.
     """
     now = clock.now()
-    order_lines, below_min = _build_lines(s, lines)
+    order_lines, below_min = _build_lines(s, customer, [_spec(line) for line in lines])
     if below_min:
         if supervisor is not None and not supervisor.has_right(Right.APPROVE_PRICE):
             raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
@@ -125,8 +152,12 @@ def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[
     total = sum(line.amount_fen for line in order_lines)
     if total >= MAX_FEN:
         raise ValidationError.single("lines", "金额过大")
+    if consultant_id is None:
+        visit = s.get(Visit, visit_id) if visit_id is not None else None
+        consultant_id = visit.consultant_id if visit is not None else customer.consultant_id
     order = Order(customer_id=customer.id, visit_id=visit_id, status=ORDER_NEW, total_fen=total,
-                  created_by_id=actor.user_id, created_at=now, cancel_reason="", lines=order_lines)
+                  created_by_id=actor.user_id, created_at=now, cancel_reason="", lines=order_lines,
+                  consultant_id=consultant_id)
     s.add(order)
     s.flush()
     audit.record(s, actor, "order.create", "order", order.id, after={
@@ -144,16 +175,30 @@ def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[
 
 def _line_dict(line: OrderLine) -> dict[str, object]:
     return {"item_id": line.item_id, "item": line.item_name, "quantity": line.quantity,
-            "unit_price_fen": line.unit_price_fen, "amount_fen": line.amount_fen}
+            "list_price_fen": line.list_price_fen, "unit_price_fen": line.unit_price_fen,
+            "amount_fen": line.amount_fen, "package_sessions": line.package_sessions,
+            "package_id": line.package_id}
 
 
-def _build_lines(s: Session, lines: Iterable[LineInput]) -> tuple[list[OrderLine], list[tuple[OrderLine, int]]]:
+def member_price(list_price: int, minimum: int, permille: int) -> int:
+    """The member level's discount, rounded to the fen; an automatic discount never goes below the minimum."""
+    if permille >= 1000:
+        return list_price
+    return max(minimum, (list_price * permille + 500) // 1000)
+
+
+def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
+                 ) -> tuple[list[OrderLine], list[tuple[OrderLine, int]]]:
     """Check every line; returns the order lines and those priced below their item's minimum."""
     built: list[OrderLine] = []
     below_min: list[tuple[OrderLine, int]] = []
     errors: dict[str, str] = {}
-    for item_id, quantity, unit_price in lines:
-        item = s.get(Item, item_id)
+    level = s.get(MemberLevel, customer.member_level_id) if customer.member_level_id else None
+    permille = level.discount_permille if level is not None and level.is_active else 1000
+    sessions_wanted: dict[int, int] = {}
+    for spec in lines:
+        item = s.get(Item, spec.item_id)
+        quantity = spec.quantity
         if item is None:
             errors.setdefault("lines", "项目不存在")
             continue
@@ -163,7 +208,28 @@ def _build_lines(s: Session, lines: Iterable[LineInput]) -> tuple[list[OrderLine
         if not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
             errors.setdefault("quantity", f"{item.name}的数量应在 1–{MAX_QUANTITY} 之间")
             continue
-        price = item.price_fen if unit_price is None else unit_price
+        if spec.doctor_id is not None and s.get(Staff, spec.doctor_id) is None:
+            errors.setdefault("doctor", "医生不存在")
+            continue
+        if spec.package_id is not None:
+            package = s.get(Package, spec.package_id)
+            if package is None or package.customer_id != customer.id or package.item_id != item.id:
+                errors.setdefault("package", f"{item.name}：请选择顾客持有的该项目疗程")
+                continue
+            sessions_wanted[package.id] = sessions_wanted.get(package.id, 0) + quantity
+            left = ledger.package_remaining(s, package.id)
+            if sessions_wanted[package.id] > left:
+                errors.setdefault("package", f"{item.name}疗程只剩 {left} 次")
+                continue
+            built.append(OrderLine(item_id=item.id, item_name=item.name, quantity=quantity, unit_price_fen=0,
+                                   amount_fen=0, list_price_fen=item.price_fen, doctor_id=spec.doctor_id,
+                                   package_sessions=0, package_id=package.id))
+            continue
+        if not isinstance(spec.package_sessions, int) or not 0 <= spec.package_sessions <= MAX_QUANTITY:
+            errors.setdefault("package", f"{item.name}的疗程次数应在 1–{MAX_QUANTITY} 之间")
+            continue
+        price = (member_price(item.price_fen, item.min_price_fen, permille) if spec.unit_price_fen is None
+                 else spec.unit_price_fen)
         if not isinstance(price, int) or price < 0:
             errors.setdefault("price", f"{item.name}的单价不能小于 0")
             continue
@@ -171,10 +237,13 @@ def _build_lines(s: Session, lines: Iterable[LineInput]) -> tuple[list[OrderLine
             errors.setdefault("price", f"{item.name}的金额过大")
             continue
         line = OrderLine(item_id=item.id, item_name=item.name, quantity=quantity, unit_price_fen=price,
-                         amount_fen=price * quantity)
+                         amount_fen=price * quantity, list_price_fen=item.price_fen, doctor_id=spec.doctor_id,
+                         package_sessions=spec.package_sessions, package_id=None)
         built.append(line)
-        if price < item.min_price_fen:
-            below_min.append((line, item.min_price_fen))
+        # A course is priced for all its sessions; its minimum is the item's minimum per session.
+        minimum = item.min_price_fen * max(1, spec.package_sessions)
+        if price < minimum:
+            below_min.append((line, minimum))
     if errors:
         raise ValidationError(errors)
     return built, below_min
@@ -303,93 +372,162 @@ def get_order(clinic: Clinic, actor: Actor, order_id: int) -> OrderDetail:
         )
 
 
-# --- settle and cancel ------------------------------------------------------------------------
+# --- pay: settle 结单 and collect arrears 还欠款 ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayResult:
+    receipt_id: int
+    receipt_no: str
+    paid_fen: int
+    arrears_fen: int  # what the customer still owes on this order
+    replayed: bool = False
+
+
+def order_arrears(s: Session, order_id: int) -> int:
+    return int(s.scalar(select(func.coalesce(func.sum(AccountEntry.amount_fen), 0)).where(
+        AccountEntry.order_id == order_id, AccountEntry.account == ACCOUNT_ARREARS)) or 0)
+
+
+def pay(clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], *, idempotency_key: str,
+        allow_arrears: bool = False) -> PayResult:
+    """Take payment for an order, split across methods and accounts, in one receipt.
+
+    A new order is settled 结单: it gets this receipt's number, its lines credit performance, courses
+    sold become the customer's and course sessions used are deducted. What is not paid becomes
+    arrears 欠款 when ``allow_arrears`` (the cashier confirmed it), otherwise the payment is refused.
+    A settled order with arrears takes further payments 分次支付 the same way, up to what is owed.
+    """
+    actor.require_page(Page.CASHIER)
+    key = ledger.check_key(idempotency_key)
+
+    def replay(s: Session) -> PayResult | None:
+        found = ledger.replayed(s, key, kind=("settle", "collect"), order_id=order_id)
+        if found is None:
+            return None
+        _load_order(s, actor, order_id)
+        return PayResult(found.receipt_id, found.receipt_no, found.amount_fen, order_arrears(s, order_id), True)
+
+    def work() -> PayResult:
+        with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            order = _load_order(s, actor, order_id, lock=True)
+            if order.status == ORDER_NEW:
+                return _settle_in(s, actor, order, tenders, key, allow_arrears)
+            if order.status == ORDER_SETTLED:
+                return _collect_in(s, actor, order, tenders, key)
+            raise ValidationError.single("order", f"该单{STATUS_LABELS.get(order.status, order.status)}，不能收款")
+
+    return ledger.once(clinic, key, work, replay)
+
+
+def _tendered(tenders: Sequence[Tender]) -> int:
+    return sum(t.amount_fen for t in tenders if isinstance(t.amount_fen, int))
+
+
+def _settle_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender], key: str,
+               allow_arrears: bool) -> PayResult:
+    paying = _tendered(tenders)
+    if paying > order.total_fen:
+        raise ValidationError.single("amount", f"收款合计 {_yuan(paying)} 超过应收 {_yuan(order.total_fen)}")
+    if paying < order.total_fen and not allow_arrears:
+        raise ValidationError.single(
+            "amount", f"收款合计 {_yuan(paying)} 少于应收 {_yuan(order.total_fen)}；如需欠款请勾选“余额记欠款”")
+    customer = order.customer
+    if tenders:
+        receipt = ledger.write_receipt(s, actor, kind="settle", customer=customer, key=key, tenders=tenders,
+                                       order_id=order.id)
+    else:  # nothing paid now (all on arrears, or a course session only): still one numbered document
+        receipt = _empty_receipt(s, actor, "settle", customer.id, order.id, key)
+    arrears = order.total_fen - paying
+    if arrears:
+        ledger.post(s, actor, receipt, ACCOUNT_ARREARS, arrears, order_id=order.id, note="结单欠款")
+    day = receipt.business_date
+    order.status = ORDER_SETTLED
+    order.settled_at = receipt.created_at
+    order.business_date = day
+    order.receipt_no = receipt.receipt_no
+    s.flush()
+    for line in order.lines:
+        if line.package_id is not None:
+            s.add(PackageUse(package_id=line.package_id, sessions=-line.quantity, kind="used",
+                             order_line_id=line.id, receipt_id=receipt.id, business_date=day,
+                             created_at=receipt.created_at))
+        if line.package_sessions:
+            package = Package(customer_id=customer.id, item_id=line.item_id, item_name=line.item_name,
+                              order_line_id=line.id, sessions=line.package_sessions * line.quantity,
+                              value_fen=line.amount_fen, created_at=receipt.created_at)
+            s.add(package)
+            s.flush()
+            s.add(PackageUse(package_id=package.id, sessions=package.sessions, kind="bought", order_line_id=line.id,
+                             receipt_id=receipt.id, business_date=day, created_at=receipt.created_at))
+        performance.credit_line(s, order, line, line.amount_fen, receipt)
+    # Sessions used must still be there now (another workstation may have used them meanwhile).
+    for package_id in {line.package_id for line in order.lines if line.package_id is not None}:
+        s.flush()
+        if ledger.package_remaining(s, package_id) < 0:
+            raise ValidationError.single("package", "疗程剩余次数不足，请刷新后重试")
+    history.after_settlement(s, order)
+    audit.record(s, actor, "order.settle", "order", order.id, before={"status": ORDER_NEW}, after={
+        "status": ORDER_SETTLED, "receipt_no": receipt.receipt_no, "paid_fen": paying, "arrears_fen": arrears,
+        "tenders": _tender_log(s, receipt), "business_date": day})
+    return PayResult(receipt.id, receipt.receipt_no, paying, arrears)
+
+
+def _collect_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender], key: str) -> PayResult:
+    owed = order_arrears(s, order.id)
+    if owed <= 0:
+        raise ValidationError.single("order", "该单已结清，不能再收款")
+    paying = _tendered(tenders)
+    if paying > owed:
+        raise ValidationError.single("amount", f"收款合计 {_yuan(paying)} 超过欠款 {_yuan(owed)}")
+    receipt = ledger.write_receipt(s, actor, kind="collect", customer=order.customer, key=key, tenders=tenders,
+                                   order_id=order.id, note=f"{order.receipt_no} 欠款")
+    ledger.post(s, actor, receipt, ACCOUNT_ARREARS, -paying, order_id=order.id, note="还欠款")
+    audit.record(s, actor, "order.collect", "order", order.id, after={
+        "receipt_no": receipt.receipt_no, "paid_fen": paying, "arrears_fen": owed - paying,
+        "tenders": _tender_log(s, receipt)})
+    return PayResult(receipt.id, receipt.receipt_no, paying, owed - paying)
+
+
+def _empty_receipt(s: Session, actor: Actor, kind: str, customer_id: int, order_id: int | None, key: str,
+                   note: str = "") -> Receipt:
+    day = bizday.open_business_date(s)
+    receipt = Receipt(receipt_no=ledger.next_receipt_no(s, day), business_date=day, kind=kind,
+                      customer_id=customer_id, order_id=order_id, amount_fen=0, status="valid",
+                      cashier_id=actor.user_id, created_at=clock.now(), idempotency_key=key, note=note, reprints=0)
+    s.add(receipt)
+    s.flush()
+    return receipt
+
+
+def _tender_log(s: Session, receipt: Receipt) -> list[dict[str, object]]:
+    s.flush()
+    rows = s.execute(select(PaymentMethod.name, Payment.amount_fen).join(Payment, Payment.payment_method_id == PaymentMethod.id)
+                     .where(Payment.receipt_id == receipt.id).order_by(Payment.id))
+    return [{"method": name, "amount_fen": amount} for name, amount in rows]
 
 
 def settle(clinic: Clinic, actor: Actor, order_id: int, *, payment_method_id: int | None, amount_fen: int,
            idempotency_key: str) -> str:
-    """结单: take the full amount in one payment and give the order the day's next receipt number.
-
-    One write transaction. A repeated call with the same ``idempotency_key`` (a double click, a retry
-    after a lost connection) returns the first call's receipt number and charges nothing more.
-    """
-    actor.require_page(Page.CASHIER)
-    key = idempotency_key.strip()
-    if not key or len(key) > 64:
-        raise ValidationError.single("amount", "收款请求无效，请关闭后重新收款")
-    try:
-        return _settle(clinic, actor, order_id, payment_method_id, amount_fen, key)
-    except IntegrityError:
-        # Another workstation committed the same key between our check and our insert.
-        receipt = _receipt_for_key(clinic, actor, order_id, key)
-        if receipt is None:
-            raise
-        return receipt
-
-
-def _receipt_for_key(clinic: Clinic, actor: Actor, order_id: int, key: str) -> str | None:
+    """结单 with the whole amount in one method (the quick path of the payment dialog)."""
     with clinic.read() as s:
-        return _replayed(s, actor, order_id, key)
+        order = _load_order(s, actor, order_id)
+        if order.status == ORDER_NEW and isinstance(amount_fen, int) and amount_fen != order.total_fen:
+            raise ValidationError.single("amount", f"收款金额应等于应收金额 {_yuan(order.total_fen)}")
+    result = pay(clinic, actor, order_id, [Tender(payment_method_id, amount_fen)], idempotency_key=idempotency_key)
+    return result.receipt_no
 
 
-def _replayed(s: Session, actor: Actor, order_id: int, key: str) -> str | None:
-    payment = s.scalar(select(Payment).where(Payment.idempotency_key == key))
-    if payment is None:
-        return None
-    if payment.order_id != order_id:
-        raise ValidationError.single("amount", "收款请求无效，请关闭后重新收款")
-    order = _load_order(s, actor, order_id)
-    return order.receipt_no or ""
-
-
-def _settle(clinic: Clinic, actor: Actor, order_id: int, payment_method_id: int | None, amount_fen: int,
-            key: str) -> str:
-    now = clock.now()
-    with clinic.write() as s:
-        replay = _replayed(s, actor, order_id, key)
-        if replay is not None:
-            return replay
-        order = _load_order(s, actor, order_id, lock=True)
-        if order.status != ORDER_NEW:
-            raise ValidationError.single("order", f"该单{STATUS_LABELS.get(order.status, order.status)}，不能收款")
-        errors: dict[str, str] = {}
-        method = s.get(PaymentMethod, payment_method_id) if payment_method_id is not None else None
-        if method is None:
-            errors["payment_method"] = "请选择支付方式"
-        elif not method.is_active:
-            errors["payment_method"] = f"支付方式“{method.name}”已停用"
-        if not isinstance(amount_fen, int) or amount_fen < 0:
-            errors["amount"] = "收款金额不能小于 0"
-        elif amount_fen != order.total_fen:
-            errors["amount"] = f"收款金额应等于应收金额 {_yuan(order.total_fen)}"
-        if errors:
-            raise ValidationError(errors)
-        assert method is not None
-        s.add(Payment(order_id=order.id, payment_method_id=method.id, amount_fen=amount_fen,
-                      received_by_id=actor.user_id, created_at=now, idempotency_key=key))
-        day = current_business_date(s)
-        receipt = next_receipt_no(s, day)
-        order.status = ORDER_SETTLED
-        order.settled_at = now
-        order.business_date = day
-        order.receipt_no = receipt
-        s.flush()
-        history.after_settlement(s, order)
-        audit.record(s, actor, "order.settle", "order", order.id,
-                     before={"status": ORDER_NEW},
-                     after={"status": ORDER_SETTLED, "receipt_no": receipt, "amount_fen": amount_fen,
-                            "payment_method": method.name, "business_date": day})
-        return receipt
+# --- cancel 消单, void 退单 ----------------------------------------------------------------------
 
 
 def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str) -> None:
     """消单: an unpaid order is cancelled with a reason (kept, never deleted). Paid ones need a void."""
     actor.require_page(Page.CASHIER)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError.single("reason", "请填写消单原因")
-    if len(reason) > MAX_REASON:
-        raise ValidationError.single("reason", f"原因不能超过 {MAX_REASON} 个字")
+    reason = _reason(reason, "消单")
     with clinic.write() as s:
         order = _load_order(s, actor, order_id, lock=True)
         if order.status != ORDER_NEW:
@@ -401,3 +539,360 @@ def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str) -> None:
                      before={"status": ORDER_NEW}, after={"status": ORDER_CANCELLED, "reason": reason,
                                                           "total_fen": order.total_fen})
 
+
+def _reason(reason: str, what: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError.single("reason", f"请填写{what}原因")
+    if len(reason) > MAX_REASON:
+        raise ValidationError.single("reason", f"原因不能超过 {MAX_REASON} 个字")
+    return reason
+
+
+@dataclass(frozen=True)
+class VoidResult:
+    receipt_no: str
+    refunded_fen: int
+    reopened_order_id: int
+
+
+def void(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, supervisor: Actor | None,
+         reverse_performance: bool, idempotency_key: str) -> VoidResult:
+    """退单: a settled order is voided on the open business day by a supervisor.
+
+    Everything it moved is reversed by a numbered void receipt: the tenders are paid back the way
+    they came, account entries and arrears are reversed, course sessions used come back, courses it
+    sold are withdrawn (only if unused). Its receipts keep their numbers, marked voided. The order
+    comes back as a new unpaid order with the same lines (恢复结帐前的业务状态) so it can be corrected.
+    """
+    actor.require_page(Page.CASHIER)
+    reason = _reason(reason, "退单")
+    ledger.require_supervisor(supervisor, Right.VOID, "退单")
+    assert supervisor is not None
+    key = ledger.check_key(idempotency_key)
+
+    def replay(s: Session) -> VoidResult | None:
+        found = ledger.replayed(s, key, kind="void", order_id=order_id)
+        if found is None:
+            return None
+        reopened = s.scalar(select(Order.id).where(Order.source_order_id == order_id))
+        return VoidResult(found.receipt_no, -found.amount_fen, reopened or 0)
+
+    def work() -> VoidResult:
+        with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            order = _load_order(s, actor, order_id, lock=True)
+            if order.status != ORDER_SETTLED:
+                raise ValidationError.single("order", f"该单{STATUS_LABELS.get(order.status, order.status)}，只能退已结单的单")
+            if s.scalar(select(OrderAdjustment.id).where(OrderAdjustment.order_id == order.id).limit(1)):
+                raise ValidationError.single("order", "该单已办理退款或改价，不能整单退单")
+            sold = list(s.scalars(select(Package).where(Package.order_line_id.in_([li.id for li in order.lines]))))
+            for package in sold:
+                if ledger.package_remaining(s, package.id) != package.sessions:
+                    raise ValidationError.single("order", f"“{package.item_name}”疗程已使用，不能退单，请办理疗程退款")
+            receipts = list(s.scalars(select(Receipt).where(Receipt.order_id == order.id, Receipt.status == "valid")))
+            payments = list(s.scalars(select(Payment).where(Payment.order_id == order.id)))
+            entries = list(s.scalars(select(AccountEntry).where(AccountEntry.order_id == order.id)))
+            day = bizday.open_business_date(s)
+            now = clock.now()
+            receipt = Receipt(receipt_no=ledger.next_receipt_no(s, day), business_date=day, kind="void",
+                              customer_id=order.customer_id, order_id=order.id,
+                              amount_fen=-sum(p.amount_fen for p in payments), status="valid",
+                              cashier_id=actor.user_id, created_at=now, idempotency_key=key,
+                              note=f"退单 {order.receipt_no}：{reason}", reprints=0)
+            s.add(receipt)
+            s.flush()
+            for p in payments:
+                s.add(Payment(receipt_id=receipt.id, order_id=order.id, payment_method_id=p.payment_method_id,
+                              account=p.account, amount_fen=-p.amount_fen, business_date=day,
+                              received_by_id=actor.user_id, created_at=now))
+            for e in entries:
+                ledger.post(s, actor, receipt, e.account, -e.amount_fen, order_id=order.id, coupon_id=e.coupon_id,
+                            note="退单冲回")
+            for line in order.lines:
+                if line.package_id is not None:
+                    s.add(PackageUse(package_id=line.package_id, sessions=line.quantity, kind="restored",
+                                     order_line_id=line.id, receipt_id=receipt.id, business_date=day, created_at=now))
+            for package in sold:
+                s.add(PackageUse(package_id=package.id, sessions=-package.sessions, kind="refunded",
+                                 order_line_id=package.order_line_id, receipt_id=receipt.id, business_date=day,
+                                 created_at=now))
+            performance.reverse_order(s, order, receipt, staff=reverse_performance)
+            for r in receipts:
+                r.status = "voided"
+            order.status = ORDER_VOIDED
+            order.void_reason = reason
+            order.voided_at = now
+            reopened = Order(customer_id=order.customer_id, visit_id=order.visit_id, status=ORDER_NEW,
+                             total_fen=order.total_fen, created_by_id=actor.user_id, created_at=now,
+                             cancel_reason="", consultant_id=order.consultant_id, source_order_id=order.id,
+                             lines=[OrderLine(item_id=li.item_id, item_name=li.item_name, quantity=li.quantity,
+                                              unit_price_fen=li.unit_price_fen, amount_fen=li.amount_fen,
+                                              list_price_fen=li.list_price_fen, doctor_id=li.doctor_id,
+                                              package_sessions=li.package_sessions, package_id=li.package_id)
+                                    for li in order.lines])
+            s.add(reopened)
+            s.flush()
+            history.after_void(s, order)
+            audit.record(s, actor, "order.void", "order", order.id, before={"status": ORDER_SETTLED}, after={
+                "status": ORDER_VOIDED, "reason": reason, "supervisor": supervisor.username,
+                "receipt_no": receipt.receipt_no, "voided_receipts": [r.receipt_no for r in receipts],
+                "refunded_fen": -receipt.amount_fen, "reverse_performance": reverse_performance,
+                "reopened_order_id": reopened.id})
+            return VoidResult(receipt.receipt_no, -receipt.amount_fen, reopened.id)
+
+    return ledger.once(clinic, key, work, replay)
+
+
+# --- refunds 退款 and price changes 多退少补 on a settled order ------------------------------------
+
+
+def line_net(s: Session, line: OrderLine) -> int:
+    """What a line is worth now: its amount plus its price changes and refunds."""
+    return line.amount_fen + int(s.scalar(select(func.coalesce(func.sum(OrderAdjustment.amount_fen), 0))
+                                          .where(OrderAdjustment.order_line_id == line.id)) or 0)
+
+
+def _settled_line(s: Session, actor: Actor, order_line_id: int) -> tuple[Order, OrderLine]:
+    line = s.get(OrderLine, order_line_id)
+    if line is None:
+        raise NotFound("收费项目不存在")
+    order = _load_order(s, actor, line.order_id, lock=True)
+    if order.status != ORDER_SETTLED:
+        raise ValidationError.single("order", "只能对已结单的收费项目退款或改价")
+    return order, line
+
+
+def refund_line(clinic: Clinic, actor: Actor, order_line_id: int, *, amount_fen: int, tenders: Sequence[Tender],
+                reason: str, supervisor: Actor | None, reverse_performance: bool, idempotency_key: str) -> PayResult:
+    """项目退款: give back part or all of a settled line. Arrears on the order are reduced first; the
+    rest goes out through ``tenders`` (cash, card, … or into the prepaid balance). The consultant's
+    and doctor's performance is reversed in proportion when ``reverse_performance``."""
+    actor.require_page(Page.CASHIER)
+    reason = _reason(reason, "退款")
+    ledger.require_supervisor(supervisor, Right.REFUND, "退款")
+    assert supervisor is not None
+    key = ledger.check_key(idempotency_key)
+    if not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise ValidationError.single("amount", "退款金额必须大于 0")
+
+    def replay(s: Session) -> PayResult | None:
+        found = ledger.replayed(s, key, kind="refund")
+        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+
+    def work() -> PayResult:
+        with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            order, line = _settled_line(s, actor, order_line_id)
+            if line.package_sessions:
+                raise ValidationError.single("amount", "疗程请按次数办理疗程退款")
+            return _refund_in(s, actor, order, line, amount_fen, 0, "refund", tenders, reason, supervisor,
+                              reverse_performance, key)
+
+    return ledger.once(clinic, key, work, replay)
+
+
+def _refund_in(s: Session, actor: Actor, order: Order, line: OrderLine, amount: int, sessions: int, kind: str,
+               tenders: Sequence[Tender], reason: str, supervisor: Actor, reverse_performance: bool,
+               key: str) -> PayResult:
+    net = line_net(s, line)
+    if amount > net:
+        raise ValidationError.single("amount", f"退款金额不能超过该项目剩余金额 {_yuan(net)}")
+    owed = order_arrears(s, order.id)
+    from_arrears = min(owed, amount)
+    paying_out = _tendered(tenders)
+    if paying_out != amount - from_arrears:
+        hint = f"（其中 {_yuan(from_arrears)} 冲减欠款）" if from_arrears else ""
+        raise ValidationError.single("amount", f"退款方式合计应为 {_yuan(amount - from_arrears)}{hint}")
+    if tenders:
+        receipt = ledger.write_receipt(s, actor, kind="refund", customer=order.customer, key=key, tenders=tenders,
+                                       order_id=order.id, note=reason, sign=-1)
+    else:
+        receipt = _empty_receipt(s, actor, "refund", order.customer_id, order.id, key, note=reason)
+    if from_arrears:
+        ledger.post(s, actor, receipt, ACCOUNT_ARREARS, -from_arrears, order_id=order.id, note="退款冲减欠款")
+    s.add(OrderAdjustment(order_id=order.id, order_line_id=line.id, kind=kind, amount_fen=-amount, sessions=sessions,
+                          reverse_performance=reverse_performance, receipt_id=receipt.id,
+                          business_date=receipt.business_date, reason=reason, created_by_id=actor.user_id,
+                          created_at=receipt.created_at))
+    performance.reverse_line(s, order, line, amount, receipt, staff=reverse_performance)
+    audit.record(s, actor, f"order.{kind}", "order", order.id, after={
+        "line": line.item_name, "amount_fen": amount, "sessions": sessions, "from_arrears_fen": from_arrears,
+        "receipt_no": receipt.receipt_no, "reason": reason, "supervisor": supervisor.username,
+        "reverse_performance": reverse_performance, "tenders": _tender_log(s, receipt)})
+    return PayResult(receipt.id, receipt.receipt_no, -paying_out, order_arrears(s, order.id) - 0)
+
+
+def refund_package(clinic: Clinic, actor: Actor, package_id: int, *, sessions: int, tenders: Sequence[Tender],
+                   reason: str, supervisor: Actor | None, reverse_performance: bool,
+                   idempotency_key: str) -> PayResult:
+    """疗程退款: give back unused sessions of a course at the price the course was sold for."""
+    actor.require_page(Page.CASHIER)
+    reason = _reason(reason, "退款")
+    ledger.require_supervisor(supervisor, Right.REFUND, "退款")
+    assert supervisor is not None
+    key = ledger.check_key(idempotency_key)
+
+    def replay(s: Session) -> PayResult | None:
+        found = ledger.replayed(s, key, kind="refund")
+        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+
+    def work() -> PayResult:
+        with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            package = s.get(Package, package_id)
+            if package is None:
+                raise NotFound("疗程不存在")
+            order, line = _settled_line(s, actor, package.order_line_id)
+            left = ledger.package_remaining(s, package.id)
+            if not isinstance(sessions, int) or not 1 <= sessions <= left:
+                raise ValidationError.single("sessions", f"退款次数应在 1–{left} 之间")
+            amount = refund_value(package.value_fen, package.sessions, left, sessions)
+            result = _refund_in(s, actor, order, line, amount, sessions, "package_refund", tenders, reason,
+                                supervisor, reverse_performance, key)
+            s.add(PackageUse(package_id=package.id, sessions=-sessions, kind="refunded", order_line_id=line.id,
+                             receipt_id=result.receipt_id, business_date=bizday.open_business_date(s),
+                             created_at=clock.now()))
+            return result
+
+    return ledger.once(clinic, key, work, replay)
+
+
+def refund_value(value_fen: int, total: int, left: int, sessions: int) -> int:
+    """What ``sessions`` of the ``left`` unused sessions are worth: additive, and all of them unused = the price."""
+    return value_fen * left // total - value_fen * (left - sessions) // total
+
+
+def package_refund_quote(clinic: Clinic, actor: Actor, package_id: int, sessions: int) -> int:
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        package = s.get(Package, package_id)
+        if package is None:
+            raise NotFound("疗程不存在")
+        load_in_scope(s, actor, package.customer_id)
+        left = ledger.package_remaining(s, package.id)
+        return refund_value(package.value_fen, package.sessions, left, max(0, min(sessions, left)))
+
+
+def reprice_line(clinic: Clinic, actor: Actor, order_line_id: int, *, unit_price_fen: int, reason: str,
+                 supervisor: Actor | None, tenders: Sequence[Tender], idempotency_key: str) -> PayResult:
+    """多退少补: a settled line's price changes. Higher: the difference becomes arrears, collected now
+    with ``tenders`` or later. Lower: the difference is refunded like a project refund."""
+    actor.require_page(Page.CASHIER)
+    reason = _reason(reason, "改价")
+    key = ledger.check_key(idempotency_key)
+
+    def replay(s: Session) -> PayResult | None:
+        found = ledger.replayed(s, key, kind=("refund", "collect"))
+        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+
+    def work() -> PayResult:
+        with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            order, line = _settled_line(s, actor, order_line_id)
+            if line.package_id is not None or line.package_sessions:
+                raise ValidationError.single("price", "疗程项目不能改价")
+            if not isinstance(unit_price_fen, int) or unit_price_fen < 0:
+                raise ValidationError.single("price", "单价不能小于 0")
+            item = s.get(Item, line.item_id)
+            new_amount = unit_price_fen * line.quantity
+            if new_amount >= MAX_FEN:
+                raise ValidationError.single("price", "金额过大")
+            if item is not None and unit_price_fen < item.min_price_fen:
+                ledger.require_supervisor(supervisor, Right.APPROVE_PRICE, "低于最低价")
+            diff = new_amount - line_net(s, line)
+            if diff == 0:
+                raise ValidationError.single("price", "价格没有变化")
+            if diff < 0:
+                ledger.require_supervisor(supervisor, Right.REFUND, "退差价")
+                assert supervisor is not None
+                return _refund_in(s, actor, order, line, -diff, 0, "reprice", tenders, reason, supervisor, True, key)
+            receipt = (ledger.write_receipt(s, actor, kind="collect", customer=order.customer, key=key,
+                                            tenders=tenders, order_id=order.id, note=reason)
+                       if tenders else _empty_receipt(s, actor, "collect", order.customer_id, order.id, key, reason))
+            paying = _tendered(tenders)
+            if paying > diff:
+                raise ValidationError.single("amount", f"补收金额不能超过差价 {_yuan(diff)}")
+            ledger.post(s, actor, receipt, ACCOUNT_ARREARS, diff - paying, order_id=order.id, note="改价补差")
+            s.add(OrderAdjustment(order_id=order.id, order_line_id=line.id, kind="reprice", amount_fen=diff,
+                                  sessions=0, reverse_performance=False, receipt_id=receipt.id,
+                                  business_date=receipt.business_date, reason=reason, created_by_id=actor.user_id,
+                                  created_at=receipt.created_at))
+            performance.credit_line(s, order, line, diff, receipt)
+            audit.record(s, actor, "order.reprice", "order", order.id, before={"amount_fen": new_amount - diff},
+                         after={"amount_fen": new_amount, "line": line.item_name, "paid_fen": paying,
+                                "receipt_no": receipt.receipt_no, "reason": reason,
+                                "supervisor": supervisor.username if supervisor else None})
+            return PayResult(receipt.id, receipt.receipt_no, paying, order_arrears(s, order.id))
+
+    return ledger.once(clinic, key, work, replay)
+
+
+# --- invoices, merging, reprints ---------------------------------------------------------------
+
+
+def register_invoice(clinic: Clinic, actor: Actor, order_id: int, *, invoice_no: str, title: str,
+                     amount_fen: int) -> None:
+    """发票登记 on a settled order."""
+    actor.require_page(Page.CASHIER)
+    invoice_no, title = invoice_no.strip(), title.strip()
+    errors: dict[str, str] = {}
+    if not invoice_no:
+        errors["invoice_no"] = "请填写发票号"
+    if not title:
+        errors["invoice_title"] = "请填写发票抬头"
+    if errors:
+        raise ValidationError(errors)
+    with clinic.write() as s:
+        order = _load_order(s, actor, order_id, lock=True)
+        if order.status != ORDER_SETTLED:
+            raise ValidationError.single("invoice_no", "只能为已结单的单据登记发票")
+        net = order.total_fen + int(s.scalar(select(func.coalesce(func.sum(OrderAdjustment.amount_fen), 0))
+                                             .where(OrderAdjustment.order_id == order.id)) or 0)
+        if not isinstance(amount_fen, int) or not 0 < amount_fen <= net:
+            raise ValidationError.single("invoice_amount", f"发票金额应在 ¥0.01–{_yuan(net)} 之间")
+        before = {"invoice_no": order.invoice_no, "title": order.invoice_title, "amount_fen": order.invoice_fen}
+        order.invoice_no, order.invoice_title, order.invoice_fen = invoice_no, title, amount_fen
+        audit.record(s, actor, "order.invoice", "order", order.id, before=before,
+                     after={"invoice_no": invoice_no, "title": title, "amount_fen": amount_fen})
+
+
+def merge_orders(clinic: Clinic, actor: Actor, order_ids: Sequence[int]) -> int:
+    """Merge several unpaid orders of one customer into one bill (RMCIS: one receipt for finished services)."""
+    actor.require_page(Page.CASHIER)
+    ids = sorted(set(order_ids))
+    if len(ids) < 2:
+        raise ValidationError.single("orders", "请至少选择两张未付款的单")
+    with clinic.write() as s:
+        orders = [_load_order(s, actor, i, lock=True) for i in ids]
+        if any(o.status != ORDER_NEW for o in orders):
+            raise ValidationError.single("orders", "只能合并未付款的单")
+        if len({o.customer_id for o in orders}) != 1:
+            raise ValidationError.single("orders", "只能合并同一位顾客的单")
+        first = orders[0]
+        merged = Order(customer_id=first.customer_id, visit_id=first.visit_id, status=ORDER_NEW,
+                       total_fen=sum(o.total_fen for o in orders), created_by_id=actor.user_id,
+                       created_at=clock.now(), cancel_reason="", consultant_id=first.consultant_id,
+                       lines=[OrderLine(item_id=li.item_id, item_name=li.item_name, quantity=li.quantity,
+                                        unit_price_fen=li.unit_price_fen, amount_fen=li.amount_fen,
+                                        list_price_fen=li.list_price_fen, doctor_id=li.doctor_id,
+                                        package_sessions=li.package_sessions, package_id=li.package_id)
+                              for o in orders for li in o.lines])
+        s.add(merged)
+        s.flush()
+        for o in orders:
+            o.status = ORDER_CANCELLED
+            o.cancel_reason = f"合并到 #{merged.id}"
+        # Treatment records follow their charge.
+        for t in s.scalars(select(Treatment).where(Treatment.order_id.in_(ids))):
+            t.order_id = merged.id
+        audit.record(s, actor, "order.merge", "order", merged.id, after={"merged": ids, "total_fen": merged.total_fen})
+        return merged.id

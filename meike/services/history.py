@@ -44,3 +44,19 @@ def after_settlement(s: Session, order: object) -> None:
     customer = s.get(Customer, order.customer_id)
     if customer is not None:
         customer.purchase_occasions = purchase_occasions(s, order.customer_id)
+
+
+def after_void(s: Session, order: object) -> None:
+    """A voided order no longer makes its visit a deal unless another paid order of the visit does."""
+    from meike.models import Customer, Order, Visit
+
+    assert isinstance(order, Order)
+    s.flush()
+    if order.visit_id is not None:
+        visit = s.get(Visit, order.visit_id)
+        if visit is not None:
+            visit.is_deal = s.scalar(select(Order.id).where(
+                Order.visit_id == visit.id, Order.status == "settled").limit(1)) is not None
+    customer = s.get(Customer, order.customer_id)
+    if customer is not None:
+        customer.purchase_occasions = purchase_occasions(s, order.customer_id)

@@ -110,7 +110,7 @@ def add_treatment(clinic: Clinic, actor: Actor, customer_id: int, *, item_id: in
         price = item.price_fen if price_fen is None else price_fen
         visit = _visit_for(s, customer.id, visit_id, now.date())
         try:
-            order = cashier.open_order_in(s, actor, customer, [(item.id, quantity, price)],
+            order = cashier.open_order_in(s, actor, customer, [cashier.LineSpec(item.id, quantity, price, doctor)],
                                           supervisor=supervisor, visit_id=visit)
         except ValidationError as e:  # the cashier's names → this form's fields
             rename = {"lines": "item_id", "price": "price_fen"}

@@ -1,0 +1,82 @@
+"""The business date 营业日期 and closed days 日结: a closed day is immutable.
+
+Every money row carries the business date it was posted on. Rows dated on a closed day cannot be
+added, changed or deleted: a guard on every session flush refuses it, whichever service tries.
+Corrections post on the open day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from meike import clock
+from meike.errors import MeikeError
+from meike.models import (
+    AccountEntry,
+    DayClose,
+    OrderAdjustment,
+    PackageUse,
+    Payment,
+    PerformanceEntry,
+    Receipt,
+    SystemSetting,
+)
+
+# Not one of the settings page's keys: only a supervisor changes it, through ``set_business_date``.
+SETTING = "cashier.business_date"
+# The columns that carry money; a receipt's status (voided) or reprint count may change later.
+MONEY_COLUMNS = ("amount_fen", "business_date", "account", "payment_method_id", "sessions", "customer_id",
+                 "receipt_id", "order_id", "receipt_no")
+POSTINGS = (Receipt, Payment, AccountEntry, PackageUse, PerformanceEntry, OrderAdjustment)
+
+
+class DayClosed(MeikeError):
+    """Something tried to post on, change or remove a row of a closed business day."""
+
+
+def is_closed(s: Session, day: date) -> bool:
+    return s.get(DayClose, day) is not None
+
+
+def open_business_date(s: Session) -> date:
+    """The day money is posted on now: the supervisor's chosen date, else today; never a closed day."""
+    row = s.get(SystemSetting, SETTING)
+    day = date.fromisoformat(row.value) if row is not None and row.value else clock.now().date()
+    closed = set(s.scalars(select(DayClose.business_date).where(DayClose.business_date >= day)))
+    while day in closed:
+        day += timedelta(days=1)
+    return day
+
+
+def _touched(session: Session) -> set[date]:
+    days: set[date] = set()
+    for obj in session.new:
+        if isinstance(obj, POSTINGS):
+            days.add(obj.business_date)
+    for obj in session.deleted:
+        if isinstance(obj, POSTINGS):
+            days.add(obj.business_date)
+    for obj in session.dirty:
+        if not isinstance(obj, POSTINGS) or not session.is_modified(obj):
+            continue
+        state: Any = obj._sa_instance_state  # type: ignore[attr-defined]
+        for column in MONEY_COLUMNS:
+            if column in state.attrs and state.attrs[column].history.has_changes():
+                history = state.attrs["business_date"].history
+                days.update(d for d in (*history.deleted, *history.unchanged, *history.added) if d is not None)
+                break
+    return days
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_closed_days(session: Session, _context: object, _instances: object) -> None:
+    days = _touched(session)
+    if not days:
+        return
+    closed = sorted(session.scalars(select(DayClose.business_date).where(DayClose.business_date.in_(days))))
+    if closed:
+        raise DayClosed(f"{closed[0]:%Y-%m-%d} 已日结，不能再修改；更正请在当前营业日期办理")

@@ -1,0 +1,259 @@
+"""Daily close 日结, the business date 营业日期, closed-day history 历史 and store revenue 店内营收统计.
+
+A day's report is computed from the rows posted on it (tenders, account entries, performance). The
+close stores it; since nothing dated a closed day can change (``bizday``), recomputing it later gives
+the same figures, which the tests check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from meike import clock
+from meike.db import Clinic
+from meike.errors import ValidationError
+from meike.models import (
+    AccountEntry,
+    DayClose,
+    Department,
+    Payment,
+    PaymentMethod,
+    PerformanceEntry,
+    Receipt,
+    SystemSetting,
+    User,
+)
+from meike.models.ledger import ACCOUNT_LABELS
+from meike.money import MAX_FEN
+from meike.permissions import Actor, Page, Right
+from meike.services import audit, bizday, ledger
+
+MAX_RANGE_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class DayReport:
+    business_date: date
+    receipts: int
+    first_receipt_no: str
+    last_receipt_no: str
+    by_method: dict[str, int] = field(default_factory=dict)  # money through each payment method (signed)
+    by_account: dict[str, int] = field(default_factory=dict)  # net change of each customer account
+    by_department: dict[str, int] = field(default_factory=dict)  # net sales credited to each department
+    by_cashier: dict[str, int] = field(default_factory=dict)  # money each cashier took (signed)
+    expected_cash_fen: int = 0
+    received_fen: int = 0  # money through payment methods that are not customer accounts
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["business_date"] = self.business_date.isoformat()
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DayReport:
+        data = json.loads(text)
+        data["business_date"] = date.fromisoformat(data["business_date"])
+        return cls(**data)
+
+
+def report_in(s: Session, day: date) -> DayReport:
+    count, first, last = s.execute(select(func.count(Receipt.id), func.min(Receipt.receipt_no),
+                                          func.max(Receipt.receipt_no)).where(Receipt.business_date == day)).one()
+    by_method: dict[str, int] = {}
+    expected_cash = received = 0
+    for name, kind, account, amount in s.execute(
+            select(PaymentMethod.name, PaymentMethod.kind, Payment.account, func.sum(Payment.amount_fen))
+            .join(Payment, Payment.payment_method_id == PaymentMethod.id).where(Payment.business_date == day)
+            .group_by(PaymentMethod.name, PaymentMethod.kind, Payment.account).order_by(PaymentMethod.name)):
+        by_method[name] = by_method.get(name, 0) + int(amount)
+        if kind == "cash":
+            expected_cash += int(amount)
+        if account is None:
+            received += int(amount)
+    by_account = {ACCOUNT_LABELS.get(a, a): int(v) for a, v in s.execute(
+        select(AccountEntry.account, func.sum(AccountEntry.amount_fen)).where(AccountEntry.business_date == day)
+        .group_by(AccountEntry.account).order_by(AccountEntry.account))}
+    by_department = {name or "未分科室": int(v) for name, v in s.execute(
+        select(Department.name, func.sum(PerformanceEntry.amount_fen))
+        .outerjoin(Department, Department.id == PerformanceEntry.department_id)
+        .where(PerformanceEntry.business_date == day, PerformanceEntry.role == "department")
+        .group_by(Department.name).order_by(Department.name))}
+    by_cashier = {(display or username): int(v) for display, username, v in s.execute(
+        select(User.display_name, User.username, func.sum(Payment.amount_fen))
+        .join(Payment, Payment.received_by_id == User.id)
+        .where(Payment.business_date == day, Payment.account.is_(None))
+        .group_by(User.display_name, User.username).order_by(User.username))}
+    return DayReport(day, int(count), first or "", last or "", by_method, by_account, by_department, by_cashier,
+                     expected_cash, received)
+
+
+@dataclass(frozen=True)
+class BusinessDay:
+    business_date: date
+    is_today: bool
+    last_closed: date | None
+
+
+def business_day(clinic: Clinic, actor: Actor) -> BusinessDay:
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        day = bizday.open_business_date(s)
+        last = s.scalar(select(func.max(DayClose.business_date)))
+        return BusinessDay(day, day == clock.now().date(), last)
+
+
+def day_report(clinic: Clinic, actor: Actor, day: date | None = None) -> DayReport:
+    """The day's figures so far (the open day) or as closed (a closed day: the stored report)."""
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        day = day or bizday.open_business_date(s)
+        closed = s.get(DayClose, day)
+        if closed is not None:
+            return DayReport.from_json(closed.summary)
+        return report_in(s, day)
+
+
+def close_day(clinic: Clinic, actor: Actor, *, counted_cash_fen: int, note: str = "",
+              day: date | None = None) -> DayReport:
+    """日结: freeze the open business day. A cash difference needs a note. Afterwards money posts on
+    the next day; nothing dated this day changes again."""
+    actor.require_page(Page.CASHIER)
+    note = note.strip()
+    if not isinstance(counted_cash_fen, int) or not 0 <= counted_cash_fen < MAX_FEN:
+        raise ValidationError.single("counted_cash", "请填写清点的现金金额")
+    with clinic.write() as s:
+        day = day or bizday.open_business_date(s)
+        if bizday.is_closed(s, day):
+            raise ValidationError.single("business_date", f"{day:%Y-%m-%d} 已经日结")
+        if day > clock.now().date():
+            raise ValidationError.single("business_date", "不能为将来的日期日结")
+        report = report_in(s, day)
+        if counted_cash_fen != report.expected_cash_fen and not note:
+            diff = counted_cash_fen - report.expected_cash_fen
+            raise ValidationError.single(
+                "note", f"清点现金与应有现金 {ledger.yuan(report.expected_cash_fen)} 相差 {ledger.yuan(diff)}，请填写说明")
+        s.add(DayClose(business_date=day, closed_by_id=actor.user_id, closed_at=clock.now(),
+                       expected_cash_fen=report.expected_cash_fen, counted_cash_fen=counted_cash_fen,
+                       summary=report.to_json(), note=note))
+        chosen = s.get(SystemSetting, bizday.SETTING)
+        if chosen is not None and chosen.value == day.isoformat():
+            chosen.value = ""  # the supervisor's date is used up: back to the calendar
+        audit.record(s, actor, "day.close", "day_close", None, after={
+            "business_date": day, "expected_cash_fen": report.expected_cash_fen,
+            "counted_cash_fen": counted_cash_fen, "received_fen": report.received_fen, "receipts": report.receipts,
+            "note": note})
+        return report
+
+
+def set_business_date(clinic: Clinic, actor: Actor, day: date, *, supervisor: Actor | None) -> date:
+    """【日期】: a supervisor changes the business date money is posted on (never to a closed day)."""
+    actor.require_page(Page.CASHIER)
+    ledger.require_supervisor(supervisor, Right.BUSINESS_DATE, "更改营业日期")
+    assert supervisor is not None
+    today = clock.now().date()
+    if not today - timedelta(days=31) <= day <= today + timedelta(days=1):
+        raise ValidationError.single("business_date", "营业日期只能在最近一个月内或明天")
+    with clinic.write() as s:
+        if bizday.is_closed(s, day):
+            raise ValidationError.single("business_date", f"{day:%Y-%m-%d} 已经日结，不能再营业")
+        before = bizday.open_business_date(s)
+        row = s.get(SystemSetting, bizday.SETTING)
+        value = "" if day == today else day.isoformat()
+        if row is None:
+            s.add(SystemSetting(key=bizday.SETTING, value=value))
+        else:
+            row.value = value
+        audit.record(s, actor, "day.business_date", "system_setting", None, before={"business_date": before},
+                     after={"business_date": day, "supervisor": supervisor.username})
+    return day
+
+
+@dataclass(frozen=True)
+class ClosedDay:
+    business_date: date
+    closed_at: datetime
+    closed_by: str
+    received_fen: int
+    expected_cash_fen: int
+    counted_cash_fen: int
+    receipts: int
+    note: str
+
+
+def closed_days(clinic: Clinic, actor: Actor, start: date, end: date) -> list[ClosedDay]:
+    """【历史】: the closed days of a range, newest first."""
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        rows = s.execute(select(DayClose, User.display_name, User.username)
+                         .join(User, User.id == DayClose.closed_by_id)
+                         .where(DayClose.business_date >= start, DayClose.business_date <= end)
+                         .order_by(DayClose.business_date.desc())).all()
+        out = []
+        for d, display, username in rows:
+            report = DayReport.from_json(d.summary)
+            out.append(ClosedDay(d.business_date, d.closed_at, display or username, report.received_fen,
+                                 d.expected_cash_fen, d.counted_cash_fen, report.receipts, d.note))
+        return out
+
+
+@dataclass(frozen=True)
+class Revenue:
+    start: date
+    end: date
+    received_fen: int  # money in through payment methods that are not customer accounts
+    sales_fen: int  # net sales credited to departments
+    by_method: dict[str, int]
+    by_department: dict[str, int]
+
+
+def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
+    """店内营收统计 for any range of business dates: by payment method and by department."""
+    actor.require_page(Page.CASHIER)
+    if end < start:
+        raise ValidationError.single("end", "结束日期不能早于开始日期")
+    if (end - start).days > MAX_RANGE_DAYS:
+        raise ValidationError.single("end", "统计范围不能超过十年")
+    with clinic.read() as s:
+        by_method = {name: int(v) for name, v in s.execute(
+            select(PaymentMethod.name, func.sum(Payment.amount_fen))
+            .join(Payment, Payment.payment_method_id == PaymentMethod.id)
+            .where(Payment.business_date >= start, Payment.business_date <= end)
+            .group_by(PaymentMethod.name).order_by(PaymentMethod.name))}
+        received = int(s.scalar(select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+            Payment.business_date >= start, Payment.business_date <= end, Payment.account.is_(None))) or 0)
+        by_department = {name or "未分科室": int(v) for name, v in s.execute(
+            select(Department.name, func.sum(PerformanceEntry.amount_fen))
+            .outerjoin(Department, Department.id == PerformanceEntry.department_id)
+            .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end,
+                   PerformanceEntry.role == "department")
+            .group_by(Department.name).order_by(Department.name))}
+    return Revenue(start, end, received, sum(by_department.values()), by_method, by_department)
+
+
+@dataclass(frozen=True)
+class PerformanceRow:
+    role: str
+    name: str
+    amount_fen: int
+
+
+def performance_report(clinic: Clinic, actor: Actor, start: date, end: date) -> list[PerformanceRow]:
+    """业绩: net performance per role and staff member / department over a range."""
+    from meike.models import Staff
+    from meike.services.performance import ROLE_LABELS
+
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        rows = s.execute(
+            select(PerformanceEntry.role, Staff.name, Department.name, func.sum(PerformanceEntry.amount_fen))
+            .outerjoin(Staff, Staff.id == PerformanceEntry.staff_id)
+            .outerjoin(Department, Department.id == PerformanceEntry.department_id)
+            .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end)
+            .group_by(PerformanceEntry.role, Staff.name, Department.name)
+            .order_by(PerformanceEntry.role, Staff.name, Department.name))
+        return [PerformanceRow(ROLE_LABELS.get(role, role), staff or dept or "", int(v)) for role, staff, dept, v in rows]
