@@ -1,0 +1,50 @@
+"""Settings of this PC (not of the clinic): which receipt printer is attached to it.
+
+Kept as JSON in the user's config directory, so each workstation of a clinic has its own printer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from devices.printer import KINDS, PrinterSetting
+from meike import paths
+from meike.errors import ValidationError
+
+
+def _file() -> Path:
+    return paths.config_dir() / "workstation.json"
+
+
+def printer_setting() -> PrinterSetting:
+    try:
+        data = json.loads(_file().read_text(encoding="utf-8"))
+        raw = data.get("printer", {})
+        return PrinterSetting(str(raw.get("kind", "none")), str(raw.get("target", "")), int(raw.get("width_mm", 80)))
+    except (OSError, ValueError, AttributeError):
+        return PrinterSetting()
+
+
+def save_printer_setting(kind: str, target: str, width_mm: int) -> PrinterSetting:
+    errors: dict[str, str] = {}
+    if kind not in KINDS:
+        errors["printer_kind"] = "请选择打印机类型"
+    if width_mm not in (58, 80):
+        errors["printer_width"] = "纸宽只能是 58 或 80 毫米"
+    if kind != "none" and not target.strip():
+        errors["printer_target"] = "请填写打印机地址"
+    if errors:
+        raise ValidationError(errors)
+    setting = PrinterSetting(kind, target.strip(), width_mm)
+    path = _file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    data["printer"] = {"kind": kind, "target": setting.target, "width_mm": width_mm}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, path)
+    return setting
