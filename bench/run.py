@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = synth.build(args.customers)
     clinic = Clinic.open(sqlite_url(path))
+    synth.migrate_cache(clinic)  # a cache built by an older version gets the new tables
     raw = sqlite3.connect(path)
     gl = accounts.authenticate(clinic, "gl", "123")  # all customers
     wl = accounts.authenticate(clinic, "wl", "123")  # own department

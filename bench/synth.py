@@ -24,6 +24,19 @@ def _initials_of(chars: str) -> dict[str, str]:
     return {ch: initials(ch) for ch in set(chars)}
 
 
+def migrate_cache(clinic: Clinic) -> None:
+    """Bring a cached database to the newest schema in place (no backup copy: it is generated data)."""
+    from alembic import command
+
+    from meike.db.migrate import alembic_config, needs_upgrade
+
+    if needs_upgrade(clinic):
+        cfg = alembic_config()
+        with clinic.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
 VERSION = 2  # bump when the generated data changes shape
 
 

@@ -65,6 +65,7 @@ MEMBER_LEVELS = [("普通会员", 1000), ("银卡会员", 950), ("金卡会员",
 PAYMENT_METHODS = [
     ("现金", "cash"), ("银行卡", "card"), ("微信", "wechat"), ("支付宝", "alipay"),
     ("分期", "instalment"), ("预存余额", "prepaid"), ("定金", "deposit"), ("代金券", "coupon"),
+    ("住院押金", "inpatient"),
 ]
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史黎贺顾毛郝龚邵万钱"
@@ -193,3 +194,18 @@ def _today_at_the_clinic(clinic: Clinic, rng: random.Random, now: datetime) -> N
         method = ["微信", "支付宝", "银行卡", "现金"][n]
         cashier.settle(clinic, gl, order.id, payment_method_id=methods[method], amount_fen=order.total_fen,
                        idempotency_key=f"demo-{order.id}")
+    # Customer accounts: a deposit, a prepaid top-up spent on part of a bill, a coupon, arrears.
+    from meike.services import ledger
+
+    dept = dictionaries.list_entries(clinic, gl, Kind.DEPARTMENT)[0].id
+    ledger.top_up(clinic, gl, ids[12], account="deposit", tenders=[ledger.Tender(methods["微信"], 100_000)],
+                  idempotency_key="demo-deposit", staff_id=consultants[0], department_id=dept, note="预约双眼皮定金")
+    ledger.top_up(clinic, gl, ids[13], account="prepaid", tenders=[ledger.Tender(methods["银行卡"], 500_000)],
+                  idempotency_key="demo-prepaid")
+    ledger.sell_coupon(clinic, gl, ids[14], name="新客体验券", face_value_fen=20_000,
+                       valid_until=now.date() + timedelta(days=90), tenders=[], idempotency_key="demo-coupon")
+    unpaid = cashier.list_orders(clinic, gl, status="new")
+    if unpaid:  # half now, the rest owed 欠款
+        order = unpaid[0]
+        cashier.pay(clinic, gl, order.id, [ledger.Tender(methods["现金"], order.total_fen // 2)],
+                    idempotency_key="demo-partial", allow_arrears=True)

@@ -84,6 +84,7 @@ PAYMENT_KINDS: dict[str, str] = {
     "prepaid": "预存余额",
     "deposit": "定金",
     "coupon": "券",
+    "inpatient": "住院押金",
     "other": "其它",
 }
 

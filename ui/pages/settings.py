@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemM
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -233,6 +234,84 @@ class SystemParameters(QWidget):
         self.status.setText("已保存")
 
 
+class PrinterSettings(QWidget):
+    """本机小票打印机: this PC's ESC/POS printer, saved per workstation, with a test page."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from devices.printer import KINDS
+        from meike import workstation
+
+        super().__init__(parent)
+        self.setObjectName("printer_settings")
+        current = workstation.printer_setting()
+        self.kind = QComboBox(objectName="printer_kind")
+        for code, label in KINDS.items():
+            self.kind.addItem(label, code)
+        self.kind.setCurrentIndex(max(0, self.kind.findData(current.kind)))
+        self.target = QLineEdit(current.target, objectName="printer_target")
+        self.target.setPlaceholderText("例如 192.168.1.50:9100、/dev/ttyUSB0:9600、0416:5011、/dev/usb/lp0")
+        self.width = QComboBox(objectName="printer_width")
+        self.width.addItem("80 毫米", 80)
+        self.width.addItem("58 毫米", 58)
+        self.width.setCurrentIndex(max(0, self.width.findData(current.width_mm)))
+        self.form = ErrorForm()
+        self.form.add_field("printer_kind", "打印机类型", self.kind)
+        self.form.add_field("printer_target", "地址", self.target)
+        self.form.add_field("printer_width", "纸宽", self.width)
+        self.save_button = QPushButton("保存", objectName="printer_save")
+        self.test_button = QPushButton("测试打印", objectName="printer_test")
+        self.status = QLabel(objectName="printer_status", wordWrap=True)
+        self.save_button.clicked.connect(self.save)
+        self.test_button.clicked.connect(self.print_test)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("小票打印机按电脑分别设置；未设置时收据生成 PDF。"))
+        layout.addLayout(self.form)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.test_button)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+    def save(self) -> bool:
+        from meike import workstation
+
+        try:
+            workstation.save_printer_setting(self.kind.currentData(), self.target.text(), self.width.currentData())
+        except ValidationError as e:
+            self.form.show_errors(e.errors)
+            self.status.setText("未保存：请按红色提示修改")
+            return False
+        self.form.clear_errors()
+        self.status.setText("已保存")
+        return True
+
+    def print_test(self) -> None:
+        from devices.printer import PrinterError
+        from meike import workstation
+        from meike.services import receipting
+        from ui.tasks import run_in_background
+
+        if not self.save():
+            return
+        setting = workstation.printer_setting()
+        if setting.kind == "none":
+            self.status.setText("未设置打印机：收据将生成 PDF")
+            return
+        self.status.setText("正在连接打印机…")
+        self.test_button.setEnabled(False)
+
+        def done(_result: object) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText("测试页已发送，请查看打印机")
+
+        def failed(exc: Exception) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText(str(exc) if isinstance(exc, PrinterError) else f"打印失败：{exc}")
+
+        run_in_background(lambda: receipting.print_test_page(setting), done, failed, owner=self)
+
+
 class SettingsPage(QWidget):
     TABS = [Kind.ITEM, Kind.ITEM_CATEGORY, Kind.DEPARTMENT, Kind.STAFF, Kind.CHANNEL, Kind.INFO_SOURCE,
             Kind.MEMBER_LEVEL, Kind.PAYMENT_METHOD]
@@ -247,6 +326,8 @@ class SettingsPage(QWidget):
             self.tabs.addTab(self.tables[kind], KIND_LABELS[kind])
         self.parameters = SystemParameters(clinic, actor)
         self.tabs.addTab(self.parameters, "系统参数")
+        self.printer = PrinterSettings()
+        self.tabs.addTab(self.printer, "本机打印机")
         # Pickers of other dictionaries change when one is edited.
         self.tabs.currentChanged.connect(self._refresh_current)
         layout = QVBoxLayout(self)
