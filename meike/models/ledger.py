@@ -100,7 +100,9 @@ class PerformanceEntry(Base):
     """Revenue credited 业绩 to a staff member or a department for one order line; reversals are negative."""
 
     __tablename__ = "performance_entries"
-    __table_args__ = (Index("ix_performance_entries_business_date", "business_date", "role"),)
+    # Covering: department sales of a day or a month read only this index.
+    __table_args__ = (Index("ix_performance_entries_business_date", "business_date", "role", "department_id",
+                            "amount_fen"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)

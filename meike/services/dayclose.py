@@ -219,19 +219,29 @@ def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
     if (end - start).days > MAX_RANGE_DAYS:
         raise ValidationError.single("end", "统计范围不能超过十年")
     with clinic.read() as s:
-        by_method = {name: int(v) for name, v in s.execute(
-            select(PaymentMethod.name, func.sum(Payment.amount_fen))
-            .join(Payment, Payment.payment_method_id == PaymentMethod.id)
-            .where(Payment.business_date >= start, Payment.business_date <= end)
-            .group_by(PaymentMethod.name).order_by(PaymentMethod.name))}
-        received = int(s.scalar(select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
-            Payment.business_date >= start, Payment.business_date <= end, Payment.account.is_(None))) or 0)
-        by_department = {name or "未分科室": int(v) for name, v in s.execute(
-            select(Department.name, func.sum(PerformanceEntry.amount_fen))
-            .outerjoin(Department, Department.id == PerformanceEntry.department_id)
-            .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end,
-                   PerformanceEntry.role == "department")
-            .group_by(Department.name).order_by(Department.name))}
+        # One pass over each covering index; names are looked up in the small dictionaries after.
+        names = dict(s.execute(select(PaymentMethod.id, PaymentMethod.name)).all())
+        by_method: dict[str, int] = {}
+        received = 0
+        for method_id, account, amount in s.execute(
+                select(Payment.payment_method_id, Payment.account, func.sum(Payment.amount_fen))
+                .where(Payment.business_date >= start, Payment.business_date <= end)
+                .group_by(Payment.payment_method_id, Payment.account)):
+            name = names.get(method_id, "")
+            by_method[name] = by_method.get(name, 0) + int(amount)
+            if account is None:
+                received += int(amount)
+        departments = dict(s.execute(select(Department.id, Department.name)).all())
+        by_department: dict[str, int] = {}
+        for department_id, amount in s.execute(
+                select(PerformanceEntry.department_id, func.sum(PerformanceEntry.amount_fen))
+                .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end,
+                       PerformanceEntry.role == "department")
+                .group_by(PerformanceEntry.department_id)):
+            name = departments.get(department_id, "未分科室")
+            by_department[name] = by_department.get(name, 0) + int(amount)
+        by_method = dict(sorted(by_method.items()))
+        by_department = dict(sorted(by_department.items()))
     return Revenue(start, end, received, sum(by_department.values()), by_method, by_department)
 
 

@@ -155,7 +155,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_performance_entries'))
     )
     with op.batch_alter_table('performance_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_performance_entries_business_date', ['business_date', 'role'], unique=False)
+        batch_op.create_index('ix_performance_entries_business_date', ['business_date', 'role', 'department_id', 'amount_fen'], unique=False)
         batch_op.create_index(batch_op.f('ix_performance_entries_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_performance_entries_order_line_id'), ['order_line_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_performance_entries_staff_id'), ['staff_id'], unique=False)
@@ -233,7 +233,7 @@ def upgrade() -> None:
         batch_op.alter_column('business_date', existing_type=sa.Date(), nullable=False)
         batch_op.alter_column('order_id', existing_type=sa.INTEGER(), nullable=True)
         batch_op.drop_constraint(batch_op.f('uq_payments_idempotency_key'), type_='unique')
-        batch_op.create_index('ix_payments_business_date', ['business_date'], unique=False)
+        batch_op.create_index('ix_payments_business_date', ['business_date', 'payment_method_id', 'account', 'amount_fen', 'received_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_payments_receipt_id'), ['receipt_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_payments_receipt_id_receipts'), 'receipts', ['receipt_id'], ['id'])
         batch_op.drop_column('idempotency_key')
