@@ -28,6 +28,7 @@ test: $(STAMP)           ## the whole suite, widgets offscreen
 
 bench: $(STAMP)          ## speed on large synthetic data, figures in bench/results.json
 	$(PY) -m bench.run
+	$(PY) -m bench.cashier
 
 lint: $(STAMP)
 	$(PY) -m ruff check meike ui devices tests bench main.py
