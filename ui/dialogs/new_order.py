@@ -1,4 +1,5 @@
-"""新建收费单: pick a customer, add item lines by pinyin code or name, supervisor approval inline."""
+"""新建收费单: pick a customer, add item lines by pinyin code or name (or a course 疗程, or a session of a
+course the customer holds 划扣), supervisor approval inline."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QGroupBox,
@@ -29,8 +31,9 @@ from meike.db import Clinic
 from meike.errors import MeikeError, NotFound, PermissionDenied, ValidationError
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor, Right
-from meike.services import accounts, cashier, customers
-from meike.services.cashier import MAX_QUANTITY, ItemChoice
+from meike.services import accounts, cashier, customers, ledger
+from meike.services.cashier import MAX_QUANTITY, ItemChoice, LineSpec
+from meike.services.ledger import PackageView
 from ui.widgets.form import ERROR_STYLE, ErrorForm
 
 LINE_COLUMNS = ["项目", "数量", "单价", "金额", "最低价"]
@@ -40,11 +43,27 @@ LINE_COLUMNS = ["项目", "数量", "单价", "金额", "最低价"]
 class PendingLine:
     item: ItemChoice
     quantity: int
-    unit_price_fen: int
+    unit_price_fen: int  # a course: the price of all its sessions
+    package_sessions: int = 0  # > 0: sells a course 疗程 of this many sessions
+    package_id: int | None = None  # paid with a session of a course the customer holds (划扣)
+
+    @property
+    def minimum_fen(self) -> int:
+        return 0 if self.package_id is not None else self.item.min_price_fen * max(1, self.package_sessions)
 
     @property
     def below_min(self) -> bool:
-        return self.unit_price_fen < self.item.min_price_fen
+        return self.unit_price_fen < self.minimum_fen
+
+    @property
+    def label(self) -> str:
+        if self.package_sessions:
+            return f"{self.item.name}（疗程 {self.package_sessions} 次）"
+        return f"{self.item.name}（疗程划扣）" if self.package_id is not None else self.item.name
+
+    def spec(self) -> LineSpec:
+        return LineSpec(self.item.id, self.quantity, None if self.package_id is not None else self.unit_price_fen,
+                        package_sessions=self.package_sessions, package_id=self.package_id)
 
 
 def _list(name: str) -> QListWidget:
@@ -87,17 +106,33 @@ class NewOrderDialog(QDialog):
         self.item_list = _list("order_item_list")
         row = QHBoxLayout()
         self.quantity = QSpinBox(objectName="order_quantity", minimum=1, maximum=MAX_QUANTITY)
+        self.sessions = QSpinBox(objectName="order_sessions", minimum=0, maximum=MAX_QUANTITY)
+        self.sessions.setSpecialValueText("单次")
+        self.sessions.setToolTip("卖疗程（店内预存）时填写次数，单价填整个疗程的价格")
         self.price = QLineEdit(objectName="order_price", placeholderText="单价（元）")
+        self.price_label = QLabel("单价（元）")
         self.add_line_button = QPushButton("添加", objectName="order_add_line")
         row.addWidget(QLabel("数量"))
         row.addWidget(self.quantity)
-        row.addWidget(QLabel("单价（元）"))
+        row.addWidget(QLabel("疗程次数"))
+        row.addWidget(self.sessions)
+        row.addWidget(self.price_label)
         row.addWidget(self.price, 1)
         row.addWidget(self.add_line_button)
         box.addWidget(self.item_search)
         box.addWidget(self.item_list)
         box.addLayout(row)
         self.form.add_field("item", "项目", item_box)
+
+        package_box = QWidget()
+        box = QHBoxLayout(package_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.package = QComboBox(objectName="order_package")
+        self.use_package_button = QPushButton("划扣一次", objectName="order_use_package")
+        box.addWidget(self.package, 1)
+        box.addWidget(self.use_package_button)
+        self.form.add_field("package", "疗程划扣", package_box)
+        self.packages: list[PackageView] = []
 
         lines_box = QWidget()
         box = QVBoxLayout(lines_box)
@@ -107,7 +142,9 @@ class NewOrderDialog(QDialog):
         self.line_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.line_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.line_table.verticalHeader().hide()
-        self.line_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.line_table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.line_table.setMinimumHeight(120)
         row = QHBoxLayout()
         self.remove_line_button = QPushButton("删除所选行", objectName="order_remove_line")
@@ -154,10 +191,13 @@ class NewOrderDialog(QDialog):
         self.item_list.currentRowChanged.connect(self.pick_item)
         self.price.returnPressed.connect(self.add_line)
         self.add_line_button.clicked.connect(self.add_line)
+        self.sessions.valueChanged.connect(lambda _v: self._sessions_changed())
+        self.use_package_button.clicked.connect(self.use_package)
         self.remove_line_button.clicked.connect(self.remove_line)
         for button in self.findChildren(QPushButton):
             button.setAutoDefault(False)
         self.search_items("")
+        self._show_packages()
         self._update_lines()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
@@ -185,7 +225,38 @@ class NewOrderDialog(QDialog):
         self.customer_list.setCurrentRow(row)
         self.customer_id, name, card_no = item.data(Qt.ItemDataRole.UserRole)
         self.customer_label.setText(f"已选：{name}（卡号 {card_no}）")
+        self.packages = [p for p in ledger.customer_accounts(self.clinic, self.actor, self.customer_id).packages
+                         if p.remaining > 0]
+        self.lines = [line for line in self.lines if line.package_id is None]  # another customer's courses
+        self._show_packages()
+        self._update_lines()
         self.item_search.setFocus()
+
+    def _show_packages(self) -> None:
+        self.package.clear()
+        for p in self.packages:
+            self.package.addItem(f"{p.item_name}　剩 {p.remaining}/{p.sessions} 次", p.id)
+        if not self.packages:
+            self.package.addItem("（顾客没有可划扣的疗程）" if self.customer_id else "（先选择顾客）", None)
+        self.package.setEnabled(bool(self.packages))
+        self.use_package_button.setEnabled(bool(self.packages))
+
+    def use_package(self) -> None:
+        """划扣: one session of a course the customer holds; the line costs nothing now."""
+        p = next((p for p in self.packages if p.id == self.package.currentData()), None)
+        if p is None:
+            return
+        pending = next((line for line in self.lines if line.package_id == p.id), None)
+        if pending is not None:
+            if pending.quantity >= p.remaining:
+                self.form.show_errors({"package": f"{p.item_name}疗程只剩 {p.remaining} 次"})
+                return
+            pending.quantity += 1
+        else:
+            item = ItemChoice(p.item_id, p.item_name, "", 0, 0, "")
+            self.lines.append(PendingLine(item, 1, 0, package_id=p.id))
+        self.form.clear_errors()
+        self._update_lines()
 
     # --- lines ------------------------------------------------------------------------------
 
@@ -204,9 +275,19 @@ class NewOrderDialog(QDialog):
         if self.item_list.currentRow() != row:
             self.item_list.setCurrentRow(row)  # emits currentRowChanged → comes back here once
             return
-        self.price.setText(format_fen(self._items[row].price_fen).replace(",", ""))
+        self._fill_price()
         self.price.setFocus()
         self.price.selectAll()
+
+    def _fill_price(self) -> None:
+        item = self.current_item()
+        if item is not None:
+            sessions = max(1, self.sessions.value())
+            self.price.setText(format_fen(item.price_fen * sessions).replace(",", ""))
+
+    def _sessions_changed(self) -> None:
+        self.price_label.setText("疗程总价（元）" if self.sessions.value() else "单价（元）")
+        self._fill_price()
 
     def current_item(self) -> ItemChoice | None:
         row = self.item_list.currentRow()
@@ -226,8 +307,9 @@ class NewOrderDialog(QDialog):
             self.form.show_errors({"item": "单价不能小于 0"})
             return
         self.form.clear_errors()
-        self.lines.append(PendingLine(item, self.quantity.value(), price))
+        self.lines.append(PendingLine(item, self.quantity.value(), price, self.sessions.value()))
         self.quantity.setValue(1)
+        self.sessions.setValue(0)
         self.price.clear()
         self.item_search.clear()
         self.item_search.setFocus()
@@ -242,8 +324,8 @@ class NewOrderDialog(QDialog):
     def _update_lines(self) -> None:
         self.line_table.setRowCount(len(self.lines))
         for r, line in enumerate(self.lines):
-            cells = [line.item.name, str(line.quantity), format_fen(line.unit_price_fen),
-                     format_fen(line.unit_price_fen * line.quantity), format_fen(line.item.min_price_fen)]
+            cells = [line.label, str(line.quantity), format_fen(line.unit_price_fen),
+                     format_fen(line.unit_price_fen * line.quantity), format_fen(line.minimum_fen)]
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if c:
@@ -277,7 +359,7 @@ class NewOrderDialog(QDialog):
                     raise ValidationError.single("supervisor", e.message) from None
             self.saved_id = cashier.open_order(
                 self.clinic, self.actor, customer_id=self.customer_id,
-                lines=[(line.item.id, line.quantity, line.unit_price_fen) for line in self.lines],
+                lines=[line.spec() for line in self.lines],
                 supervisor=supervisor)
         except ValidationError as e:
             errors = dict(e.errors)

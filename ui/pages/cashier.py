@@ -1,9 +1,12 @@
-"""收费中心: unpaid and paid orders; 新建收费单, 收款 and 消单."""
+"""收费中心: 未付款 / 已付款 / 已退单·已消单 orders, the right-click money actions, customer accounts and 日结."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from PySide6.QtCore import QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -11,6 +14,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableView,
     QTabWidget,
@@ -18,73 +22,215 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meike import clock
 from meike.db import Clinic
-from meike.models.cashier import ORDER_NEW, ORDER_SETTLED
+from meike.errors import MeikeError
+from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.money import format_fen
 from meike.permissions import Actor, Page
-from meike.services import cashier
-from meike.services.cashier import OrderRow
+from meike.services import cashier, cashier_view, dayclose
+from meike.services.cashier import STATUS_LABELS, OrderRow
+from ui.dialogs.cashier_accounts import CustomerAccountDialog
+from ui.dialogs.cashier_common import print_receipt, yuan
+from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, DayCloseDialog, RevenueDialog
+from ui.dialogs.cashier_orders import (
+    InvoiceDialog,
+    RefundLineDialog,
+    RepriceDialog,
+    ReprintDialog,
+    VoidDialog,
+)
 from ui.dialogs.new_order import NewOrderDialog
 from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
+from ui.tasks import run_in_background
+from ui.widgets import messages
+from ui.widgets.form import ERROR_STYLE
 
 PAGE_SIZE = 500
+CLOSED = "closed"  # the third tab: cancelled 消单 and voided 退单 orders
 UNPAID_COLUMNS = ["顾客", "卡号", "手机", "项目", "应收", "开单时间", "开单人"]
-PAID_COLUMNS = ["收据号", "顾客", "卡号", "手机", "项目", "应收", "实收", "收款时间"]
-MONEY_COLUMNS = {"应收", "实收"}
+PAID_COLUMNS = ["收据号", "顾客", "卡号", "手机", "项目", "应收", "实收", "欠款", "收款时间"]
+CLOSED_COLUMNS = ["状态", "收据号", "顾客", "卡号", "手机", "项目", "金额", "开单时间", "原因"]
+MONEY_COLUMNS = {"应收", "实收", "欠款", "金额"}
 
 
-def _cells(status: str, r: OrderRow) -> list[str]:
-    if status == ORDER_NEW:
-        return [r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen),
-                f"{r.created_at:%Y-%m-%d %H:%M}", r.created_by]
-    settled = f"{r.settled_at:%Y-%m-%d %H:%M}" if r.settled_at else ""
-    return [r.receipt_no, r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen),
-            format_fen(r.paid_fen), settled]
+@dataclass(frozen=True)
+class OrdersPage:
+    """One page of a tab's orders with what the table shows beside them."""
+
+    rows: list[OrderRow]
+    arrears: dict[int, int]
+    reasons: dict[int, str]
+
+
+def statuses_of(tab: str) -> list[str]:
+    return [ORDER_CANCELLED, ORDER_VOIDED] if tab == CLOSED else [tab]
+
+
+def fetch_orders(clinic: Clinic, actor: Actor, tab: str, text: str) -> OrdersPage:
+    """The first page of a tab (newest first). Runs on a worker thread for the history tabs: no widgets."""
+    rows: list[OrderRow] = []
+    for status in statuses_of(tab):
+        rows += cashier.list_orders(clinic, actor, status=status, offset=0, limit=PAGE_SIZE, text=text)
+    if tab == CLOSED:
+        rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        rows = rows[:PAGE_SIZE]
+    ids = [r.id for r in rows]
+    return OrdersPage(rows, cashier_view.arrears_by_order(clinic, actor, ids) if tab == ORDER_SETTLED else {},
+                      cashier_view.void_reasons(clinic, actor, ids) if tab == CLOSED else {})
 
 
 class OrderTable(QTableView):
-    """The orders of one status; rebuilt from the service on ``reload``."""
+    """The orders of one tab. The unpaid queue (small) loads at once; the history tabs (paid, closed: millions
+    of rows in a clinic's years) load on a worker thread. A full page's exact total is counted in the background.
+    """
 
-    def __init__(self, clinic: Clinic, actor: Actor, status: str, name: str, columns: list[str]) -> None:
+    def __init__(self, clinic: Clinic, actor: Actor, status: str, name: str, columns: list[str], *,
+                 background: bool = False) -> None:
         super().__init__(objectName=name)
         self.clinic, self.actor, self.status = clinic, actor, status
         self.columns = columns
+        self.background = background
         self.rows: list[OrderRow] = []
-        self.total = 0
+        self.arrears: dict[int, int] = {}
+        self.reasons: dict[int, str] = {}
+        self.total: int | None = 0
+        self.loading = False
+        self.stale = False  # a hidden history tab: reloaded when shown
+        self.pending: int | None = None  # the order to select once the rows are here
+        self.on_change: Callable[[], None] = lambda: None
+        self.on_error: Callable[[str], None] = lambda _m: None
+        self._generation = 0
         self.model_ = QStandardItemModel(0, len(columns), self)
         self.model_.setHorizontalHeaderLabels(columns)
         self.setModel(self.model_)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if status == ORDER_NEW
+                              else QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setAlternatingRowColors(True)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.verticalHeader().hide()
         header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(columns.index("项目"), QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self._stretch = columns.index("项目")
+        header.setSectionResizeMode(self._stretch, QHeaderView.ResizeMode.Stretch)
+
+    def fit_columns(self) -> None:
+        """Columns as wide as their contents (a tab filled while hidden is fitted again when shown)."""
+        for column in range(self.model_.columnCount()):
+            if column != self._stretch:
+                self.resizeColumnToContents(column)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.fit_columns()
 
     def reload(self, text: str) -> None:
-        self.total = cashier.count_orders(self.clinic, self.actor, status=self.status, text=text)
-        self.rows = cashier.list_orders(self.clinic, self.actor, status=self.status, offset=0, limit=PAGE_SIZE,
-                                        text=text)
+        self._generation += 1
+        self.stale = False
+        current = self.current()
+        if self.pending is None and current is not None:
+            self.pending = current.id
+        clinic, actor, tab, generation = self.clinic, self.actor, self.status, self._generation
+        if not self.background:
+            self._show(fetch_orders(clinic, actor, tab, text), text)
+            return
+        self.loading = True
+        self.on_change()
+        run_in_background(lambda: fetch_orders(clinic, actor, tab, text),
+                          lambda page: self._arrived(generation, page, text),
+                          lambda exc: self._failed(generation, exc), owner=self)
+
+    def _arrived(self, generation: int, page: OrdersPage, text: str) -> None:
+        if generation == self._generation:  # an older search's rows arriving late are dropped
+            self.loading = False
+            self._show(page, text)
+
+    def _failed(self, generation: int, exc: Exception) -> None:
+        if generation == self._generation:
+            self.loading = False
+            self.on_error(exc.message if isinstance(exc, MeikeError) else f"列表加载失败：{exc}")
+            self.on_change()
+
+    def _show(self, page: OrdersPage, text: str) -> None:
+        self.rows, self.arrears, self.reasons = page.rows, dict(page.arrears), page.reasons
+        self._fill()
+        self._select_pending()
+        if len(self.rows) < PAGE_SIZE:  # the whole list is here: its length is the total
+            self.total = len(self.rows)
+        else:
+            self.total = None
+            generation, clinic, actor, statuses = self._generation, self.clinic, self.actor, statuses_of(self.status)
+            run_in_background(lambda: sum(cashier.count_orders(clinic, actor, status=s, text=text) for s in statuses),
+                              lambda n: self._counted(generation, n), owner=self)
+        self.on_change()
+
+    def _select_pending(self) -> None:
+        if self.pending is not None and any(r.id == self.pending for r in self.rows):
+            self.select_order(self.pending)
+        self.pending = None
+
+    def show_now(self, row: OrderRow, arrears_fen: int) -> None:
+        """Show an order that just changed at the top at once, before the list comes back from the database."""
+        self.rows = [row, *(r for r in self.rows if r.id != row.id)]
+        self.arrears[row.id] = arrears_fen
+        self._fill()
+        self.select_order(row.id)
+        self.pending = row.id
+
+    def _counted(self, generation: int, total: int) -> None:
+        if generation == self._generation:
+            self.total = total
+            self.on_change()
+
+    def cells(self, r: OrderRow) -> list[str]:
+        created = f"{r.created_at:%Y-%m-%d %H:%M}"
+        if self.status == ORDER_NEW:
+            return [r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen), created, r.created_by]
+        if self.status == ORDER_SETTLED:
+            owed = self.arrears.get(r.id, 0)
+            settled = f"{r.settled_at:%Y-%m-%d %H:%M}" if r.settled_at else ""
+            return [r.receipt_no, r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen),
+                    format_fen(r.paid_fen), format_fen(owed) if owed else "", settled]
+        reason = r.cancel_reason if r.status == ORDER_CANCELLED else self.reasons.get(r.id, "")
+        return [STATUS_LABELS.get(r.status, r.status), r.receipt_no, r.customer_name, r.card_no, r.mobile, r.items,
+                format_fen(r.total_fen), created, reason]
+
+    def _fill(self) -> None:
         self.model_.setRowCount(0)
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         for r in self.rows:
             items = []
-            for column, text_ in zip(self.columns, _cells(self.status, r), strict=True):
-                item = QStandardItem(text_)
+            for column, text in zip(self.columns, self.cells(r), strict=True):
+                item = QStandardItem(text)
                 item.setData(r.id, Qt.ItemDataRole.UserRole)
                 if column in MONEY_COLUMNS:
                     item.setTextAlignment(right)
+                if column == "欠款" and text:
+                    item.setForeground(Qt.GlobalColor.red)
                 items.append(item)
             self.model_.appendRow(items)
+        self.fit_columns()
 
     def current(self) -> OrderRow | None:
-        rows = self.selectionModel().selectedRows()
-        return self.rows[rows[0].row()] if rows else None
+        rows = self.selected()
+        return rows[0] if rows else None
+
+    def selected(self) -> list[OrderRow]:
+        return [self.rows[i.row()] for i in sorted(self.selectionModel().selectedRows(), key=lambda i: i.row())]
 
     def row_of(self, order_id: int) -> int:
         return next(i for i, r in enumerate(self.rows) if r.id == order_id)
+
+    def select_order(self, order_id: int) -> None:
+        self.selectRow(self.row_of(order_id))
+
+    def column(self, name: str) -> int:
+        return self.columns.index(name)
+
+    def text(self, row: int, column: str) -> str:
+        return self.model_.item(row, self.column(column)).text()
 
 
 class CashierPage(QWidget):
@@ -93,27 +239,51 @@ class CashierPage(QWidget):
         actor.require_page(Page.CASHIER)
         self.clinic, self.actor = clinic, actor
         self.dialog: QDialog | None = None
+        self.last_receipt_id: int | None = None
         self.setObjectName("page_cashier")
         self.search = QLineEdit(objectName="cashier_search", placeholderText="顾客姓名 / 拼音首字母 / 手机号 / 卡号 / 收据号")
         self.new_button = QPushButton("新建收费单", objectName="cashier_new_order")
         self.settle_button = QPushButton("收款", objectName="cashier_settle")
         self.cancel_button = QPushButton("消单", objectName="cashier_cancel")
+        self.account_button = QPushButton("顾客账户", objectName="cashier_accounts")
         self.refresh_button = QPushButton("刷新", objectName="cashier_refresh")
-        self.status = QLabel(objectName="cashier_status")
+        self.business_date = QLabel(objectName="cashier_business_date")
+        self.day_close_button = QPushButton("日结", objectName="cashier_day_close")
+        self.date_button = QPushButton("营业日期", objectName="cashier_set_business_date")
+        self.history_button = QPushButton("历史", objectName="cashier_closed_days")
+        self.revenue_button = QPushButton("营收统计", objectName="cashier_revenue")
+        self.status = QLabel(objectName="cashier_status", wordWrap=True)
+        self.print_button = QPushButton("打印收据", objectName="cashier_print_receipt")
+        self.print_button.hide()
         self.unpaid = OrderTable(clinic, actor, ORDER_NEW, "cashier_unpaid_table", UNPAID_COLUMNS)
-        self.paid = OrderTable(clinic, actor, ORDER_SETTLED, "cashier_paid_table", PAID_COLUMNS)
+        self.paid = OrderTable(clinic, actor, ORDER_SETTLED, "cashier_paid_table", PAID_COLUMNS, background=True)
+        self.closed = OrderTable(clinic, actor, CLOSED, "cashier_closed_table", CLOSED_COLUMNS, background=True)
+        self.tables = (self.unpaid, self.paid, self.closed)
         self.tabs = QTabWidget(objectName="cashier_tabs")
-        self.tabs.addTab(self.unpaid, "未付款")
-        self.tabs.addTab(self.paid, "已付款")
+        for table, title in zip(self.tables, ("未付款", "已付款", "已退单·已消单"), strict=True):
+            self.tabs.addTab(table, title)
+            table.on_change = self._tables_changed
+            table.on_error = self.status.setText
+        self._setup_actions()
 
         top = QHBoxLayout()
         top.addWidget(self.search, 1)
-        for button in (self.new_button, self.settle_button, self.cancel_button, self.refresh_button):
+        for button in (self.new_button, self.settle_button, self.cancel_button, self.account_button,
+                       self.refresh_button):
             top.addWidget(button)
+        day = QHBoxLayout()
+        day.addWidget(self.business_date)
+        day.addStretch(1)
+        for button in (self.day_close_button, self.date_button, self.history_button, self.revenue_button):
+            day.addWidget(button)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.print_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addLayout(day)
         layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.status)
+        layout.addLayout(bottom)
 
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.refresh)
@@ -122,31 +292,175 @@ class CashierPage(QWidget):
         self.new_button.clicked.connect(self.new_order)
         self.settle_button.clicked.connect(self.take_payment)
         self.cancel_button.clicked.connect(self.cancel_order)
+        self.account_button.clicked.connect(self.open_accounts)
         self.refresh_button.clicked.connect(self.refresh)
-        self.tabs.currentChanged.connect(lambda _i: self._update_buttons())
-        self.unpaid.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
+        self.day_close_button.clicked.connect(self.close_day)
+        self.date_button.clicked.connect(self.change_business_date)
+        self.history_button.clicked.connect(self.show_closed_days)
+        self.revenue_button.clicked.connect(self.show_revenue)
+        self.print_button.clicked.connect(self.print_last_receipt)
+        self.tabs.currentChanged.connect(lambda _i: self._tab_shown())
+        for table in self.tables:
+            table.selectionModel().selectionChanged.connect(lambda *_a: self._update_buttons())
+            table.customContextMenuRequested.connect(lambda pos, t=table: self._on_context_menu(t, pos))
         self.unpaid.doubleClicked.connect(lambda _i: self.take_payment())
+        self.paid.doubleClicked.connect(lambda _i: self.take_payment() if self._owed(self.current()) else None)
         self.refresh()
 
+    def _setup_actions(self) -> None:
+        def action(text: str, name: str, slot: Callable[[], object]) -> QAction:
+            act = QAction(text, self, objectName=name)
+            act.triggered.connect(lambda: slot())
+            return act
+
+        self.act_pay = action("收款…", "cashier_action_pay", self.take_payment)
+        self.act_collect = action("收欠款…", "cashier_action_collect", self.take_payment)
+        self.act_cancel = action("消单…", "cashier_action_cancel", self.cancel_order)
+        self.act_merge = action("合并收费…", "cashier_action_merge", self.merge_orders)
+        self.act_void = action("退单…", "cashier_action_void", self.void_order)
+        self.act_refund = action("退款…", "cashier_action_refund", self.refund_line)
+        self.act_reprice = action("改价（多退少补）…", "cashier_action_reprice", self.reprice_line)
+        self.act_invoice = action("登记发票…", "cashier_action_invoice", self.register_invoice)
+        self.act_reprint = action("重印收据…", "cashier_action_reprint", self.reprint)
+        self.act_account = action("顾客账户…", "cashier_action_account", self.open_accounts)
+
+    # --- lists ------------------------------------------------------------------------------
+
     def refresh(self) -> None:
+        """Reload the unpaid queue and the tab in view; a hidden history tab reloads when it is shown."""
         self._debounce.stop()
         text = self.search.text()
-        self.unpaid.reload(text)
-        self.paid.reload(text)
-        self.tabs.setTabText(0, f"未付款（{self.unpaid.total}）")
-        self.tabs.setTabText(1, f"已付款（{self.paid.total}）")
+        for table in self.tables:
+            if table.background and table is not self.tabs.currentWidget():
+                table.stale = True
+            else:
+                table.reload(text)
+        self._show_totals()
+        self._show_business_date()
         self._update_buttons()
 
+    @property
+    def loading(self) -> bool:
+        return any(table.loading for table in self.tables)
+
+    def _tab_shown(self) -> None:
+        table = self.current_table
+        if table.stale:
+            table.reload(self.search.text())
+        self._update_buttons()
+
+    def _tables_changed(self) -> None:
+        self._show_totals()
+        self._update_buttons()
+
+    def _show_totals(self) -> None:
+        for i, (table, title) in enumerate(zip(self.tables, ("未付款", "已付款", "已退单·已消单"), strict=True)):
+            if table.stale:
+                self.tabs.setTabText(i, title)
+                continue
+            if table.loading and not table.rows:
+                total = "…"
+            else:
+                total = f"{table.total:,}" if table.total is not None else f"{PAGE_SIZE:,}+"
+            self.tabs.setTabText(i, f"{title}（{total}）")
+
+    def _show_business_date(self) -> None:
+        day = dayclose.business_day(self.clinic, self.actor)
+        text = f"营业日期：{day.business_date:%Y-%m-%d}"
+        if not day.is_today:
+            text += "（不是今天）"
+        if day.last_closed is not None:
+            text += f"　上次日结：{day.last_closed:%Y-%m-%d}"
+        self.business_date.setText(text)
+        self.business_date.setStyleSheet("font-weight: bold;" + ("" if day.is_today else ERROR_STYLE))
+
+    @property
+    def current_table(self) -> OrderTable:
+        widget = self.tabs.currentWidget()
+        assert isinstance(widget, OrderTable)
+        return widget
+
+    def current(self) -> OrderRow | None:
+        return self.current_table.current()
+
+    def _owed(self, row: OrderRow | None) -> int:
+        return self.paid.arrears.get(row.id, 0) if row is not None and row.status == ORDER_SETTLED else 0
+
     def _update_buttons(self) -> None:
-        on_unpaid = self.tabs.currentWidget() is self.unpaid
-        has_row = on_unpaid and self.unpaid.current() is not None
-        self.settle_button.setEnabled(has_row)
-        self.cancel_button.setEnabled(has_row)
+        row = self.current()
+        on_unpaid = self.current_table is self.unpaid and row is not None
+        self.settle_button.setEnabled(on_unpaid or self._owed(row) > 0)
+        self.settle_button.setText("收欠款" if self.current_table is self.paid else "收款")
+        self.cancel_button.setEnabled(on_unpaid)
 
     def _show(self, dialog: QDialog) -> QDialog:
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def _reselect(self, table: OrderTable, order_id: int) -> None:
+        """Show the tab and select the order now, or as soon as the tab's rows arrive."""
+        self.tabs.setCurrentWidget(table)
+        if table.loading:
+            table.pending = order_id
+        elif any(r.id == order_id for r in table.rows):
+            table.select_order(order_id)
+
+    # --- the right-click menu ---------------------------------------------------------------
+
+    def build_menu(self, table: OrderTable) -> QMenu:
+        """The menu for the selected rows of a tab; built apart from exec() so tests can read it."""
+        menu = QMenu(self)
+        menu.setObjectName("cashier_menu")
+        rows = table.selected()
+        row = rows[0] if rows else None
+        if row is None:
+            return menu
+        if table is self.unpaid:
+            same_customer = len({r.customer_id for r in rows}) == 1
+            self.act_merge.setEnabled(len(rows) > 1 and same_customer)
+            self.act_pay.setEnabled(len(rows) == 1)
+            self.act_cancel.setEnabled(len(rows) == 1)
+            for act in (self.act_pay, self.act_cancel, self.act_merge):
+                menu.addAction(act)
+        elif table is self.paid:
+            self.act_collect.setEnabled(self._owed(row) > 0)
+            for act in (self.act_collect, self.act_void, self.act_refund, self.act_reprice, self.act_invoice,
+                        self.act_reprint):
+                menu.addAction(act)
+        else:
+            menu.addAction(self.act_reprint)
+        self.act_reprint.setEnabled(bool(row.receipt_no))
+        menu.addSeparator()
+        menu.addAction(self.act_account)
+        return menu
+
+    def _on_context_menu(self, table: OrderTable, pos: QPoint) -> None:
+        index = table.indexAt(pos)
+        if not index.isValid():
+            return
+        if not table.selectionModel().isRowSelected(index.row(), index.parent()):
+            table.selectRow(index.row())
+        menu = self.build_menu(table)
+        menu.exec(table.viewport().mapToGlobal(pos))
+        menu.deleteLater()
+
+    def _need(self, table: OrderTable | None, what: str) -> OrderRow | None:
+        row = self.current() if table is None or self.current_table is table else None
+        if row is None:
+            where = "“未付款”中" if table is self.unpaid else "“已付款”中" if table is self.paid else ""
+            self.status.setText(f"请先在{where}选择一张{what}")
+        return row
+
+    def _guard(self, make: Callable[[], QDialog]) -> QDialog | None:
+        """Build a dialog; an order that changed meanwhile (or left the scope) is reported, not raised."""
+        try:
+            return self._show(make())
+        except MeikeError as e:
+            self.status.setText(e.message)
+            return None
+
+    # --- orders -----------------------------------------------------------------------------
 
     def new_order(self) -> NewOrderDialog:
         dialog = NewOrderDialog(self.clinic, self.actor, self)
@@ -155,32 +469,58 @@ class CashierPage(QWidget):
         return dialog
 
     def _order_saved(self, dialog: NewOrderDialog) -> None:
-        self.tabs.setCurrentWidget(self.unpaid)
         self.refresh()
         if dialog.saved_id is not None:
-            self.unpaid.selectRow(self.unpaid.row_of(dialog.saved_id))
+            self._reselect(self.unpaid, dialog.saved_id)
         self.status.setText("已新建收费单，请收款")
 
     def take_payment(self) -> PaymentDialog | None:
-        row = self.unpaid.current()
-        if row is None or self.tabs.currentWidget() is not self.unpaid:
-            self.status.setText("请先在“未付款”中选择一张收费单")
+        row = self.current()
+        if row is None or not (self.current_table is self.unpaid or self._owed(row) > 0):
+            self.status.setText("请先在“未付款”中选择一张收费单，或在“已付款”中选择有欠款的单")
             return None
-        dialog = PaymentDialog(self.clinic, self.actor, row.id, self)
-        dialog.accepted.connect(lambda: self._paid(dialog))
-        self._show(dialog)
-        return dialog
+        dialog = self._guard(lambda: PaymentDialog(self.clinic, self.actor, row.id, self))
+        if isinstance(dialog, PaymentDialog):
+            dialog.accepted.connect(lambda: self._paid(dialog))
+            return dialog
+        return None
 
     def _paid(self, dialog: PaymentDialog) -> None:
+        result = dialog.result
+        assert result is not None
+        before = next((r for t in (self.unpaid, self.paid) for r in t.rows if r.id == dialog.order_id), None)
         self.refresh()
         self.tabs.setCurrentWidget(self.paid)
-        self.paid.selectRow(self.paid.row_of(dialog.order_id))
-        self.status.setText(f"收款成功，收据号 {dialog.receipt_no}")
+        if before is not None:  # at once, while the paid list reloads
+            self.paid.show_now(replace(before, status=ORDER_SETTLED, paid_fen=before.paid_fen + result.paid_fen,
+                                       receipt_no=before.receipt_no or result.receipt_no,
+                                       settled_at=before.settled_at or clock.now()), result.arrears_fen)
+        else:
+            self._reselect(self.paid, dialog.order_id)
+        what = "收欠款成功" if dialog.collecting else "收款成功"
+        text = f"{what}，收据号 {result.receipt_no}"
+        if dialog.change_fen:
+            text += f"，找零 {yuan(dialog.change_fen)}"
+        if result.arrears_fen:
+            text += f"，仍欠 {yuan(result.arrears_fen)}"
+        self.status.setText(text)
+        self._offer_print(result.receipt_id)
+
+    def _offer_print(self, receipt_id: int) -> None:
+        self.last_receipt_id = receipt_id
+        self.print_button.show()
+
+    def print_last_receipt(self) -> None:
+        if self.last_receipt_id is None:
+            return
+        try:
+            self.status.setText(print_receipt(self.clinic, self.actor, self.last_receipt_id))
+        except MeikeError as e:
+            self.status.setText(e.message)
 
     def cancel_order(self) -> CancelOrderDialog | None:
-        row = self.unpaid.current()
-        if row is None or self.tabs.currentWidget() is not self.unpaid:
-            self.status.setText("请先在“未付款”中选择一张收费单")
+        row = self._need(self.unpaid, "收费单")
+        if row is None:
             return None
         summary = f"{row.customer_name}　{row.items}　¥{format_fen(row.total_fen)}"
         dialog = CancelOrderDialog(self.clinic, self.actor, row.id, summary, self)
@@ -191,3 +531,129 @@ class CashierPage(QWidget):
     def _cancelled(self) -> None:
         self.refresh()
         self.status.setText("已消单")
+
+    def merge_orders(self) -> PaymentDialog | None:
+        rows = self.unpaid.selected() if self.current_table is self.unpaid else []
+        if len(rows) < 2 or len({r.customer_id for r in rows}) != 1:
+            self.status.setText("请在“未付款”中按住 Ctrl 选择同一位顾客的两张以上收费单")
+            return None
+        total = sum(r.total_fen for r in rows)
+        if not messages.ask(self, "合并收费", f"把 {rows[0].customer_name} 的 {len(rows)} 张收费单合并为一张"
+                                              f"（合计 {yuan(total)}）并收款？"):
+            return None
+        try:
+            merged = cashier.merge_orders(self.clinic, self.actor, [r.id for r in rows])
+        except MeikeError as e:
+            self.status.setText(e.message)
+            return None
+        self.refresh()
+        self._reselect(self.unpaid, merged)
+        self.status.setText(f"已合并 {len(rows)} 张收费单，请收款")
+        return self.take_payment()
+
+    def _order_dialog(self, make: Callable[[int], QDialog], done: Callable[[QDialog], None]) -> QDialog | None:
+        row = self._need(self.paid, "已付款的单")
+        if row is None:
+            return None
+        dialog = self._guard(lambda: make(row.id))
+        if dialog is not None:
+            dialog.accepted.connect(lambda: done(dialog))
+        return dialog
+
+    def void_order(self) -> VoidDialog | None:
+        dialog = self._order_dialog(lambda i: VoidDialog(self.clinic, self.actor, i, self), self._voided)
+        return dialog if isinstance(dialog, VoidDialog) else None
+
+    def _voided(self, dialog: QDialog) -> None:
+        assert isinstance(dialog, VoidDialog) and dialog.result is not None
+        result = dialog.result
+        self.refresh()
+        self._reselect(self.unpaid, result.reopened_order_id)
+        self.status.setText(f"已退单，退单收据号 {result.receipt_no}，退回 {yuan(result.refunded_fen)}；"
+                            "原单已作废，已生成新的未付款单")
+
+    def refund_line(self) -> RefundLineDialog | None:
+        dialog = self._order_dialog(lambda i: RefundLineDialog(self.clinic, self.actor, i, self),
+                                    lambda d: self._money_done(d, "退款成功"))
+        return dialog if isinstance(dialog, RefundLineDialog) else None
+
+    def reprice_line(self) -> RepriceDialog | None:
+        dialog = self._order_dialog(lambda i: RepriceDialog(self.clinic, self.actor, i, self),
+                                    lambda d: self._money_done(d, "改价成功"))
+        return dialog if isinstance(dialog, RepriceDialog) else None
+
+    def _money_done(self, dialog: QDialog, what: str) -> None:
+        result = getattr(dialog, "result", None)
+        order_id = getattr(dialog, "order_id", None)
+        self.refresh()
+        if order_id is not None:
+            self._reselect(self.paid, order_id)
+        if result is not None:
+            text = f"{what}，收据号 {result.receipt_no}"
+            if result.arrears_fen:
+                text += f"，仍欠 {yuan(result.arrears_fen)}"
+            self.status.setText(text)
+            self._offer_print(result.receipt_id)
+
+    def register_invoice(self) -> InvoiceDialog | None:
+        def done(_d: QDialog) -> None:
+            self.status.setText("已登记发票")
+
+        dialog = self._order_dialog(lambda i: InvoiceDialog(self.clinic, self.actor, i, self), done)
+        return dialog if isinstance(dialog, InvoiceDialog) else None
+
+    def reprint(self) -> ReprintDialog | None:
+        row = self._need(None, "有收据的单")
+        if row is None:
+            return None
+        dialog = self._guard(lambda: ReprintDialog(self.clinic, self.actor, row.id, self))
+        if not isinstance(dialog, ReprintDialog):
+            return None
+        dialog.accepted.connect(lambda: self.status.setText(dialog.outcome))
+        return dialog
+
+    # --- customer accounts and the business day ---------------------------------------------
+
+    def open_accounts(self) -> CustomerAccountDialog | None:
+        row = self.current()
+        dialog = self._guard(lambda: CustomerAccountDialog(self.clinic, self.actor,
+                                                           row.customer_id if row else None, self))
+        if not isinstance(dialog, CustomerAccountDialog):
+            return None
+        dialog.finished.connect(lambda _r: self.refresh())
+        return dialog
+
+    def close_day(self) -> DayCloseDialog:
+        dialog = DayCloseDialog(self.clinic, self.actor, self)
+        dialog.accepted.connect(lambda: self._day_closed(dialog))
+        self._show(dialog)
+        return dialog
+
+    def _day_closed(self, dialog: DayCloseDialog) -> None:
+        closed = dialog.closed
+        assert closed is not None
+        self.refresh()
+        nxt = dayclose.business_day(self.clinic, self.actor).business_date
+        self.status.setText(f"{closed.business_date:%Y-%m-%d} 已日结；之后的收款记入 {nxt:%Y-%m-%d}")
+
+    def change_business_date(self) -> BusinessDateDialog:
+        current = dayclose.business_day(self.clinic, self.actor).business_date
+        dialog = BusinessDateDialog(self.clinic, self.actor, current, self)
+        dialog.accepted.connect(lambda: self._date_changed(dialog))
+        self._show(dialog)
+        return dialog
+
+    def _date_changed(self, dialog: BusinessDateDialog) -> None:
+        self._show_business_date()
+        if dialog.chosen is not None:
+            self.status.setText(f"营业日期已改为 {dialog.chosen:%Y-%m-%d}")
+
+    def show_closed_days(self) -> ClosedDaysDialog:
+        dialog = ClosedDaysDialog(self.clinic, self.actor, self)
+        self._show(dialog)
+        return dialog
+
+    def show_revenue(self) -> RevenueDialog:
+        dialog = RevenueDialog(self.clinic, self.actor, self)
+        self._show(dialog)
+        return dialog
