@@ -29,6 +29,7 @@ test: $(STAMP)           ## the whole suite, widgets offscreen
 bench: $(STAMP)          ## speed on large synthetic data, figures in bench/results.json
 	$(PY) -m bench.run
 	$(PY) -m bench.cashier
+	$(PY) -m bench.callerid
 
 lint: $(STAMP)
 	$(PY) -m ruff check meike ui devices tests bench main.py

@@ -1,4 +1,4 @@
-"""美客 Meike — start the program: ``python main.py [--demo] [--database URL] [--screenshot DIR]``."""
+"""美客 Meike — start the program: ``python main.py [--demo] [--simulate-devices] [--database URL] [--screenshot DIR]``."""
 
 from __future__ import annotations
 

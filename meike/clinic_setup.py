@@ -28,4 +28,6 @@ def open_clinic(url: str, *, demo_mode: bool = False, backup_dir: Path | None = 
     upgrade(clinic, backup_dir=backup_dir)
     if demo_mode and not system.is_initialised(clinic):
         demo.build(clinic)
+    elif demo_mode:
+        demo.grant_new_pages(clinic)  # a demo built before a page existed (电话管理) still shows it
     return clinic

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from meike import clock
 from meike.db import Clinic
@@ -209,3 +209,26 @@ def _today_at_the_clinic(clinic: Clinic, rng: random.Random, now: datetime) -> N
         order = unpaid[0]
         cashier.pay(clinic, gl, order.id, [ledger.Tender(methods["现金"], order.total_fen // 2)],
                     idempotency_key="demo-partial", allow_arrears=True)
+
+
+def grant_new_pages(clinic: Clinic) -> None:
+    """The demo's ``gl`` holds every page, also pages added after the demo database was built."""
+    with clinic.write() as s:
+        gl = s.scalar(select(User).where(User.username == "gl"))
+        if gl is None:
+            return
+        missing = {page_code(p) for p in Page} - gl.grant_codes
+        for code in sorted(missing):
+            gl.grants.append(UserGrant(code=code))
+
+
+def caller_mobile(clinic: Clinic) -> str | None:
+    """A demo customer with history (consultations and treatments): the one the simulated modem rings."""
+    from meike.models import Consultation, Treatment
+
+    with clinic.read() as s:
+        return s.scalar(select(Customer.mobile)
+                        .join(Consultation, Consultation.customer_id == Customer.id)
+                        .join(Treatment, Treatment.customer_id == Customer.id)
+                        .order_by(Customer.id).limit(1)) \
+            or s.scalar(select(Customer.mobile).order_by(Customer.id).limit(1))

@@ -15,6 +15,7 @@ class Page(StrEnum):
     REGISTRATION = "registration"
     CUSTOMERS = "customers"
     CASHIER = "cashier"
+    PHONE = "phone"
     SETTINGS = "settings"
 
 
@@ -23,6 +24,7 @@ PAGE_LABELS: dict[Page, str] = {
     Page.REGISTRATION: "挂号中心",
     Page.CUSTOMERS: "顾客管理",
     Page.CASHIER: "收费中心",
+    Page.PHONE: "电话管理",
     Page.SETTINGS: "系统管理",
 }
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox
 
+from devices.callerid import CallerIdSetting
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic
 from meike.permissions import Actor
@@ -25,6 +26,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="meike", description="美客 顾客管理系统")
     parser.add_argument("--demo", action="store_true", help="open the demo clinic (created on first use)")
     parser.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the clinic database")
+    parser.add_argument("--simulate-devices", action="store_true",
+                        help="attach simulated devices (a caller-ID modem on a pseudo-terminal that rings a demo customer)")
     parser.add_argument("--screenshot", metavar="DIR", type=Path,
                         help="render every page offscreen to PNG files in DIR and exit")
     return parser.parse_args(argv)
@@ -41,10 +44,30 @@ def make_application(argv: list[str]) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def window_for(clinic: Clinic, actor: Actor) -> AccountManager | MainWindow:
+def window_for(clinic: Clinic, actor: Actor, *, callerid: CallerIdSetting | None = None) -> AccountManager | MainWindow:
     """The administrator gets the account manager and nothing else; everyone else the main window."""
     name = system.get(clinic, "clinic.name")
-    return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(clinic, actor, name)
+    return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(clinic, actor, name, callerid=callerid)
+
+
+class DeviceSimulators:
+    """``--simulate-devices``: a caller-ID modem on a pty that rings a demo customer after each login."""
+
+    RING_AFTER_MS = 4000
+
+    def __init__(self, clinic: Clinic) -> None:
+        from devices.simulators.callerid_modem import CallerIdModem
+        from meike import demo
+
+        self.modem = CallerIdModem()
+        self.callerid = CallerIdSetting(self.modem.port)
+        self.mobile = demo.caller_mobile(clinic) or "13800138000"
+
+    def after_login(self) -> None:
+        QTimer.singleShot(self.RING_AFTER_MS, lambda: self.modem.ring(self.mobile, name="DEMO"))
+
+    def close(self) -> None:
+        self.modem.close()
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -70,18 +93,23 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     windows: list[QMainWindow] = []
     app.setQuitOnLastWindowClosed(False)
+    simulators = DeviceSimulators(clinic) if args.simulate_devices and sys.platform != "win32" else None
 
     def login() -> None:
         dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
             app.quit()
             return
-        window = window_for(clinic, dialog.actor)
+        window = window_for(clinic, dialog.actor, callerid=simulators.callerid if simulators else None)
         window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
         windows[:] = [window]
         window.show()
+        if simulators is not None and isinstance(window, MainWindow):
+            simulators.after_login()
 
     QTimer.singleShot(0, login)
     code = app.exec()
+    if simulators is not None:
+        simulators.close()
     clinic.dispose()
     return code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
@@ -24,6 +26,10 @@ from ui import geometry
 from ui.dialogs.password import PasswordDialog
 from ui.pages import factory
 
+if TYPE_CHECKING:
+    from devices.callerid import CallerIdSetting
+    from ui.phone_listener import PhoneListener
+
 NAV_STYLE = """
 QFrame#nav { background: #24445c; }
 QFrame#nav QPushButton { color: #e8f0f6; background: transparent; border: none; text-align: left;
@@ -37,7 +43,8 @@ QFrame#nav QLabel { color: #ffffff; padding: 14px 18px; font-size: 17px; font-we
 class MainWindow(QMainWindow):
     closed = Signal(bool)  # True when the user logged out (show the login again)
 
-    def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "") -> None:
+    def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "", *,
+                 callerid: CallerIdSetting | None = None) -> None:
         super().__init__()
         if actor.is_admin:
             raise PermissionDenied("管理员账号只能进入账号管理，不能进入主页面")
@@ -85,6 +92,52 @@ class MainWindow(QMainWindow):
         geometry.restore(self, actor.username)
         if actor.pages:
             self.open_page(actor.pages[0])
+        self.phone_listener: PhoneListener | None = None
+        self.start_phone(callerid)
+
+    def start_phone(self, setting: CallerIdSetting | None = None) -> PhoneListener | None:
+        """Listen to this PC's caller-ID box, if one is configured and the user has 电话管理."""
+        from meike import workstation
+
+        setting = setting if setting is not None else workstation.callerid_setting()
+        if not setting.enabled or not self.actor.can_open(Page.PHONE):
+            return None
+        from ui.phone_listener import PhoneListener
+
+        if self.phone_listener is not None:
+            self.phone_listener.close()
+        listener = PhoneListener(self.clinic, self.actor, self)
+        listener.popup.register_requested.connect(self.register_caller)
+        listener.popup.open_customer.connect(self.open_customer)
+        listener.device_failed.connect(lambda exc: self.statusBar().showMessage(f"来电盒：{exc}", 15000))
+        listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{setting.port}）", 5000))
+        listener.call_recorded.connect(self._call_recorded)
+        listener.start(setting)
+        self.phone_listener = listener
+        return listener
+
+    def _call_recorded(self, _call_id: int) -> None:
+        page = self.pages.get(Page.PHONE)
+        if page is not None and hasattr(page, "refresh"):
+            page.refresh()
+
+    def register_caller(self, number: str) -> QWidget | None:
+        """登记新顾客 from the pop-up: the registration page, cleared, with the caller's number filled in."""
+        if Page.REGISTRATION not in self.nav_buttons:
+            self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
+            return None
+        page = self.open_page(Page.REGISTRATION)
+        if hasattr(page, "clear"):
+            page.clear()
+        mobile = getattr(page, "mobile", None)
+        if mobile is not None:
+            mobile.setText(number)
+        name = getattr(page, "name", None)
+        if name is not None:
+            name.setFocus()
+        self.raise_()
+        self.activateWindow()
+        return page
 
     def setup_menus(self) -> None:
         menu = self.menuBar().addMenu("系统")
@@ -154,5 +207,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         geometry.save(self, self.actor.username)
+        if self.phone_listener is not None:
+            self.phone_listener.close()
+            self.phone_listener = None
         super().closeEvent(event)
         self.closed.emit(self._logging_out)

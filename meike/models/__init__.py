@@ -17,11 +17,13 @@ from meike.models.dictionaries import (
     StaffRole,
 )
 from meike.models.ledger import AccountEntry, Coupon, DayClose, Package, PackageUse, PerformanceEntry
+from meike.models.phone import CallRecord
 from meike.models.records import Consultation, Reminder, Treatment
 from meike.models.system import SystemSetting
 from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "CallRecord",
     "AccountEntry",
     "Coupon",
     "DayClose",

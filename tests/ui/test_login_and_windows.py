@@ -89,13 +89,14 @@ def test_menu_shows_only_granted_pages(qtbot, clinic: Clinic, admin: Actor) -> N
         window.open_page(Page.CASHIER)
 
 
-def test_all_five_pages_for_the_manual_account(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+def test_every_page_for_the_manual_account(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     window = MainWindow(demo_clinic, gl)
     qtbot.addWidget(window)
-    expected = ["nav_dashboard", "nav_registration", "nav_customers", "nav_cashier", "nav_settings"]
+    expected = ["nav_dashboard", "nav_registration", "nav_customers", "nav_cashier", "nav_phone", "nav_settings"]
     assert [window.nav_buttons[p].objectName() for p in gl.pages] == expected
-    assert [window.nav_buttons[p].text() for p in gl.pages] == ["操作台", "挂号中心", "顾客管理", "收费中心", "系统管理"]
+    assert [window.nav_buttons[p].text() for p in gl.pages] == ["操作台", "挂号中心", "顾客管理", "收费中心", "电话管理",
+                                                                "系统管理"]
     for page in gl.pages:
         qtbot.mouseClick(window.nav_buttons[page], Qt.MouseButton.LeftButton)
         assert window.stack.currentWidget().objectName() == f"page_{page.value}"

@@ -59,7 +59,7 @@ def test_demo_clinic_has_the_manual_accounts() -> None:
     clinic = open_clinic(database_url(None, demo_mode=True), demo_mode=True)
     assert clinic.path == paths.demo_database()
     gl = accounts.authenticate(clinic, "gl", "123")
-    assert not gl.is_admin and len(gl.pages) == 5
+    assert not gl.is_admin and len(gl.pages) == 6
     assert accounts.authenticate(clinic, "admin", "admin").is_admin
     from meike.services import customers
 
@@ -75,5 +75,5 @@ def test_screenshot_mode_writes_every_page(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == sorted(["login.png", "account_manager.png", "page_dashboard.png", "page_registration.png",
-                            "page_customers.png", "page_cashier.png", "page_settings.png"])
+                            "page_customers.png", "page_cashier.png", "page_phone.png", "page_settings.png"])
     assert all(p.stat().st_size > 5_000 for p in out.glob("*.png"))

@@ -16,6 +16,7 @@ PAGES: dict[Page, str] = {
     Page.REGISTRATION: "ui.pages.registration:RegistrationPage",
     Page.CUSTOMERS: "ui.pages.customers:CustomersPage",
     Page.CASHIER: "ui.pages.cashier:CashierPage",
+    Page.PHONE: "ui.pages.phone:PhonePage",
     Page.SETTINGS: "ui.pages.settings:SettingsPage",
 }
 

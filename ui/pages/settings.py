@@ -312,6 +312,75 @@ class PrinterSettings(QWidget):
         run_in_background(lambda: receipting.print_test_page(setting), done, failed, owner=self)
 
 
+class CallerIdSettings(QWidget):
+    """来电盒: this PC's caller-ID modem / box (port and, for boxes with their own format, a line pattern)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        from meike import workstation
+
+        super().__init__(parent)
+        self.setObjectName("callerid_settings")
+        current = workstation.callerid_setting()
+        self.port = QLineEdit(current.port, objectName="callerid_port")
+        self.port.setPlaceholderText("例如 COM3、/dev/ttyACM0；留空表示本机没有来电盒")
+        self.pattern = QLineEdit(current.pattern, objectName="callerid_pattern")
+        self.pattern.setPlaceholderText(r"调制解调器留空；自带格式的来电盒填正则，如 ^CID:(?P<number>\d+)")
+        self.form = ErrorForm()
+        self.form.add_field("callerid_port", "端口", self.port)
+        self.form.add_field("callerid_pattern", "行格式", self.pattern)
+        self.save_button = QPushButton("保存", objectName="callerid_save")
+        self.test_button = QPushButton("测试连接", objectName="callerid_test")
+        self.status = QLabel(objectName="callerid_status", wordWrap=True)
+        self.save_button.clicked.connect(self.save)
+        self.test_button.clicked.connect(self.test_connection)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("来电盒按电脑分别设置。支持 AT 命令的语音调制解调器（AT+VCID=1）及输出文本行的来电盒；"
+                                "保存后重新登录生效，来电时右上角弹出顾客资料。", wordWrap=True))
+        layout.addLayout(self.form)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.test_button)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+    def save(self) -> bool:
+        from meike import workstation
+
+        try:
+            workstation.save_callerid_setting(self.port.text(), self.pattern.text())
+        except ValidationError as e:
+            self.form.show_errors(e.errors)
+            self.status.setText("未保存：请按红色提示修改")
+            return False
+        self.form.clear_errors()
+        self.status.setText("已保存（重新登录后生效）")
+        return True
+
+    def test_connection(self) -> None:
+        """Open the port and send ATZ off the GUI thread; the answer (or the failure) in plain words."""
+        from devices.callerid import CallerIdError, check_connection
+        from ui.tasks import run_in_background
+
+        port = self.port.text().strip()
+        if not port:
+            self.form.show_errors({"callerid_port": "请填写端口"})
+            return
+        self.form.clear_errors()
+        self.status.setText(f"正在连接 {port}…")
+        self.test_button.setEnabled(False)
+
+        def done(message: str) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText(message)
+
+        def failed(exc: Exception) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText(str(exc) if isinstance(exc, CallerIdError) else f"连接失败：{exc}")
+
+        run_in_background(lambda: check_connection(port), done, failed, owner=self)
+
+
 class SettingsPage(QWidget):
     TABS = [Kind.ITEM, Kind.ITEM_CATEGORY, Kind.DEPARTMENT, Kind.STAFF, Kind.CHANNEL, Kind.INFO_SOURCE,
             Kind.MEMBER_LEVEL, Kind.PAYMENT_METHOD]
@@ -328,6 +397,8 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.parameters, "系统参数")
         self.printer = PrinterSettings()
         self.tabs.addTab(self.printer, "本机打印机")
+        self.callerid = CallerIdSettings()
+        self.tabs.addTab(self.callerid, "来电盒")
         # Pickers of other dictionaries change when one is edited.
         self.tabs.currentChanged.connect(self._refresh_current)
         layout = QVBoxLayout(self)

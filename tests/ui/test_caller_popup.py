@@ -1,0 +1,170 @@
+"""来电弹屏 end to end: a ring on the pty modem pops up the caller's card; an unknown caller is registered."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from PySide6.QtCore import Qt
+from sqlalchemy import select
+
+from devices.callerid import CallerIdSetting
+from meike import workstation
+from meike.db import Clinic
+from meike.models import CallRecord, Customer
+from meike.permissions import Actor, Page
+from meike.services import accounts, customers, phone, records
+from ui.main_window import MainWindow
+
+pytestmark = [pytest.mark.gui,
+              pytest.mark.skipif(sys.platform == "win32", reason="the modem simulator needs a pseudo-terminal")]
+
+
+@pytest.fixture
+def modem() -> Iterator[object]:
+    from devices.simulators.callerid_modem import CallerIdModem
+
+    m = CallerIdModem()
+    yield m
+    m.close()
+
+
+@pytest.fixture
+def gl(demo_clinic: Clinic) -> Actor:
+    return accounts.authenticate(demo_clinic, "gl", "123")
+
+
+def _window(qtbot, clinic: Clinic, actor: Actor, modem) -> MainWindow:  # type: ignore[no-untyped-def]
+    workstation.save_callerid_setting(modem.port)  # the PC's setting: the window starts listening by itself
+    window = MainWindow(clinic, actor)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.phone_listener is not None
+    with qtbot.waitSignal(window.phone_listener.started, timeout=5000):
+        pass
+    return window
+
+
+def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    cid = customers.register_customer(demo_clinic, gl, name="苏婉清", mobile="13655556666")
+    records.add_consultation(demo_clinic, gl, cid, content="想做双眼皮，担心恢复期", items="双眼皮")
+    window = _window(qtbot, demo_clinic, gl, modem)
+    assert modem.commands == ["ATZ", "ATE0", "AT+VCID=1"]
+    listener = window.phone_listener
+    assert listener is not None
+    with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded:
+        modem.ring("013655556666", datetime(2026, 11, 23, 9, 15))
+    popup = listener.popup
+    assert popup.isVisible() and popup.objectName() == "caller_popup"
+    assert not popup.isModal() and window.isEnabled()
+    text = popup.history_text()
+    assert "苏婉清" in text and "13655556666" in text  # gl may see numbers in full
+    assert "双眼皮" in text and "想做双眼皮" in text and "待办提醒（0）" in text
+    assert not popup.register_button.isVisible() and popup.open_button.isVisible()
+    # top right of the screen
+    area = popup.screen().availableGeometry()
+    assert popup.geometry().right() <= area.right() and popup.x() > area.center().x()
+    # the call record, and the phone page lists it
+    with demo_clinic.read() as s:
+        record = s.get(CallRecord, recorded.args[0])
+        assert record is not None
+        assert (record.number, record.customer_id, record.user_id) == ("13655556666", cid, gl.user_id)
+        assert record.started_at == datetime(2026, 11, 23, 9, 15)
+    page = window.open_page(Page.PHONE)
+    assert page.objectName() == "page_phone"
+    assert page.model.rows[0].customer_name == "苏婉清"
+
+
+def test_unknown_caller_is_registered_from_the_popup(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    window = _window(qtbot, demo_clinic, gl, modem)
+    listener = window.phone_listener
+    assert listener is not None
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("+8613522223333", final_ring=False)
+    popup = listener.popup
+    assert "未登记的号码" in popup.history_text()
+    assert popup.register_button.isVisible() and popup.register_button.objectName() == "caller_register"
+    qtbot.mouseClick(popup.register_button, Qt.MouseButton.LeftButton)
+    page = window.pages[Page.REGISTRATION]
+    assert window.stack.currentWidget() is page
+    assert page.mobile.text() == "13522223333"
+    page.name.setText("新来电")
+    page.book.setChecked(False)
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    assert "挂号成功" in page.status.text()
+    with demo_clinic.read() as s:
+        assert s.scalar(select(Customer.name).where(Customer.mobile == "13522223333")) == "新来电"
+    # the next call from that number finds the new customer
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("13522223333")
+    assert "新来电" in popup.history_text() and not popup.register_button.isVisible()
+
+
+def test_private_number_and_device_unplugged(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    window = _window(qtbot, demo_clinic, gl, modem)
+    listener = window.phone_listener
+    assert listener is not None
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("P")
+    assert "私人号码" in listener.popup.history_text() and not listener.popup.register_button.isVisible()
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("O")
+    assert "号码不可用" in listener.popup.history_text()
+    with qtbot.waitSignal(listener.device_failed, timeout=5000):
+        modem.unplug()
+    assert "来电盒" in window.statusBar().currentMessage()
+
+
+def test_no_listener_without_a_port_or_without_the_phone_page(qtbot, demo_clinic: Clinic, modem) -> None:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    assert window.phone_listener is None  # no caller-ID port configured on this PC
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    other = MainWindow(demo_clinic, kf, callerid=CallerIdSetting(modem.port))
+    qtbot.addWidget(other)
+    assert other.phone_listener is None and modem.commands == []
+
+
+def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    from ui.pages.phone import PhonePage
+
+    for n in range(3):
+        phone.record_call(demo_clinic, gl, f"1390000000{n}", started_at=datetime(2026, 11, 23, 9, n))
+    page = PhonePage(demo_clinic, gl)
+    qtbot.addWidget(page)
+    qtmodeltester.check(page.model)
+    assert page.model.rowCount() == 3
+    qtbot.waitUntil(lambda: page.total.text() == "共 3 条通话记录")
+    assert [page.model.data(page.model.index(0, c)) for c in range(6)] == [
+        "2026-11-23 09:02", "13900000002", "—", "总台", "", ""]
+    page.select_row(1)
+    assert page.note.isEnabled()
+    page.note.setPlainText("预约周六来院面诊")
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    assert page.status.text() == "备注已保存"
+    assert page.model.data(page.model.index(1, 5)) == "预约周六来院面诊"
+    assert phone.list_calls(demo_clinic, gl)[1].note == "预约周六来院面诊"
+
+
+def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    from ui.pages.settings import SettingsPage
+
+    page = SettingsPage(demo_clinic, gl)
+    qtbot.addWidget(page)
+    tab = page.callerid
+    assert page.tabs.tabText(page.tabs.indexOf(tab)) == "来电盒"
+    tab.port.setText(modem.port)
+    tab.pattern.setText("CID:(\\d+)")
+    qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    assert "number" in tab.form.error_text("callerid_pattern")
+    tab.pattern.setText("")
+    qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    assert workstation.callerid_setting() == CallerIdSetting(modem.port, "")
+    qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "应答 OK" in tab.status.text(), timeout=5000)
+    tab.port.setText("/dev/nonexistent-meike")
+    qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "无法打开来电盒端口" in tab.status.text(), timeout=5000)

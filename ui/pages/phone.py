@@ -1,0 +1,222 @@
+"""电话管理: the call records (newest first, paged as the view scrolls) and a note per call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike.db import Clinic
+from meike.errors import MeikeError, ValidationError
+from meike.permissions import Actor, Page
+from meike.services import phone
+from meike.services.phone import DIRECTIONS, CallRow
+from ui.tasks import run_in_background
+
+COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "备注"]
+PAGE_SIZE = 100
+Index = QModelIndex | QPersistentModelIndex
+ROOT = QModelIndex()
+
+
+class CallTableModel(QAbstractTableModel):
+    """Call records a page at a time."""
+
+    total_changed = Signal(object)
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        self.rows: list[CallRow] = []
+        self.total: int | None = None
+        self._more = False
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self.rows = []
+        self._more = True
+        self.endResetModel()
+        self.fetchMore(ROOT)
+        run_in_background(lambda: phone.count_calls(self.clinic, self.actor), self._counted, owner=self)
+
+    def _counted(self, total: int) -> None:
+        self.total = total
+        self.total_changed.emit(total)
+
+    def rowCount(self, parent: Index = ROOT) -> int:  # noqa: N802 (Qt override)
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = ROOT) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802
+        return not parent.isValid() and self._more
+
+    def fetchMore(self, parent: Index) -> None:  # noqa: N802
+        if parent.isValid():
+            return
+        page = phone.list_calls(self.clinic, self.actor, offset=len(self.rows), limit=PAGE_SIZE)
+        self._more = len(page) == PAGE_SIZE
+        if not page:
+            return
+        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
+        self.rows.extend(page)
+        self.endInsertRows()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._cell(row, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 5:
+            return row.note or None
+        if role == Qt.ItemDataRole.UserRole:
+            return row.id
+        return None
+
+    @staticmethod
+    def _cell(row: CallRow, column: int) -> str:
+        if column == 0:
+            return f"{row.started_at:%Y-%m-%d %H:%M}" + ("" if row.direction == "in" else f"（{DIRECTIONS[row.direction]}）")
+        if column == 1:
+            return row.number or "私人号码 / 号码不可用"
+        if column == 2:
+            return row.customer_name or ("—" if row.customer_id is None else "")
+        if column == 3:
+            return row.user_name
+        if column == 4:
+            return phone.format_duration(row.duration_s)
+        return " ".join(row.note.split())
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def row_at(self, row: int) -> CallRow | None:
+        return self.rows[row] if 0 <= row < len(self.rows) else None
+
+    def replace(self, row: int, value: CallRow) -> None:
+        self.rows[row] = value
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+
+class PhonePage(QWidget):
+    open_customer = Signal(int)
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        actor.require_page(Page.PHONE)
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("page_phone")
+        self.model = CallTableModel(clinic, actor, self)
+        self.view = QTableView(objectName="phone_calls")
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().hide()
+        self.view.setAlternatingRowColors(True)
+        header = self.view.horizontalHeader()
+        for column, width in enumerate((140, 170, 100, 90, 60)):
+            header.resizeSection(column, width)
+        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        self.view.selectionModel().currentRowChanged.connect(lambda current, _prev: self._select(current.row()))
+        self.view.doubleClicked.connect(self._double_clicked)
+        self.total = QLabel("正在统计…", objectName="phone_total")
+        self.refresh_button = QPushButton("刷新", objectName="phone_refresh")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.model.total_changed.connect(lambda n: self.total.setText(f"共 {n} 条通话记录"))
+
+        self.note_title = QLabel("请选择一条通话记录", objectName="phone_note_title")
+        self.note = QPlainTextEdit(objectName="phone_note", placeholderText="通话内容、顾客的要求、需跟进的事项…")
+        self.note.setEnabled(False)
+        self.save_button = QPushButton("保存备注", objectName="phone_note_save")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_note)
+        self.status = QLabel(objectName="phone_status", wordWrap=True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("<b>通话记录</b>"))
+        top.addWidget(self.total, 1)
+        top.addWidget(self.refresh_button)
+        editor = QWidget()
+        side = QVBoxLayout(editor)
+        side.setContentsMargins(8, 0, 0, 0)
+        side.addWidget(self.note_title)
+        side.addWidget(self.note, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.status, 1)
+        side.addLayout(row)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.view)
+        splitter.addWidget(editor)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([760, 300])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        self.model.reload()
+
+    def refresh(self) -> None:
+        self.model.reload()
+        self._select(-1)
+
+    def current(self) -> CallRow | None:
+        return self.model.row_at(self.view.currentIndex().row())
+
+    def _select(self, row: int) -> None:
+        call = self.model.row_at(row)
+        self.note.setEnabled(call is not None)
+        self.save_button.setEnabled(call is not None)
+        self.status.clear()
+        if call is None:
+            self.note_title.setText("请选择一条通话记录")
+            self.note.clear()
+            return
+        who = call.customer_name or call.number or "私人号码"
+        self.note_title.setText(f"<b>{call.started_at:%Y-%m-%d %H:%M}</b>　{who}")
+        self.note.setPlainText(call.note)
+
+    def select_row(self, row: int) -> None:
+        self.view.setCurrentIndex(self.model.index(row, 0))
+
+    def save_note(self) -> None:
+        row = self.view.currentIndex().row()
+        call = self.model.row_at(row)
+        if call is None:
+            return
+        text = self.note.toPlainText()
+        try:
+            phone.set_note(self.clinic, self.actor, call.id, text)
+        except ValidationError as e:
+            self.status.setText("；".join(e.errors.values()))
+            return
+        except MeikeError as e:
+            self.status.setText(str(e))
+            return
+        from dataclasses import replace
+
+        self.model.replace(row, replace(call, note=text.strip()))
+        self.status.setText("备注已保存")
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        call = self.model.row_at(index.row())
+        if call is not None and call.customer_id is not None:
+            self.open_customer.emit(call.customer_id)
