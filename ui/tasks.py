@@ -26,9 +26,16 @@ class _Job(QRunnable):
             result = self._fn()
         except Exception as exc:  # reported to the GUI thread, shown there
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self._relay.failed.emit(exc)
+            self._emit(self._relay.failed, exc)
         else:
-            self._relay.done.emit(result)
+            self._emit(self._relay.done, result)
+
+    @staticmethod
+    def _emit(signal: Any, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the application quit while the job ran: nobody is waiting any more
+            pass
 
 
 _live: set[_Relay] = set()
