@@ -86,8 +86,9 @@ def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> l
 class LineSpec:
     """One line of a new order. ``unit_price_fen`` None = the list price less the member discount.
 
-    ``package_sessions`` > 0 sells a course of that many sessions per unit; ``package_id`` pays the
-    line with sessions of a course the customer holds (划扣: the line costs nothing now).
+    ``package_sessions`` > 0 sells a course of that many sessions per unit, priced for all of them
+    (list price and minimum = the item's × sessions); ``package_id`` pays the line with sessions of a
+    course the customer holds (划扣: the line costs nothing now).
     """
 
     item_id: int
@@ -228,7 +229,10 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
         if not isinstance(spec.package_sessions, int) or not 0 <= spec.package_sessions <= MAX_QUANTITY:
             errors.setdefault("package", f"{item.name}的疗程次数应在 1–{MAX_QUANTITY} 之间")
             continue
-        price = (member_price(item.price_fen, item.min_price_fen, permille) if spec.unit_price_fen is None
+        # A course is priced for all its sessions: its list price and minimum are the item's per session.
+        sessions = max(1, spec.package_sessions)
+        list_price, minimum = item.price_fen * sessions, item.min_price_fen * sessions
+        price = (member_price(list_price, minimum, permille) if spec.unit_price_fen is None
                  else spec.unit_price_fen)
         if not isinstance(price, int) or price < 0:
             errors.setdefault("price", f"{item.name}的单价不能小于 0")
@@ -237,11 +241,9 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
             errors.setdefault("price", f"{item.name}的金额过大")
             continue
         line = OrderLine(item_id=item.id, item_name=item.name, quantity=quantity, unit_price_fen=price,
-                         amount_fen=price * quantity, list_price_fen=item.price_fen, doctor_id=spec.doctor_id,
+                         amount_fen=price * quantity, list_price_fen=list_price, doctor_id=spec.doctor_id,
                          package_sessions=spec.package_sessions, package_id=None)
         built.append(line)
-        # A course is priced for all its sessions; its minimum is the item's minimum per session.
-        minimum = item.min_price_fen * max(1, spec.package_sessions)
         if price < minimum:
             below_min.append((line, minimum))
     if errors:

@@ -318,9 +318,10 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
         errors["name"] = "请填写券名称"
     if not isinstance(face_value_fen, int) or not 0 < face_value_fen < MAX_FEN:
         errors["face_value"] = "券面值必须大于 0"
-    if valid_until < clock.now().date():
-        errors["valid_until"] = "有效期不能早于今天"
+    expired = valid_until < clock.now().date()
     if errors:
+        if expired:
+            errors["valid_until"] = "有效期不能早于今天"
         raise ValidationError(errors)
     key = check_key(idempotency_key)
 
@@ -330,6 +331,9 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
             again = replayed(s, key, kind="coupon", customer_id=customer.id)
             if again is not None:
                 return again
+            # Checked after the replay: a retry after midnight of a sale that went through gets its receipt.
+            if expired:
+                raise ValidationError.single("valid_until", "有效期不能早于今天")
             if tenders:
                 receipt = write_receipt(s, actor, kind="coupon", customer=customer, key=key, tenders=tenders,
                                         note=name, external_only=True)
