@@ -23,6 +23,7 @@ class Order(Base):
     __table_args__ = (
         CheckConstraint("total_fen >= 0", name="total_not_negative"),
         Index("ix_orders_status_created", "status", "created_at"),
+        Index("ix_orders_status_settled", "status", "settled_at"),
         Index("ix_orders_business_date", "business_date"),
     )
 

@@ -38,7 +38,7 @@ from meike.models import (
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
-from meike.permissions import Actor, Page, Right
+from meike.permissions import Actor, DataScope, Page, Right
 from meike.rules.validation import mask_mobile
 from meike.services import audit, bizday, history, ledger, performance, scope
 from meike.services.customers import load_in_scope
@@ -288,11 +288,20 @@ def _list_query(actor: Actor, status: str, text: str) -> tuple[ColumnElement[boo
     return tuple(clauses)
 
 
+def _needs_customer(actor: Actor, text: str) -> bool:
+    return bool(text.strip()) or actor.data_scope is not DataScope.ALL
+
+
 def count_orders(clinic: Clinic, actor: Actor, *, status: str, text: str = "") -> int:
     actor.require_page(Page.CASHIER)
-    q = select(func.count(Order.id)).join(Customer, Customer.id == Order.customer_id)
+    clauses = _list_query(actor, status, text)
+    q = select(func.count(Order.id))
+    if _needs_customer(actor, text):
+        q = q.join(Customer, Customer.id == Order.customer_id).where(*clauses)
+    else:  # scope "all" and no text: the (status, …) index answers alone
+        q = q.where(Order.status == status)
     with clinic.read() as s:
-        return s.scalar(q.where(*_list_query(actor, status, text))) or 0
+        return s.scalar(q) or 0
 
 
 def list_orders(clinic: Clinic, actor: Actor, *, status: str, offset: int = 0, limit: int = 200,
@@ -300,25 +309,26 @@ def list_orders(clinic: Clinic, actor: Actor, *, status: str, offset: int = 0, l
     """One page of orders of a status ('new' = 未付款, 'settled' = 已付款), newest first, within scope."""
     actor.require_page(Page.CASHIER)
     newest = Order.settled_at.desc() if status == ORDER_SETTLED else Order.created_at.desc()
-    paid = (select(Payment.order_id, func.sum(Payment.amount_fen).label("paid"))
-            .group_by(Payment.order_id).subquery())
     q = (
-        select(Order, Customer, User.display_name, User.username, paid.c.paid)
+        select(Order, Customer, User.display_name, User.username)
         .join(Customer, Customer.id == Order.customer_id)
         .join(User, User.id == Order.created_by_id)
-        .outerjoin(paid, paid.c.order_id == Order.id)
         .where(*_list_query(actor, status, text))
         .order_by(newest, Order.id.desc()).offset(offset).limit(limit)
     )
     show_full = actor.has_right(Right.VIEW_PRIVATE)
     with clinic.read() as s:
         found = s.execute(q).all()
-        summaries = _item_summaries(s, [o.id for o, *_ in found])
+        ids = [o.id for o, *_ in found]
+        summaries = _item_summaries(s, ids)
+        # What was paid, for the orders of this page only.
+        paid = dict(s.execute(select(Payment.order_id, func.sum(Payment.amount_fen))
+                              .where(Payment.order_id.in_(ids)).group_by(Payment.order_id)).all()) if ids else {}
         return [
             OrderRow(o.id, c.id, c.name, c.card_no, c.mobile if show_full else mask_mobile(c.mobile),
-                     summaries.get(o.id, ""), o.total_fen, paid_fen or 0, o.status, o.receipt_no or "",
+                     summaries.get(o.id, ""), o.total_fen, int(paid.get(o.id) or 0), o.status, o.receipt_no or "",
                      o.created_at, o.settled_at, display or username, o.cancel_reason)
-            for o, c, display, username, paid_fen in found
+            for o, c, display, username in found
         ]
 
 

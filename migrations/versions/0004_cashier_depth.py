@@ -211,6 +211,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('invoice_title', sa.String(length=100), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('invoice_fen', sa.Integer(), nullable=False, server_default='0'))
         batch_op.create_foreign_key(batch_op.f('fk_orders_consultant_id_staff'), 'staff', ['consultant_id'], ['id'])
+        batch_op.create_index('ix_orders_status_settled', ['status', 'settled_at'], unique=False)
 
     # One receipt per existing payment (the first cashier took exactly one payment per settled order).
     op.execute(
@@ -260,6 +261,7 @@ def downgrade() -> None:
         batch_op.drop_column('receipt_id')
 
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_status_settled')
         batch_op.drop_constraint(batch_op.f('fk_orders_consultant_id_staff'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_orders_source_order_id_orders'), type_='foreignkey')
         batch_op.drop_column('source_order_id')
