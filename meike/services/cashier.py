@@ -50,7 +50,8 @@ MAX_REASON = 200
 
 
 def _yuan(fen: int) -> str:
-    return f"¥{format_fen(fen)}"
+    """¥1,280.00; a negative amount reads -¥20.00."""
+    return f"-¥{format_fen(-fen)}" if fen < 0 else f"¥{format_fen(fen)}"
 
 
 # --- items for the order dialog ---------------------------------------------------------------

@@ -59,7 +59,8 @@ T = TypeVar("T")
 
 
 def yuan(fen: int) -> str:
-    return f"¥{format_fen(fen)}"
+    """¥1,280.00; a negative amount reads -¥20.00."""
+    return f"-¥{format_fen(-fen)}" if fen < 0 else f"¥{format_fen(fen)}"
 
 
 @dataclass(frozen=True)

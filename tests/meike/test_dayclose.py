@@ -74,7 +74,7 @@ def test_close_compares_counted_cash_and_a_difference_needs_a_note(clinic: Clini
     before = snapshot(clinic)
     with pytest.raises(ValidationError) as e:
         dayclose.close_day(clinic, desk.cashier, counted_cash_fen=670_000)
-    assert e.value.errors == {"note": "清点现金与应有现金 ¥6,720.00 相差 ¥-20.00，请填写说明"}
+    assert e.value.errors == {"note": "清点现金与应有现金 ¥6,720.00 相差 -¥20.00，请填写说明"}
     with pytest.raises(ValidationError) as e:
         dayclose.close_day(clinic, desk.cashier, counted_cash_fen=-1)
     assert e.value.errors == {"counted_cash": "请填写清点的现金金额"}

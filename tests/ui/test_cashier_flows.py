@@ -387,7 +387,7 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     assert close.diff.text() == "少 ¥5.00"
     click(qtbot, close.findChild(QWidget, "day_close_ok"))
     assert close.isVisible()
-    assert close.form.error_text("note") == "清点现金与应有现金 ¥298.00 相差 ¥-5.00，请填写说明"
+    assert close.form.error_text("note") == "清点现金与应有现金 ¥298.00 相差 -¥5.00，请填写说明"
     assert counted.text() == "293.00"
     assert dayclose.closed_days(demo_clinic, gl, today, today) == []
 
