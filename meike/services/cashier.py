@@ -7,7 +7,7 @@ movement of money is one numbered receipt (``meike.services.ledger``) written in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -662,6 +662,15 @@ def void(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, supervisor
 # --- refunds 退款 and price changes 多退少补 on a settled order ------------------------------------
 
 
+def _replay_receipt(key: str, kind: str | tuple[str, ...]) -> Callable[[Session], PayResult | None]:
+    """The result of an earlier call with this key (refunds and price changes), or None."""
+    def replay(s: Session) -> PayResult | None:
+        found = ledger.replayed(s, key, kind=kind)
+        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+
+    return replay
+
+
 def line_net(s: Session, line: OrderLine) -> int:
     """What a line is worth now: its amount plus its price changes and refunds."""
     return line.amount_fen + int(s.scalar(select(func.coalesce(func.sum(OrderAdjustment.amount_fen), 0))
@@ -691,9 +700,7 @@ def refund_line(clinic: Clinic, actor: Actor, order_line_id: int, *, amount_fen:
     if not isinstance(amount_fen, int) or amount_fen <= 0:
         raise ValidationError.single("amount", "退款金额必须大于 0")
 
-    def replay(s: Session) -> PayResult | None:
-        found = ledger.replayed(s, key, kind="refund")
-        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+    replay = _replay_receipt(key, "refund")
 
     def work() -> PayResult:
         with clinic.write() as s:
@@ -737,7 +744,7 @@ def _refund_in(s: Session, actor: Actor, order: Order, line: OrderLine, amount: 
         "line": line.item_name, "amount_fen": amount, "sessions": sessions, "from_arrears_fen": from_arrears,
         "receipt_no": receipt.receipt_no, "reason": reason, "supervisor": supervisor.username,
         "reverse_performance": reverse_performance, "tenders": _tender_log(s, receipt)})
-    return PayResult(receipt.id, receipt.receipt_no, -paying_out, order_arrears(s, order.id) - 0)
+    return PayResult(receipt.id, receipt.receipt_no, -paying_out, order_arrears(s, order.id))
 
 
 def refund_package(clinic: Clinic, actor: Actor, package_id: int, *, sessions: int, tenders: Sequence[Tender],
@@ -750,9 +757,7 @@ def refund_package(clinic: Clinic, actor: Actor, package_id: int, *, sessions: i
     assert supervisor is not None
     key = ledger.check_key(idempotency_key)
 
-    def replay(s: Session) -> PayResult | None:
-        found = ledger.replayed(s, key, kind="refund")
-        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+    replay = _replay_receipt(key, "refund")
 
     def work() -> PayResult:
         with clinic.write() as s:
@@ -801,9 +806,7 @@ def reprice_line(clinic: Clinic, actor: Actor, order_line_id: int, *, unit_price
     reason = _reason(reason, "改价")
     key = ledger.check_key(idempotency_key)
 
-    def replay(s: Session) -> PayResult | None:
-        found = ledger.replayed(s, key, kind=("refund", "collect"))
-        return None if found is None else PayResult(found.receipt_id, found.receipt_no, found.amount_fen, 0, True)
+    replay = _replay_receipt(key, ("refund", "collect"))
 
     def work() -> PayResult:
         with clinic.write() as s:
