@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction, QBrush, QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -234,15 +237,84 @@ class SystemParameters(QWidget):
         self.status.setText("已保存")
 
 
-class PrinterSettings(QWidget):
+class DeviceSettings(QWidget):
+    """A device attached to this PC: a form saved per workstation, 保存 and a test run off the GUI thread.
+
+    A subclass fills ``self.form``, then calls ``finish(intro, test_text)``; it implements ``store()``
+    (save, raising ValidationError) and ``start_test()`` (None when there is nothing to test).
+    """
+
+    saved_text = "已保存"
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"{name}_settings")
+        self.name = name
+        self.form = ErrorForm()
+
+    def finish(self, intro: str, test_text: str) -> None:
+        self.save_button = QPushButton("保存", objectName=f"{self.name}_save")
+        self.test_button = QPushButton(test_text, objectName=f"{self.name}_test")
+        self.status = QLabel(objectName=f"{self.name}_status", wordWrap=True)
+        self.save_button.clicked.connect(self.save)
+        self.test_button.clicked.connect(self.run_test)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(intro, wordWrap=True))
+        layout.addLayout(self.form)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.test_button)
+        row.addWidget(self.status, 1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+    def store(self) -> None:
+        raise NotImplementedError
+
+    def start_test(self) -> tuple[str, Callable[[], Any], Callable[[Any], str], Callable[[Exception], str]] | None:
+        """(message while it runs, the work, text on success, text on failure), or None."""
+        raise NotImplementedError
+
+    def save(self) -> bool:
+        try:
+            self.store()
+        except ValidationError as e:
+            self.form.show_errors(e.errors)
+            self.status.setText("未保存：请按红色提示修改")
+            return False
+        self.form.clear_errors()
+        self.status.setText(self.saved_text)
+        return True
+
+    def run_test(self) -> None:
+        from ui.tasks import run_in_background
+
+        test = self.start_test()
+        if test is None:
+            return
+        running, work, ok_text, error_text = test
+        self.status.setText(running)
+        self.test_button.setEnabled(False)
+
+        def done(result: Any) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText(ok_text(result))
+
+        def failed(exc: Exception) -> None:
+            self.test_button.setEnabled(True)
+            self.status.setText(error_text(exc))
+
+        run_in_background(work, done, failed, owner=self)
+
+
+class PrinterSettings(DeviceSettings):
     """本机小票打印机: this PC's ESC/POS printer, saved per workstation, with a test page."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         from devices.printer import KINDS
         from meike import workstation
 
-        super().__init__(parent)
-        self.setObjectName("printer_settings")
+        super().__init__("printer", parent)
         current = workstation.printer_setting()
         self.kind = QComboBox(objectName="printer_kind")
         for code, label in KINDS.items():
@@ -254,131 +326,67 @@ class PrinterSettings(QWidget):
         self.width.addItem("80 毫米", 80)
         self.width.addItem("58 毫米", 58)
         self.width.setCurrentIndex(max(0, self.width.findData(current.width_mm)))
-        self.form = ErrorForm()
         self.form.add_field("printer_kind", "打印机类型", self.kind)
         self.form.add_field("printer_target", "地址", self.target)
         self.form.add_field("printer_width", "纸宽", self.width)
-        self.save_button = QPushButton("保存", objectName="printer_save")
-        self.test_button = QPushButton("测试打印", objectName="printer_test")
-        self.status = QLabel(objectName="printer_status", wordWrap=True)
-        self.save_button.clicked.connect(self.save)
-        self.test_button.clicked.connect(self.print_test)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("小票打印机按电脑分别设置；未设置时收据生成 PDF。"))
-        layout.addLayout(self.form)
-        row = QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.test_button)
-        row.addWidget(self.status, 1)
-        layout.addLayout(row)
-        layout.addStretch(1)
+        self.finish("小票打印机按电脑分别设置；未设置时收据生成 PDF。", "测试打印")
 
-    def save(self) -> bool:
+    def store(self) -> None:
         from meike import workstation
 
-        try:
-            workstation.save_printer_setting(self.kind.currentData(), self.target.text(), self.width.currentData())
-        except ValidationError as e:
-            self.form.show_errors(e.errors)
-            self.status.setText("未保存：请按红色提示修改")
-            return False
-        self.form.clear_errors()
-        self.status.setText("已保存")
-        return True
+        workstation.save_printer_setting(self.kind.currentData(), self.target.text(), self.width.currentData())
 
-    def print_test(self) -> None:
+    def start_test(self) -> tuple[str, Callable[[], Any], Callable[[Any], str], Callable[[Exception], str]] | None:
         from devices.printer import PrinterError
         from meike import workstation
         from meike.services import receipting
-        from ui.tasks import run_in_background
 
         if not self.save():
-            return
+            return None
         setting = workstation.printer_setting()
         if setting.kind == "none":
             self.status.setText("未设置打印机：收据将生成 PDF")
-            return
-        self.status.setText("正在连接打印机…")
-        self.test_button.setEnabled(False)
-
-        def done(_result: object) -> None:
-            self.test_button.setEnabled(True)
-            self.status.setText("测试页已发送，请查看打印机")
-
-        def failed(exc: Exception) -> None:
-            self.test_button.setEnabled(True)
-            self.status.setText(str(exc) if isinstance(exc, PrinterError) else f"打印失败：{exc}")
-
-        run_in_background(lambda: receipting.print_test_page(setting), done, failed, owner=self)
+            return None
+        return ("正在连接打印机…", lambda: receipting.print_test_page(setting),
+                lambda _r: "测试页已发送，请查看打印机",
+                lambda exc: str(exc) if isinstance(exc, PrinterError) else f"打印失败：{exc}")
 
 
-class CallerIdSettings(QWidget):
+class CallerIdSettings(DeviceSettings):
     """来电盒: this PC's caller-ID modem / box (port and, for boxes with their own format, a line pattern)."""
+
+    saved_text = "已保存（重新登录后生效）"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         from meike import workstation
 
-        super().__init__(parent)
-        self.setObjectName("callerid_settings")
+        super().__init__("callerid", parent)
         current = workstation.callerid_setting()
         self.port = QLineEdit(current.port, objectName="callerid_port")
         self.port.setPlaceholderText("例如 COM3、/dev/ttyACM0；留空表示本机没有来电盒")
         self.pattern = QLineEdit(current.pattern, objectName="callerid_pattern")
         self.pattern.setPlaceholderText(r"调制解调器留空；自带格式的来电盒填正则，如 ^CID:(?P<number>\d+)")
-        self.form = ErrorForm()
         self.form.add_field("callerid_port", "端口", self.port)
         self.form.add_field("callerid_pattern", "行格式", self.pattern)
-        self.save_button = QPushButton("保存", objectName="callerid_save")
-        self.test_button = QPushButton("测试连接", objectName="callerid_test")
-        self.status = QLabel(objectName="callerid_status", wordWrap=True)
-        self.save_button.clicked.connect(self.save)
-        self.test_button.clicked.connect(self.test_connection)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("来电盒按电脑分别设置。支持 AT 命令的语音调制解调器（AT+VCID=1）及输出文本行的来电盒；"
-                                "保存后重新登录生效，来电时右上角弹出顾客资料。", wordWrap=True))
-        layout.addLayout(self.form)
-        row = QHBoxLayout()
-        row.addWidget(self.save_button)
-        row.addWidget(self.test_button)
-        row.addWidget(self.status, 1)
-        layout.addLayout(row)
-        layout.addStretch(1)
+        self.finish("来电盒按电脑分别设置。支持 AT 命令的语音调制解调器（AT+VCID=1）及输出文本行的来电盒；"
+                    "保存后重新登录生效，来电时右上角弹出顾客资料。", "测试连接")
 
-    def save(self) -> bool:
+    def store(self) -> None:
         from meike import workstation
 
-        try:
-            workstation.save_callerid_setting(self.port.text(), self.pattern.text())
-        except ValidationError as e:
-            self.form.show_errors(e.errors)
-            self.status.setText("未保存：请按红色提示修改")
-            return False
-        self.form.clear_errors()
-        self.status.setText("已保存（重新登录后生效）")
-        return True
+        workstation.save_callerid_setting(self.port.text(), self.pattern.text())
 
-    def test_connection(self) -> None:
+    def start_test(self) -> tuple[str, Callable[[], Any], Callable[[Any], str], Callable[[Exception], str]] | None:
         """Open the port and send ATZ off the GUI thread; the answer (or the failure) in plain words."""
         from devices.callerid import CallerIdError, check_connection
-        from ui.tasks import run_in_background
 
         port = self.port.text().strip()
         if not port:
             self.form.show_errors({"callerid_port": "请填写端口"})
-            return
+            return None
         self.form.clear_errors()
-        self.status.setText(f"正在连接 {port}…")
-        self.test_button.setEnabled(False)
-
-        def done(message: str) -> None:
-            self.test_button.setEnabled(True)
-            self.status.setText(message)
-
-        def failed(exc: Exception) -> None:
-            self.test_button.setEnabled(True)
-            self.status.setText(str(exc) if isinstance(exc, CallerIdError) else f"连接失败：{exc}")
-
-        run_in_background(lambda: check_connection(port), done, failed, owner=self)
+        return (f"正在连接 {port}…", lambda: check_connection(port), lambda message: message,
+                lambda exc: str(exc) if isinstance(exc, CallerIdError) else f"连接失败：{exc}")
 
 
 class SettingsPage(QWidget):
