@@ -31,11 +31,6 @@ def modem() -> Iterator[object]:
     m.close()
 
 
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
 def _window(qtbot, clinic: Clinic, actor: Actor, modem) -> MainWindow:  # type: ignore[no-untyped-def]
     workstation.save_callerid_setting(modem.port)  # the PC's setting: the window starts listening by itself
     window = MainWindow(clinic, actor)

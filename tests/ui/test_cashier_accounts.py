@@ -3,19 +3,16 @@ balance with a supervisor, discharge refund and course refund with its quote."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QCheckBox, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from meike.db import Clinic
 from meike.permissions import Actor
-from meike.services import accounts, cashier, customers, dictionaries, ledger
+from meike.services import cashier, customers, ledger
 from meike.services.cashier import LineSpec
-from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
-from ui.dialogs import cashier_common
+from tests.ui.cashier_support import click, methods, ready
 from ui.dialogs.cashier_accounts import (
     BalanceRefundDialog,
     CouponSaleDialog,
@@ -29,29 +26,6 @@ from ui.pages.cashier import CashierPage, OrderTable
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
-@pytest.fixture(autouse=True)
-def _no_pdf_viewer(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    opened: list[Path] = []
-    monkeypatch.setattr(cashier_common, "open_file", opened.append)
-    return opened
-
-
-def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
-    if isinstance(widget, QCheckBox):  # on the box, not the empty space right of its text
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=QPoint(8, widget.height() // 2))
-    else:
-        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
-    return {e.name: e.id for e in dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)}
-
-
 def first_customer(clinic: Clinic, actor: Actor) -> customers.CustomerRow:
     return customers.search_customers(clinic, actor, limit=1)[0]
 
@@ -59,11 +33,6 @@ def first_customer(clinic: Clinic, actor: Actor) -> customers.CustomerRow:
 def open_order(clinic: Clinic, actor: Actor, customer_id: int, code: str, **line: int) -> int:
     item = cashier.find_items(clinic, actor, code)[0].id
     return cashier.open_order(clinic, actor, customer_id=customer_id, lines=[LineSpec(item, **line)])
-
-
-def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the history tabs, which load off the GUI thread."""
-    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
 
 
 def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None:  # type: ignore[no-untyped-def]

@@ -15,43 +15,17 @@ from meike import clock
 from meike.db import Clinic
 from meike.models import Order, Payment, PaymentMethod, PerformanceEntry, Receipt
 from meike.permissions import Actor
-from meike.services import accounts, cashier, cashier_view, customers, dayclose, dictionaries, ledger
+from meike.services import cashier, cashier_view, customers, dayclose, dictionaries, ledger
 from meike.services.cashier import LineSpec
 from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
-from ui.dialogs import cashier_common
+from tests.ui.cashier_support import click, methods, ready
 from ui.dialogs.cashier_day import DayCloseDialog
 from ui.dialogs.cashier_orders import RefundLineDialog, VoidDialog
 from ui.dialogs.payment import PaymentDialog
 from ui.pages.cashier import CashierPage, OrderTable
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
-@pytest.fixture
-def sy(demo_clinic: Clinic) -> Actor:
-    """The demo cashier: the cashier page, no supervisor rights."""
-    return accounts.authenticate(demo_clinic, "sy", "123")
-
-
-@pytest.fixture(autouse=True)
-def _no_pdf_viewer(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    opened: list[Path] = []
-    monkeypatch.setattr(cashier_common, "open_file", opened.append)
-    return opened
-
-
-def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
-    return {e.name: e.id for e in dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)}
 
 
 def item_id(clinic: Clinic, actor: Actor, code: str) -> int:
@@ -64,11 +38,6 @@ def open_order(clinic: Clinic, actor: Actor, code: str, *, customer_index: int =
     customer = customers.search_customers(clinic, actor, limit=customer_index + 1)[customer_index]
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item_id(clinic, actor, code))],
                               consultant_id=consultant_id)
-
-
-def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the history tabs, which load off the GUI thread."""
-    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
 
 
 def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]

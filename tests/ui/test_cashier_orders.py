@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -21,11 +20,10 @@ from PySide6.QtWidgets import (
 from meike import clock
 from meike.db import Clinic
 from meike.permissions import Actor
-from meike.services import accounts, audit, cashier, cashier_view, customers, dayclose, dictionaries
+from meike.services import audit, cashier, cashier_view, customers, dayclose
 from meike.services.cashier import LineSpec
-from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
-from ui.dialogs import cashier_common
+from tests.ui.cashier_support import click, methods, ready
 from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
 from ui.dialogs.cashier_orders import InvoiceDialog, RepriceDialog, ReprintDialog
 from ui.dialogs.payment import PaymentDialog
@@ -33,26 +31,6 @@ from ui.pages.cashier import CashierPage, OrderTable
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
-@pytest.fixture(autouse=True)
-def _no_pdf_viewer(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    opened: list[Path] = []
-    monkeypatch.setattr(cashier_common, "open_file", opened.append)
-    return opened
-
-
-def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-
-
-def method_ids(clinic: Clinic, actor: Actor) -> dict[str, int]:
-    return {e.name: e.id for e in dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)}
 
 
 def open_order(clinic: Clinic, actor: Actor, code: str, customer_index: int = 0) -> int:
@@ -63,13 +41,8 @@ def open_order(clinic: Clinic, actor: Actor, code: str, customer_index: int = 0)
 
 def paid_order(clinic: Clinic, actor: Actor, code: str, amount_fen: int, key: str) -> int:
     order_id = open_order(clinic, actor, code)
-    cashier.pay(clinic, actor, order_id, [Tender(method_ids(clinic, actor)["现金"], amount_fen)], idempotency_key=key)
+    cashier.pay(clinic, actor, order_id, [Tender(methods(clinic, actor)["现金"], amount_fen)], idempotency_key=key)
     return order_id
-
-
-def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the history tabs, which load off the GUI thread."""
-    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
 
 
 def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None:  # type: ignore[no-untyped-def]

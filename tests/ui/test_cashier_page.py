@@ -12,6 +12,7 @@ from meike.db import Clinic
 from meike.models import Order, Payment
 from meike.permissions import Actor
 from meike.services import accounts, customers, ledger
+from tests.ui.cashier_support import ready
 from ui.dialogs.new_order import NewOrderDialog
 from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
 from ui.pages.cashier import CashierPage
@@ -20,19 +21,9 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
-@pytest.fixture
 def sy(demo_clinic: Clinic) -> Actor:
     """The demo cashier: cashier page, no supervisor rights."""
     return accounts.authenticate(demo_clinic, "sy", "123")
-
-
-def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the history tabs, which load off the GUI thread."""
-    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
 
 
 def _page(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]

@@ -18,11 +18,6 @@ from ui.dialogs.customer_detail import CustomerDetailDialog
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
 def staff_id(clinic: Clinic, actor: Actor, name: str) -> int:
     return next(e.id for e in dictionaries.list_entries(clinic, actor, Kind.STAFF) if e.name == name)
 

@@ -14,7 +14,7 @@ from meike import clock
 from meike.db import Clinic
 from meike.models import Reminder
 from meike.permissions import Actor
-from meike.services import accounts, customers, followups
+from meike.services import customers, followups
 from ui.dialogs.reminders import (
     AddReminderDialog,
     CompleteReminderDialog,
@@ -31,11 +31,6 @@ TODAY = clock.now().date()
 def _no_scheduler_thread_outlives_a_test(qtbot) -> Iterator[None]:  # type: ignore[no-untyped-def]
     yield
     qtbot.waitUntil(lambda: not [t for t in threading.enumerate() if t.name == "APScheduler"], timeout=5000)
-
-
-@pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
 
 
 @pytest.fixture

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def gl(demo_clinic: Clinic) -> Actor:
-    return accounts.authenticate(demo_clinic, "gl", "123")
-
-
-@pytest.fixture
 def page(qtbot, demo_clinic: Clinic, gl: Actor) -> SettingsPage:  # type: ignore[no-untyped-def]
     widget = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(widget)

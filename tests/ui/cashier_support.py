@@ -1,0 +1,29 @@
+"""Helpers the cashier widget tests share: clicking, waiting for background lists, payment methods."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QCheckBox, QWidget
+
+from meike.db import Clinic
+from meike.permissions import Actor
+from meike.services import dictionaries
+from meike.services.dictionaries import Kind
+from ui.pages.cashier import CashierPage
+
+
+def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
+    if isinstance(widget, QCheckBox):  # on the box, not the empty space right of its text
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=QPoint(8, widget.height() // 2))
+    else:
+        qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
+    """Payment method ids by name."""
+    return {e.name: e.id for e in dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)}
+
+
+def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
+    """Wait for the history tabs, which load off the GUI thread."""
+    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
