@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -23,57 +23,27 @@ from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Page
 from meike.services import phone
 from meike.services.phone import DIRECTIONS, CallRow
-from ui.tasks import run_in_background
+from ui.models.paged import Index, PagedTableModel
 
 COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "备注"]
 PAGE_SIZE = 100
-Index = QModelIndex | QPersistentModelIndex
-ROOT = QModelIndex()
 
 
-class CallTableModel(QAbstractTableModel):
+class CallTableModel(PagedTableModel):
     """Call records a page at a time."""
 
-    total_changed = Signal(object)
+    headers = COLUMNS
+    page_size = PAGE_SIZE
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: Any = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
-        self.rows: list[CallRow] = []
-        self.total: int | None = None
-        self._more = False
 
     def reload(self) -> None:
-        self.beginResetModel()
-        self.rows = []
-        self._more = True
-        self.endResetModel()
-        self.fetchMore(ROOT)
-        run_in_background(lambda: phone.count_calls(self.clinic, self.actor), self._counted, owner=self)
+        self.restart(lambda: phone.count_calls(self.clinic, self.actor))
 
-    def _counted(self, total: int) -> None:
-        self.total = total
-        self.total_changed.emit(total)
-
-    def rowCount(self, parent: Index = ROOT) -> int:  # noqa: N802 (Qt override)
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: Index = ROOT) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def canFetchMore(self, parent: Index) -> bool:  # noqa: N802
-        return not parent.isValid() and self._more
-
-    def fetchMore(self, parent: Index) -> None:  # noqa: N802
-        if parent.isValid():
-            return
-        page = phone.list_calls(self.clinic, self.actor, offset=len(self.rows), limit=PAGE_SIZE)
-        self._more = len(page) == PAGE_SIZE
-        if not page:
-            return
-        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
-        self.rows.extend(page)
-        self.endInsertRows()
+    def fetch_page(self, offset: int, limit: int) -> list[CallRow]:
+        return phone.list_calls(self.clinic, self.actor, offset=offset, limit=limit)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -100,15 +70,6 @@ class CallTableModel(QAbstractTableModel):
         if column == 4:
             return phone.format_duration(row.duration_s)
         return " ".join(row.note.split())
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
-
-    def row_at(self, row: int) -> CallRow | None:
-        return self.rows[row] if 0 <= row < len(self.rows) else None
 
     def replace(self, row: int, value: CallRow) -> None:
         self.rows[row] = value
