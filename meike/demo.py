@@ -12,7 +12,7 @@ from meike.db import Clinic
 from meike.models import Customer, User, UserGrant
 from meike.permissions import Actor, DataScope, Page, Right, page_code, right_code
 from meike.rules.pinyin import initials
-from meike.services import accounts, dictionaries, system
+from meike.services import accounts, dictionaries, promotions, system
 from meike.services.dictionaries import Kind
 
 CLINIC_NAME = "美客示范医疗美容门诊部"
@@ -125,7 +125,8 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
                  grants=[UserGrant(code=c) for c in sorted(every_page | {right_code(r) for r in Right})]),
             User(username="kf", display_name="孙丽", password_hash=accounts.hash_password("123"),
                  data_scope="own", department_id=dept["客服部"], staff_id=staff["孙丽"], created_at=now,
-                 grants=[UserGrant(code=page_code(p)) for p in (Page.DASHBOARD, Page.REGISTRATION, Page.CUSTOMERS)]),
+                 grants=[UserGrant(code=page_code(p))
+                         for p in (Page.DASHBOARD, Page.REGISTRATION, Page.CUSTOMERS, Page.PHONE)]),
             User(username="wl", display_name="刘洋", password_hash=accounts.hash_password("123"),
                  data_scope="department", department_id=dept["网络部"], staff_id=staff["刘洋"], created_at=now,
                  grants=[UserGrant(code=page_code(p)) for p in (Page.DASHBOARD, Page.REGISTRATION, Page.CUSTOMERS)]),
@@ -159,6 +160,12 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
             })
         if rows:
             s.execute(insert(Customer), rows)
+    # A promotion running this month (seed 004: a promotion item shows its promotional price).
+    manager = Actor(user_id=users[0].id, username="gl", display_name="总台", data_scope=DataScope.ALL,
+                    grants=frozenset({page_code(Page.SETTINGS)}))
+    photo = next(e.id for e in dictionaries.list_entries(clinic, manager, Kind.ITEM) if e.name == "光子嫩肤")
+    promotions.add_promotion(clinic, manager, name="冬季嫩肤特惠", item_id=photo, price_fen=78_000,
+                             starts_on=now.date() - timedelta(days=3), ends_on=now.date() + timedelta(days=27))
     if activity and customers >= 40:
         _today_at_the_clinic(clinic, rng, now)
 

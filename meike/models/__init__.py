@@ -3,7 +3,16 @@
 from meike.models.accounts import User, UserGrant
 from meike.models.audit import AuditEntry
 from meike.models.base import Base
-from meike.models.cashier import Order, OrderAdjustment, OrderLine, Payment, Receipt, ReceiptCounter
+from meike.models.cashier import (
+    Order,
+    OrderAdjustment,
+    OrderLine,
+    OrderShare,
+    Payment,
+    Promotion,
+    Receipt,
+    ReceiptCounter,
+)
 from meike.models.customers import Customer
 from meike.models.dictionaries import (
     Channel,
@@ -28,6 +37,8 @@ __all__ = [
     "Coupon",
     "DayClose",
     "OrderAdjustment",
+    "OrderShare",
+    "Promotion",
     "Package",
     "PackageUse",
     "PerformanceEntry",

@@ -74,8 +74,62 @@ class OrderLine(Base):
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     package_sessions: Mapped[int] = mapped_column(Integer, default=0)  # > 0: sells a course of N sessions
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))  # paid by a session of it
+    promotion_id: Mapped[int | None] = mapped_column(ForeignKey("promotions.id"))  # priced by a promotion 促销
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+    def copy(self) -> OrderLine:
+        """The same line on a new order (a void reopens it, a merge gathers it)."""
+        return OrderLine(item_id=self.item_id, item_name=self.item_name, quantity=self.quantity,
+                         unit_price_fen=self.unit_price_fen, amount_fen=self.amount_fen,
+                         list_price_fen=self.list_price_fen, doctor_id=self.doctor_id,
+                         package_sessions=self.package_sessions, package_id=self.package_id,
+                         promotion_id=self.promotion_id)
+
+
+class OrderShare(Base):
+    """业绩分配 of one order: who shares a role's performance and by how many percent (100 per role).
+
+    Without rows for a role the order's consultant / the line's doctor / the customer's developer gets
+    all of it; with rows, they replace that one person.
+    """
+
+    __tablename__ = "order_shares"
+    __table_args__ = (CheckConstraint("percent BETWEEN 1 AND 100", name="percent_range"),)
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(12), primary_key=True)  # consultant / doctor / developer
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    percent: Mapped[int] = mapped_column(Integer)
+
+
+class Promotion(Base):
+    """促销: an item's promotional price (特价) or discount for a range of days (both ends included).
+
+    The promotion is the approval: a line at the promotion's price needs no supervisor even when it is
+    below the item's minimum; the promotion itself is audited when it is set.
+    """
+
+    __tablename__ = "promotions"
+    __table_args__ = (
+        CheckConstraint("(price_fen IS NULL) <> (discount_permille IS NULL)", name="price_or_discount"),
+        CheckConstraint("price_fen IS NULL OR price_fen >= 0", name="price_not_negative"),
+        CheckConstraint("discount_permille IS NULL OR discount_permille BETWEEN 1 AND 999",
+                        name="discount_range"),
+        CheckConstraint("ends_on >= starts_on", name="date_range"),
+        Index("ix_promotions_item_dates", "item_id", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    price_fen: Mapped[int | None] = mapped_column(Integer)  # per session / unit
+    discount_permille: Mapped[int | None] = mapped_column(Integer)  # 800 = 八折 of the list price
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Receipt(Base):

@@ -36,6 +36,8 @@ class Item(DictionaryMixin, Base):
     __table_args__ = (
         CheckConstraint("price_fen >= 0", name="price_not_negative"),
         CheckConstraint("min_price_fen >= 0 AND min_price_fen <= price_fen", name="min_price_range"),
+        CheckConstraint("share_consultant_pct BETWEEN 0 AND 100 AND share_doctor_pct BETWEEN 0 AND 100 "
+                        "AND share_developer_pct BETWEEN 0 AND 100", name="shares_percent"),
     )
 
     price_fen: Mapped[int] = mapped_column(Integer, default=0)
@@ -44,6 +46,10 @@ class Item(DictionaryMixin, Base):
     unit: Mapped[str] = mapped_column(String(10), default="次")
     category_id: Mapped[int | None] = mapped_column(ForeignKey("item_categories.id"))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # 业绩比例: the share of a line's amount credited to each role (percent; the department gets it all).
+    share_consultant_pct: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    share_doctor_pct: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    share_developer_pct: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
 
     category: Mapped[ItemCategory | None] = relationship()
     department: Mapped[Department | None] = relationship()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -25,12 +25,14 @@ from meike.models import (
     Order,
     OrderAdjustment,
     OrderLine,
+    OrderShare,
     Package,
     PackageUse,
     Payment,
     PaymentMethod,
     Receipt,
     Staff,
+    StaffRole,
     Treatment,
     User,
     Visit,
@@ -40,7 +42,7 @@ from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, DataScope, Page, Right
 from meike.rules.validation import mask_mobile
-from meike.services import audit, bizday, history, ledger, performance, scope
+from meike.services import audit, bizday, history, ledger, performance, promotions, scope
 from meike.services.customers import load_in_scope
 from meike.services.ledger import Tender, receipt_number  # noqa: F401 (the cashier's API)
 
@@ -65,6 +67,7 @@ class ItemChoice:
     price_fen: int
     min_price_fen: int
     unit: str
+    promotion: str = ""  # "促销：国庆特惠 特价 ¥880.00" while the item is on promotion
 
 
 def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> list[ItemChoice]:
@@ -77,7 +80,60 @@ def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> l
         q = q.where(or_(and_(Item.pinyin_code >= code, Item.pinyin_code < code + "\uffff"),
                         Item.name.contains(text, autoescape=True)))
     with clinic.read() as s:
-        return [ItemChoice(i.id, i.name, i.pinyin_code, i.price_fen, i.min_price_fen, i.unit) for i in s.scalars(q)]
+        items = list(s.scalars(q))
+        day = bizday.open_business_date(s)
+        running = {p.item_id: p for p in s.scalars(select(promotions.Promotion).where(
+            promotions.Promotion.item_id.in_([i.id for i in items]), promotions.Promotion.is_active.is_(True),
+            promotions.Promotion.starts_on <= day, promotions.Promotion.ends_on >= day))}
+        choices = []
+        for i in items:
+            promo = running.get(i.id)
+            note = (f"促销：{promo.name} ¥{format_fen(promotions.unit_price(promo, i.price_fen))}"
+                    if promo is not None else "")
+            choices.append(ItemChoice(i.id, i.name, i.pinyin_code, i.price_fen, i.min_price_fen, i.unit, note))
+        return choices
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    """What a line of an item costs a customer now: the price filled in, and the lowest price that
+    needs no supervisor (the item's minimum, or the promotion's price when that is lower)."""
+
+    list_price_fen: int
+    price_fen: int
+    minimum_fen: int
+    note: str  # 会员 9.5 折 / 促销：国庆特惠 / ""
+    promotion_id: int | None
+
+
+def price_quote(s: Session, customer: Customer | None, item: Item, sessions: int, day: date) -> PriceQuote:
+    """A course of ``sessions`` (0 = a single unit) is priced for all its sessions."""
+    sessions = max(1, sessions)
+    list_price, minimum = item.price_fen * sessions, item.min_price_fen * sessions
+    level = (s.get(MemberLevel, customer.member_level_id)
+             if customer is not None and customer.member_level_id else None)
+    permille = level.discount_permille if level is not None and level.is_active else 1000
+    price = member_price(list_price, minimum, permille)
+    note = f"{level.name} {permille / 100:g} 折" if level is not None and price < list_price else ""
+    promo = promotions.active(s, item.id, day)
+    if promo is None:
+        return PriceQuote(list_price, price, minimum, note, None)
+    promo_price = promotions.unit_price(promo, item.price_fen) * sessions
+    if promo_price < price:
+        price, note = promo_price, f"促销：{promo.name}"
+    return PriceQuote(list_price, price, min(minimum, promo_price), note,
+                      promo.id if price == promo_price else None)
+
+
+def quote(clinic: Clinic, actor: Actor, *, customer_id: int | None, item_id: int, sessions: int = 0) -> PriceQuote:
+    """The price the order dialog fills in for an item (member discount, promotion)."""
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        item = s.get(Item, item_id)
+        if item is None:
+            raise NotFound("项目不存在")
+        customer = load_in_scope(s, actor, customer_id) if customer_id is not None else None
+        return price_quote(s, customer, item, sessions, bizday.open_business_date(s))
 
 
 # --- open an order ----------------------------------------------------------------------------
@@ -107,9 +163,115 @@ def _spec(line: LineInput) -> LineSpec:
     return line if isinstance(line, LineSpec) else LineSpec(line[0], line[1], line[2])
 
 
+@dataclass(frozen=True)
+class ShareSpec:
+    """One person's share of a role's performance on an order (业绩分配): percents of a role sum to 100."""
+
+    role: str  # consultant / doctor / developer
+    staff_id: int
+    percent: int
+
+
+def _check_shares(s: Session, shares: Sequence[ShareSpec]) -> list[OrderShare]:
+    errors: dict[str, str] = {}
+    by_role: dict[str, list[ShareSpec]] = {}
+    for share in shares:
+        label = performance.ROLE_LABELS.get(share.role, share.role)
+        if share.role not in performance.SHARED_ROLES:
+            errors.setdefault("shares", f"不能分配“{label}”业绩")
+        elif not isinstance(share.percent, int) or not 1 <= share.percent <= 100:
+            errors.setdefault("shares", f"{label}业绩比例应在 1%–100% 之间")
+        elif s.get(Staff, share.staff_id) is None:
+            errors.setdefault("shares", "职员不存在")
+        else:
+            by_role.setdefault(share.role, []).append(share)
+    for role, rows in by_role.items():
+        label = performance.ROLE_LABELS[role]
+        if len({r.staff_id for r in rows}) != len(rows):
+            errors.setdefault("shares", f"{label}业绩里同一职员出现了两次")
+        elif sum(r.percent for r in rows) != 100:
+            errors.setdefault("shares", f"{label}业绩比例合计应为 100%，现在是 {sum(r.percent for r in rows)}%")
+    if errors:
+        raise ValidationError(errors)
+    return [OrderShare(role=r.role, staff_id=r.staff_id, percent=r.percent) for r in shares]
+
+
+def set_order_shares(clinic: Clinic, actor: Actor, order_id: int, shares: Sequence[ShareSpec]) -> None:
+    """业绩分配 of an unpaid order; an empty list for a role gives it back to the default person."""
+    actor.require_page(Page.CASHIER)
+    with clinic.write() as s:
+        order = _load_order(s, actor, order_id, lock=True)
+        if order.status != ORDER_NEW:
+            raise ValidationError.single("shares", "只能在结单前分配业绩")
+        rows = _check_shares(s, shares)
+        before = [{"role": r, "staff_id": st, "percent": pc}
+                  for r, people in performance.order_shares(s, order.id).items() for st, pc in people]
+        for old in s.scalars(select(OrderShare).where(OrderShare.order_id == order.id)):
+            s.delete(old)
+        s.flush()
+        for row in rows:
+            row.order_id = order.id
+            s.add(row)
+        audit.record(s, actor, "order.shares", "order", order.id, before={"shares": before}, after={
+            "shares": [{"role": r.role, "staff_id": r.staff_id, "percent": r.percent} for r in rows]})
+
+
+@dataclass(frozen=True)
+class ShareView:
+    role: str
+    staff_id: int
+    staff_name: str
+    percent: int
+
+
+@dataclass(frozen=True)
+class SharesView:
+    """An order's 业绩分配 and who gets each role when it names nobody."""
+
+    shares: list[ShareView]
+    defaults: dict[str, str]  # role → the default person's name ("" = nobody)
+    item_percents: list[tuple[str, int, int, int]]  # item name, consultant %, doctor %, developer %
+
+
+def order_shares(clinic: Clinic, actor: Actor, order_id: int) -> SharesView:
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        order = _load_order(s, actor, order_id)
+        names = dict(s.execute(select(Staff.id, Staff.name)).tuples().all())
+        shares = [ShareView(role, staff_id, names.get(staff_id, ""), percent)
+                  for role, people in performance.order_shares(s, order.id).items() for staff_id, percent in people]
+        doctors = sorted({names.get(li.doctor_id, "") for li in order.lines if li.doctor_id is not None})
+        defaults = {"consultant": names.get(order.consultant_id, "") if order.consultant_id else "",
+                    "doctor": "、".join(doctors),
+                    "developer": (names.get(order.customer.developer_id, "")
+                                  if order.customer.developer_id else "")}
+        percents = []
+        for li in order.lines:
+            item = s.get(Item, li.item_id)
+            percents.append((li.item_name, *(performance.item_percent(item, r) for r in performance.SHARED_ROLES)))
+        return SharesView(shares, defaults, percents)
+
+
+SHARE_STAFF_ROLES = {"consultant": ("onsite_consultant", "online_consultant"), "doctor": ("doctor",),
+                     "developer": None}  # None: anyone on the staff
+
+
+def share_candidates(clinic: Clinic, actor: Actor) -> dict[str, list[tuple[int, str]]]:
+    """Who can be given each role's performance: consultants, doctors, and anyone as developer."""
+    actor.require_page(Page.CASHIER)
+    with clinic.read() as s:
+        out: dict[str, list[tuple[int, str]]] = {}
+        for role, codes in SHARE_STAFF_ROLES.items():
+            q = select(Staff.id, Staff.name).where(Staff.is_active.is_(True)).order_by(Staff.sort_order, Staff.id)
+            if codes is not None:
+                q = q.where(Staff.id.in_(select(StaffRole.staff_id).where(StaffRole.role.in_(codes))))
+            out[role] = [(i, n) for i, n in s.execute(q)]
+        return out
+
+
 def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: Sequence[LineInput],
                supervisor: Actor | None = None, visit_id: int | None = None,
-               consultant_id: int | None = None) -> int:
+               consultant_id: int | None = None, shares: Sequence[ShareSpec] = ()) -> int:
     """开单: a new unpaid order 新单 for a customer in the actor's scope. Returns its id.
 
     A unit price below the item's minimum needs ``supervisor``: a user holding ``Right.APPROVE_PRICE``
@@ -130,8 +292,16 @@ def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: 
             visit = s.get(Visit, visit_id)
             if visit is None or visit.customer_id != customer.id:
                 raise ValidationError.single("visit", "到诊记录不属于该顾客")
-        return open_order_in(s, actor, customer, lines, supervisor=supervisor, visit_id=visit_id,
-                             consultant_id=consultant_id).id
+        share_rows = _check_shares(s, shares)
+        order = open_order_in(s, actor, customer, lines, supervisor=supervisor, visit_id=visit_id,
+                              consultant_id=consultant_id)
+        for row in share_rows:
+            row.order_id = order.id
+            s.add(row)
+        if share_rows:
+            audit.record(s, actor, "order.shares", "order", order.id, after={
+                "shares": [{"role": r.role, "staff_id": r.staff_id, "percent": r.percent} for r in share_rows]})
+        return order.id
 
 
 def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[LineInput], *,
@@ -195,8 +365,7 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
     built: list[OrderLine] = []
     below_min: list[tuple[OrderLine, int]] = []
     errors: dict[str, str] = {}
-    level = s.get(MemberLevel, customer.member_level_id) if customer.member_level_id else None
-    permille = level.discount_permille if level is not None and level.is_active else 1000
+    day = bizday.open_business_date(s)
     sessions_wanted: dict[int, int] = {}
     for spec in lines:
         item = s.get(Item, spec.item_id)
@@ -231,10 +400,9 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
             errors.setdefault("package", f"{item.name}的疗程次数应在 1–{MAX_QUANTITY} 之间")
             continue
         # A course is priced for all its sessions: its list price and minimum are the item's per session.
-        sessions = max(1, spec.package_sessions)
-        list_price, minimum = item.price_fen * sessions, item.min_price_fen * sessions
-        price = (member_price(list_price, minimum, permille) if spec.unit_price_fen is None
-                 else spec.unit_price_fen)
+        offer = price_quote(s, customer, item, spec.package_sessions, day)
+        list_price, minimum = offer.list_price_fen, offer.minimum_fen
+        price = offer.price_fen if spec.unit_price_fen is None else spec.unit_price_fen
         if not isinstance(price, int) or price < 0:
             errors.setdefault("price", f"{item.name}的单价不能小于 0")
             continue
@@ -243,7 +411,8 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
             continue
         line = OrderLine(item_id=item.id, item_name=item.name, quantity=quantity, unit_price_fen=price,
                          amount_fen=price * quantity, list_price_fen=list_price, doctor_id=spec.doctor_id,
-                         package_sessions=spec.package_sessions, package_id=None)
+                         package_sessions=spec.package_sessions, package_id=None,
+                         promotion_id=offer.promotion_id if price == offer.price_fen else None)
         built.append(line)
         if price < minimum:
             below_min.append((line, minimum))
@@ -641,13 +810,12 @@ def void(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, supervisor
             reopened = Order(customer_id=order.customer_id, visit_id=order.visit_id, status=ORDER_NEW,
                              total_fen=order.total_fen, created_by_id=actor.user_id, created_at=now,
                              cancel_reason="", consultant_id=order.consultant_id, source_order_id=order.id,
-                             lines=[OrderLine(item_id=li.item_id, item_name=li.item_name, quantity=li.quantity,
-                                              unit_price_fen=li.unit_price_fen, amount_fen=li.amount_fen,
-                                              list_price_fen=li.list_price_fen, doctor_id=li.doctor_id,
-                                              package_sessions=li.package_sessions, package_id=li.package_id)
-                                    for li in order.lines])
+                             lines=[li.copy() for li in order.lines])
             s.add(reopened)
             s.flush()
+            for share in s.scalars(select(OrderShare).where(OrderShare.order_id == order.id)).all():
+                s.add(OrderShare(order_id=reopened.id, role=share.role, staff_id=share.staff_id,
+                                 percent=share.percent))
             history.after_void(s, order)
             audit.record(s, actor, "order.void", "order", order.id, before={"status": ORDER_SETTLED}, after={
                 "status": ORDER_VOIDED, "reason": reason, "supervisor": supervisor.username,
@@ -799,9 +967,11 @@ def package_refund_quote(clinic: Clinic, actor: Actor, package_id: int, sessions
 
 
 def reprice_line(clinic: Clinic, actor: Actor, order_line_id: int, *, unit_price_fen: int, reason: str,
-                 supervisor: Actor | None, tenders: Sequence[Tender], idempotency_key: str) -> PayResult:
+                 supervisor: Actor | None, tenders: Sequence[Tender], idempotency_key: str,
+                 reverse_performance: bool = True) -> PayResult:
     """多退少补: a settled line's price changes. Higher: the difference becomes arrears, collected now
-    with ``tenders`` or later. Lower: the difference is refunded like a project refund."""
+    with ``tenders`` or later, and is credited as performance. Lower: the difference is refunded like a
+    project refund; the staff's performance of it is taken back when ``reverse_performance``."""
     actor.require_page(Page.CASHIER)
     reason = _reason(reason, "改价")
     key = ledger.check_key(idempotency_key)
@@ -830,7 +1000,8 @@ def reprice_line(clinic: Clinic, actor: Actor, order_line_id: int, *, unit_price
             if diff < 0:
                 ledger.require_supervisor(supervisor, Right.REFUND, "退差价")
                 assert supervisor is not None
-                return _refund_in(s, actor, order, line, -diff, 0, "reprice", tenders, reason, supervisor, True, key)
+                return _refund_in(s, actor, order, line, -diff, 0, "reprice", tenders, reason, supervisor,
+                                  reverse_performance, key)
             receipt = (ledger.write_receipt(s, actor, kind="collect", customer=order.customer, key=key,
                                             tenders=tenders, order_id=order.id, note=reason)
                        if tenders else _empty_receipt(s, actor, "collect", order.customer_id, order.id, key, reason))
@@ -894,16 +1065,18 @@ def merge_orders(clinic: Clinic, actor: Actor, order_ids: Sequence[int]) -> int:
         if len({o.customer_id for o in orders}) != 1:
             raise ValidationError.single("orders", "只能合并同一位顾客的单")
         first = orders[0]
+        share_sets = {tuple(sorted((r, st, pc) for r, people in performance.order_shares(s, o.id).items()
+                                   for st, pc in people)) for o in orders}
+        if len(share_sets) > 1:
+            raise ValidationError.single("orders", "这几张单的业绩分配不同，请先改成一样再合并")
         merged = Order(customer_id=first.customer_id, visit_id=first.visit_id, status=ORDER_NEW,
                        total_fen=sum(o.total_fen for o in orders), created_by_id=actor.user_id,
                        created_at=clock.now(), cancel_reason="", consultant_id=first.consultant_id,
-                       lines=[OrderLine(item_id=li.item_id, item_name=li.item_name, quantity=li.quantity,
-                                        unit_price_fen=li.unit_price_fen, amount_fen=li.amount_fen,
-                                        list_price_fen=li.list_price_fen, doctor_id=li.doctor_id,
-                                        package_sessions=li.package_sessions, package_id=li.package_id)
-                              for o in orders for li in o.lines])
+                       lines=[li.copy() for o in orders for li in o.lines])
         s.add(merged)
         s.flush()
+        for role, staff_id, percent in share_sets.pop():
+            s.add(OrderShare(order_id=merged.id, role=role, staff_id=staff_id, percent=percent))
         for o in orders:
             o.status = ORDER_CANCELLED
             o.cancel_reason = f"合并到 #{merged.id}"

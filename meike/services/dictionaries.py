@@ -75,6 +75,9 @@ STAFF_ROLES: dict[str, str] = {
     "driver": "司机",
 }
 
+# 项目业绩比例: the percent of a line's amount credited to each staff role (the department gets it all).
+SHARE_ROLES: dict[str, str] = {"consultant": "咨询", "doctor": "医生", "developer": "开发"}
+
 PAYMENT_KINDS: dict[str, str] = {
     "cash": "现金",
     "card": "银行卡",
@@ -113,6 +116,7 @@ def _entry(kind: Kind, row: Any) -> Entry:
             "category_name": row.category.name if row.category else "",
             "department_id": row.department_id,
             "department_name": row.department.name if row.department else "",
+            **{f"share_{role}_pct": getattr(row, f"share_{role}_pct") for role in SHARE_ROLES},
         }
     elif kind is Kind.STAFF:
         fields = {
@@ -220,6 +224,12 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
         out["unit"] = str(values.get("unit") or "次").strip()[:10] or "次"
         ref("category_id", Kind.ITEM_CATEGORY)
         ref("department_id", Kind.DEPARTMENT)
+        for role, label in SHARE_ROLES.items():
+            key = f"share_{role}_pct"
+            pct = values.get(key, 100)
+            if not isinstance(pct, int) or not 0 <= pct <= 100:
+                errors[key] = f"{label}业绩比例应在 0–100 之间"
+            out[key] = pct
     elif kind is Kind.STAFF:
         roles = list(values.get("roles") or [])
         unknown = [r for r in roles if r not in STAFF_ROLES]

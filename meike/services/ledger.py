@@ -369,8 +369,11 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
 
 def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: str,
                    tenders: Sequence[Tender], idempotency_key: str, supervisor: Actor | None,
-                   reason: str) -> ReceiptResult:
-    """退款 from a balance (预存 / 定金) or 出院退款 of the unused inpatient deposit; needs a supervisor."""
+                   reason: str, reverse_performance: bool = False) -> ReceiptResult:
+    """退款 from a balance (预存 / 定金) or 出院退款 of the unused inpatient deposit; needs a supervisor.
+
+    A deposit's department credit 科室定金业绩 goes back with the money; the referring staff's credit
+    only when ``reverse_performance``."""
     actor.require_page(Page.CASHIER)
     if account not in (ACCOUNT_DEPOSIT, ACCOUNT_PREPAID, ACCOUNT_INPATIENT):
         raise ValidationError.single("account", "账户类型无效")
@@ -396,9 +399,13 @@ def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, acc
             receipt = write_receipt(s, actor, kind=kind, customer=customer, key=key, tenders=tenders,
                                     note=reason, external_only=True, sign=-1)
             post(s, actor, receipt, account, receipt.amount_fen, note=reason[:MAX_NOTE])
+            if account != ACCOUNT_PREPAID:
+                performance.reverse_deposit(s, customer.id, account, -receipt.amount_fen, receipt,
+                                            staff=reverse_performance)
             audit.record(s, actor, f"account.{kind}", "receipt", receipt.id, after={
                 "customer": customer.name, "account": account, "amount_fen": -receipt.amount_fen,
-                "receipt_no": receipt.receipt_no, "reason": reason, "supervisor": supervisor.username})
+                "receipt_no": receipt.receipt_no, "reason": reason, "supervisor": supervisor.username,
+                "reverse_performance": reverse_performance})
             return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen)
 
     return once(clinic, key, work, lambda s: replayed(s, key, kind=kind))

@@ -57,9 +57,12 @@ from meike.models import (
     Receipt,
 )
 from meike.models.ledger import ASSET_ACCOUNTS
-from meike.services import bizday, cashier, dayclose, ledger
+from meike.services import bizday, cashier, dayclose, dictionaries, ledger
 from meike.services.cashier import LineSpec, Tender
 from meike.services.dayclose import DayReport
+from meike.services.dictionaries import Kind
+from meike.services.performance import percent_of
+from tests.conftest import make_user
 from tests.meike.conftest_money import START, Desk, build_desk, snapshot
 
 EXTERNAL = ("现金", "微信", "银行卡")
@@ -67,6 +70,12 @@ ACCOUNT_METHODS = {"预存": "prepaid", "定金": "deposit", "券": "coupon", "�
 TOP_UP_ACCOUNTS = ("deposit", "prepaid", "inpatient")
 ITEMS = {"双眼皮": (880_000, 600_000), "水光针": (128_000, 88_000), "脱毛": (50_000, 30_000)}
 STAFF_ROLES = ("consultant", "doctor", "developer")
+# 项目业绩比例: 脱毛 credits its consultant half and its doctor 30% of the amount, its developer nothing.
+SHARES = {"脱毛": {"consultant": 50, "doctor": 30, "developer": 0}}
+
+
+def share_of(item: str, role: str, amount: int) -> int:
+    return percent_of(amount, SHARES.get(item, {}).get(role, 100))
 OUTCOMES: Counter[tuple[str, str]] = Counter()  # (rule, done / refused) over the run: MONEY_STATS=1 prints it
 
 
@@ -586,7 +595,8 @@ class MoneyMachine(RuleBasedStateMachine):
         after = self.staff_credit(order_id, line.id)
         for role in STAFF_ROLES:  # the department's sales always follow the money
             if reverse:
-                assert after[role] == max(0, before[role] - amount), (role, before, after)
+                assert after[role] == before[role] - min(before[role], share_of(line.item, role, amount)), (
+                    role, before, after)
             else:
                 assert after[role] == before[role], f"{role} lost credit though the cashier chose not to reverse it"
         assert after["department"] == before["department"] - amount
@@ -623,8 +633,8 @@ class MoneyMachine(RuleBasedStateMachine):
         self.remember("refund_package", call, result.receipt_no, "refund", order.customer)
 
     @precondition(lambda self: self.with_status("settled"))
-    @rule(data=st.data(), to=st.sampled_from(["up", "down", "same", "below"]))
-    def reprice(self, data: st.DataObject, to: str) -> None:
+    @rule(data=st.data(), to=st.sampled_from(["up", "down", "same", "below"]), reverse=st.booleans())
+    def reprice(self, data: st.DataObject, to: str, reverse: bool) -> None:
         """多退少补: a settled line's price goes up (collect now or owe) or down (refund the difference)."""
         order_id, index = self.pick(data, self.plain_lines(), self.settled_lines(), "line")
         order = self.orders[order_id]
@@ -650,11 +660,19 @@ class MoneyMachine(RuleBasedStateMachine):
 
         def call() -> cashier.PayResult:
             return cashier.reprice_line(self.clinic, self.d.cashier, line.id, unit_price_fen=unit, reason="改价",
-                                        supervisor=boss, tenders=tenders, idempotency_key=key)
+                                        supervisor=boss, tenders=tenders, idempotency_key=key,
+                                        reverse_performance=reverse)
 
+        before = self.staff_credit(order_id, line.id)
         result = self.attempt(ok, f"reprice {line} to {unit} ({diff:+}) paying {paying}", call)
         if result is None:
             return
+        after = self.staff_credit(order_id, line.id)
+        assert after["department"] == before["department"] + diff
+        if diff < 0:  # a price cut is a refund of the difference: the staff's credit goes only when asked
+            for role in STAFF_ROLES:
+                taken = min(before[role], share_of(line.item, role, -diff)) if reverse else 0
+                assert after[role] == before[role] - taken, (role, reverse, before, after)
         if diff > 0:
             order.arrears += diff - paying
             order.adjusted = True
@@ -953,6 +971,12 @@ def test_money_state_machine(_template_db: Path, tmp_path: Path) -> None:
     clock.now = lambda: START
     try:
         MoneyMachine.desk = build_desk(clinic)
+        pricing = make_user(clinic, MoneyMachine.desk.admin, "pricing")
+        for item, shares in SHARES.items():
+            item_id = MoneyMachine.desk.items[item]
+            entry = dictionaries.get_entry(clinic, pricing, Kind.ITEM, item_id)
+            dictionaries.update_entry(clinic, pricing, Kind.ITEM, item_id, dict(
+                entry.fields, name=entry.name, **{f"share_{role}_pct": pct for role, pct in shares.items()}))
     finally:
         clock.now = real_now
         clinic.dispose()

@@ -171,12 +171,12 @@ def _cid(clinic: Clinic) -> int:
 
 
 def test_phone_page_permission_is_checked_by_the_service(demo_clinic: Clinic, gl: Actor) -> None:
-    kf = accounts.authenticate(demo_clinic, "kf", "123")
-    assert not kf.can_open(Page.PHONE)
+    wl = accounts.authenticate(demo_clinic, "wl", "123")  # online consultant: no phone page
+    assert not wl.can_open(Page.PHONE)
     call = phone.record_call(demo_clinic, gl, MOBILE)
-    for attempt in (lambda: phone.caller_card(demo_clinic, kf, MOBILE), lambda: phone.record_call(demo_clinic, kf, MOBILE),
-                    lambda: phone.list_calls(demo_clinic, kf), lambda: phone.count_calls(demo_clinic, kf),
-                    lambda: phone.set_note(demo_clinic, kf, call, "x"), lambda: phone.finish_call(demo_clinic, kf, call)):
+    for attempt in (lambda: phone.caller_card(demo_clinic, wl, MOBILE), lambda: phone.record_call(demo_clinic, wl, MOBILE),
+                    lambda: phone.list_calls(demo_clinic, wl), lambda: phone.count_calls(demo_clinic, wl),
+                    lambda: phone.set_note(demo_clinic, wl, call, "x"), lambda: phone.finish_call(demo_clinic, wl, call)):
         with pytest.raises(PermissionDenied, match="电话管理"):
             attempt()
     with pytest.raises(ValidationError):

@@ -117,8 +117,8 @@ def test_no_listener_without_a_port_or_without_the_phone_page(qtbot, demo_clinic
     window = MainWindow(demo_clinic, gl)
     qtbot.addWidget(window)
     assert window.phone_listener is None  # no caller-ID port configured on this PC
-    kf = accounts.authenticate(demo_clinic, "kf", "123")
-    other = MainWindow(demo_clinic, kf, callerid=CallerIdSetting(modem.port))
+    wl = accounts.authenticate(demo_clinic, "wl", "123")  # online consultant: no phone page
+    other = MainWindow(demo_clinic, wl, callerid=CallerIdSetting(modem.port))
     qtbot.addWidget(other)
     assert other.phone_listener is None and modem.commands == []
 

@@ -77,7 +77,8 @@ def test_menus_offer_what_each_tab_allows(qtbot, demo_clinic: Clinic, gl: Actor)
     paid = paid_order(demo_clinic, gl, "sgz", 128000, "m1")
     page = page_of(qtbot, demo_clinic, gl)
     page.unpaid.select_order(unpaid)
-    assert menu(page, page.unpaid) == {"cashier_action_pay": True, "cashier_action_cancel": True,
+    assert menu(page, page.unpaid) == {"cashier_action_pay": True, "cashier_action_shares": True,
+                                       "cashier_action_cancel": True,
                                        "cashier_action_merge": False, "cashier_action_account": True}
     choose(qtbot, page, page.paid, paid)
     assert menu(page, page.paid) == {

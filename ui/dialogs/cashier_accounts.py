@@ -209,6 +209,10 @@ class BalanceRefundDialog(_MoneyDialog):
         self.form.add_field("amount", "退款金额（元）", self.amount, required=True)
         self.form.add_field("payment_method", "退款方式", self.method, required=True)
         self.form.add_field("reason", "退款原因", self.reason, required=True)
+        # A deposit's department credit goes back with it; the referrer's only when asked (seed 004).
+        self.reverse = QCheckBox("冲减推介职员的定金业绩", objectName=f"{name}_reverse")
+        self.reverse.setChecked(True)
+        self.form.add_field("reverse", "业绩", self.reverse)
         self.supervisor = SupervisorFields(name)
         self.supervisor.add_to(self.form)
         self.finish_layout()
@@ -218,6 +222,7 @@ class BalanceRefundDialog(_MoneyDialog):
     def _account_changed(self) -> None:
         have = self.summary.balances.get(self.account.currentData(), 0)
         self.amount.setText(money_text(have) if have > 0 else "")
+        self.form.setRowVisible(self.reverse.parentWidget(), self.account.currentData() != ACCOUNT_PREPAID)
 
     def save(self) -> None:
         errors: dict[str, str] = {}
@@ -234,7 +239,8 @@ class BalanceRefundDialog(_MoneyDialog):
         self.result = ledger.refund_balance(self.clinic, self.actor, self.customer_id,
                                             account=self.account.currentData(),
                                             tenders=[Tender(self.method.currentData(), amount)],
-                                            idempotency_key=self.key, supervisor=supervisor, reason=self.reason.text())
+                                            idempotency_key=self.key, supervisor=supervisor, reason=self.reason.text(),
+                                            reverse_performance=self.reverse.isChecked())
 
 
 class PackageRefundDialog(_MoneyDialog):

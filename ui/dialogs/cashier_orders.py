@@ -194,6 +194,8 @@ class RepriceDialog(FormDialog):
         self.form.add_field("payment_method", "补收方式", self.collect_method)
         self.form.add_field("amount", "本次补收（元）", self.collect_amount)
         self.form.add_field("refund_method", "退款方式", self.refund_method)
+        self.reverse = _reverse_box("cashier_reprice_reverse")
+        self.form.add_field("reverse", "业绩", self.reverse)
         self.reason = _reason("cashier_reprice_reason", "例如：按活动价补差、医生调整方案")
         self.form.add_field("reason", "改价原因", self.reason, required=True)
         self.supervisor = SupervisorFields("cashier_reprice")
@@ -223,9 +225,10 @@ class RepriceDialog(FormDialog):
     def _update_diff(self) -> None:
         diff = self.difference()
         collect, refund = diff is not None and diff > 0, diff is not None and diff < 0
-        for key, visible in (("payment_method", collect), ("amount", collect), ("refund_method", refund)):
+        for key, visible in (("payment_method", collect), ("amount", collect), ("refund_method", refund),
+                             ("reverse", refund)):
             widget = {"payment_method": self.collect_method, "amount": self.collect_amount,
-                      "refund_method": self.refund_method}[key]
+                      "refund_method": self.refund_method, "reverse": self.reverse}[key]
             self.form.setRowVisible(widget.parentWidget(), visible)
         if diff is None:
             self.diff.setText("")
@@ -260,7 +263,7 @@ class RepriceDialog(FormDialog):
             supervisor = self.supervisor.verify(self.clinic, Right.REFUND if diff < 0 else Right.APPROVE_PRICE)
         self.result = cashier.reprice_line(self.clinic, self.actor, line.id, unit_price_fen=price,
                                            reason=self.reason.text(), supervisor=supervisor, tenders=tenders,
-                                           idempotency_key=self.key)
+                                           idempotency_key=self.key, reverse_performance=self.reverse.isChecked())
 
 
 class InvoiceDialog(FormDialog):

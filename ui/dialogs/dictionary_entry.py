@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QGridLayout,
     QLineEdit,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -22,7 +23,7 @@ from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor
 from meike.rules.pinyin import initials
 from meike.services import dictionaries
-from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, STAFF_ROLES, Entry, Kind
+from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, SHARE_ROLES, STAFF_ROLES, Entry, Kind
 from ui.widgets.form import ErrorForm
 
 
@@ -70,6 +71,12 @@ class EntryDialog(QDialog):
             self.form.add_field("unit", "单位", self.unit)
             self.form.add_field("category_id", "分类", self.category)
             self.form.add_field("department_id", "科室", self.department)
+            self.shares: dict[str, QSpinBox] = {}
+            for role, label in SHARE_ROLES.items():
+                spin = QSpinBox(objectName=f"entry_share_{role}", minimum=0, maximum=100, value=100, suffix=" %")
+                spin.setToolTip(f"结单时{label}业绩按收费金额的这个比例计入（科室业绩总是全额）")
+                self.shares[role] = spin
+                self.form.add_field(f"share_{role}_pct", f"{label}业绩比例", spin)
             self.name.textEdited.connect(self._name_edited)
             self.pinyin.textEdited.connect(lambda _t: setattr(self, "_pinyin_touched", True))
         elif kind is Kind.STAFF:
@@ -137,6 +144,8 @@ class EntryDialog(QDialog):
             self.unit.setText(f["unit"])
             self._select(self.category, f["category_id"], f["category_name"])
             self._select(self.department, f["department_id"], f["department_name"])
+            for role, spin in self.shares.items():
+                spin.setValue(f[f"share_{role}_pct"])
         elif self.kind is Kind.STAFF:
             self._select(self.department, f["department_id"], f["department_name"])
             self.mobile.setText(f["mobile"])
@@ -162,7 +171,8 @@ class EntryDialog(QDialog):
                 except ValueError as e:
                     errors[key] = str(e)
             values.update(pinyin_code=self.pinyin.text(), unit=self.unit.text(),
-                          category_id=self.category.currentData(), department_id=self.department.currentData())
+                          category_id=self.category.currentData(), department_id=self.department.currentData(),
+                          **{f"share_{role}_pct": spin.value() for role, spin in self.shares.items()})
         elif self.kind is Kind.STAFF:
             values.update(department_id=self.department.currentData(), mobile=self.mobile.text(),
                           roles=[c for c, cb in self.role_boxes.items() if cb.isChecked()])

@@ -32,7 +32,7 @@ from meike.errors import MeikeError, NotFound, PermissionDenied, ValidationError
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor, Right
 from meike.services import accounts, cashier, customers, ledger
-from meike.services.cashier import MAX_QUANTITY, ItemChoice, LineSpec
+from meike.services.cashier import MAX_QUANTITY, ItemChoice, LineSpec, PriceQuote
 from meike.services.ledger import PackageView
 from ui.widgets.form import ERROR_STYLE, ErrorForm
 
@@ -46,10 +46,16 @@ class PendingLine:
     unit_price_fen: int  # a course: the price of all its sessions
     package_sessions: int = 0  # > 0: sells a course 疗程 of this many sessions
     package_id: int | None = None  # paid with a session of a course the customer holds (划扣)
+    quoted_minimum_fen: int | None = None  # the lowest price without approval (a promotion's price is lower)
+    note: str = ""  # 会员折扣 / 促销
 
     @property
     def minimum_fen(self) -> int:
-        return 0 if self.package_id is not None else self.item.min_price_fen * max(1, self.package_sessions)
+        if self.package_id is not None:
+            return 0
+        if self.quoted_minimum_fen is not None:
+            return self.quoted_minimum_fen
+        return self.item.min_price_fen * max(1, self.package_sessions)
 
     @property
     def below_min(self) -> bool:
@@ -58,8 +64,10 @@ class PendingLine:
     @property
     def label(self) -> str:
         if self.package_sessions:
-            return f"{self.item.name}（疗程 {self.package_sessions} 次）"
-        return f"{self.item.name}（疗程划扣）" if self.package_id is not None else self.item.name
+            name = f"{self.item.name}（疗程 {self.package_sessions} 次）"
+        else:
+            name = f"{self.item.name}（疗程划扣）" if self.package_id is not None else self.item.name
+        return f"{name}　{self.note}" if self.note else name
 
     def spec(self) -> LineSpec:
         return LineSpec(self.item.id, self.quantity, None if self.package_id is not None else self.unit_price_fen,
@@ -119,9 +127,13 @@ class NewOrderDialog(QDialog):
         row.addWidget(self.price_label)
         row.addWidget(self.price, 1)
         row.addWidget(self.add_line_button)
+        self.price_note = QLabel(objectName="order_price_note")
+        self.price_note.setStyleSheet("color: #8a5a00;")
         box.addWidget(self.item_search)
         box.addWidget(self.item_list)
         box.addLayout(row)
+        box.addWidget(self.price_note)
+        self.quote: PriceQuote | None = None
         self.form.add_field("item", "项目", item_box)
 
         package_box = QWidget()
@@ -230,6 +242,8 @@ class NewOrderDialog(QDialog):
         self.lines = [line for line in self.lines if line.package_id is None]  # another customer's courses
         self._show_packages()
         self._update_lines()
+        if self.current_item() is not None:  # the member discount of this customer
+            self._fill_price()
         self.item_search.setFocus()
 
     def _show_packages(self) -> None:
@@ -265,8 +279,9 @@ class NewOrderDialog(QDialog):
         self.item_list.blockSignals(True)
         self.item_list.clear()
         for choice in self._items:
+            promo = f"　【{choice.promotion}】" if choice.promotion else ""
             self.item_list.addItem(f"{choice.name}　{choice.pinyin_code}　¥{format_fen(choice.price_fen)}"
-                                   f"（最低 ¥{format_fen(choice.min_price_fen)}）")
+                                   f"（最低 ¥{format_fen(choice.min_price_fen)}）{promo}")
         self.item_list.blockSignals(False)
 
     def pick_item(self, row: int) -> None:
@@ -280,10 +295,21 @@ class NewOrderDialog(QDialog):
         self.price.selectAll()
 
     def _fill_price(self) -> None:
+        """The customer's price: the member discount or a running promotion (seed 004), editable."""
         item = self.current_item()
-        if item is not None:
-            sessions = max(1, self.sessions.value())
-            self.price.setText(format_fen(item.price_fen * sessions).replace(",", ""))
+        self.quote = None
+        self.price_note.clear()
+        if item is None:
+            return
+        try:
+            self.quote = cashier.quote(self.clinic, self.actor, customer_id=self.customer_id, item_id=item.id,
+                                       sessions=self.sessions.value())
+        except MeikeError as e:
+            self.form.show_errors({"item": e.message})
+            return
+        self.price.setText(format_fen(self.quote.price_fen).replace(",", ""))
+        if self.quote.note:
+            self.price_note.setText(f"已按{self.quote.note}计价（原价 ¥{format_fen(self.quote.list_price_fen)}）")
 
     def _sessions_changed(self) -> None:
         self.price_label.setText("疗程总价（元）" if self.sessions.value() else "单价（元）")
@@ -307,7 +333,11 @@ class NewOrderDialog(QDialog):
             self.form.show_errors({"item": "单价不能小于 0"})
             return
         self.form.clear_errors()
-        self.lines.append(PendingLine(item, self.quantity.value(), price, self.sessions.value()))
+        quote = self.quote
+        note = quote.note if quote is not None and price == quote.price_fen else ""
+        self.lines.append(PendingLine(item, self.quantity.value(), price, self.sessions.value(),
+                                      quoted_minimum_fen=quote.minimum_fen if quote is not None else None,
+                                      note=note))
         self.quantity.setValue(1)
         self.sessions.setValue(0)
         self.price.clear()

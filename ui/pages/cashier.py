@@ -42,6 +42,7 @@ from ui.dialogs.cashier_orders import (
 )
 from ui.dialogs.new_order import NewOrderDialog
 from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
+from ui.dialogs.shares import SharesDialog
 from ui.tasks import run_in_background
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
@@ -317,6 +318,7 @@ class CashierPage(QWidget):
         self.act_collect = action("收欠款…", "cashier_action_collect", self.take_payment)
         self.act_cancel = action("消单…", "cashier_action_cancel", self.cancel_order)
         self.act_merge = action("合并收费…", "cashier_action_merge", self.merge_orders)
+        self.act_shares = action("业绩分配…", "cashier_action_shares", self.edit_shares)
         self.act_void = action("退单…", "cashier_action_void", self.void_order)
         self.act_refund = action("退款…", "cashier_action_refund", self.refund_line)
         self.act_reprice = action("改价（多退少补）…", "cashier_action_reprice", self.reprice_line)
@@ -421,7 +423,8 @@ class CashierPage(QWidget):
             self.act_merge.setEnabled(len(rows) > 1 and same_customer)
             self.act_pay.setEnabled(len(rows) == 1)
             self.act_cancel.setEnabled(len(rows) == 1)
-            for act in (self.act_pay, self.act_cancel, self.act_merge):
+            self.act_shares.setEnabled(len(rows) == 1)
+            for act in (self.act_pay, self.act_shares, self.act_cancel, self.act_merge):
                 menu.addAction(act)
         elif table is self.paid:
             self.act_collect.setEnabled(self._owed(row) > 0)
@@ -559,6 +562,16 @@ class CashierPage(QWidget):
         if dialog is not None:
             dialog.accepted.connect(lambda: done(dialog))
         return dialog
+
+    def edit_shares(self) -> SharesDialog | None:
+        """业绩分配 of an unpaid order before it is settled."""
+        row = self._need(self.unpaid, "未付款的单")
+        if row is None:
+            return None
+        dialog = self._guard(lambda: SharesDialog(self.clinic, self.actor, row.id, self))
+        if dialog is not None:
+            dialog.accepted.connect(lambda: self.status.setText(f"已保存 {row.customer_name} 这张单的业绩分配"))
+        return dialog if isinstance(dialog, SharesDialog) else None
 
     def void_order(self) -> VoidDialog | None:
         dialog = self._order_dialog(lambda i: VoidDialog(self.clinic, self.actor, i, self), self._voided)

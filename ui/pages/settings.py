@@ -30,6 +30,7 @@ from meike.permissions import Actor
 from meike.services import dictionaries, system
 from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, STAFF_ROLES, Entry, Kind
 from ui.dialogs.dictionary_entry import EntryDialog, format_discount
+from ui.dialogs.promotion import PromotionsTab
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
@@ -401,6 +402,8 @@ class SettingsPage(QWidget):
         for kind in self.TABS:
             self.tables[kind] = DictionaryTable(clinic, actor, kind)
             self.tabs.addTab(self.tables[kind], KIND_LABELS[kind])
+        self.promotions = PromotionsTab(clinic, actor)
+        self.tabs.addTab(self.promotions, "促销活动")
         self.parameters = SystemParameters(clinic, actor)
         self.tabs.addTab(self.parameters, "系统参数")
         self.printer = PrinterSettings()
