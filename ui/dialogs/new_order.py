@@ -162,6 +162,8 @@ class NewOrderDialog(QDialog):
         self.remove_line_button = QPushButton("删除所选行", objectName="order_remove_line")
         self.total_label = QLabel(objectName="order_total")
         self.total_label.setStyleSheet("font-size: 15px; font-weight: bold;")
+        self.total_label.setMinimumWidth(220)  # bold figures: room for ¥999,999.00
+        self.total_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         row.addWidget(self.remove_line_button)
         row.addStretch(1)
         row.addWidget(self.total_label)

@@ -49,11 +49,12 @@ class SharesDialog(FormDialog):
                 line.addWidget(spin, 1)
                 pairs.append((combo, spin))
             self.rows[role] = pairs
-            default = view.defaults.get(role) or "无"
+            default = view.defaults.get(role)
             self.form.add_field(f"shares_{role}", f"{ROLE_LABELS[role]}业绩", box)
-            self.form.addRow("", QLabel(f"不填则全部归 {default}", objectName=f"cashier_shares_{role}_default"))
-        percents = "；".join(f"{name}：咨询 {c}% 医生 {d}% 开发 {v}%" for name, c, d, v in view.item_percents)
-        self.form.addRow("项目业绩比例", QLabel(percents, objectName="cashier_shares_items", wordWrap=True))
+            self.form.addRow("", QLabel(f"不填则全部归 {default}" if default else "不填则不计入任何人",
+                                        objectName=f"cashier_shares_{role}_default"))
+        percents = "\n".join(f"{name}：咨询 {c}%　医生 {d}%　开发 {v}%" for name, c, d, v in view.item_percents)
+        self.form.addRow("项目业绩比例", QLabel(percents, objectName="cashier_shares_items"))
         self.form.add_field("shares", "", QLabel("每一类业绩的比例合计应为 100%；科室业绩总是按收费金额全额计入"))
         self.finish_layout()
 
