@@ -40,16 +40,12 @@ from meike.permissions import (
 from meike.services import accounts, audit, dictionaries
 from meike.services.dictionaries import Kind
 from ui import geometry
+from ui.audit_viewer import AuditViewer
 from ui.dialogs.password import PasswordDialog
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
-ACTION_LABELS = {
-    "user.create": "新建账号", "user.update": "修改账号", "user.permissions": "修改权限",
-    "user.disable": "停用账号", "user.enable": "启用账号", "user.password_reset": "重置密码",
-    "user.delete": "删除账号", "user.unlock": "解除锁定", "login.locked": "登录锁定", "login.failed": "登录失败",
-    "login.ok": "登录", "clinic.initialise": "初始化诊所", "setting.change": "修改系统参数",
-}
+ACTION_LABELS = audit.ACTION_LABELS
 
 
 class AccountManager(QMainWindow):
@@ -79,15 +75,12 @@ class AccountManager(QMainWindow):
         splitter.addWidget(self._build_editor())
         splitter.setSizes([460, 640])
 
-        self.audit_table = QTableWidget(0, 5, objectName="audit_table")
-        self.audit_table.setHorizontalHeaderLabels(["时间", "操作人", "操作", "对象", "内容"])
-        self.audit_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.audit_table.verticalHeader().hide()
-        self.audit_table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.audit_viewer = AuditViewer(clinic, actor)
+        self.audit_table = self.audit_viewer.table
 
         tabs = QTabWidget(objectName="account_tabs")
         tabs.addTab(splitter, "账号与权限")
-        tabs.addTab(self.audit_table, "操作日志")
+        tabs.addTab(self.audit_viewer, "操作日志")
         tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
         self.setCentralWidget(tabs)
         geometry.restore(self, actor.username)
@@ -318,17 +311,7 @@ class AccountManager(QMainWindow):
         self.status.setText(f"已删除账号 {name}")
 
     def load_audit(self) -> None:
-        rows = audit.recent(self.clinic, self.actor)
-        self.audit_table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            detail = ""
-            if r.before or r.after:
-                detail = f"{r.before or ''} → {r.after or ''}"
-            values = [f"{r.at:%Y-%m-%d %H:%M:%S}", r.username, ACTION_LABELS.get(r.action, r.action),
-                      f"{r.entity} #{r.entity_id}" if r.entity_id else r.entity, detail]
-            for col, text in enumerate(values):
-                self.audit_table.setItem(i, col, QTableWidgetItem(text))
-        self.audit_table.resizeColumnsToContents()
+        self.audit_viewer.reload()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         geometry.save(self, self.actor.username)

@@ -1,7 +1,7 @@
 """All mapped models; importing this package registers every table on ``Base.metadata``."""
 
 from meike.models.accounts import User, UserGrant
-from meike.models.audit import AuditEntry
+from meike.models.audit import AuditEntry, AuditHead
 from meike.models.base import Base
 from meike.models.cashier import (
     Order,
@@ -28,10 +28,12 @@ from meike.models.dictionaries import (
 from meike.models.ledger import AccountEntry, Coupon, DayClose, Package, PackageUse, PerformanceEntry
 from meike.models.phone import CallRecord
 from meike.models.records import Consultation, Reminder, Treatment
+from meike.models.sms import SmsMessage, SmsTemplate
 from meike.models.system import SystemSetting
 from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "AuditHead",
     "CallRecord",
     "AccountEntry",
     "Coupon",
@@ -64,6 +66,8 @@ __all__ = [
     "ReceiptCounter",
     "Staff",
     "StaffRole",
+    "SmsMessage",
+    "SmsTemplate",
     "SystemSetting",
     "User",
     "UserGrant",

@@ -45,6 +45,10 @@ class Order(Base):
     invoice_no: Mapped[str] = mapped_column(String(40), default="")
     invoice_title: Mapped[str] = mapped_column(String(100), default="")
     invoice_fen: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    # Every UPDATE checks and bumps the version: two PCs never silently overwrite each other.
+    __mapper_args__ = {"version_id_col": version}
 
     customer: Mapped[Customer] = relationship()
     lines: Mapped[list[OrderLine]] = relationship(

@@ -45,6 +45,8 @@ class Customer(Base):
     sms_opt_in: Mapped[bool] = mapped_column(default=True)
     # Paid sittings so far (seed 003 classes: 0 potential, 1 new, 2+ returning); kept by the cashier.
     purchase_occasions: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    # Optimistic locking of the profile: a save names the version it was edited from (several PCs).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     department: Mapped[Department | None] = relationship()
     cs_staff: Mapped[Staff | None] = relationship(foreign_keys=[cs_staff_id])

@@ -99,10 +99,16 @@ def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime 
         user = s.scalar(select(User).where(User.username == username))
         if user is None:
             failure = "用户名或密码错误"
+            audit.record(s, None, "login.failed", "user", None, after={"username": username, "reason": "无此用户"},
+                         who=username)
         elif not user.is_active:
             failure = "该账号已停用，请联系管理员"
+            audit.record(s, None, "login.failed", "user", user.id, after={"username": username, "reason": "已停用"},
+                         who=username)
         elif user.locked_until is not None and user.locked_until > now:
             failure = f"密码错误次数过多，账号已锁定，请在 {user.locked_until:%H:%M} 后重试或联系管理员"
+            audit.record(s, None, "login.failed", "user", user.id, after={"username": username, "reason": "已锁定"},
+                         who=username)
         elif not verify_password(user.password_hash, password):
             max_failures = system.get_in(s, "login.max_failures")
             user.failed_logins += 1
@@ -111,11 +117,12 @@ def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime 
                 user.locked_until = now + timedelta(minutes=minutes)
                 user.failed_logins = 0
                 audit.record(s, None, "login.locked", "user", user.id,
-                             after={"username": user.username, "locked_until": user.locked_until})
+                             after={"username": user.username, "locked_until": user.locked_until}, who=user.username)
                 failure = f"密码连续错误 {max_failures} 次，账号已锁定 {minutes} 分钟"
             else:
                 left = max_failures - user.failed_logins
-                audit.record(s, None, "login.failed", "user", user.id, after={"username": user.username})
+                audit.record(s, None, "login.failed", "user", user.id, after={"username": user.username},
+                             who=user.username)
                 failure = f"用户名或密码错误，还可以再试 {left} 次"
         else:
             if hasher.check_needs_rehash(user.password_hash):
@@ -150,7 +157,10 @@ def verify_supervisor(clinic: Clinic, username: str, password: str, right: Right
                 user.locked_until = now + timedelta(minutes=system.get_in(s, "login.lock_minutes"))
                 user.failed_logins = 0
                 audit.record(s, None, "login.locked", "user", user.id,
-                             after={"username": user.username, "locked_until": user.locked_until})
+                             after={"username": user.username, "locked_until": user.locked_until}, who=user.username)
+            else:
+                audit.record(s, None, "login.failed", "user", user.id,
+                             after={"username": user.username, "reason": "主管密码错误"}, who=user.username)
             failure = "主管用户名或密码错误"
         elif user.is_admin or right_code(right) not in user.grant_codes:
             failure = "该账号没有此项审批权限"

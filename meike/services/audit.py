@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
-from meike.models import AuditEntry
+from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
 
 
@@ -20,6 +22,25 @@ def _dump(value: dict[str, Any] | None) -> str | None:
     if value is None:
         return None
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+GENESIS = "0" * 64
+
+
+def chain_hash(prev_hash: str, entry_id: int, at: datetime, user_id: int | None, username: str, action: str,
+               entity: str, entity_id: int | None, before: str | None, after: str | None) -> str:
+    """SHA-256 over the previous row's hash and every field of this row (the chain's one definition)."""
+    fields = [prev_hash, entry_id, at.isoformat(), user_id, username, action, entity, entity_id, before, after]
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+def _head(session: Session) -> AuditHead:
+    """The chain's end, locked for this transaction (SQLite: the write lock is already held)."""
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
+        session.add(head)
+    return head
 
 
 def record(
@@ -31,20 +52,70 @@ def record(
     *,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    who: str | None = None,
 ) -> None:
-    """Add an audit row inside the caller's transaction: it commits or rolls back with the change."""
-    session.add(
-        AuditEntry(
-            at=clock.now(),
-            user_id=actor.user_id if actor else None,
-            username=actor.username if actor else "system",
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            before=_dump(before),
-            after=_dump(after),
-        )
-    )
+    """Add an audit row inside the caller's transaction: it commits or rolls back with the change.
+
+    The row takes the next id of the chain and hashes the previous row's hash with its own fields.
+    ``who`` names the person when there is no actor (a failed login: the user name that was typed).
+    """
+    head = _head(session)
+    username = actor.username if actor else (who or "system")[:40]
+    entry = AuditEntry(id=head.last_id + 1, at=clock.now(), user_id=actor.user_id if actor else None,
+                       username=username, action=action, entity=entity,
+                       entity_id=entity_id, before=_dump(before), after=_dump(after), prev_hash=head.last_hash)
+    entry.row_hash = chain_hash(entry.prev_hash, entry.id, entry.at, entry.user_id, entry.username, entry.action,
+                                entry.entity, entry.entity_id, entry.before, entry.after)
+    session.add(entry)
+    head.last_id, head.last_hash = entry.id, entry.row_hash
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What the verifier found: ``problems`` (Chinese, with the row id) is empty when nothing was touched."""
+
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_000) -> ChainReport:
+    """Walk the whole log: a changed row, a deleted row, an inserted row or a cut-off end breaks it."""
+    if actor is not None:
+        actor.require_admin()
+    problems: list[str] = []
+    checked, expected_id, prev = 0, 1, GENESIS
+    with clinic.read() as s:
+        head = s.get(AuditHead, 1)
+        last = 0
+        while len(problems) < 20:
+            rows = s.execute(select(AuditEntry.id, AuditEntry.at, AuditEntry.user_id, AuditEntry.username,
+                                    AuditEntry.action, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.before,
+                                    AuditEntry.after, AuditEntry.prev_hash, AuditEntry.row_hash)
+                             .where(AuditEntry.id > last).order_by(AuditEntry.id).limit(batch)).all()
+            if not rows:
+                break
+            for (entry_id, at, user_id, username, action, entity, entity_id, before, after, prev_hash,
+                 row_hash) in rows:
+                checked += 1
+                last = entry_id
+                if entry_id != expected_id:
+                    problems.append(f"第 {expected_id}–{entry_id - 1} 条记录缺失（被删除）" if entry_id > expected_id
+                                    else f"第 {entry_id} 条记录编号异常")
+                if prev_hash != prev:
+                    problems.append(f"第 {entry_id} 条记录与上一条接不上（前面的记录被改动、删除或插入）")
+                if chain_hash(prev_hash, entry_id, at, user_id, username, action, entity, entity_id, before,
+                              after) != row_hash:
+                    problems.append(f"第 {entry_id} 条记录（{action}）的内容被改动过")
+                prev, expected_id = row_hash, entry_id + 1
+        if head is not None and (head.last_id != last or head.last_hash != prev) and len(problems) < 20:
+            problems.append(f"日志末尾被截断：应有 {head.last_id} 条，实际最后一条是第 {last} 条")
+        elif head is None and checked:
+            problems.append("审计日志的链尾记录丢失")
+    return ChainReport(checked, problems)
 
 
 @dataclass(frozen=True)
@@ -84,3 +155,129 @@ def count(session: Session, *, action: str | None = None) -> int:
     if action:
         q = q.where(AuditEntry.action == action)
     return session.scalar(q) or 0
+
+
+# --- the administrator's viewer: labels, filters, export ----------------------------------------
+
+ACTION_LABELS = {
+    "user.create": "新建账号", "user.update": "修改账号", "user.permissions": "修改权限",
+    "user.disable": "停用账号", "user.enable": "启用账号", "user.password_reset": "重置密码",
+    "user.password_change": "修改密码", "user.delete": "删除账号", "user.unlock": "解除锁定",
+    "login.locked": "登录锁定", "login.failed": "登录失败", "login.ok": "登录", "clinic.initialise": "初始化诊所",
+    "setting.change": "修改系统参数", "customer.create": "新建顾客", "customer.update": "修改顾客资料",
+    "privacy.reveal": "查看完整号码", "appointment.create": "预约", "appointment.update": "改约",
+    "appointment.cancel": "取消预约", "order.create": "开单", "order.price_approved": "低于最低价审批",
+    "order.settle": "结单收款", "order.collect": "收欠款", "order.cancel": "消单", "order.void": "退单",
+    "order.refund": "项目退款", "order.package_refund": "疗程退款", "order.reprice": "改价（多退少补）",
+    "order.invoice": "登记发票", "order.merge": "合并收费", "order.shares": "业绩分配",
+    "promotion.create": "设置促销", "promotion.stop": "停止促销", "receipt.print": "打印收据",
+    "receipt.reprint": "重印收据", "day.close": "日结", "day.business_date": "修改营业日期",
+    "account.deposit": "收定金", "account.prepaid": "预存", "account.inpatient": "住院押金",
+    "account.coupon": "售券", "account.refund": "余额退款", "account.discharge": "出院退款",
+    "audit.export": "导出操作日志", "audit.verify": "校验操作日志", "backup.manual": "手动备份",
+    "backup.restore": "恢复备份", "sms.batch": "群发短信",
+}
+
+# Categories of the viewer's filter: action prefixes (an exact action or "prefix.").
+CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "login": ("登录", ("login.",)),
+    "permission": ("账号与权限", ("user.", "clinic.initialise")),
+    "price": ("价格", ("order.price_approved", "order.reprice", "promotion.", "item.")),
+    "refund": ("退款", ("order.refund", "order.package_refund", "account.refund", "account.discharge")),
+    "void": ("退单", ("order.void",)),
+    "print": ("打印与重印", ("receipt.",)),
+    "export": ("导出", ("audit.export", "sms.batch", "customer.export")),
+    "dayclose": ("日结与营业日期", ("day.",)),
+    "reveal": ("查看完整号码", ("privacy.reveal",)),
+}
+
+
+def action_label(action: str) -> str:
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    kind, _, verb = action.rpartition(".")
+    return {"create": f"新建{kind}", "update": f"修改{kind}", "delete": f"删除{kind}"}.get(verb, action)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    start: date | None = None
+    end: date | None = None  # included
+    username: str = ""
+    category: str = ""  # a key of CATEGORIES, "" = all
+    text: str = ""  # in the values before / after
+
+    def where(self) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            clauses.append(AuditEntry.at >= datetime.combine(self.start, time.min))
+        if self.end is not None:
+            clauses.append(AuditEntry.at < datetime.combine(self.end + timedelta(days=1), time.min))
+        if self.username.strip():
+            clauses.append(AuditEntry.username == self.username.strip())
+        if self.category:
+            prefixes = CATEGORIES[self.category][1]
+            clauses.append(or_(*[AuditEntry.action.startswith(p, autoescape=True) if p.endswith(".")
+                                 else AuditEntry.action == p for p in prefixes]))
+        if self.text.strip():
+            needle = self.text.strip()
+            clauses.append(or_(AuditEntry.before.contains(needle, autoescape=True),
+                               AuditEntry.after.contains(needle, autoescape=True)))
+        return clauses
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    id: int
+    at: datetime
+    username: str
+    action: str
+    label: str
+    target: str
+    detail: str
+
+
+def _line(e: AuditEntry) -> AuditLine:
+    detail = f"{e.before or ''} → {e.after or ''}" if e.before else (e.after or "")
+    target = f"{e.entity} #{e.entity_id}" if e.entity_id else e.entity
+    return AuditLine(e.id, e.at, e.username, e.action, action_label(e.action), target, detail)
+
+
+def search(clinic: Clinic, actor: Actor, flt: AuditFilter, *, offset: int = 0, limit: int = 500) -> list[AuditLine]:
+    """The administrator's viewer: newest first, filtered."""
+    actor.require_admin()
+    with clinic.read() as s:
+        q = select(AuditEntry).where(*flt.where()).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+        return [_line(e) for e in s.scalars(q)]
+
+
+def count_matching(clinic: Clinic, actor: Actor, flt: AuditFilter) -> int:
+    actor.require_admin()
+    with clinic.read() as s:
+        return s.scalar(select(func.count()).select_from(AuditEntry).where(*flt.where())) or 0
+
+
+def export_xlsx(clinic: Clinic, actor: Actor, flt: AuditFilter, path: Path) -> int:
+    """Write the filtered log to an Excel file (the export itself is logged). Returns the rows written."""
+    from openpyxl import Workbook
+
+    actor.require_admin()
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("操作日志")
+    sheet.append(["编号", "时间", "操作人", "操作", "对象", "内容"])
+    written = 0
+    with clinic.read() as s:
+        for e in s.scalars(select(AuditEntry).where(*flt.where()).order_by(AuditEntry.id)
+                           .execution_options(yield_per=2_000)):
+            line = _line(e)
+            sheet.append([line.id, line.at, line.username, line.label, line.target, line.detail])
+            written += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    workbook.save(partial)
+    partial.replace(path)
+    with clinic.write() as s:
+        record(s, actor, "audit.export", "audit_log", None, after={
+            "rows": written, "file": path.name, "start": flt.start, "end": flt.end, "username": flt.username,
+            "category": flt.category, "text": flt.text})
+    return written

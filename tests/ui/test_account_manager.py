@@ -78,7 +78,7 @@ def test_edit_permissions_is_audited(qtbot, manager: AccountManager) -> None:  #
     assert page_code(Page.CASHIER) not in entry.before["grants"]
     assert page_code(Page.CASHIER) in entry.after["grants"]
     manager.load_audit()
-    shown = [manager.audit_table.item(r, 2).text() for r in range(manager.audit_table.rowCount())]
+    shown = [manager.audit_table.item(r, 3).text() for r in range(manager.audit_table.rowCount())]
     assert "修改权限" in shown
 
 

@@ -1,0 +1,154 @@
+"""操作日志: the administrator's view of the audit log — filters, chain check, export to Excel."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtCore import QDate
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike import clock
+from meike.db import Clinic
+from meike.errors import MeikeError
+from meike.permissions import Actor
+from meike.services import audit
+from meike.services.audit import CATEGORIES, AuditFilter, AuditLine, ChainReport
+from ui.tasks import run_in_background
+
+PAGE = 500
+COLUMNS = ["编号", "时间", "操作人", "操作", "对象", "内容"]
+
+
+def _qdate(day: date) -> QDate:
+    return QDate(day.year, day.month, day.day)
+
+
+class AuditViewer(QWidget):
+    """Newest first, 500 rows a page ("更多" loads the next); the chain check runs off the GUI thread."""
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        actor.require_admin()
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("audit_viewer")
+        self.lines: list[AuditLine] = []
+        today = clock.now().date()
+        self.use_dates = QCheckBox("日期", objectName="audit_use_dates")
+        self.start = QDateEdit(_qdate(today.replace(day=1)), objectName="audit_start", calendarPopup=True,
+                               displayFormat="yyyy-MM-dd")
+        self.end = QDateEdit(_qdate(today), objectName="audit_end", calendarPopup=True, displayFormat="yyyy-MM-dd")
+        self.username = QLineEdit(objectName="audit_username", placeholderText="操作人用户名")
+        self.category = QComboBox(objectName="audit_category")
+        self.category.addItem("全部操作", "")
+        for key, (label, _prefixes) in CATEGORIES.items():
+            self.category.addItem(label, key)
+        self.text = QLineEdit(objectName="audit_text", placeholderText="内容关键字（如顾客姓名、收据号）")
+        self.search_button = QPushButton("查询", objectName="audit_search")
+        self.verify_button = QPushButton("校验日志完整性", objectName="audit_verify")
+        self.export_button = QPushButton("导出 Excel…", objectName="audit_export")
+        self.more_button = QPushButton("更多…", objectName="audit_more")
+        self.status = QLabel(objectName="audit_status", wordWrap=True)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="audit_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+
+        filters = QHBoxLayout()
+        for widget in (self.use_dates, self.start, QLabel("至"), self.end, self.username, self.category, self.text,
+                       self.search_button):
+            filters.addWidget(widget)
+        filters.setStretchFactor(self.text, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(self.status, 1)
+        actions.addWidget(self.more_button)
+        actions.addWidget(self.verify_button)
+        actions.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(filters)
+        layout.addWidget(self.table)
+        layout.addLayout(actions)
+
+        self.search_button.clicked.connect(lambda: self.reload())
+        self.text.returnPressed.connect(lambda: self.reload())
+        self.username.returnPressed.connect(lambda: self.reload())
+        self.category.currentIndexChanged.connect(lambda _i: self.reload())
+        self.more_button.clicked.connect(self.load_more)
+        self.verify_button.clicked.connect(self.verify)
+        self.export_button.clicked.connect(lambda: self.export())
+
+    def filter(self) -> AuditFilter:
+        dated = self.use_dates.isChecked()
+        return AuditFilter(start=self.start.date().toPython() if dated else None,
+                           end=self.end.date().toPython() if dated else None,
+                           username=self.username.text(), category=self.category.currentData() or "",
+                           text=self.text.text())
+
+    def reload(self) -> None:
+        self.lines = []
+        self.table.setRowCount(0)
+        self.load_more()
+
+    def load_more(self) -> None:
+        flt = self.filter()
+        more = audit.search(self.clinic, self.actor, flt, offset=len(self.lines), limit=PAGE)
+        first = len(self.lines)
+        self.lines.extend(more)
+        self.table.setRowCount(len(self.lines))
+        for r, line in enumerate(more, start=first):
+            for c, text in enumerate([str(line.id), f"{line.at:%Y-%m-%d %H:%M:%S}", line.username, line.label,
+                                      line.target, line.detail]):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        total = audit.count_matching(self.clinic, self.actor, flt)
+        self.more_button.setEnabled(len(self.lines) < total)
+        self.status.setText(f"共 {total} 条，已显示 {len(self.lines)} 条")
+
+    def verify(self) -> None:
+        self.verify_button.setEnabled(False)
+        self.status.setText("正在校验操作日志…")
+
+        def done(report: ChainReport) -> None:
+            self.verify_button.setEnabled(True)
+            if report.ok:
+                self.status.setText(f"校验通过：{report.checked} 条记录完整，没有被修改、删除或插入")
+            else:
+                self.status.setText(f"校验发现问题（共检查 {report.checked} 条）：" + "；".join(report.problems[:5]))
+
+        def failed(exc: Exception) -> None:
+            self.verify_button.setEnabled(True)
+            self.status.setText(f"校验失败：{exc}")
+
+        run_in_background(lambda: audit.verify_chain(self.clinic, self.actor), done, failed, owner=self)
+
+    def export(self, path: Path | None = None) -> int | None:
+        if path is None:
+            name, _ = QFileDialog.getSaveFileName(self, "导出操作日志", f"操作日志-{clock.now():%Y%m%d}.xlsx",
+                                                  "Excel 文件 (*.xlsx)")
+            if not name:
+                return None
+            path = Path(name)
+        try:
+            written = audit.export_xlsx(self.clinic, self.actor, self.filter(), path)
+        except (MeikeError, OSError) as e:
+            self.status.setText(f"导出失败：{getattr(e, 'message', e)}")
+            return None
+        self.status.setText(f"已导出 {written} 条到 {path}")
+        return written
