@@ -33,3 +33,7 @@ class NotFound(MeikeError):
 
 class LoginFailed(MeikeError):
     """Wrong user name or password, a disabled or a locked account."""
+
+
+class ConflictError(MeikeError):
+    """Someone else (another workstation) changed the record after it was opened here; nothing was saved."""

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from meike.db import sqlite as sqlite_adapter
+from meike.errors import ConflictError
 
 
 def make_engine(url: str) -> Engine:
@@ -69,6 +71,9 @@ class Clinic:
         try:
             yield session
             session.commit()
+        except StaleDataError as e:  # a versioned row changed under us (another workstation)
+            session.rollback()
+            raise ConflictError("这条记录刚被其他电脑修改过，您的操作没有保存，请刷新后重试") from e
         except BaseException:
             session.rollback()
             raise

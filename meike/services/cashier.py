@@ -486,7 +486,6 @@ def list_orders(clinic: Clinic, actor: Actor, *, status: str, offset: int = 0, l
         .where(*_list_query(actor, status, text))
         .order_by(newest, Order.id.desc()).offset(offset).limit(limit)
     )
-    show_full = actor.has_right(Right.VIEW_PRIVATE)
     with clinic.read() as s:
         found = s.execute(q).all()
         ids = [o.id for o, *_ in found]
@@ -495,7 +494,7 @@ def list_orders(clinic: Clinic, actor: Actor, *, status: str, offset: int = 0, l
         paid = dict(s.execute(select(Payment.order_id, func.sum(Payment.amount_fen))
                               .where(Payment.order_id.in_(ids)).group_by(Payment.order_id)).all()) if ids else {}
         return [
-            OrderRow(o.id, c.id, c.name, c.card_no, c.mobile if show_full else mask_mobile(c.mobile),
+            OrderRow(o.id, c.id, c.name, c.card_no, mask_mobile(c.mobile),
                      summaries.get(o.id, ""), o.total_fen, int(paid.get(o.id) or 0), o.status, o.receipt_no or "",
                      o.created_at, o.settled_at, display or username, o.cancel_reason)
             for o, c, display, username in found

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, PermissionDenied, ValidationError
+from meike.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from meike.models import Appointment, Channel, Customer, Department, InfoSource, MemberLevel, Staff, Visit
 from meike.permissions import Actor, Page, Right
 from meike.rules.customer_class import (
@@ -197,12 +197,11 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
             .outerjoin(consultant, consultant.id == consultant_id)
             .outerjoin(Channel, Channel.id == Customer.channel_id)
             .outerjoin(Department, Department.id == Customer.department_id))
-    show_full = actor.has_right(Right.VIEW_PRIVATE)
     with clinic.read() as s:
         rows = []
         for c, v, a, cs_name, consultant_name, channel, department in s.execute(stmt):
             rows.append(CustomerRow(
-                c.id, c.card_no, c.name, GENDERS.get(c.gender, ""), c.mobile if show_full else mask_mobile(c.mobile),
+                c.id, c.card_no, c.name, GENDERS.get(c.gender, ""), mask_mobile(c.mobile),
                 channel or "", cs_name or "", consultant_name or "", department or "", c.created_at,
                 CLASS_LABELS[customer_class(c.purchase_occasions)],
                 v.id if v is not None else None,
@@ -213,9 +212,10 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
         return rows
 
 
-def load_in_scope(s: Session, actor: Actor, customer_id: int) -> Customer:
-    """The customer, or NotFound when missing or outside the actor's data scope."""
-    customer = s.get(Customer, customer_id)
+def load_in_scope(s: Session, actor: Actor, customer_id: int, *, lock: bool = False) -> Customer:
+    """The customer, or NotFound when missing or outside the actor's data scope. ``lock``: the row stays
+    locked to this transaction (PostgreSQL ``FOR UPDATE``; SQLite writers hold the database lock)."""
+    customer = s.get(Customer, customer_id, with_for_update=lock or None)
     if customer is None or not scope.in_scope(actor, customer):
         raise NotFound("顾客不存在或不在您的查看范围内")
     return customer
@@ -426,34 +426,62 @@ class CustomerDetail:
     notes: str
     customer_class: str
     created_at: datetime
+    version: int = 1  # pass back to update_customer: a save over someone else's change is refused
+
+
+def mask_id_card(id_card: str) -> str:
+    return id_card[:6] + "********" + id_card[-4:] if len(id_card) > 10 else ("*" * len(id_card))
 
 
 def get_customer(clinic: Clinic, actor: Actor, customer_id: int) -> CustomerDetail:
     _require_customer_page(actor)
     with clinic.read() as s:
         c = load_in_scope(s, actor, customer_id)
-        private = actor.has_right(Right.VIEW_PRIVATE)
-        id_card = c.id_card if private or not c.id_card else c.id_card[:6] + "********" + c.id_card[-4:]
+        # Shown masked to everyone; a user with the right reveals a number with one click (logged).
+        id_card = mask_id_card(c.id_card) if c.id_card else ""
         return CustomerDetail(
-            c.id, c.card_no, c.name, c.gender, c.mobile if private else mask_mobile(c.mobile), c.channel_id,
+            c.id, c.card_no, c.name, c.gender, mask_mobile(c.mobile), c.channel_id,
             c.info_source_id, c.cs_staff_id, c.developer_id, c.member_level_id,
             c.consultant.name if c.consultant else "", c.referrer, c.file_no, c.birthday, c.age, id_card, c.wechat,
             c.qq, c.region, c.address, c.occupation, c.sms_opt_in, c.notes,
-            CLASS_LABELS[customer_class(c.purchase_occasions)], c.created_at,
+            CLASS_LABELS[customer_class(c.purchase_occasions)], c.created_at, c.version,
         )
 
 
+REVEALABLE = {"mobile": "手机号", "id_card": "身份证号"}
+
+
+def reveal(clinic: Clinic, actor: Actor, customer_id: int, field: str) -> str:
+    """The full mobile or ID-card number, for a user with the right to see it; every reveal is logged."""
+    if field not in REVEALABLE:
+        raise ValueError(field)
+    if not actor.has_right(Right.VIEW_PRIVATE):
+        raise PermissionDenied(f"您没有查看完整{REVEALABLE[field]}的权限")
+    with clinic.write() as s:
+        c = load_in_scope(s, actor, customer_id)
+        value = str(getattr(c, field) or "")
+        audit.record(s, actor, "privacy.reveal", "customer", c.id,
+                     after={"field": field, "what": REVEALABLE[field], "customer": c.name, "card_no": c.card_no})
+        return value
+
+
 def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict[str, Any],
-                    *, now: datetime | None = None) -> None:
-    """Edit the profile with the registration rules. Masked values (138****8000) mean "unchanged"."""
+                    *, now: datetime | None = None, expected_version: int | None = None) -> None:
+    """Edit the profile with the registration rules. The masked values shown (138****8000) mean
+    "unchanged". ``expected_version`` is the version the form was filled from: if another workstation
+    saved in between, ConflictError and nothing is written."""
     if not any(actor.can_open(p) for p in (Page.CUSTOMERS, Page.REGISTRATION)):
         actor.require_page(Page.CUSTOMERS)
     now = now or clock.now()
     with clinic.write() as s:
-        c = load_in_scope(s, actor, customer_id)
+        c = load_in_scope(s, actor, customer_id, lock=True)
+        if expected_version is not None and c.version != expected_version:
+            raise ConflictError("该顾客的资料在您打开后已被其他电脑修改，您的修改没有保存。"
+                                "请关闭后重新打开，核对后再保存。")
         values = dict(values)
+        masked = {"mobile": mask_mobile(c.mobile), "id_card": mask_id_card(c.id_card) if c.id_card else ""}
         for key in ("mobile", "id_card"):
-            if "*" in str(values.get(key) or ""):
+            if str(values.get(key) or "") == masked[key] and masked[key]:
                 values[key] = getattr(c, key)
         clean = _clean_profile(s, actor, values, customer_id, now.date())
         clean["card_no"] = clean["card_no"] or c.card_no
@@ -464,6 +492,7 @@ def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict
         c.mobile_last4 = c.mobile[-4:]
         changed = {k: v for k, v in clean.items() if before[k] != v}
         if changed:
+            c.version += 1
             private = {"mobile", "id_card"}
             audit.record(s, actor, "customer.update", "customer", c.id,
                          before={k: ("***" if k in private else before[k]) for k in changed},

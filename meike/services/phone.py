@@ -25,7 +25,7 @@ from meike.models import (
     Visit,
 )
 from meike.models.ledger import ACCOUNT_LABELS
-from meike.permissions import Actor, Page, Right
+from meike.permissions import Actor, Page
 from meike.rules.customer_class import CLASS_LABELS, VISIT_TYPE_LABELS, VisitType, customer_class
 from meike.rules.validation import MOBILE_RE, mask_mobile
 from meike.services import scope
@@ -53,7 +53,7 @@ def normalise_number(raw: str) -> str:
 
 
 def _show_number(actor: Actor, number: str) -> str:
-    return number if actor.has_right(Right.VIEW_PRIVATE) else mask_mobile(number)
+    return mask_mobile(number)  # full numbers only by a logged reveal (customers.reveal)
 
 
 # --- the caller's card ------------------------------------------------------------------------------

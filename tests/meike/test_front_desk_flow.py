@@ -47,7 +47,8 @@ def test_registration_with_id_card_fills_birthday_and_books(demo_clinic: Clinic,
     cid = customers.register_customer(demo_clinic, gl, name="王小美", mobile="13912345678",
                                       id_card="11010519491231002x", appointment_at=at, appointment_items="双眼皮")
     detail = customers.get_customer(demo_clinic, gl, cid)
-    assert detail.birthday == date(1949, 12, 31) and detail.id_card == "11010519491231002X"
+    assert detail.birthday == date(1949, 12, 31) and detail.id_card == "110105********002X"
+    assert customers.reveal(demo_clinic, gl, detail.id, "id_card") == "11010519491231002X"
     assert detail.customer_class == "潜在客户"
     booked = customers.search_customers(demo_clinic, gl, query=CustomerQuery(tab="booked", text="wxm"))
     assert [(r.name, r.appointment_at) for r in booked] == [("王小美", at)]

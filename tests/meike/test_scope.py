@@ -9,7 +9,7 @@ from sqlalchemy import Row, or_, select
 
 from meike.db import Clinic
 from meike.errors import NotFound, PermissionDenied
-from meike.models import Customer
+from meike.models import AuditEntry, Customer
 from meike.permissions import Actor, Page
 from meike.services import accounts, customers
 from tests.conftest import make_user
@@ -143,13 +143,18 @@ def test_every_kind_of_search_stays_inside_the_scope(demo_clinic: Clinic, how: s
     assert inside.id in _seen(demo_clinic, kf, text)
 
 
-def test_mobiles_are_masked_without_the_private_data_right(demo_clinic: Clinic) -> None:
+def test_mobiles_are_masked_and_only_the_right_reveals_them_logged(demo_clinic: Clinic) -> None:
     kf, gl = _login(demo_clinic, "kf"), _login(demo_clinic, "gl")
     target = _inside(demo_clinic, kf)
     kf_row = next(r for r in customers.search_customers(demo_clinic, kf, text=target.mobile))
     gl_row = next(r for r in customers.search_customers(demo_clinic, gl, text=target.mobile))
-    assert gl_row.mobile == target.mobile
-    assert kf_row.mobile == target.mobile[:3] + "****" + target.mobile[-4:]
+    assert gl_row.mobile == kf_row.mobile == target.mobile[:3] + "****" + target.mobile[-4:]
+    with pytest.raises(PermissionDenied, match="查看完整手机号"):
+        customers.reveal(demo_clinic, kf, kf_row.id, "mobile")
+    assert customers.reveal(demo_clinic, gl, gl_row.id, "mobile") == target.mobile
+    with demo_clinic.read() as s:
+        reveals = s.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.reveal")).all()
+        assert [(r.username, r.entity_id) for r in reveals] == [("gl", gl_row.id)]
 
 
 def test_accounts_without_a_customer_page_see_no_customers(demo_clinic: Clinic) -> None:

@@ -134,7 +134,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
     assert page.model.rowCount() == 3
     qtbot.waitUntil(lambda: page.total.text() == "共 3 条通话记录")
     assert [page.model.data(page.model.index(0, c)) for c in range(6)] == [
-        "2026-11-23 09:02", "13900000002", "—", "总台", "", ""]
+        "2026-11-23 09:02", "139****0002", "—", "总台", "", ""]
     page.select_row(1)
     assert page.note.isEnabled()
     page.note.setPlainText("预约周六来院面诊")

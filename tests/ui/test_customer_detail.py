@@ -42,7 +42,10 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
     assert "138****2222" in dialog.header.text() and "潜在客户" in dialog.header.text()
     assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
         "基本信息", "到诊记录", "咨询记录", "手术记录", "提醒", "收费记录"]
-    assert dialog.form.name.text() == "林小雨" and dialog.form.mobile.text() == "13811112222"
+    assert dialog.form.name.text() == "林小雨" and dialog.form.mobile.text() == "138****2222"
+    assert dialog.form.reveal_buttons["mobile"].isVisibleTo(dialog)  # gl may see it: one click, logged
+    qtbot.mouseClick(dialog.form.reveal_buttons["mobile"], Qt.MouseButton.LeftButton)
+    assert dialog.form.mobile.text() == "13811112222" and not dialog.form.reveal_buttons["mobile"].isEnabled()
 
     dialog.form.id_card.setText("110105194912310021")  # wrong check digit
     dialog.form.wechat.setText("lxy_2024")
@@ -56,8 +59,9 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.form.error_text("id_card") == "" and dialog.basic_message.text() == "已保存"
     saved = customers.get_customer(demo_clinic, gl, cid)
-    assert (saved.id_card, saved.wechat, saved.birthday.isoformat()) == ("11010519491231002X", "lxy_2024",
+    assert (saved.id_card, saved.wechat, saved.birthday.isoformat()) == ("110105********002X", "lxy_2024",
                                                                          "1949-12-31")
+    assert dialog.form.id_card.text() == "110105********002X"  # shown masked again after the save
     assert dialog.form.birthday.text() == "1949-12-31"  # reloaded from the service
     admin = accounts.authenticate(demo_clinic, "admin", "admin")
     [entry] = [a for a in audit.recent(demo_clinic, admin, entity="customer")
@@ -73,9 +77,25 @@ def test_masked_values_left_alone_mean_unchanged(qtbot, demo_clinic: Clinic, gl:
     assert dialog.form.mobile.text() == "138****3333" and "*" in dialog.form.id_card.text()
     dialog.form.occupation.setText("教师")
     assert dialog.save()
+    assert not dialog.form.reveal_buttons["mobile"].isVisibleTo(dialog)  # kf has no right to see numbers
     saved = customers.get_customer(demo_clinic, gl, cid)
-    assert (saved.mobile, saved.id_card, saved.occupation) == ("13822223333", "11010519491231002X", "教师")
+    assert saved.occupation == "教师"
+    assert customers.reveal(demo_clinic, gl, cid, "mobile") == "13822223333"
+    assert customers.reveal(demo_clinic, gl, cid, "id_card") == "11010519491231002X"
 
+
+def test_a_save_over_another_workstations_change_is_refused_and_keeps_the_form(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    cid = customers.register_customer(demo_clinic, gl, name="周雅", mobile="13833334444")
+    dialog = open_detail(qtbot, demo_clinic, gl, cid)
+    # Meanwhile, at the front desk's PC:
+    other = customers.get_customer(demo_clinic, gl, cid)
+    values = {k: getattr(other, k) for k in ("name", "gender", "mobile", "occupation", "notes")}
+    customers.update_customer(demo_clinic, gl, cid, dict(values, occupation="医生"), expected_version=other.version)
+    dialog.form.occupation.setText("教师")
+    assert not dialog.save()
+    assert "已被其他电脑修改" in dialog.basic_message.text() and dialog.form.occupation.text() == "教师"
+    assert customers.get_customer(demo_clinic, gl, cid).occupation == "医生"  # nothing overwritten
 
 def test_visit_reject_and_restore_from_the_menu(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     cid = customers.register_customer(demo_clinic, gl, name="钱多多", mobile="13500002222")

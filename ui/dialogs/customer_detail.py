@@ -254,7 +254,8 @@ class CustomerDetailDialog(QDialog):
         self.basic_message.setStyleSheet(ERROR_STYLE)
         self.basic_message.clear()
         try:
-            customers.update_customer(self.clinic, self.actor, self.customer_id, self.form.values())
+            customers.update_customer(self.clinic, self.actor, self.customer_id, self.form.values(),
+                                      expected_version=self.detail.version)
         except ValidationError as e:
             self.basic_message.setText("；".join(self.form.show_errors(e.errors)) or "请按红字提示修改后再保存")
             return False

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QGridLayout, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QWidget,
+)
 
 from meike.db import Clinic
-from meike.errors import ValidationError
-from meike.permissions import Actor
-from meike.services import dictionaries
+from meike.errors import MeikeError, ValidationError
+from meike.permissions import Actor, Right
+from meike.services import customers, dictionaries
 from meike.services.customers import GENDERS, CustomerDetail
 from meike.services.dictionaries import Kind
 from ui.widgets.form import ErrorForm
@@ -26,6 +35,7 @@ class CustomerForm(QWidget):
     def __init__(self, clinic: Clinic, actor: Actor, prefix: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
+        self.customer_id: int | None = None
         p = prefix
         self.name = QLineEdit(objectName=f"{p}_name")
         self.gender = _combo(f"{p}_gender")
@@ -56,7 +66,8 @@ class CustomerForm(QWidget):
         left, right = ErrorForm(), ErrorForm()
         left.add_field("name", "姓名", self.name, required=True)
         left.add_field("gender", "性别", self.gender)
-        left.add_field("mobile", "手机", self.mobile, required=True)
+        self.reveal_buttons: dict[str, QPushButton] = {}
+        left.add_field("mobile", "手机", self._revealable("mobile", self.mobile, p), required=True)
         left.add_field("channel_id", "渠道", self.channel)
         left.add_field("info_source_id", "信息来源", self.info_source)
         left.add_field("cs_staff_id", "客服/网电咨询", self.cs_staff)
@@ -67,7 +78,7 @@ class CustomerForm(QWidget):
         right.add_field("file_no", "档案号", self.file_no)
         right.add_field("birthday", "生日", self.birthday)
         right.add_field("age", "年龄", self.age)
-        right.add_field("id_card", "身份证号", self.id_card)
+        right.add_field("id_card", "身份证号", self._revealable("id_card", self.id_card, p))
         right.add_field("wechat", "微信", self.wechat)
         right.add_field("qq", "QQ", self.qq)
         right.add_field("region", "区域", self.region)
@@ -130,7 +141,38 @@ class CustomerForm(QWidget):
             notes=self.notes.toPlainText(),
         )
 
+    def _revealable(self, key: str, edit: QLineEdit, prefix: str) -> QWidget:
+        """The field with a "显示" button (shown once a saved customer is loaded, to users with the right)."""
+        box = QWidget(objectName=f"{prefix}_{key}_box")
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        button = QPushButton("显示", objectName=f"{prefix}_{key}_reveal")
+        button.setToolTip("显示完整号码（会记入操作日志）")
+        button.hide()
+        button.clicked.connect(lambda: self.reveal(key))
+        row.addWidget(edit, 1)
+        row.addWidget(button)
+        self.reveal_buttons[key] = button
+        return box
+
+    def reveal(self, key: str) -> None:
+        """One click shows the full number to a user with the right; the reveal is logged."""
+        if self.customer_id is None:
+            return
+        try:
+            value = customers.reveal(self.clinic, self.actor, self.customer_id, key)
+        except MeikeError as e:
+            self.show_errors({key: e.message})
+            return
+        {"mobile": self.mobile, "id_card": self.id_card}[key].setText(value)
+        self.reveal_buttons[key].setEnabled(False)
+
     def load(self, c: CustomerDetail) -> None:
+        self.customer_id = c.id
+        may_reveal = self.actor.has_right(Right.VIEW_PRIVATE)
+        for key, button in self.reveal_buttons.items():
+            button.setVisible(may_reveal and "*" in str(getattr(c, key) or ""))
+            button.setEnabled(True)
         self.name.setText(c.name)
         self.gender.setCurrentIndex(max(0, self.gender.findData(c.gender)))
         self.mobile.setText(c.mobile)
