@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, ValidationError
+from meike.errors import ConflictError, NotFound, ValidationError
 from meike.models import (
     AccountEntry,
     Customer,
@@ -196,11 +196,12 @@ def _check_shares(s: Session, shares: Sequence[ShareSpec]) -> list[OrderShare]:
     return [OrderShare(role=r.role, staff_id=r.staff_id, percent=r.percent) for r in shares]
 
 
-def set_order_shares(clinic: Clinic, actor: Actor, order_id: int, shares: Sequence[ShareSpec]) -> None:
+def set_order_shares(clinic: Clinic, actor: Actor, order_id: int, shares: Sequence[ShareSpec], *,
+                     expected_version: int | None = None) -> None:
     """业绩分配 of an unpaid order; an empty list for a role gives it back to the default person."""
     actor.require_page(Page.CASHIER)
     with clinic.write() as s:
-        order = _load_order(s, actor, order_id, lock=True)
+        order = _load_order(s, actor, order_id, lock=True, expected_version=expected_version)
         if order.status != ORDER_NEW:
             raise ValidationError.single("shares", "只能在结单前分配业绩")
         rows = _check_shares(s, shares)
@@ -212,6 +213,7 @@ def set_order_shares(clinic: Clinic, actor: Actor, order_id: int, shares: Sequen
         for row in rows:
             row.order_id = order.id
             s.add(row)
+        order.version += 1  # the shares are part of the order: another window's view of it is stale now
         audit.record(s, actor, "order.shares", "order", order.id, before={"shares": before}, after={
             "shares": [{"role": r.role, "staff_id": r.staff_id, "percent": r.percent} for r in rows]})
 
@@ -229,6 +231,7 @@ class SharesView:
     """An order's 业绩分配 and who gets each role when it names nobody."""
 
     shares: list[ShareView]
+    version: int
     defaults: dict[str, str]  # role → the default person's name ("" = nobody)
     item_percents: list[tuple[str, int, int, int]]  # item name, consultant %, doctor %, developer %
 
@@ -249,7 +252,7 @@ def order_shares(clinic: Clinic, actor: Actor, order_id: int) -> SharesView:
         for li in order.lines:
             item = s.get(Item, li.item_id)
             percents.append((li.item_name, *(performance.item_percent(item, r) for r in performance.SHARED_ROLES)))
-        return SharesView(shares, defaults, percents)
+        return SharesView(shares, order.version, defaults, percents)
 
 
 SHARE_STAFF_ROLES = {"consultant": ("onsite_consultant", "online_consultant"), "doctor": ("doctor",),
@@ -533,12 +536,19 @@ class OrderDetail:
     lines: list[OrderLineView]
 
 
-def _load_order(s: Session, actor: Actor, order_id: int, *, lock: bool = False) -> Order:
+STALE_ORDER = "这张收费单在您打开后已被其他电脑修改（业绩分配、合并或状态变了），请刷新后再操作"
+
+
+def _load_order(s: Session, actor: Actor, order_id: int, *, lock: bool = False,
+                expected_version: int | None = None) -> Order:
+    """The order in the actor's scope; ``expected_version`` (what the window showed) must still hold."""
     q = select(Order).where(Order.id == order_id)
     order = s.scalar(q.with_for_update() if lock else q)
     if order is None:
         raise NotFound("收费单不存在")
     load_in_scope(s, actor, order.customer_id)
+    if expected_version is not None and order.version != expected_version:
+        raise ConflictError(STALE_ORDER)
     return order
 
 
@@ -571,7 +581,7 @@ def order_arrears(s: Session, order_id: int) -> int:
 
 
 def pay(clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], *, idempotency_key: str,
-        allow_arrears: bool = False) -> PayResult:
+        allow_arrears: bool = False, expected_version: int | None = None) -> PayResult:
     """Take payment for an order, split across methods and accounts, in one receipt.
 
     A new order is settled 结单: it gets this receipt's number, its lines credit performance, courses
@@ -594,7 +604,7 @@ def pay(clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], 
             again = replay(s)
             if again is not None:
                 return again
-            order = _load_order(s, actor, order_id, lock=True)
+            order = _load_order(s, actor, order_id, lock=True, expected_version=expected_version)
             if order.status == ORDER_NEW:
                 return _settle_in(s, actor, order, tenders, key, allow_arrears)
             if order.status == ORDER_SETTLED:
@@ -705,12 +715,12 @@ def settle(clinic: Clinic, actor: Actor, order_id: int, *, payment_method_id: in
 # --- cancel 消单, void 退单 ----------------------------------------------------------------------
 
 
-def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str) -> None:
+def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, expected_version: int | None = None) -> None:
     """消单: an unpaid order is cancelled with a reason (kept, never deleted). Paid ones need a void."""
     actor.require_page(Page.CASHIER)
     reason = _reason(reason, "消单")
     with clinic.write() as s:
-        order = _load_order(s, actor, order_id, lock=True)
+        order = _load_order(s, actor, order_id, lock=True, expected_version=expected_version)
         if order.status != ORDER_NEW:
             label = STATUS_LABELS.get(order.status, order.status)
             raise ValidationError.single("reason", f"该单{label}，只能消未付款的单")

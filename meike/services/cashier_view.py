@@ -75,6 +75,7 @@ class OrderFacts:
     invoice_no: str
     invoice_title: str
     invoice_fen: int
+    version: int = 1  # handed back to pay / cancel: a change by another PC meanwhile is refused
 
 
 def _order(s: Session, actor: Actor, order_id: int) -> Order:
@@ -97,7 +98,7 @@ def order_facts(clinic: Clinic, actor: Actor, order_id: int) -> OrderFacts:
                     for r in s.scalars(select(Receipt).where(Receipt.order_id == o.id).order_by(Receipt.id))]
         return OrderFacts(o.id, o.customer_id, o.customer.name, o.customer.card_no, o.status, o.total_fen,
                           o.total_fen + adjustments, order_arrears(s, o.id), o.receipt_no or "", lines, receipts,
-                          o.invoice_no, o.invoice_title, o.invoice_fen)
+                          o.invoice_no, o.invoice_title, o.invoice_fen, o.version)
 
 
 def arrears_by_order(clinic: Clinic, actor: Actor, order_ids: Sequence[int]) -> dict[int, int]:

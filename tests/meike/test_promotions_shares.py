@@ -260,3 +260,32 @@ def test_a_deposit_refund_takes_back_its_department_credit_and_the_referrers_whe
     ledger.refund_balance(clinic, desk.cashier, desk.member, account="deposit", tenders=[cash(desk, 40_000)],
                           idempotency_key="ref-b", supervisor=desk.boss, reason="不做了", reverse_performance=True)
     assert held(desk.member) == {"referrer": 60_000, "deposit": 60_000}
+
+
+def test_two_workstations_on_one_order_the_second_is_refused(clinic: Clinic, desk: Desk) -> None:
+    """Optimistic locking: each window keeps the version it showed; a change in between is refused."""
+    from meike.errors import ConflictError
+    from meike.services import cashier_view
+
+    wang, zhao = desk.staff["王咨询"], desk.staff["赵开发"]
+    order = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain,
+                               lines=[LineSpec(desk.items["脱毛"], 1, 50_000)])
+    first = cashier.order_shares(clinic, desk.cashier, order).version
+    paying = cashier_view.order_facts(clinic, desk.cashier, order).version
+    assert first == paying
+    cashier.set_order_shares(clinic, desk.cashier, order, [ShareSpec("consultant", wang, 100)],
+                             expected_version=first)
+    with pytest.raises(ConflictError, match="已被其他电脑修改"):  # the second PC's window is stale
+        cashier.set_order_shares(clinic, desk.cashier, order, [ShareSpec("consultant", zhao, 100)],
+                                 expected_version=first)
+    with pytest.raises(ConflictError):
+        cashier.pay(clinic, desk.cashier, order, [cash(desk, 50_000)], idempotency_key="w2", expected_version=paying)
+    assert [v.staff_name for v in cashier.order_shares(clinic, desk.cashier, order).shares] == ["王咨询"]
+    fresh = cashier_view.order_facts(clinic, desk.cashier, order).version
+    assert fresh == first + 1
+    result = cashier.pay(clinic, desk.cashier, order, [cash(desk, 50_000)], idempotency_key="w3",
+                         expected_version=fresh)
+    again = cashier.pay(clinic, desk.cashier, order, [cash(desk, 50_000)], idempotency_key="w3",
+                        expected_version=fresh)  # a double click: the same receipt, not a conflict
+    assert again.receipt_no == result.receipt_no and again.replayed
+    assert cashier_view.order_facts(clinic, desk.cashier, order).version > fresh  # settling bumped it

@@ -185,7 +185,7 @@ class PaymentDialog(QDialog):
                 raise ValidationError.single("amount", f"收款合计 {yuan(entered)} 超过{what} {yuan(self.due)}；"
                                                        "只有现金可以找零")
             tenders = capped([(self.rows.kind(r), t) for r, t in filled], change)
-            result = cashier.pay(self.clinic, self.actor, self.order_id, tenders,
+            result = cashier.pay(self.clinic, self.actor, self.order_id, tenders, expected_version=self.facts.version,
                                  idempotency_key=self.idempotency_key,
                                  allow_arrears=self.allow_arrears.isChecked() and not self.collecting)
         except ValidationError as e:

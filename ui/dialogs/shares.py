@@ -21,6 +21,7 @@ class SharesDialog(FormDialog):
         super().__init__("cashier_shares", "业绩分配", parent, ok_text="保存", min_width=680)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         view = cashier.order_shares(clinic, actor, order_id)
+        self.version = view.version
         candidates = cashier.share_candidates(clinic, actor)
         current: dict[str, list[tuple[int, int]]] = {}
         for share in view.shares:
@@ -71,4 +72,4 @@ class SharesDialog(FormDialog):
                 for role, pairs in self.rows.items() for combo, spin in pairs if combo.currentData() is not None]
 
     def save(self) -> None:
-        cashier.set_order_shares(self.clinic, self.actor, self.order_id, self.specs())
+        cashier.set_order_shares(self.clinic, self.actor, self.order_id, self.specs(), expected_version=self.version)
