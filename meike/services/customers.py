@@ -399,6 +399,78 @@ def book_appointment(clinic: Clinic, actor: Actor, customer_id: int, *, appointm
         return _add_appointment(s, actor, customer, appointment_at, items, notes, now).id
 
 
+APPOINTMENT_STATUS = {"booked": "已预约", "arrived": "已到诊", "cancelled": "已取消"}
+STALE_APPOINTMENT = "这条预约在您打开后已被其他电脑修改，您的修改没有保存，请刷新后再改"
+
+
+@dataclass(frozen=True)
+class AppointmentRow:
+    id: int
+    appointment_at: datetime
+    items: str
+    notes: str
+    status: str
+    status_label: str
+    version: int  # hand back to change / cancel
+
+
+def list_appointments(clinic: Clinic, actor: Actor, customer_id: int) -> list[AppointmentRow]:
+    """A customer's appointments, newest first."""
+    _require_customer_page(actor)
+    with clinic.read() as s:
+        load_in_scope(s, actor, customer_id)
+        rows = s.scalars(select(Appointment).where(Appointment.customer_id == customer_id)
+                         .order_by(Appointment.appointment_at.desc(), Appointment.id.desc()))
+        return [AppointmentRow(a.id, a.appointment_at, a.items, a.notes, a.status,
+                               APPOINTMENT_STATUS.get(a.status, a.status), a.version) for a in rows]
+
+
+def _booked(s: Session, actor: Actor, appointment_id: int, expected_version: int | None) -> Appointment:
+    appointment = s.get(Appointment, appointment_id, with_for_update=True)
+    if appointment is None:
+        raise NotFound("预约不存在")
+    load_in_scope(s, actor, appointment.customer_id)
+    if expected_version is not None and appointment.version != expected_version:
+        raise ConflictError(STALE_APPOINTMENT)
+    if appointment.status != "booked":
+        raise ValidationError.single("appointment_at", f"该预约{APPOINTMENT_STATUS.get(appointment.status, '')}，不能再改")
+    return appointment
+
+
+def change_appointment(clinic: Clinic, actor: Actor, appointment_id: int, *, appointment_at: datetime,
+                       items: str, notes: str, expected_version: int | None = None,
+                       now: datetime | None = None) -> None:
+    """改约: another time, items or note. Refused when another workstation changed it meanwhile."""
+    actor.require_page(Page.REGISTRATION)
+    now = now or clock.now()
+    errors = _appointment_errors(appointment_at, now)
+    if errors:
+        raise ValidationError(errors)
+    with clinic.write() as s:
+        appointment = _booked(s, actor, appointment_id, expected_version)
+        before = {"at": appointment.appointment_at, "items": appointment.items, "notes": appointment.notes}
+        appointment.appointment_at = appointment_at
+        appointment.items = items.strip()[:200]
+        appointment.notes = notes.strip()
+        audit.record(s, actor, "appointment.update", "appointment", appointment.id, before=before,
+                     after={"at": appointment_at, "items": appointment.items, "notes": appointment.notes})
+
+
+def cancel_appointment(clinic: Clinic, actor: Actor, appointment_id: int, *, reason: str,
+                       expected_version: int | None = None) -> None:
+    """取消预约 with a reason (kept in the note); the row stays."""
+    actor.require_page(Page.REGISTRATION)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError.single("reason", "请填写取消原因")
+    with clinic.write() as s:
+        appointment = _booked(s, actor, appointment_id, expected_version)
+        appointment.status = "cancelled"
+        appointment.notes = f"{appointment.notes}（取消：{reason}）".lstrip()
+        audit.record(s, actor, "appointment.cancel", "appointment", appointment.id, before={"status": "booked"},
+                     after={"status": "cancelled", "reason": reason})
+
+
 @dataclass(frozen=True)
 class CustomerDetail:
     id: int

@@ -178,3 +178,27 @@ def test_supervisor_password_guessing_locks_the_supervisor(demo_clinic: Clinic) 
             accounts.verify_supervisor(demo_clinic, "gl", "guess", Right.APPROVE_PRICE)
     with pytest.raises(PermissionDenied, match="已锁定"):
         accounts.verify_supervisor(demo_clinic, "gl", "123", Right.APPROVE_PRICE)
+
+
+def test_appointments_change_and_cancel_with_optimistic_locking(demo_clinic: Clinic, gl: Actor) -> None:
+    from meike.errors import ConflictError
+
+    at = (clock.now() + timedelta(days=1)).replace(hour=9, minute=30, second=0)
+    cid = customers.register_customer(demo_clinic, gl, name="林一", mobile="13855556666", appointment_at=at)
+    [booked] = customers.list_appointments(demo_clinic, gl, cid)
+    customers.change_appointment(demo_clinic, gl, booked.id, appointment_at=at + timedelta(hours=2), items="热玛吉",
+                                 notes="", expected_version=booked.version)
+    with pytest.raises(ConflictError, match="已被其他电脑修改"):  # the second PC still holds the old version
+        customers.cancel_appointment(demo_clinic, gl, booked.id, reason="不来了", expected_version=booked.version)
+    [moved] = customers.list_appointments(demo_clinic, gl, cid)
+    assert (moved.appointment_at, moved.items, moved.status, moved.version) == (
+        at + timedelta(hours=2), "热玛吉", "booked", booked.version + 1)
+    with pytest.raises(ValidationError) as e:
+        customers.change_appointment(demo_clinic, gl, moved.id, appointment_at=clock.now() - timedelta(days=1),
+                                     items="", notes="", expected_version=moved.version)
+    assert e.value.errors == {"appointment_at": "预约时间不能早于现在"}
+    customers.cancel_appointment(demo_clinic, gl, moved.id, reason="不来了", expected_version=moved.version)
+    [cancelled] = customers.list_appointments(demo_clinic, gl, cid)
+    assert cancelled.status_label == "已取消" and cancelled.notes.endswith("（取消：不来了）")
+    with pytest.raises(ValidationError):
+        customers.cancel_appointment(demo_clinic, gl, cancelled.id, reason="again")

@@ -41,7 +41,7 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
     assert dialog.windowTitle() == f"顾客详情 — 林小雨（卡号 {card_no}）"
     assert "138****2222" in dialog.header.text() and "潜在客户" in dialog.header.text()
     assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
-        "基本信息", "到诊记录", "咨询记录", "手术记录", "提醒", "收费记录"]
+        "基本信息", "到诊记录", "咨询记录", "手术记录", "提醒", "预约", "收费记录"]
     assert dialog.form.name.text() == "林小雨" and dialog.form.mobile.text() == "138****2222"
     assert dialog.form.reveal_buttons["mobile"].isVisibleTo(dialog)  # gl may see it: one click, logged
     qtbot.mouseClick(dialog.form.reveal_buttons["mobile"], Qt.MouseButton.LeftButton)
@@ -243,3 +243,44 @@ def test_render_detail_tabs(qtbot, demo_clinic: Clinic, gl: Actor, tmp_path) -> 
     assert form.grab().save(str(tmp_path / "detail_treatment_dialog.png"))
     dialog.add_consultation().remind.setChecked(True)
     dialog.consultation_dialog.grab().save(str(tmp_path / "consultation.png"))  # type: ignore[union-attr]
+
+
+def test_change_and_cancel_an_appointment_with_a_conflict_in_between(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    from datetime import datetime, timedelta
+
+    from meike import clock
+    from meike.services.customers import list_appointments
+
+    at = (clock.now() + timedelta(days=2)).replace(hour=10, minute=0, second=0)
+    cid = customers.register_customer(demo_clinic, gl, name="韩梅", mobile="13844445555", appointment_at=at,
+                                      appointment_items="水光针")
+    dialog = open_detail(qtbot, demo_clinic, gl, cid)
+    assert cells(dialog.appointments_table, 2) == ["已预约"] and cells(dialog.appointments_table, 1) == ["水光针"]
+    dialog.appointments_table.selectRow(0)
+    change = dialog.change_appointment()
+    assert change is not None and change.isVisible()
+    # Another PC moves the appointment first.
+    other = list_appointments(demo_clinic, gl, cid)[0]
+    customers.change_appointment(demo_clinic, gl, other.id, appointment_at=at + timedelta(hours=1), items="水光针",
+                                 notes="顾客来电改时间", expected_version=other.version)
+    change.items.setText("水光针+小气泡")
+    qtbot.mouseClick(change.ok, Qt.MouseButton.LeftButton)
+    assert change.isVisible() and "已被其他电脑修改" in change.message.text()
+    assert change.items.text() == "水光针+小气泡"  # nothing typed is lost
+    change.reject()
+    dialog.reload_appointments()
+    assert cells(dialog.appointments_table, 0) == [f"{at + timedelta(hours=1):%Y-%m-%d %H:%M}"]
+    dialog.appointments_table.selectRow(0)
+    cancel = dialog.cancel_appointment()
+    assert cancel is not None
+    qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    assert cancel.form.error_text("reason") == "请填写取消原因"
+    cancel.reason.setText("顾客临时出差")
+    qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    assert not cancel.isVisible()
+    assert cells(dialog.appointments_table, 2) == ["已取消"]
+    assert "取消：顾客临时出差" in cells(dialog.appointments_table, 3)[0]
+    dialog.appointments_table.selectRow(0)
+    assert dialog.change_appointment() is None and dialog.appointments_message.text() == "请先选择一条“已预约”的记录"
+    assert isinstance(at, datetime)

@@ -27,8 +27,9 @@ from meike.money import format_fen
 from meike.permissions import Actor
 from meike.rules.validation import mask_mobile
 from meike.services import customers, followups, records, triage
-from meike.services.customers import CustomerDetail
+from meike.services.customers import AppointmentRow, CustomerDetail
 from meike.services.triage import VisitRow
+from ui.dialogs.appointment import CancelAppointmentDialog, ChangeAppointmentDialog
 from ui.dialogs.records import ConsultationDialog, RejectVisitDialog, ReminderDialog, TreatmentDialog
 from ui.widgets.customer_form import CustomerForm
 from ui.widgets.form import ERROR_STYLE
@@ -119,6 +120,21 @@ class CustomerDetailDialog(QDialog):
         self.reminder_add.clicked.connect(self.add_reminder)
         self.tabs.addTab(self._list_tab("detail_reminders", self.reminders_table, self.reminders_message,
                                         self.reminder_add), "提醒")
+        self.appointments_table = _table("appointments_table", ["预约时间", "意向项目", "状态", "备注"])
+        self.appointments_message = _label("appointments_message")
+        self.appointments: list[AppointmentRow] = []
+        self.appointment_change = QPushButton("改约…", objectName="appointment_change_button")
+        self.appointment_cancel = QPushButton("取消预约…", objectName="appointment_cancel_button")
+        self.appointment_change.clicked.connect(self.change_appointment)
+        self.appointment_cancel.clicked.connect(self.cancel_appointment)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.appointment_change)
+        row.addWidget(self.appointment_cancel)
+        self.appointment_dialog: QDialog | None = None
+        self.tabs.addTab(self._list_tab("detail_appointments", self.appointments_table, self.appointments_message,
+                                        buttons, hint="选中一条“已预约”后改约或取消"), "预约")
         self.charges_table = _table("charges_table", CHARGE_COLUMNS)
         self.charges_message = _label("charges_message")
         self.tabs.addTab(self._list_tab("detail_charges", self.charges_table, self.charges_message), "收费记录")
@@ -160,7 +176,7 @@ class CustomerDetailDialog(QDialog):
         layout.addLayout(row)
         return tab
 
-    def _list_tab(self, name: str, table: QTableWidget, message: QLabel, button: QPushButton | None = None,
+    def _list_tab(self, name: str, table: QTableWidget, message: QLabel, button: QWidget | None = None,
                   hint: str = "") -> QWidget:
         tab = QWidget(objectName=name)
         top = QHBoxLayout()
@@ -192,6 +208,7 @@ class CustomerDetailDialog(QDialog):
     # -- lists -------------------------------------------------------------------------------------
 
     def reload(self) -> None:
+        self.reload_appointments()
         self.reload_visits()
         self.reload_consultations()
         self.reload_treatments()
@@ -235,6 +252,38 @@ class CustomerDetailDialog(QDialog):
             (r.id, [r.kind_label, f"{r.due_date:%Y-%m-%d}", r.assignee, REMINDER_STATUS.get(r.status, r.status),
                     r.note, r.result])
             for r in followups.list_for_customer(self.clinic, self.actor, self.customer_id)], self.reminder_add)
+
+    def reload_appointments(self) -> None:
+        def fetch() -> list[tuple[int, list[str]]]:
+            self.appointments = customers.list_appointments(self.clinic, self.actor, self.customer_id)
+            return [(a.id, [f"{a.appointment_at:%Y-%m-%d %H:%M}", a.items, a.status_label, a.notes])
+                    for a in self.appointments]
+        self.appointments = []
+        self._load(self.appointments_table, self.appointments_message, fetch)
+
+    def _booked_appointment(self) -> AppointmentRow | None:
+        row = self.appointments_table.currentRow()
+        chosen = self.appointments[row] if 0 <= row < len(self.appointments) else None
+        if chosen is None or chosen.status != "booked":
+            self.appointments_message.setText("请先选择一条“已预约”的记录")
+            return None
+        return chosen
+
+    def change_appointment(self) -> QDialog | None:
+        chosen = self._booked_appointment()
+        if chosen is None:
+            return None
+        self.appointment_dialog = ChangeAppointmentDialog(self.clinic, self.actor, chosen, self)
+        self._open(self.appointment_dialog)
+        return self.appointment_dialog
+
+    def cancel_appointment(self) -> QDialog | None:
+        chosen = self._booked_appointment()
+        if chosen is None:
+            return None
+        self.appointment_dialog = CancelAppointmentDialog(self.clinic, self.actor, chosen, self)
+        self._open(self.appointment_dialog)
+        return self.appointment_dialog
 
     def reload_charges(self) -> None:
         self._load(self.charges_table, self.charges_message, lambda: [
