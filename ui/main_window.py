@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFrame,
@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import PermissionDenied
 from meike.permissions import PAGE_LABELS, Actor, Page
-from meike.services import accounts
+from meike.services import accounts, system
 from ui import geometry
 from ui.dialogs.password import PasswordDialog
+from ui.idle_lock import IdleLock
 from ui.pages import factory
 
 if TYPE_CHECKING:
@@ -94,6 +95,13 @@ class MainWindow(QMainWindow):
             self.open_page(actor.pages[0])
         self.phone_listener: PhoneListener | None = None
         self.start_phone(callerid)
+        self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
+        self.idle_lock.screen.logout.connect(self.logout)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if hasattr(self, "idle_lock"):
+            self.idle_lock.resize_cover()
 
     def start_phone(self, setting: CallerIdSetting | None = None) -> PhoneListener | None:
         """Listen to this PC's caller-ID box, if one is configured and the user has 电话管理."""
@@ -207,6 +215,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         geometry.save(self, self.actor.username)
+        self.idle_lock.stop()
         if self.phone_listener is not None:
             self.phone_listener.close()
             self.phone_listener = None

@@ -174,7 +174,7 @@ ACTION_LABELS = {
     "receipt.reprint": "重印收据", "day.close": "日结", "day.business_date": "修改营业日期",
     "account.deposit": "收定金", "account.prepaid": "预存", "account.inpatient": "住院押金",
     "account.coupon": "售券", "account.refund": "余额退款", "account.discharge": "出院退款",
-    "audit.export": "导出操作日志", "audit.verify": "校验操作日志", "backup.manual": "手动备份",
+    "session.lock": "自动锁屏", "session.unlock": "解锁", "audit.export": "导出操作日志", "audit.verify": "校验操作日志", "backup.manual": "手动备份",
     "backup.restore": "恢复备份", "sms.batch": "群发短信",
 }
 

@@ -23,6 +23,7 @@ def test_defaults_of_a_new_clinic(clinic: Clinic, admin: Actor, user: Actor) -> 
         "login.max_failures": 5,
         "login.lock_minutes": 15,
         "followup.postop_days": "2,7,15",
+        "security.idle_lock_minutes": 10,
     }
     assert system.get(clinic, "login.max_failures") == 5
 

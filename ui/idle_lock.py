@@ -1,0 +1,157 @@
+"""Idle lock 自动锁屏: after the clinic's idle time with no mouse or key input, the window and its
+dialogs are hidden behind a lock screen until the same user types their password (or logs out).
+
+The time is the system parameter ``security.idle_lock_minutes`` (0 = never). Locking and unlocking
+are audited; a wrong password counts toward the account's lockout like a login.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from meike.db import Clinic
+from meike.errors import LoginFailed
+from meike.permissions import Actor
+from meike.services import accounts, audit
+from ui.widgets.form import ERROR_STYLE
+
+INPUT_EVENTS = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.KeyPress, QEvent.Type.Wheel,
+                QEvent.Type.TouchBegin}
+
+
+class IdleWatcher(QObject):
+    """Emits ``idle`` once when no input reached the application for ``limit_s`` seconds."""
+
+    idle = Signal()
+
+    def __init__(self, limit_s: float, parent: QObject | None = None, *, check_ms: int = 5_000) -> None:
+        super().__init__(parent)
+        self.limit_s = limit_s
+        self.last_input = time.monotonic()
+        self.fired = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(check_ms)
+        self.timer.timeout.connect(self.check)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
+        if limit_s > 0:
+            self.timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() in INPUT_EVENTS:
+            self.last_input = time.monotonic()
+        return False
+
+    def check(self) -> None:
+        if self.limit_s > 0 and not self.fired and time.monotonic() - self.last_input >= self.limit_s:
+            self.fired = True
+            self.idle.emit()
+
+    def rearm(self) -> None:
+        self.last_input = time.monotonic()
+        self.fired = False
+
+    def stop(self) -> None:
+        self.timer.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+
+
+class LockScreen(QWidget):
+    """Covers the main window; ``unlocked`` after the right password, ``logout`` on request."""
+
+    unlocked = Signal()
+    logout = Signal()
+
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("lock_screen")
+        self.setAutoFillBackground(True)
+        self.setStyleSheet("#lock_screen { background: #24445c; } QLabel { color: white; }")
+        title = QLabel(f"已锁屏　{actor.label}", objectName="lock_title")
+        title.setStyleSheet("font-size: 20px; color: white;")
+        hint = QLabel("长时间没有操作，为保护顾客信息已自动锁屏。请输入密码继续。", objectName="lock_hint")
+        self.password = QLineEdit(objectName="lock_password", placeholderText="密码")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setMaximumWidth(280)
+        self.message = QLabel(objectName="lock_message")
+        self.message.setStyleSheet(ERROR_STYLE + "color: #ffb4a8;")
+        self.unlock_button = QPushButton("解锁", objectName="lock_unlock")
+        self.logout_button = QPushButton("退出登录", objectName="lock_logout")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        for widget in (title, hint, self.password, self.message, self.unlock_button, self.logout_button):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        self.password.returnPressed.connect(self.try_unlock)
+        self.unlock_button.clicked.connect(self.try_unlock)
+        self.logout_button.clicked.connect(self.logout.emit)
+        self.hide()
+
+    def cover(self) -> None:
+        self.setGeometry(self.parentWidget().rect())
+        self.password.clear()
+        self.message.clear()
+        self.show()
+        self.raise_()
+        self.password.setFocus()
+
+    def try_unlock(self) -> bool:
+        try:
+            accounts.authenticate(self.clinic, self.actor.username, self.password.text())
+        except LoginFailed as e:
+            self.password.clear()
+            self.message.setText(e.message)
+            return False
+        self.hide()
+        self.unlocked.emit()
+        return True
+
+
+class IdleLock(QObject):
+    """Wires the watcher and the lock screen to a main window; hides its other windows while locked."""
+
+    def __init__(self, clinic: Clinic, actor: Actor, window: QWidget, minutes: int, *, check_ms: int = 5_000) -> None:
+        super().__init__(window)
+        self.clinic, self.actor, self.window = clinic, actor, window
+        self.watcher = IdleWatcher(minutes * 60, self, check_ms=check_ms)
+        self.screen = LockScreen(clinic, actor, window)
+        self.hidden: list[QWidget] = []
+        self.watcher.idle.connect(self.lock)
+        self.screen.unlocked.connect(self._unlocked)
+
+    @property
+    def locked(self) -> bool:
+        return self.screen.isVisible()
+
+    def lock(self) -> None:
+        if self.locked:
+            return
+        self.hidden = [w for w in QApplication.topLevelWidgets()
+                       if w is not self.window and w.isVisible() and w.window() is not self.window.window()]
+        for widget in self.hidden:
+            widget.hide()
+        self.screen.cover()
+        with self.clinic.write() as s:
+            audit.record(s, self.actor, "session.lock", "user", self.actor.user_id)
+
+    def _unlocked(self) -> None:
+        for widget in self.hidden:
+            widget.show()
+        self.hidden = []
+        self.watcher.rearm()
+        with self.clinic.write() as s:
+            audit.record(s, self.actor, "session.unlock", "user", self.actor.user_id)
+
+    def resize_cover(self) -> None:
+        if self.locked:
+            self.screen.setGeometry(self.window.rect())
+
+    def stop(self) -> None:
+        self.watcher.stop()
