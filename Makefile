@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run clinic test bench lint screenshots deps clean
+.PHONY: run clinic test bench crashtest lint screenshots deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(STAMP)          ## speed on large synthetic data, figures in bench/resu
 	$(PY) -m bench.run
 	$(PY) -m bench.cashier
 	$(PY) -m bench.callerid
+
+crashtest: $(STAMP)      ## SIGKILL a cashier at random instants, audit the books: bench/reliability.json
+	$(PY) -m bench.crashtest
 
 lint: $(STAMP)
 	$(PY) -m ruff check meike ui devices tests bench main.py
