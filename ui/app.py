@@ -27,7 +27,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--demo", action="store_true", help="open the demo clinic (created on first use)")
     parser.add_argument("--database", metavar="URL", help="SQLAlchemy URL of the clinic database")
     parser.add_argument("--simulate-devices", action="store_true",
-                        help="attach simulated devices (a caller-ID modem on a pseudo-terminal that rings a demo customer)")
+                        help="attach simulated devices (a caller-ID modem that rings a demo customer, a GSM modem sending SMS)")
     parser.add_argument("--screenshot", metavar="DIR", type=Path,
                         help="render every page offscreen to PNG files in DIR and exit")
     return parser.parse_args(argv)
@@ -55,19 +55,25 @@ class DeviceSimulators:
 
     RING_AFTER_MS = 4000
 
-    def __init__(self, clinic: Clinic) -> None:
+    def __init__(self, clinic: Clinic, *, demo_mode: bool = False) -> None:
         from devices.simulators.callerid_modem import CallerIdModem
+        from devices.simulators.gsm_modem import GsmModemSimulator
         from meike import demo
+        from meike.services import sms
 
         self.modem = CallerIdModem()
         self.callerid = CallerIdSetting(self.modem.port)
         self.mobile = demo.caller_mobile(clinic) or "13800138000"
+        self.gsm = GsmModemSimulator()  # SMS go out through a simulated 短信猫 (the demo clinic's channel)
+        if demo_mode:
+            sms.use_simulated_modem(clinic, self.gsm.port)
 
     def after_login(self) -> None:
         QTimer.singleShot(self.RING_AFTER_MS, lambda: self.modem.ring(self.mobile, name="DEMO"))
 
     def close(self) -> None:
         self.modem.close()
+        self.gsm.close()
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -93,7 +99,11 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     windows: list[QMainWindow] = []
     app.setQuitOnLastWindowClosed(False)
-    simulators = DeviceSimulators(clinic) if args.simulate_devices and sys.platform != "win32" else None
+    simulators = DeviceSimulators(clinic, demo_mode=args.demo) if args.simulate_devices and sys.platform != "win32" else None
+    from meike.sms_jobs import SmsJobs
+
+    sms_jobs = SmsJobs(clinic)  # the SMS queue and reminders, on a scheduler thread
+    sms_jobs.start()
 
     def login() -> None:
         dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
@@ -109,6 +119,7 @@ def run(argv: list[str] | None = None) -> int:
 
     QTimer.singleShot(0, login)
     code = app.exec()
+    sms_jobs.shutdown(wait=True)
     if simulators is not None:
         simulators.close()
     clinic.dispose()

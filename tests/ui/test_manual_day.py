@@ -73,7 +73,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic) -> None:
     row = grid.row_of("柳如烟")
     menu = grid.build_menu(row)
     assert [a.objectName() for a in menu.actions() if not a.isSeparator()] == [
-        "customer_assign", "customer_open", "customer_add_reminder"]
+        "customer_assign", "customer_open", "customer_add_reminder", "customer_send_sms"]
     grid.act_assign.trigger()
     triage_dialog = grid.dialog
     assert isinstance(triage_dialog, TriageDialog)

@@ -87,6 +87,8 @@ class CustomersPage(QWidget):
         self.act_open.triggered.connect(lambda: self.open_customer_at(self.current_row()))
         self.act_remind.triggered.connect(lambda: self.add_reminder(self.current_row()))
         self.act_reject.triggered.connect(lambda: self.reject_visit(self.current_row()))
+        self.act_sms = QAction("发短信…", self, objectName="customer_send_sms")
+        self.act_sms.triggered.connect(lambda: self.send_sms(self.current_row()))
 
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self.run_query)
@@ -198,6 +200,8 @@ class CustomersPage(QWidget):
             menu.addAction(self.act_reassign)
         menu.addAction(self.act_open)
         menu.addAction(self.act_remind)
+        if self.actor.can_open(Page.PHONE):
+            menu.addAction(self.act_sms)
         if record.visit_id is not None:
             menu.addSeparator()
             menu.addAction(self.act_reject)
@@ -256,6 +260,12 @@ class CustomersPage(QWidget):
     def open_customer_at(self, row: int) -> QWidget | None:
         record: CustomerRow | None = self.model.row_at(row)
         return self.open_customer(record.id) if record is not None else None
+
+    def send_sms(self, row: int) -> QWidget | None:
+        from ui.dialogs.sms_send import SendSmsDialog
+
+        record = self.model.row_at(row)
+        return self._show(SendSmsDialog(self.clinic, self.actor, record.id, self)) if record is not None else None
 
     def add_reminder(self, row: int) -> QWidget | None:
         record = self.model.row_at(row)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -130,14 +131,26 @@ class PhonePage(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([760, 300])
-        layout = QVBoxLayout(self)
+        calls = QWidget(objectName="phone_calls_tab")
+        layout = QVBoxLayout(calls)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
+        from ui.pages.sms import SmsPanel
+
+        self.sms = SmsPanel(clinic, actor)
+        self.sms.open_customer.connect(self.open_customer)
+        self.tabs = QTabWidget(objectName="phone_tabs")
+        self.tabs.addTab(calls, "通话记录")
+        self.tabs.addTab(self.sms, "短信")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.tabs)
         self.model.reload()
 
     def refresh(self) -> None:
         self.model.reload()
         self._select(-1)
+        self.sms.refresh()
 
     def current(self) -> CallRow | None:
         return self.model.row_at(self.view.currentIndex().row())

@@ -411,6 +411,12 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.printer, "本机打印机")
         self.callerid = CallerIdSettings()
         self.tabs.addTab(self.callerid, "来电盒")
+        from ui.dialogs.sms_settings import SmsChannelSettings, SmsTemplatesTab
+
+        self.sms_templates = SmsTemplatesTab(clinic, actor)
+        self.tabs.addTab(self.sms_templates, "短信模板")
+        self.sms_channel = SmsChannelSettings(clinic, actor)
+        self.tabs.addTab(self.sms_channel, "短信通道")
         # Pickers of other dictionaries change when one is edited.
         self.tabs.currentChanged.connect(self._refresh_current)
         layout = QVBoxLayout(self)
