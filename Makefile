@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,postgres]'
 	touch $(STAMP)
 
 deps: $(STAMP)
@@ -22,9 +22,12 @@ clinic: $(STAMP)         ## the clinic's real database
 	@bash .ci/system-deps.sh run
 	$(PY) main.py
 
-test: $(STAMP)           ## the whole suite, widgets offscreen
+test: $(STAMP)           ## the whole suite on SQLite, then on PostgreSQL when MEIKE_TEST_DATABASE_URL is set
 	@bash .ci/system-deps.sh test
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+	env -u MEIKE_TEST_DATABASE_URL QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+	@if [ -n "$${MEIKE_TEST_DATABASE_URL:-}" ]; then \
+	  echo "== the same suite on PostgreSQL ($${MEIKE_TEST_DATABASE_URL}) =="; \
+	  QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider; fi
 
 bench: $(STAMP)          ## speed on large synthetic data, figures in bench/results.json
 	$(PY) -m bench.run

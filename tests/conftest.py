@@ -1,7 +1,14 @@
-"""Shared fixtures: a migrated template database copied per test, actors, offscreen Qt."""
+"""Shared fixtures: a migrated template database copied per test, actors, offscreen Qt.
+
+With ``MEIKE_TEST_DATABASE_URL`` (a PostgreSQL server URL, e.g.
+``postgresql+psycopg://meike@127.0.0.1:5432/postgres``) every ``clinic`` / ``demo_clinic`` is a fresh
+PostgreSQL database made from a migrated template database instead of an SQLite file; tests marked
+``sqlite_only`` (file copies, PRAGMAs, the SQLite backup API) are skipped there.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from collections.abc import Iterator
@@ -29,6 +36,85 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEIKE_DATABASE_URL", raising=False)
 
 
+PG_URL = os.environ.get("MEIKE_TEST_DATABASE_URL", "")
+_pg_numbers = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not PG_URL:
+        return
+    skip = pytest.mark.skip(reason="SQLite only (file copies, PRAGMAs, the SQLite backup API)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
+class PgServer:
+    """Databases on the PostgreSQL test server: templates made once, one copy per test."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        self.base = make_url(url)
+        self.admin = create_engine(self.base, isolation_level="AUTOCOMMIT", poolclass=__import__(
+            "sqlalchemy.pool", fromlist=["NullPool"]).NullPool)
+        self.prefix = f"meike_test_{os.getpid()}"
+
+    def url(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _pg() -> Iterator[PgServer | None]:
+    if not PG_URL:
+        yield None
+        return
+    server = PgServer(PG_URL)
+    yield server
+    with server.admin.connect() as conn:
+        names = [r[0] for r in conn.exec_driver_sql(
+            "SELECT datname FROM pg_database WHERE datname LIKE %(p)s", {"p": server.prefix + "%"})]
+    for name in names:
+        server.drop(name)
+    server.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_templates(_pg: PgServer | None) -> dict[str, str]:
+    """The migrated empty template and the demo template (database names), PostgreSQL mode only."""
+    if _pg is None:
+        return {}
+    from meike import demo
+
+    empty, demo_name = f"{_pg.prefix}_tpl", f"{_pg.prefix}_demo_tpl"
+    clinic = Clinic.open(_pg.create(empty))
+    upgrade(clinic)
+    clinic.dispose()
+    clinic = Clinic.open(_pg.create(demo_name, template=empty))
+    demo.build(clinic, customers=120, activity=False)
+    clinic.dispose()
+    return {"empty": empty, "demo": demo_name}
+
+
+def _pg_clinic(pg: PgServer, template: str) -> Iterator[Clinic]:
+    name = f"{pg.prefix}_{next(_pg_numbers)}"
+    c = Clinic.open(pg.create(name, template=template))
+    yield c
+    c.dispose()
+    pg.drop(name)
+
+
 @pytest.fixture(scope="session")
 def _template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "empty.sqlite3"
@@ -51,8 +137,12 @@ def _demo_template_db(tmp_path_factory: pytest.TempPathFactory, _template_db: Pa
 
 
 @pytest.fixture
-def clinic(tmp_path: Path, _template_db: Path) -> Iterator[Clinic]:
+def clinic(tmp_path: Path, _template_db: Path, _pg: PgServer | None,
+           _pg_templates: dict[str, str]) -> Iterator[Clinic]:
     """An empty, migrated clinic database (no administrator yet)."""
+    if _pg is not None:
+        yield from _pg_clinic(_pg, _pg_templates["empty"])
+        return
     path = tmp_path / "clinic.sqlite3"
     shutil.copy(_template_db, path)
     c = Clinic.open(sqlite_url(path))
@@ -61,8 +151,12 @@ def clinic(tmp_path: Path, _template_db: Path) -> Iterator[Clinic]:
 
 
 @pytest.fixture
-def demo_clinic(tmp_path: Path, _demo_template_db: Path) -> Iterator[Clinic]:
+def demo_clinic(tmp_path: Path, _demo_template_db: Path, _pg: PgServer | None,
+                _pg_templates: dict[str, str]) -> Iterator[Clinic]:
     """The demo clinic (gl/123, admin/admin, kf/123 own scope, wl/123 department scope, sy/123 cashier)."""
+    if _pg is not None:
+        yield from _pg_clinic(_pg, _pg_templates["demo"])
+        return
     path = tmp_path / "demo.sqlite3"
     shutil.copy(_demo_template_db, path)
     c = Clinic.open(sqlite_url(path))

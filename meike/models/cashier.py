@@ -202,7 +202,7 @@ class OrderAdjustment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # reprice / refund / package_refund
+    kind: Mapped[str] = mapped_column(String(20))  # reprice / refund / package_refund
     amount_fen: Mapped[int] = mapped_column(Integer)
     sessions: Mapped[int] = mapped_column(Integer, default=0)
     reverse_performance: Mapped[bool] = mapped_column(default=False)

@@ -546,7 +546,7 @@ def _load_order(s: Session, actor: Actor, order_id: int, *, lock: bool = False,
     order = s.scalar(q.with_for_update() if lock else q)
     if order is None:
         raise NotFound("收费单不存在")
-    load_in_scope(s, actor, order.customer_id)
+    load_in_scope(s, actor, order.customer_id, lock=lock)  # the customer's money: one transaction at a time
     if expected_version is not None and order.version != expected_version:
         raise ConflictError(STALE_ORDER)
     return order

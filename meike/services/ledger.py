@@ -9,13 +9,15 @@ moves nothing more.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from meike import clock
@@ -90,10 +92,16 @@ def receipt_number(day: date, serial: int) -> str:
 
 def next_receipt_no(s: Session, day: date) -> str:
     """Take the next number of ``day`` inside the caller's transaction (rolled back with it: no gaps)."""
-    counter = s.scalar(select(ReceiptCounter).where(ReceiptCounter.business_date == day).with_for_update())
-    if counter is None:
-        counter = ReceiptCounter(business_date=day, last_no=0)
-        s.add(counter)
+    query = select(ReceiptCounter).where(ReceiptCounter.business_date == day).with_for_update()
+    counter = s.scalar(query)
+    if counter is None:  # the day's first receipt; another workstation may be writing it right now
+        try:
+            with s.begin_nested():
+                s.add(ReceiptCounter(business_date=day, last_no=0))
+        except IntegrityError:
+            pass
+        counter = s.scalar(query)
+        assert counter is not None
     counter.last_no += 1
     s.flush()
     return receipt_number(day, counter.last_no)
@@ -119,16 +127,38 @@ def replayed(s: Session, key: str, *, kind: str | tuple[str, ...], customer_id: 
     return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen, replayed=True)
 
 
+TRANSIENT_ATTEMPTS = 4
+
+
+def transient(exc: BaseException) -> bool:
+    """A conflict that goes away when the transaction is run again: SQLite busy past its timeout,
+    a PostgreSQL deadlock or serialization failure."""
+    if not isinstance(exc, OperationalError | DBAPIError):
+        return False
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("40001", "40P01") or "database is locked" in str(exc)
+
+
 def once(clinic: Clinic, key: str, work: Callable[[], T], replay: Callable[[Session], T | None]) -> T:
-    """Run ``work``; if another workstation committed the same key meanwhile, return what it wrote."""
-    try:
-        return work()
-    except IntegrityError:
-        with clinic.read() as s:
-            found = replay(s)
-        if found is None:
-            raise
-        return found
+    """Run ``work``; if another workstation committed the same key meanwhile, return what it wrote.
+
+    A transient conflict with another workstation is retried (nothing was written by the failed
+    attempt), so a busy database never reaches the cashier as an error.
+    """
+    for attempt in range(TRANSIENT_ATTEMPTS):
+        try:
+            return work()
+        except IntegrityError:
+            with clinic.read() as s:
+                found = replay(s)
+            if found is None:
+                raise
+            return found
+        except (OperationalError, DBAPIError) as e:
+            if not transient(e) or attempt == TRANSIENT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1) * (1 + random.random()))
+    raise AssertionError("unreachable")
 
 
 # --- balances ----------------------------------------------------------------------------------
@@ -263,9 +293,11 @@ def require_supervisor(supervisor: Actor | None, right: Right, what: str) -> Act
 
 
 def _customer(s: Session, actor: Actor, customer_id: int | None) -> Customer:
+    """The customer, locked for this transaction: money of one customer moves one transaction at a time
+    (PostgreSQL; SQLite's writers hold the whole database), so balances are read and spent exactly."""
     if customer_id is None:
         raise ValidationError.single("customer", "请选择顾客")
-    return load_in_scope(s, actor, customer_id)
+    return load_in_scope(s, actor, customer_id, lock=True)
 
 
 def _check_staff(s: Session, staff_id: int | None, department_id: int | None) -> None:

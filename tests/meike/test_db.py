@@ -22,6 +22,7 @@ def _pragma(clinic: Clinic, name: str) -> object:
         return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
 
 
+@pytest.mark.sqlite_only
 def test_pragmas_are_in_force_on_every_connection(clinic: Clinic) -> None:
     assert _pragma(clinic, "journal_mode") == "wal"
     assert _pragma(clinic, "foreign_keys") == 1
@@ -52,6 +53,7 @@ def test_a_failing_write_transaction_leaves_nothing_behind(clinic: Clinic) -> No
         assert list(s.scalars(select(Channel.name))) == ["新氧"]
 
 
+@pytest.mark.sqlite_only
 def test_a_writer_takes_the_write_lock_at_its_first_statement(clinic: Clinic) -> None:
     path = clinic.path
     assert path is not None
@@ -65,6 +67,7 @@ def test_a_writer_takes_the_write_lock_at_its_first_statement(clinic: Clinic) ->
             other.close()
 
 
+@pytest.mark.sqlite_only
 def test_readers_do_not_block_writers(clinic: Clinic) -> None:
     other = Clinic.open(sqlite_url(clinic.path or Path()))  # a second workstation on the same file
     with clinic.read() as s:
@@ -80,6 +83,7 @@ def test_readers_do_not_block_writers(clinic: Clinic) -> None:
         assert s.scalar(select(func.count()).select_from(Channel)) == 1
 
 
+@pytest.mark.sqlite_only
 def test_clinic_knows_its_file(clinic: Clinic, tmp_path: Path) -> None:
     assert clinic.path == tmp_path / "clinic.sqlite3"
     assert clinic.url.startswith("sqlite:///")
@@ -109,6 +113,7 @@ def test_upgrade_of_a_current_database_does_nothing(clinic: Clinic, tmp_path: Pa
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.sqlite_only
 def test_upgrading_an_older_database_backs_it_up_first(clinic: Clinic, admin: Actor, tmp_path: Path) -> None:
     previous = _previous_revision()
     if previous is None:
@@ -138,6 +143,7 @@ def test_upgrading_an_older_database_backs_it_up_first(clinic: Clinic, admin: Ac
     copy.close()
 
 
+@pytest.mark.sqlite_only
 def test_backup_goes_to_the_folder_asked_for(clinic: Clinic, tmp_path: Path) -> None:
     previous = _previous_revision()
     if previous is None:
