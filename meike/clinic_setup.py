@@ -7,6 +7,7 @@ from pathlib import Path
 
 from meike import demo, paths
 from meike.db import Clinic, sqlite_url
+from meike.db.location import check_url
 from meike.db.migrate import upgrade
 from meike.services import system
 
@@ -22,6 +23,7 @@ def database_url(cli_url: str | None, *, demo_mode: bool) -> str:
 
 def open_clinic(url: str, *, demo_mode: bool = False, backup_dir: Path | None = None) -> Clinic:
     """Open (creating if needed) and migrate the database; fill the demo clinic when it is new."""
+    check_url(url)  # SQLite on a network share: refused with a message that points to PostgreSQL
     clinic = Clinic.open(url)
     if clinic.path is not None:
         clinic.path.parent.mkdir(parents=True, exist_ok=True)

@@ -197,3 +197,25 @@ class ReminderCounter:
                         job.remove()
                     except Exception:  # already ran and removed itself
                         pass
+
+
+def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every_s: float = 3600.0
+                          ) -> BackgroundScheduler:
+    """The daily backup (SQLite backup API, integrity-checked, retention applied): tried soon after the
+    start and then every hour; ``backup.daily_backup`` makes at most one a day. A failure is logged
+    and tried again at the next run; it never disturbs the window."""
+    from datetime import timedelta
+
+    from meike import backup
+
+    def job() -> None:
+        try:
+            backup.daily_backup(clinic)
+        except Exception:  # noqa: BLE001 (a full disk, a removed folder: try again next hour)
+            log.exception("daily backup failed")
+
+    scheduler = new_scheduler()
+    scheduler.add_job(job, "interval", seconds=every_s, id="backup.daily",
+                      next_run_time=_now() + timedelta(seconds=first_after_s), max_instances=1, coalesce=True)
+    scheduler.start()
+    return scheduler

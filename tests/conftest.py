@@ -8,6 +8,7 @@ PostgreSQL database made from a migrated template database instead of an SQLite 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
@@ -26,6 +27,21 @@ from meike.services import accounts  # noqa: E402
 
 # Cheap argon2id parameters keep the suite fast; production uses the library's defaults.
 accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gc_on_the_main_thread() -> Iterator[None]:
+    """Automatic garbage collection off for the session (as ``ui.gc_guard`` does in the program): a cycle
+    holding a Qt object must never be collected by a background thread. Each test collects at its end."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test() -> Iterator[None]:
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ from meike.services import accounts, audit, dictionaries
 from meike.services.dictionaries import Kind
 from ui import geometry
 from ui.audit_viewer import AuditViewer
+from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
@@ -81,6 +82,9 @@ class AccountManager(QMainWindow):
         tabs = QTabWidget(objectName="account_tabs")
         tabs.addTab(splitter, "账号与权限")
         tabs.addTab(self.audit_viewer, "操作日志")
+        self.backup_panel = BackupPanel(clinic, actor, configure=False, can_restore=True)
+        self.backup_panel.restored.connect(self._restored)
+        tabs.addTab(self.backup_panel, "备份与恢复")
         tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
         self.setCentralWidget(tabs)
         geometry.restore(self, actor.username)
@@ -309,6 +313,11 @@ class AccountManager(QMainWindow):
         self.reload()
         self.new_account()
         self.status.setText(f"已删除账号 {name}")
+
+    def _restored(self, safety: str) -> None:
+        """After a restore the program closes: every window must start again from the restored data."""
+        messages.info(self, f"数据已恢复。恢复前的数据已备份为 {safety}。\n程序将关闭，请重新打开。", "恢复完成")
+        self.close()
 
     def load_audit(self) -> None:
         self.audit_viewer.reload()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,11 +16,14 @@ from devices.callerid import CallerIdSetting
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic
 from meike.permissions import Actor
+from meike.scheduler import start_backup_schedule
 from meike.services import system
 from ui.account_manager import AccountManager
 from ui.dialogs.first_run import FirstRunDialog
 from ui.dialogs.login import LoginDialog
 from ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -30,6 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="attach simulated devices (a caller-ID modem that rings a demo customer, a GSM modem sending SMS)")
     parser.add_argument("--screenshot", metavar="DIR", type=Path,
                         help="render every page offscreen to PNG files in DIR and exit")
+    parser.add_argument("--check", action="store_true",
+                        help="check the database (integrity, ledger invariants, audit chain), print a report and exit")
     return parser.parse_args(argv)
 
 
@@ -41,6 +47,10 @@ def make_application(argv: list[str]) -> QApplication:
     font.setFamilies(["Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "sans-serif"])
     font.setPointSize(10)
     app.setFont(font)
+    if not hasattr(app, "gc_guard"):
+        from ui.gc_guard import GcGuard
+
+        app.gc_guard = GcGuard(app)  # type: ignore[attr-defined]  (collect on the GUI thread only)
     return app  # type: ignore[return-value]
 
 
@@ -74,6 +84,16 @@ class DeviceSimulators:
     def close(self) -> None:
         self.modem.close()
         self.gsm.close()
+
+
+def _exit_backup(clinic: Clinic) -> None:
+    """A backup when the program closes (SQLite); a failure is logged, it never stops the exit."""
+    from meike import backup
+
+    try:
+        backup.exit_backup(clinic)
+    except Exception:  # noqa: BLE001
+        log.exception("backup on exit failed")
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -118,8 +138,11 @@ def run(argv: list[str] | None = None) -> int:
             simulators.after_login()
 
     QTimer.singleShot(0, login)
+    backups = start_backup_schedule(clinic)  # the daily backup (SQLite), checked every hour
     code = app.exec()
+    backups.shutdown(wait=False)
     sms_jobs.shutdown(wait=True)
+    _exit_backup(clinic)
     if simulators is not None:
         simulators.close()
     clinic.dispose()

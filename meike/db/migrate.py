@@ -10,9 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from meike import clock
 from meike.db import Clinic
-from meike.db import sqlite as sqlite_adapter
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +43,23 @@ def needs_upgrade(clinic: Clinic) -> bool:
 def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
     """Bring the schema to the newest revision. Returns the backup made first, if any.
 
-    A database that already has tables is copied (SQLite backup API) before it is touched, so a
-    failed upgrade can be undone by restoring the copy.
+    A database that already has tables is backed up first (SQLite backup API, integrity-checked, into
+    the clinic's backup folder), so a failed upgrade can be undone by restoring the copy; a backup that
+    cannot be made stops the upgrade.
     """
+    from meike import backup
+
     current = current_revision(clinic)
     if current == head_revision():
         return None
     backup_path: Path | None = None
     path = clinic.path
     if current is not None and path is not None and path.exists():
-        folder = backup_dir or path.parent / "backups"
-        stamp = clock.now().strftime("%Y%m%d-%H%M%S")
-        backup_path = sqlite_adapter.backup(path, folder / f"{path.stem}-{stamp}-before-{head_revision()}.sqlite3")
+        try:
+            folder = backup_dir or backup.load_settings(clinic).folder_for(path)
+        except Exception:  # noqa: BLE001 (settings of a very old schema): beside the database
+            folder = path.parent / "backups"
+        backup_path = backup.make_backup(path, folder, kind="migration").path
         log.info("backed up %s to %s before upgrading from %s", path, backup_path, current)
     cfg = alembic_config()
     with clinic.engine.begin() as conn:

@@ -128,7 +128,7 @@ def test_upgrading_an_older_database_backs_it_up_first(clinic: Clinic, admin: Ac
     backup = upgrade(clinic)  # default folder: "backups" next to the database
     assert backup is not None and backup.exists()
     assert backup.parent == tmp_path / "backups"
-    assert backup.name.startswith("clinic-") and backup.name.endswith(f"-before-{head_revision()}.sqlite3")
+    assert backup.name.startswith("clinic-") and backup.name.endswith("-migration.sqlite3")
     assert current_revision(clinic) == head_revision()
     assert set(inspect(clinic.engine).get_table_names()) == head_tables
 

@@ -64,7 +64,7 @@ def test_opening_an_older_database_backs_it_up_first(tmp_path: Path) -> None:
     clinic.dispose()
     reopened = open_clinic(sqlite_url(path), backup_dir=tmp_path / "backups")
     assert current_revision(reopened) == head_revision()
-    backups = list((tmp_path / "backups").glob("clinic-*-before-*.sqlite3"))
+    backups = list((tmp_path / "backups").glob("clinic-*-migration.sqlite3"))
     if head_revision() == "0001":
         assert backups == []  # nothing to upgrade, nothing copied
     else:

@@ -417,6 +417,10 @@ class SettingsPage(QWidget):
         self.tabs.addTab(self.sms_templates, "短信模板")
         self.sms_channel = SmsChannelSettings(clinic, actor)
         self.tabs.addTab(self.sms_channel, "短信通道")
+        from ui.backup_panel import BackupPanel
+
+        self.backups = BackupPanel(clinic, actor, configure=True, can_restore=False)
+        self.tabs.addTab(self.backups, "数据备份")
         # Pickers of other dictionaries change when one is edited.
         self.tabs.currentChanged.connect(self._refresh_current)
         layout = QVBoxLayout(self)

@@ -1,0 +1,35 @@
+"""``python main.py --check``: the integrity check and the ledger invariants, printed, without a window.
+
+Exit status 0 when everything holds, 1 when something was found, 2 when the database cannot be opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from meike.check import run_check
+from meike.clinic_setup import database_url
+from meike.db import Clinic
+from meike.db.location import check_url
+from meike.errors import MeikeError
+
+
+def check_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="meike --check", description="检查数据库完整性与账目")
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--database", metavar="URL")
+    args, _unknown = parser.parse_known_args(argv)
+    url = database_url(args.database, demo_mode=args.demo)
+    try:
+        check_url(url)
+        clinic = Clinic.open(url)
+    except MeikeError as e:
+        print(e.message)
+        return 2
+    try:
+        report = run_check(clinic)
+    finally:
+        clinic.dispose()
+    print(report.render())
+    return 0 if report.ok else 1

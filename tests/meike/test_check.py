@@ -1,0 +1,268 @@
+"""``main.py --check``: a clinic's books after two worked days pass; each kind of tampering is reported.
+
+The books (Monday 2026-03-02, closed; Tuesday open):
+
+    Mon  张三 预存 ¥1,000 (现金), 定金 ¥500 (微信); 李四 buys a coupon ¥200 for ¥100 (微信)
+         李四 双眼皮 + 水光针 ¥10,080: 现金 ¥5,000 + the coupon ¥100, the rest on arrears; pays ¥980
+         张三 buys 5 × 水光针 (金卡 ¥5,760): 预存 ¥1,000 + 银行卡 ¥4,760; uses one session
+         王五 脱毛 ¥300 (现金), voided by the supervisor
+    Tue  李四 水光针 refund ¥280 (from arrears); 双眼皮 repriced to ¥9,000 (+¥200 in cash)
+         张三 course refund of one session (现金); 定金 refund ¥200 (现金)
+
+The tampering is done the way a person with a database browser would: plain SQL on the file, past
+every service and the closed-day guard.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from meike import check
+from meike.db import Clinic, sqlite_url
+from meike.models import Coupon, OrderLine, Package
+from meike.services import cashier, dayclose, ledger
+from meike.services.cashier import LineSpec, Tender
+from tests.meike.conftest_money import Desk, desk_fixture, frozen_fixture  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.sqlite_only  # the SQLite file: backup API, PRAGMAs, raw edits of the file
+
+MONDAY = date(2026, 3, 2)
+
+
+def work_two_days(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    m, sy, boss = desk.methods, desk.cashier, desk.boss
+    ledger.top_up(clinic, sy, desk.member, account="prepaid", tenders=[Tender(m["现金"], 100_000)], idempotency_key="1")
+    ledger.top_up(clinic, sy, desk.member, account="deposit", tenders=[Tender(m["微信"], 50_000)], idempotency_key="2",
+                  staff_id=desk.staff["钱推介"], department_id=desk.departments["美容外科"])
+    ledger.sell_coupon(clinic, sy, desk.plain, name="代金券", face_value_fen=20_000, valid_until=MONDAY + timedelta(30),
+                       tenders=[Tender(m["微信"], 10_000)], idempotency_key="3")
+    with clinic.read() as s:
+        coupon = s.scalar(select(Coupon.id))
+    big = cashier.open_order(clinic, sy, customer_id=desk.plain, consultant_id=desk.staff["王咨询"],
+                             lines=[LineSpec(desk.items["双眼皮"], doctor_id=desk.staff["李医生"]),
+                                    LineSpec(desk.items["水光针"])])
+    cashier.pay(clinic, sy, big, [Tender(m["现金"], 500_000), Tender(m["券"], 10_000, coupon)], idempotency_key="4",
+                allow_arrears=True)
+    cashier.pay(clinic, sy, big, [Tender(m["现金"], 98_000)], idempotency_key="5")
+    course = cashier.open_order(clinic, sy, customer_id=desk.member,
+                                lines=[LineSpec(desk.items["水光针"], package_sessions=5)])
+    cashier.pay(clinic, sy, course, [Tender(m["预存"], 100_000), Tender(m["银行卡"], 476_000)], idempotency_key="6")
+    with clinic.read() as s:
+        package = s.scalar(select(Package.id))
+    assert package is not None
+    session = cashier.open_order(clinic, sy, customer_id=desk.member,
+                                 lines=[LineSpec(desk.items["水光针"], package_id=package)])
+    cashier.pay(clinic, sy, session, [], idempotency_key="7")
+    hair = cashier.open_order(clinic, sy, customer_id=desk.vip, lines=[LineSpec(desk.items["脱毛"])])
+    cashier.pay(clinic, sy, hair, [Tender(m["现金"], 30_000)], idempotency_key="8")
+    cashier.void(clinic, sy, hair, reason="顾客改期", supervisor=boss, reverse_performance=True, idempotency_key="9")
+    cash = dayclose.day_report(clinic, sy).expected_cash_fen
+    dayclose.close_day(clinic, sy, counted_cash_fen=cash)
+
+    frozen[0] += timedelta(days=1)
+    with clinic.read() as s:
+        lines = dict(s.execute(select(OrderLine.item_name, OrderLine.id).where(OrderLine.order_id == big)).tuples().all())
+    cashier.refund_line(clinic, sy, lines["水光针"], amount_fen=28_000, tenders=[], reason="少做一次", supervisor=boss,
+                        reverse_performance=True, idempotency_key="10")
+    cashier.reprice_line(clinic, sy, lines["双眼皮"], unit_price_fen=900_000, reason="加做内眦", supervisor=None,
+                         tenders=[Tender(m["现金"], 20_000)], idempotency_key="11")
+    value = cashier.package_refund_quote(clinic, sy, package, 1)
+    cashier.refund_package(clinic, sy, package, sessions=1, tenders=[Tender(m["现金"], value)], reason="搬家",
+                           supervisor=boss, reverse_performance=False, idempotency_key="12")
+    ledger.refund_balance(clinic, sy, desk.member, account="deposit", tenders=[Tender(m["现金"], 20_000)],
+                          idempotency_key="13", supervisor=boss, reason="不做了")
+
+
+@pytest.fixture(name="books")
+def books_fixture(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> Clinic:
+    work_two_days(clinic, desk, frozen)
+    return clinic
+
+
+def tamper(clinic: Clinic, *statements: str) -> None:
+    """Plain SQL on the file from another connection (foreign keys off, no services, no guards)."""
+    path = clinic.path
+    assert path is not None
+    clinic.dispose()
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_books_kept_by_the_services_pass(books: Clinic) -> None:
+    report = check.run_check(books)
+    assert report.ok, report.render()
+    assert report.findings == []
+    assert report.counts["收据"] == 13  # 9 on Monday (the void's own receipt included), 4 on Tuesday
+    assert report.counts["营业日"] == 2
+    assert report.counts["日结"] == 1
+    assert report.counts["疗程"] == 1
+    text = report.render()
+    assert "未发现问题" in text
+    assert "SQLite 完整性检查：通过；外键检查：通过" in text
+    assert "收据 13" in text and "顾客 3" in text
+
+
+def first_id(table: str, where: str) -> str:
+    return f"(SELECT min(id) FROM {table} WHERE {where})"
+
+
+PREPAID = "account = 'prepaid'"
+TUESDAY_IN = "business_date = '2026-03-03' AND amount_fen > 0"
+MONDAY_CASH = "business_date = '2026-03-02' AND account IS NULL"
+
+
+def _drop_receipt_no_uniqueness(clinic: Clinic) -> list[str]:
+    """Rebuild ``receipts`` without its UNIQUE (receipt_no), as a botched hand repair would leave it."""
+    path = clinic.path
+    assert path is not None
+    with sqlite3.connect(str(path)) as conn:
+        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'receipts'").fetchone()[0]
+        indexes = [r[0] for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'receipts' AND type = 'index' AND sql IS NOT NULL")]
+    conn.close()
+    ddl, n = re.subn(r",\s*CONSTRAINT uq_receipts_receipt_no UNIQUE \(receipt_no\)", "", ddl)
+    assert n == 1
+    return ["PRAGMA foreign_keys = OFF", "BEGIN", ddl.replace("CREATE TABLE receipts", "CREATE TABLE receipts_new"),
+            "INSERT INTO receipts_new SELECT * FROM receipts", "DROP TABLE receipts",
+            "ALTER TABLE receipts_new RENAME TO receipts", *indexes, "COMMIT"]
+
+
+def _audit_triggers(clinic: Clinic) -> list[str]:
+    path = clinic.path
+    assert path is not None
+    with sqlite3.connect(str(path)) as conn:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")]
+    conn.close()
+    return names
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
+    # what is done → (the SQL, the checks that must report it, a text the report must show)
+    "an account entry's amount edited": (lambda c: [
+        f"UPDATE account_entries SET amount_fen = amount_fen + 100 WHERE id = "
+        f"{first_id('account_entries', PREPAID)}"],
+        {"receipt_balance", "day_close"}, "收据 R20260302-0001"),
+    "a payment row deleted": (lambda c: [
+        f"DELETE FROM payments WHERE id = {first_id('payments', TUESDAY_IN)}"],
+        {"receipt_tenders", "receipt_balance", "order_amounts"}, "R20260303-0002"),
+    "a receipt number duplicated": (lambda c: [*_drop_receipt_no_uniqueness(c), (
+        "INSERT INTO receipts (receipt_no, business_date, kind, customer_id, order_id, amount_fen, status,"
+        " cashier_id, created_at, idempotency_key, note, reprints)"
+        " SELECT receipt_no, business_date, 'prepaid', customer_id, NULL, 0, status, cashier_id, created_at,"
+        " idempotency_key || '-copy', note, reprints FROM receipts WHERE receipt_no = 'R20260303-0001'")],
+        {"receipt_numbers", "receipt_counter"}, "收据号重复 R20260303-0001"),
+    "a receipt renumbered (gap)": (lambda c: [
+        "UPDATE receipts SET receipt_no = 'R20260303-0009' WHERE receipt_no = 'R20260303-0002'"],
+        {"receipt_numbers"}, "缺号 R20260303-0002"),
+    "a closed day's stored cash edited": (lambda c: [
+        "UPDATE day_closes SET expected_cash_fen = expected_cash_fen - 10000"],
+        {"day_close"}, "2026-03-02：应有现金记为"),
+    "a closed day's payment edited": (lambda c: [
+        f"UPDATE payments SET amount_fen = amount_fen + 100 WHERE id = "
+        f"{first_id('payments', MONDAY_CASH)}"],
+        {"day_close", "receipt_tenders", "receipt_balance"}, "应有现金 日结时 ¥"),
+    "a balance driven below zero": (lambda c: [
+        "UPDATE account_entries SET amount_fen = -amount_fen WHERE account = 'deposit' AND amount_fen > 0"],
+        {"negative_balance"}, "定金余额 -¥"),
+    "a coupon overdrawn": (lambda c: [
+        f"UPDATE account_entries SET amount_fen = amount_fen - 50000 WHERE id = "
+        f"{first_id('account_entries', 'is_grant')}"],
+        {"coupon"}, "券 #1“代金券”面值 ¥200.00，余额 -¥400.00"),
+    "an order's total lowered": (lambda c: [
+        "UPDATE orders SET total_fen = total_fen - 800000 WHERE id = (SELECT min(id) FROM orders)"],
+        {"order_amounts", "overpaid", "receipt_balance"}, "已付"),
+    "a course session deduction deleted": (lambda c: [
+        "DELETE FROM package_uses WHERE kind = 'used'"], {"package"}, "划扣 0 次，已结单的划扣项目为 1 次"),
+    "a receipt counter reset": (lambda c: [
+        "UPDATE receipt_counters SET last_no = 2 WHERE business_date = '2026-03-03'"],
+        {"receipt_counter"}, "收据 4 张，计数器为 2"),
+    "a voided order's department performance restored": (lambda c: [
+        "DELETE FROM performance_entries WHERE role = 'department' AND amount_fen < 0"
+        " AND order_id = (SELECT id FROM orders WHERE status = 'voided')"],
+        {"performance"}, "科室业绩 ¥300.00"),
+    "an audit entry rewritten past its triggers": (lambda c: [
+        *(f"DROP TRIGGER {name}" for name in _audit_triggers(c)),
+        "UPDATE audit_log SET after = replace(after, '100000', '1000') WHERE action = 'account.prepaid'"],
+        {"audit_chain"}, "（account.prepaid）的内容被改动过"),
+    "a payment pointing at a missing payment method": (lambda c: [
+        f"UPDATE payments SET payment_method_id = 9999 WHERE id = {first_id('payments', '1')}"],
+        {"foreign_key"}, "payments 第"),
+}
+
+
+@pytest.mark.parametrize("what", list(CORRUPTIONS))
+def test_tampering_is_reported(books: Clinic, what: str) -> None:
+    statements, codes, text = CORRUPTIONS[what]
+    tamper(books, *statements(books))
+    report = check.run_check(books)
+    assert not report.ok
+    assert codes <= report.codes(), report.render()
+    rendered = report.render()
+    assert text in rendered, rendered
+    assert "发现" in rendered and "个问题" in rendered
+    for code in codes:
+        assert f"【{check.TITLES[code]}】" in rendered
+
+
+def test_a_damaged_file_is_reported_by_the_integrity_check(books: Clinic) -> None:
+    path = books.path
+    assert path is not None
+    tamper(books, "PRAGMA wal_checkpoint(TRUNCATE)")
+    with sqlite3.connect(str(path)) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'ix_receipts_customer_id'").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    conn.close()
+    with open(path, "r+b") as f:  # scribble over the index's page header
+        f.seek((root - 1) * size)
+        f.write(b"\xff" * 16)
+    report = check.run_check(books)
+    assert report.codes() == {"integrity"}
+    assert "SQLite 完整性检查：未通过" in report.render()
+
+
+def test_many_problems_of_one_kind_are_counted_not_listed(books: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check, "MAX_DETAILS", 2)
+    tamper(books, "UPDATE receipts SET amount_fen = amount_fen + 1")
+    report = check.run_check(books)
+    assert [f.code for f in report.findings].count("receipt_tenders") == 2
+    assert report.omitted["receipt_tenders"] == 11
+    assert "另有 11 处同类问题" in report.render()
+
+
+def test_day_number_problems() -> None:
+    day = date(2026, 3, 2)
+    ok = [f"R20260302-{i:04d}" for i in range(1, 4)]
+    assert check.day_number_problems(day, ok) == []
+    assert check.day_number_problems(day, [*ok, "R20260302-0002"]) == ["2026-03-02：收据号重复 R20260302-0002"]
+    assert check.day_number_problems(day, ["R20260302-0001", "R20260302-0004"]) == [
+        "2026-03-02：缺号 R20260302-0002、R20260302-0003"]
+    assert check.day_number_problems(day, [*ok, "R20260303-0004", "x"]) == [
+        "2026-03-02：收据号 R20260303-0004 不是这一天的号码", "2026-03-02：收据号 'x' 格式错误"]
+
+
+def test_a_fresh_database_passes(clinic: Clinic, tmp_path: Path) -> None:
+    report = check.run_check(clinic)
+    assert report.ok
+    assert report.counts["收据"] == 0
+
+
+def test_a_database_of_another_revision_is_not_read(tmp_path: Path) -> None:
+    empty = Clinic.open(sqlite_url(tmp_path / "empty.sqlite3"))
+    try:
+        report = check.run_check(empty)
+    finally:
+        empty.dispose()
+    assert report.codes() == {"revision"}
+    assert "请先正常启动一次程序完成升级" in report.render()

@@ -1,0 +1,200 @@
+"""数据备份: the backup list with each backup's date and counts; settings and 立即备份 on the settings page
+(系统管理), 恢复 in the administrator's window. Backups and restores run off the GUI thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from meike import backup
+from meike.backup import BackupInfo, BackupSettings
+from meike.db import Clinic
+from meike.errors import MeikeError, ValidationError
+from meike.permissions import Actor
+from ui.tasks import run_in_background
+from ui.widgets import messages
+from ui.widgets.form import ErrorForm
+
+COLUMNS = ["时间", "类型", "大小"]
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{max(1, n // 1024)} KB"
+
+
+class BackupPanel(QWidget):
+    """``configure``: the settings form and 立即备份 (settings page); ``can_restore``: 恢复 (administrator)."""
+
+    restored = Signal(str)  # the safety copy's name: the program should restart now
+
+    def __init__(self, clinic: Clinic, actor: Actor, *, configure: bool, can_restore: bool,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clinic, self.actor = clinic, actor
+        self.setObjectName("backup_panel")
+        self.infos: list[BackupInfo] = []
+        self.path = clinic.path
+        layout = QVBoxLayout(self)
+        self.status = QLabel(objectName="backup_status", wordWrap=True)
+        if self.path is None:
+            layout.addWidget(QLabel("本诊所的数据库在 PostgreSQL 服务器上：请用服务器的备份（pg_dump）。"
+                                    "本程序的自动备份只用于单机（SQLite）数据库。", wordWrap=True))
+            layout.addStretch(1)
+            return
+        self.form = ErrorForm()
+        if configure:
+            settings = backup.load_settings(clinic)
+            self.enabled = QCheckBox("每天自动备份，退出程序时也备份", objectName="backup_enabled")
+            self.enabled.setChecked(settings.enabled)
+            self.folder = QLineEdit(settings.folder, objectName="backup_folder",
+                                    placeholderText=f"留空：{settings.folder_for(self.path)}")
+            browse = QPushButton("选择…", objectName="backup_browse")
+            browse.clicked.connect(self._browse)
+            folder_box = QWidget()
+            row = QHBoxLayout(folder_box)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(self.folder, 1)
+            row.addWidget(browse)
+            self.daily = QSpinBox(objectName="backup_daily", minimum=1, maximum=365, value=settings.daily)
+            self.monthly = QSpinBox(objectName="backup_monthly", minimum=0, maximum=120, value=settings.monthly)
+            self.form.add_field("backup_enabled", "自动备份", self.enabled)
+            self.form.add_field("backup_folder", "备份文件夹", folder_box)
+            self.form.add_field("backup_daily", "保留每日备份（天）", self.daily)
+            self.form.add_field("backup_monthly", "保留每月备份（月）", self.monthly)
+            layout.addLayout(self.form)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="backup_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self.show_summary)
+        self.summary = QLabel(objectName="backup_summary", wordWrap=True)
+        buttons = QHBoxLayout()
+        self.save_button = QPushButton("保存设置", objectName="backup_save")
+        self.backup_button = QPushButton("立即备份", objectName="backup_now")
+        self.restore_button = QPushButton("用所选备份恢复…", objectName="backup_restore")
+        for button, shown in ((self.save_button, configure), (self.backup_button, configure),
+                              (self.restore_button, can_restore)):
+            button.setVisible(shown)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        self.save_button.clicked.connect(self.save)
+        self.backup_button.clicked.connect(self.backup_now)
+        self.restore_button.clicked.connect(lambda: self.restore())
+        layout.addLayout(buttons)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.status)
+        self.reload()
+
+    @property
+    def folder_path(self) -> Path:
+        assert self.path is not None
+        return backup.load_settings(self.clinic).folder_for(self.path)
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self, "选择备份文件夹", self.folder.text())
+        if chosen:
+            self.folder.setText(chosen)
+
+    def reload(self) -> None:
+        if self.path is None:
+            return
+        self.infos = backup.list_backups(self.folder_path, database=self.path.stem)
+        self.table.setRowCount(len(self.infos))
+        for r, info in enumerate(self.infos):
+            for c, text in enumerate([f"{info.taken_at:%Y-%m-%d %H:%M:%S}", info.label, _size(info.size)]):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.summary.setText(f"备份文件夹：{self.folder_path}　共 {len(self.infos)} 个备份" if self.infos
+                             else f"备份文件夹：{self.folder_path}　还没有备份")
+
+    def current(self) -> BackupInfo | None:
+        row = self.table.currentRow()
+        return self.infos[row] if 0 <= row < len(self.infos) else None
+
+    def show_summary(self) -> None:
+        info = self.current()
+        if info is None:
+            return
+        try:
+            s = backup.describe(info.path)
+        except MeikeError as e:
+            self.summary.setText(e.message)
+            return
+        counts = "、".join(f"{label} {value:,}" for label, value in (
+            ("顾客", s.customers), ("到诊", s.visits), ("收费单", s.orders), ("收据", s.receipts))
+            if value is not None)
+        last = f"　最后营业日 {s.last_business_date:%Y-%m-%d}" if s.last_business_date else ""
+        self.summary.setText(f"{s.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}：{counts}{last}"
+                             f"　数据库版本 {s.revision or '未知'}")
+
+    def save(self) -> BackupSettings | None:
+        self.form.clear_errors()
+        try:
+            saved = backup.save_settings(self.clinic, self.actor, BackupSettings(
+                self.folder.text(), self.daily.value(), self.monthly.value(), self.enabled.isChecked()))
+        except ValidationError as e:
+            self.status.setText("；".join(self.form.show_errors(e.errors)))
+            return None
+        self.status.setText("备份设置已保存")
+        self.reload()
+        return saved
+
+    def backup_now(self) -> None:
+        self.backup_button.setEnabled(False)
+        self.status.setText("正在备份并校验…")
+
+        def done(info: BackupInfo) -> None:
+            self.backup_button.setEnabled(True)
+            self.reload()
+            self.status.setText(f"备份完成并已校验：{info.path.name}（{_size(info.size)}）")
+
+        def failed(exc: Exception) -> None:
+            self.backup_button.setEnabled(True)
+            self.status.setText(f"备份失败：{getattr(exc, 'message', exc)}")
+
+        run_in_background(lambda: backup.manual_backup(self.clinic, self.actor), done, failed, owner=self)
+
+    def restore(self, *, confirm: bool = True) -> bool:
+        """Replace the clinic's data with the selected backup (the current data is backed up first)."""
+        info = self.current()
+        if info is None:
+            self.status.setText("请先在列表中选择一个备份")
+            return False
+        if confirm and not messages.ask(self, "恢复备份", f"用 {info.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}替换现在的"
+                                        "全部数据？\n现在的数据会先备份一份。恢复后程序将关闭，请重新打开。"):
+            return False
+        from meike.sms_jobs import running
+
+        jobs = running(self.clinic)
+        if jobs is not None:
+            jobs.shutdown(wait=True)  # nothing of this program may hold the database during the copy
+        try:
+            safety = backup.restore_clinic(self.clinic, self.actor, info.path)
+        except MeikeError as e:
+            self.status.setText(f"恢复失败：{e.message}")
+            if jobs is not None:
+                jobs.start()
+            return False
+        name = safety.name if safety else ""
+        self.status.setText(f"已恢复到 {info.taken_at:%Y-%m-%d %H:%M:%S} 的备份；恢复前的数据已备份为 {name}")
+        self.restored.emit(name)
+        return True
