@@ -37,3 +37,12 @@ class LoginFailed(MeikeError):
 
 class ConflictError(MeikeError):
     """Someone else (another workstation) changed the record after it was opened here; nothing was saved."""
+
+
+class StorageError(MeikeError):
+    """The database could not be written (busy, disk full, read-only, unreachable): nothing of the
+    operation was saved, and what was saved before is untouched. ``transient``: worth trying again."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

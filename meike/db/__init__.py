@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from meike.db import sqlite as sqlite_adapter
-from meike.errors import ConflictError
+from meike.errors import ConflictError, StorageError
 
 
 def make_engine(url: str) -> Engine:
@@ -24,6 +25,31 @@ def make_engine(url: str) -> Engine:
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
+
+
+NOT_SAVED = "刚才的操作没有保存，已保存的数据不受影响"
+
+
+def storage_error(exc: DBAPIError) -> StorageError | None:
+    """A database failure the user can act on, in words (None: a programming error, raised as it is)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if "database is locked" in text or "database table is locked" in text or code in ("40001", "40P01", "55P03"):
+        # SQLite has already waited its busy timeout; PostgreSQL deadlocks and serialization failures are
+        # retried at once by ledger.once.
+        return StorageError(f"数据库正忙（另一台电脑或程序正在写入），{NOT_SAVED}。请稍后再试",
+                            transient=code in ("40001", "40P01"))
+    if "database or disk is full" in text or "disk full" in text or code == "53100":
+        return StorageError(f"磁盘空间已满，{NOT_SAVED}。请清理磁盘空间（或联系管理员）后再试")
+    if "readonly database" in text or "read-only" in text or code == "25006":
+        return StorageError(f"数据库文件是只读的（文件权限或只读磁盘），{NOT_SAVED}。请联系管理员")
+    if "disk i/o error" in text:
+        return StorageError(f"读写数据库文件出错（磁盘故障或 U 盘被拔出？），{NOT_SAVED}")
+    if "malformed" in text or "not a database" in text:
+        return StorageError(f"数据库文件已损坏，{NOT_SAVED}。请联系管理员用备份恢复")
+    if code.startswith("08") or "connection refused" in text or "server closed the connection" in text:
+        return StorageError(f"连接不上数据库服务器，{NOT_SAVED}。请检查网络后再试", transient=True)
+    return None
 
 
 @dataclass
@@ -74,6 +100,12 @@ class Clinic:
         except StaleDataError as e:  # a versioned row changed under us (another workstation)
             session.rollback()
             raise ConflictError("这条记录刚被其他电脑修改过，您的操作没有保存，请刷新后重试") from e
+        except DBAPIError as e:
+            session.rollback()
+            storage = storage_error(e)
+            if storage is None:
+                raise
+            raise storage from e
         except BaseException:
             session.rollback()
             raise

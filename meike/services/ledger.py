@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, PermissionDenied, ValidationError
+from meike.errors import NotFound, PermissionDenied, StorageError, ValidationError
 from meike.models import (
     AccountEntry,
     Coupon,
@@ -133,6 +133,8 @@ TRANSIENT_ATTEMPTS = 4
 def transient(exc: BaseException) -> bool:
     """A conflict that goes away when the transaction is run again: SQLite busy past its timeout,
     a PostgreSQL deadlock or serialization failure."""
+    if isinstance(exc, StorageError):
+        return exc.transient
     if not isinstance(exc, OperationalError | DBAPIError):
         return False
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
@@ -154,7 +156,7 @@ def once(clinic: Clinic, key: str, work: Callable[[], T], replay: Callable[[Sess
             if found is None:
                 raise
             return found
-        except (OperationalError, DBAPIError) as e:
+        except (OperationalError, DBAPIError, StorageError) as e:
             if not transient(e) or attempt == TRANSIENT_ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1) * (1 + random.random()))

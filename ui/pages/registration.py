@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import ValidationError
+from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Page
 from meike.services import customers
 from meike.services.customers import DuplicateMobile
@@ -122,6 +122,9 @@ class RegistrationPage(QWidget):
             self.appointment_form.show_errors({k: errors.pop(k) for k in list(errors) if k == "appointment_at"})
             rest = self.form.show_errors(errors)
             self.status.setText("未保存：请按红色提示修改" + ("：" + "；".join(rest) if rest else ""))
+            return
+        except MeikeError as e:  # a busy or full or read-only database: nothing saved, the form stays filled
+            self.status.setText(f"未保存：{e.message}")
             return
         self.status.setText(f"挂号成功：{self.name.text().strip()}" + ("（已预约）" if self.book.isChecked() else ""))
         self.clear(keep_status=True)
