@@ -72,6 +72,7 @@ class LockScreen(QWidget):
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("lock_screen")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # paint the opaque background
         self.setAutoFillBackground(True)
         self.setStyleSheet("#lock_screen { background: #24445c; } QLabel { color: white; }")
         title = QLabel(f"已锁屏　{actor.label}", objectName="lock_title")
@@ -137,11 +138,17 @@ class IdleLock(QObject):
                        if w is not self.window and w.isVisible() and w.window() is not self.window.window()]
         for widget in self.hidden:
             widget.hide()
+        central = getattr(self.window, "centralWidget", lambda: None)()
+        if central is not None:  # nothing of the pages stays on screen, whatever the style paints
+            central.hide()
         self.screen.cover()
         with self.clinic.write() as s:
             audit.record(s, self.actor, "session.lock", "user", self.actor.user_id)
 
     def _unlocked(self) -> None:
+        central = getattr(self.window, "centralWidget", lambda: None)()
+        if central is not None:
+            central.show()
         for widget in self.hidden:
             widget.show()
         self.hidden = []

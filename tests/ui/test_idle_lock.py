@@ -29,12 +29,13 @@ def test_idle_window_locks_and_only_the_users_password_unlocks(qtbot, demo_clini
     detail.show()
     qtbot.waitUntil(lambda: lock.locked, timeout=3000)
     assert lock.screen.isVisible() and lock.screen.geometry() == window.rect() and not detail.isVisible()
+    assert not window.centralWidget().isVisible()  # the pages are hidden, not just covered
     qtbot.keyClicks(lock.screen.password, "wrong")
     qtbot.keyClick(lock.screen.password, Qt.Key.Key_Return)
     assert lock.locked and "用户名或密码错误" in lock.screen.message.text() and lock.screen.password.text() == ""
     qtbot.keyClicks(lock.screen.password, "123")
     qtbot.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
-    assert not lock.locked and detail.isVisible()
+    assert not lock.locked and detail.isVisible() and window.centralWidget().isVisible()
     lines = audit.search(demo_clinic, accounts.authenticate(demo_clinic, "admin", "admin"), AuditFilter(username="gl"))
     assert [line.action for line in lines[:4]] == ["session.unlock", "login.ok", "login.failed", "session.lock"]
     lock.stop()
