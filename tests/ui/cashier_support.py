@@ -27,3 +27,13 @@ def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
 def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
     """Wait for the history tabs, which load off the GUI thread."""
     qtbot.waitUntil(lambda: not page.loading, timeout=5000)
+
+
+def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
+    """The cashier page shown at a working size, its background lists loaded."""
+    page = CashierPage(clinic, actor)
+    qtbot.addWidget(page)
+    page.resize(1200, 700)
+    page.show()
+    ready(qtbot, page)
+    return page

@@ -12,7 +12,7 @@ from meike.permissions import Actor
 from meike.services import cashier, customers, ledger
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
-from tests.ui.cashier_support import click, methods, ready
+from tests.ui.cashier_support import click, methods, page_of, ready
 from ui.dialogs.cashier_accounts import (
     BalanceRefundDialog,
     CouponSaleDialog,
@@ -40,15 +40,6 @@ def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None: 
     page.tabs.setCurrentWidget(table)
     ready(qtbot, page)
     table.select_order(order_id)
-
-
-def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
-    page = CashierPage(clinic, actor)
-    qtbot.addWidget(page)
-    page.resize(1200, 700)
-    page.show()
-    ready(qtbot, page)
-    return page
 
 
 def account_dialog(qtbot, page: CashierPage, order_id: int) -> CustomerAccountDialog:  # type: ignore[no-untyped-def]

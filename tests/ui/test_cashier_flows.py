@@ -19,7 +19,7 @@ from meike.services import cashier, cashier_view, customers, dayclose, dictionar
 from meike.services.cashier import LineSpec
 from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
-from tests.ui.cashier_support import click, methods, ready
+from tests.ui.cashier_support import click, methods, page_of, ready
 from ui.dialogs.cashier_day import DayCloseDialog
 from ui.dialogs.cashier_orders import RefundLineDialog, VoidDialog
 from ui.dialogs.payment import PaymentDialog
@@ -38,15 +38,6 @@ def open_order(clinic: Clinic, actor: Actor, code: str, *, customer_index: int =
     customer = customers.search_customers(clinic, actor, limit=customer_index + 1)[customer_index]
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item_id(clinic, actor, code))],
                               consultant_id=consultant_id)
-
-
-def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
-    page = CashierPage(clinic, actor)
-    qtbot.addWidget(page)
-    page.resize(1200, 700)
-    page.show()
-    ready(qtbot, page)
-    return page
 
 
 def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None:  # type: ignore[no-untyped-def]

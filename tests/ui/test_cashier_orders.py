@@ -23,7 +23,7 @@ from meike.permissions import Actor
 from meike.services import audit, cashier, cashier_view, customers, dayclose
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
-from tests.ui.cashier_support import click, methods, ready
+from tests.ui.cashier_support import click, methods, page_of, ready
 from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
 from ui.dialogs.cashier_orders import InvoiceDialog, RepriceDialog, ReprintDialog
 from ui.dialogs.payment import PaymentDialog
@@ -50,15 +50,6 @@ def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None: 
     page.tabs.setCurrentWidget(table)
     ready(qtbot, page)
     table.select_order(order_id)
-
-
-def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
-    page = CashierPage(clinic, actor)
-    qtbot.addWidget(page)
-    page.resize(1200, 700)
-    page.show()
-    ready(qtbot, page)
-    return page
 
 
 def menu(page: CashierPage, table: OrderTable) -> dict[str, bool]:

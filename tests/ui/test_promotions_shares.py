@@ -16,23 +16,13 @@ from meike.permissions import Actor
 from meike.services import cashier, customers, promotions, triage
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
-from tests.ui.cashier_support import click, methods, ready
+from tests.ui.cashier_support import click, methods, page_of, ready
 from ui.dialogs.cashier_orders import RepriceDialog
 from ui.dialogs.promotion import PromotionDialog, PromotionsTab
 from ui.dialogs.shares import SharesDialog
-from ui.pages.cashier import CashierPage
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
-
-
-def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]
-    page = CashierPage(clinic, actor)
-    qtbot.addWidget(page)
-    page.resize(1200, 700)
-    page.show()
-    ready(qtbot, page)
-    return page
 
 
 def plain_customer(clinic: Clinic, actor: Actor) -> customers.CustomerRow:
