@@ -408,3 +408,62 @@ def escpos_bytes(data: ReceiptData, width_mm: int = 80) -> bytes:
 def print_escpos(data: ReceiptData, printer: Escpos, width_mm: int = 80) -> None:
     """Print the receipt on any python-escpos printer (Usb, Serial, Network, Win32Raw, Dummy …) in one write."""
     printer._raw(escpos_bytes(data, width_mm))
+
+
+# --- the customer's barcode label at arrival 到店 (seed 002: 确认完到店，需要打印条形码) ---------------
+
+
+@dataclass(frozen=True)
+class ArrivalLabel:
+    clinic_name: str
+    customer_name: str
+    card_no: str  # the barcode: scanned at triage, the consultation room and the cashier
+    arrived_at: datetime
+    visit_type: str
+    consultant: str
+
+
+def label_escpos_bytes(label: ArrivalLabel, width_mm: int = 80) -> bytes:
+    """The label as one ESC/POS job: name large, the card number as a CODE128 barcode, then cut."""
+    from escpos.printer import Dummy
+
+    if width_mm not in COLUMNS:
+        raise ValueError(f"不支持的纸宽 {width_mm} mm（支持 58 或 80 mm）")
+    width = COLUMNS[width_mm]
+    printer = Dummy()
+    printer._raw(ESC_INIT + CHINESE_ON + ALIGN_CENTER)
+    printer._raw(b"\x1d!\x11" + f"{_truncate(_clean(label.customer_name), width // 2)}\n".encode("gb18030")
+                 + b"\x1d!\x00")  # GS !: double width and height for the name
+    printer._raw(f"{_truncate(_clean(label.clinic_name), width)}\n".encode("gb18030"))
+    if _is_barcode_text(label.card_no):
+        code = _code128_data(label.card_no)
+        printer._raw(b"\x1dh\x60\x1dw\x02\x1dH\x02\x1df\x00" + BARCODE_CODE128 + bytes([len(code)]) + code + b"\n")
+    else:
+        printer._raw(f"卡号 {label.card_no}\n".encode("gb18030"))
+    info = f"{label.arrived_at:%Y-%m-%d %H:%M} {label.visit_type} 咨询：{label.consultant or '—'}"
+    printer._raw(ALIGN_LEFT + "".join(f"{line}\n" for line in _wrap(_clean(info), width)).encode("gb18030"))
+    printer._raw(CHINESE_OFF)
+    printer.cut()
+    return printer.output
+
+
+def render_label_pdf(label: ArrivalLabel, path: Path, *, font_file: Path | None = None) -> Path:
+    """The same label as a 60 × 40 mm PDF page (for a label printer driven by the system, or no printer)."""
+    from reportlab.graphics.barcode.code128 import Code128
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
+    font = _pdf_font(font_file)
+    size = (60 * mm, 40 * mm)
+    canvas = Canvas(str(path), pagesize=size)
+    canvas.setTitle(f"到店条码 {label.card_no}")
+    canvas.setFont(font, 11)
+    canvas.drawCentredString(size[0] / 2, size[1] - 8 * mm, label.customer_name)
+    barcode = Code128(label.card_no, barHeight=12 * mm, barWidth=0.9, humanReadable=True)
+    barcode.drawOn(canvas, (size[0] - barcode.width) / 2, size[1] - 26 * mm)
+    canvas.setFont(font, 6.5)
+    canvas.drawCentredString(size[0] / 2, 4 * mm, f"{label.arrived_at:%Y-%m-%d %H:%M} {label.visit_type}"
+                                                  f" 咨询：{label.consultant or '—'}")
+    canvas.showPage()
+    canvas.save()
+    return Path(path)

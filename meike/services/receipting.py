@@ -108,3 +108,40 @@ def print_test_page(setting: PrinterSetting) -> None:
             receipts.ReceiptLine("双眼皮（测试）", 1, 100, 0, 100)], total_fen=100, discount_fen=0,
         tenders=[receipts.ReceiptTender("现金", 100)], arrears_fen=0, balances=[])
     send(setting, receipts.escpos_bytes(page, setting.width_mm))
+
+
+def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
+                        setting: PrinterSetting | None = None) -> Path | None:
+    """到店条码: the arrived customer's barcode label on this PC's printer (None) or as a PDF (its path)."""
+    from meike.models import Staff, Visit
+    from meike.rules.customer_class import VISIT_TYPE_LABELS, VisitType
+    from meike.services.customers import load_in_scope
+
+    actor.require_page(Page.CUSTOMERS)
+    setting = setting or workstation.printer_setting()
+    with clinic.write() as s:
+        visit = s.get(Visit, visit_id)
+        if visit is None:
+            raise MeikeError("到诊记录不存在")
+        customer = load_in_scope(s, actor, visit.customer_id)
+        consultant = s.get(Staff, visit.consultant_id) if visit.consultant_id else None
+        label = receipts.ArrivalLabel(
+            clinic_name=system.get_in(s, "clinic.name"), customer_name=customer.name, card_no=customer.card_no,
+            arrived_at=visit.arrived_at, visit_type=VISIT_TYPE_LABELS.get(VisitType(visit.visit_type), ""),
+            consultant=consultant.name if consultant else "")
+        audit.record(s, actor, "label.print", "visit", visit.id, after={
+            "customer": customer.name, "card_no": customer.card_no, "printer": setting.kind})
+    if setting.kind != "none":
+        try:
+            send(setting, receipts.label_escpos_bytes(label, setting.width_mm))
+            return None
+        except PrinterError as e:
+            path = _label_pdf(label)
+            raise MeikeError(f"{e}。已生成条码 PDF：{path}") from e
+    return _label_pdf(label)
+
+
+def _label_pdf(label: receipts.ArrivalLabel) -> Path:
+    folder = paths.data_dir() / "labels" / f"{label.arrived_at:%Y-%m}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return receipts.render_label_pdf(label, folder / f"{label.card_no}-{label.arrived_at:%Y%m%d%H%M}.pdf")

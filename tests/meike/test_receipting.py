@@ -79,3 +79,23 @@ def test_a_printer_that_cannot_be_reached_falls_back_to_pdf(clinic: Clinic, user
         receipting.print_receipt(clinic, user, receipt_id, setting=PrinterSetting("network", "127.0.0.1:1", 80))
     assert "无法连接打印机" in e.value.message or "打印失败" in e.value.message
     assert "已生成 PDF" in e.value.message
+
+
+def test_the_arrival_label_goes_to_this_pcs_printer_and_is_logged(demo_clinic, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from devices.printer import PrinterSetting
+    from meike.services import accounts, audit, customers, receipting, triage
+    from meike.services.audit import AuditFilter
+
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    someone = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    visit = triage.arrive(demo_clinic, gl, someone.id, consultant_id=triage.consultants(demo_clinic, gl)[0][0])
+    device = tmp_path / "printer.bin"
+    assert receipting.print_arrival_label(demo_clinic, gl, visit,
+                                          setting=PrinterSetting("file", str(device), 58)) is None
+    data = device.read_bytes()
+    assert someone.name.encode("gb18030") in data and b"\x1dkI" in data
+    pdf = receipting.print_arrival_label(demo_clinic, gl, visit, setting=PrinterSetting("none", "", 80))
+    assert pdf is not None and pdf.suffix == ".pdf" and someone.card_no in pdf.name
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    logged = audit.search(demo_clinic, admin, AuditFilter(text=someone.card_no))
+    assert [line.action for line in logged[:2]] == ["label.print", "label.print"]

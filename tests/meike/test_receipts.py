@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
+import meike.receipts as receipts
 from meike.money import format_fen
 from meike.receipts import (
     ReceiptData,
@@ -392,3 +393,30 @@ def test_display_width() -> None:
     assert display_width("￥1.00") == 6
     assert display_width("1 × 2") == 6  # ambiguous: full width on a Chinese printer
     assert display_width("e\u0301") == 1  # a combining accent takes no column
+
+
+# --- the arrival label 到店条码 -----------------------------------------------------------------
+
+
+def _label() -> receipts.ArrivalLabel:
+    from datetime import datetime
+
+    return receipts.ArrivalLabel(clinic_name="美客示范诊所", customer_name="柳如烟", card_no="2611230001",
+                                 arrived_at=datetime(2026, 11, 23, 10, 5), visit_type="初诊", consultant="王芳")
+
+
+def test_arrival_label_escpos_has_the_name_in_gb18030_and_the_card_number_as_code128() -> None:
+    data = receipts.label_escpos_bytes(_label(), 58)
+    assert data.startswith(b"\x1b@") and "柳如烟".encode("gb18030") in data
+    code = receipts._code128_data("2611230001")
+    assert code.startswith(b"{C") and len(code) == 7  # code set C: five digit pairs
+    assert b"\x1dkI" + bytes([len(code)]) + code in data  # GS k m=73 (CODE128), the card number
+    assert "咨询：王芳".encode("gb18030") in data and data.rstrip().endswith(b"\x1dV\x00")
+
+
+def test_arrival_label_pdf_reads_back(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pypdf import PdfReader
+
+    path = receipts.render_label_pdf(_label(), tmp_path / "label.pdf")
+    text = PdfReader(str(path)).pages[0].extract_text()
+    assert "柳如烟" in text and "2611230001" in text and "王芳" in text

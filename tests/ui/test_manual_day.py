@@ -33,7 +33,7 @@ def card(dashboard: DashboardPage, key: str) -> str:
     return dashboard.cards[key].value.text()
 
 
-def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_viewer: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     # 1. 登录 as the manual's ordinary account.
     login = LoginDialog(demo_clinic, "示范")
     qtbot.addWidget(login)
@@ -79,8 +79,12 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic) -> None:
     assert isinstance(triage_dialog, TriageDialog)
     assert triage_dialog.visit_type.currentText() == "初诊"  # never bought: first visit
     triage_dialog.consultant.setCurrentIndex(triage_dialog.consultant.findText("王芳"))
+    assert triage_dialog.print_label.isChecked()  # seed 002: 确认完到店，需要打印条形码
     click(qtbot, triage_dialog.ok)
     assert grid.tab == "arrived"  # as in the manual: the customer moves under 到诊
+    # No printer on this PC: the label is a PDF that opens (the barcode is the customer's card number).
+    qtbot.waitUntil(lambda: grid.notice.text().startswith("本机没有设置打印机，已生成条码 PDF"), timeout=5000)
+    assert len(_no_pdf_viewer) == 1 and _no_pdf_viewer[0].suffix == ".pdf"
     row = grid.row_of("柳如烟")
     assert grid.model.rows[row].consultant == "王芳" and grid.model.rows[row].visit_type == "初诊"
 

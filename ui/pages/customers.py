@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from PySide6.QtCore import QDate, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction
@@ -62,6 +63,7 @@ class CustomersPage(QWidget):
                                           [(c.value, label) for c, label in CLASS_LABELS.items()])
         self.search_button = QPushButton("查询", objectName="customer_search_button")
         self.count = QLabel(objectName="customer_count")
+        self.notice = QLabel(objectName="customer_notice")  # e.g. the arrival label was printed
         self.model = CustomerTableModel(clinic, actor, self)
         self.model.total_changed.connect(lambda _n: self._show_count())
         self.view = QTableView(objectName="customer_table")
@@ -111,6 +113,7 @@ class CustomersPage(QWidget):
         top.addWidget(self.search, 1)
         top.addWidget(self.search_button)
         top.addWidget(self.count)
+        top.addWidget(self.notice)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addLayout(top)
@@ -222,7 +225,7 @@ class CustomersPage(QWidget):
         if record is None:
             return None
         dialog = TriageDialog(self.clinic, self.actor, record.id, record.name, parent=self)
-        dialog.accepted.connect(self._after_triage)
+        dialog.accepted.connect(lambda: self._after_triage(dialog))
         return self._show(dialog)  # type: ignore[return-value]
 
     def reassign(self, row: int) -> TriageDialog | None:
@@ -233,9 +236,32 @@ class CustomersPage(QWidget):
         dialog.accepted.connect(self.run_query)
         return self._show(dialog)  # type: ignore[return-value]
 
-    def _after_triage(self) -> None:
+    def _after_triage(self, dialog: TriageDialog) -> None:
         self.set_tab("arrived")  # the customer is now under 已到诊, as in the manual
         self.run_query()
+        if dialog.saved_visit_id is not None and getattr(dialog, "print_label", None) and dialog.print_label.isChecked():
+            self.print_label(dialog.saved_visit_id)
+
+    def print_label(self, visit_id: int) -> None:
+        """到店条码 on this PC's printer, or as a PDF that opens; off the GUI thread."""
+        from meike.services import receipting
+        from ui.dialogs import cashier_common
+        from ui.tasks import run_in_background
+
+        self.notice.setText("正在打印到店条码…")
+
+        def done(path: Path | None) -> None:
+            if path is None:
+                self.notice.setText("到店条码已打印")
+            else:
+                cashier_common.open_file(path)
+                self.notice.setText(f"本机没有设置打印机，已生成条码 PDF：{path.name}")
+
+        def failed(exc: Exception) -> None:
+            self.notice.setText(f"条码没有打印：{getattr(exc, 'message', exc)}")
+
+        run_in_background(lambda: receipting.print_arrival_label(self.clinic, self.actor, visit_id), done, failed,
+                          owner=self)
 
     def reject_visit(self, row: int) -> RejectVisitDialog | None:
         record = self.model.row_at(row)
