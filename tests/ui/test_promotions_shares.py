@@ -146,3 +146,27 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
                     .tuples().all())
     assert held["consultant"] == 128_000 and held["department"] == 100_000
     assert promotions.list_promotions(demo_clinic, gl)[0].ends_on == clock.now().date() + timedelta(days=27)
+
+
+def test_prices_the_dialog_filled_in_follow_the_customer_typed_ones_stay(qtbot, demo_clinic: Clinic,  # type: ignore[no-untyped-def]
+                                                                         gl: Actor) -> None:
+    plain = plain_customer(demo_clinic, gl)
+    water = cashier.find_items(demo_clinic, gl, "sgz")[0].id
+    member = next(r for r in customers.search_customers(demo_clinic, gl, limit=120)  # a discount level
+                  if cashier.quote(demo_clinic, gl, customer_id=r.id, item_id=water).price_fen < 128_000)
+    page = page_of(qtbot, demo_clinic, gl)
+    order = page.new_order()
+    for code, typed in (("sgz", None), ("xy", "250")):
+        qtbot.keyClicks(order.item_search, code)
+        qtbot.keyClick(order.item_search, Qt.Key.Key_Return)
+        if typed:
+            order.price.setText(typed)
+        click(qtbot, order.add_line_button)
+    assert [line.unit_price_fen for line in order.lines] == [128_000, 25_000]  # nobody chosen: list price
+    order.customer_search.setText(member.card_no)
+    qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
+    expected = cashier.quote(demo_clinic, gl, customer_id=member.id, item_id=order.lines[0].item.id).price_fen
+    assert expected < 128_000 and [line.unit_price_fen for line in order.lines] == [expected, 25_000]
+    order.customer_search.setText(plain.card_no)
+    qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
+    assert [line.unit_price_fen for line in order.lines] == [128_000, 25_000]

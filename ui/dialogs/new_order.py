@@ -48,6 +48,7 @@ class PendingLine:
     package_id: int | None = None  # paid with a session of a course the customer holds (划扣)
     quoted_minimum_fen: int | None = None  # the lowest price without approval (a promotion's price is lower)
     note: str = ""  # 会员折扣 / 促销
+    quoted: bool = False  # the price is the one the dialog filled in (follows the customer), not typed
 
     @property
     def minimum_fen(self) -> int:
@@ -242,6 +243,14 @@ class NewOrderDialog(QDialog):
         self.packages = [p for p in ledger.customer_accounts(self.clinic, self.actor, self.customer_id).packages
                          if p.remaining > 0]
         self.lines = [line for line in self.lines if line.package_id is None]  # another customer's courses
+        for line in self.lines:  # prices the dialog filled in follow the customer (member level); typed ones stay
+            if line.quoted:
+                try:
+                    offer = cashier.quote(self.clinic, self.actor, customer_id=self.customer_id, item_id=line.item.id,
+                                          sessions=line.package_sessions)
+                except MeikeError:
+                    continue
+                line.unit_price_fen, line.quoted_minimum_fen, line.note = offer.price_fen, offer.minimum_fen, offer.note
         self._show_packages()
         self._update_lines()
         if self.current_item() is not None:  # the member discount of this customer
@@ -336,10 +345,11 @@ class NewOrderDialog(QDialog):
             return
         self.form.clear_errors()
         quote = self.quote
-        note = quote.note if quote is not None and price == quote.price_fen else ""
+        quoted = quote is not None and price == quote.price_fen
+        note = quote.note if quote is not None and quoted else ""
         self.lines.append(PendingLine(item, self.quantity.value(), price, self.sessions.value(),
                                       quoted_minimum_fen=quote.minimum_fen if quote is not None else None,
-                                      note=note))
+                                      note=note, quoted=quoted))
         self.quantity.setValue(1)
         self.sessions.setValue(0)
         self.price.clear()
