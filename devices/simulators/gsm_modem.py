@@ -14,12 +14,9 @@ N+1 arrives: unplugged mid-send), ``mute_after`` (after N parts the modem never 
 
 from __future__ import annotations
 
-import os
-import select
-import threading
-import tty
 from dataclasses import dataclass
 
+from devices.simulators.pty_device import PtyDevice
 from devices.sms.pdu import decode_submit
 
 
@@ -36,12 +33,13 @@ class ReceivedPart:
     pdu: str
 
 
-class GsmModemSimulator:
+class GsmModemSimulator(PtyDevice):
     """A modem that starts with echo on (like real ones) and numeric errors off."""
 
     def __init__(self, *, signal: int = 20, operator: str = "CHINA MOBILE", pin_required: bool = False,
                  fail_with: int | None = None, fail_on_part: int = 1, unplug_after: int | None = None,
                  mute_after: int | None = None) -> None:
+        super().__init__("gsm-modem")
         self.signal, self.operator, self.pin_required = signal, operator, pin_required
         self.fail_with, self.fail_on_part = fail_with, fail_on_part
         self.unplug_after, self.mute_after = unplug_after, mute_after
@@ -51,13 +49,8 @@ class GsmModemSimulator:
         self.parts_received = 0  # every PDU, accepted or not
         self.echo, self.cmee, self.pdu_mode = True, 0, False
         self._mr = 0
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="gsm-modem", daemon=True)
-        self._thread.start()
+        self._buffer, self._expected = b"", None  # expected: the TPDU length announced by AT+CMGS
+        self._start()
 
     # --- what the tests look at ----------------------------------------------------------------
 
@@ -84,41 +77,32 @@ class GsmModemSimulator:
 
     # --- the modem's side ------------------------------------------------------------------------
 
-    def _serve(self) -> None:
-        buffer, expected = b"", None  # expected: the TPDU length announced by AT+CMGS
-        while not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([self._master], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(self._master, 4096)
-            except (OSError, ValueError):  # closed
-                return
-            if not data:
-                return
-            if self.mute_after is not None and self.parts_received >= self.mute_after:
-                continue
-            buffer += data
-            while True:
-                if expected is not None:
-                    end = min((i for i in (buffer.find(b"\x1a"), buffer.find(b"\x1b")) if i >= 0), default=-1)
-                    if end < 0:
-                        break
-                    pdu, cancel, buffer = buffer[:end], buffer[end:end + 1] == b"\x1b", buffer[end + 1:]
-                    length, expected = expected, None
-                    if not cancel:
-                        self._pdu(pdu.decode("ascii", "replace").strip(), length)
-                    continue
-                if b"\r" not in buffer:
+    def _received(self, data: bytes) -> None:
+        if self.mute_after is not None and self.parts_received >= self.mute_after:
+            return
+        self._buffer += data
+        while True:
+            if self._expected is not None:
+                end = min((i for i in (self._buffer.find(b"\x1a"), self._buffer.find(b"\x1b")) if i >= 0),
+                          default=-1)
+                if end < 0:
                     break
-                raw, _, buffer = buffer.partition(b"\r")
-                command = raw.strip(b"\n \x1a\x1b").decode("ascii", "replace")  # ESC / Ctrl-Z: ignored
-                if not command:
-                    continue
-                self.commands.append(command)
-                if self.echo:
-                    self._write(command + "\r")
-                expected = self._command(command)
+                pdu, cancel = self._buffer[:end], self._buffer[end:end + 1] == b"\x1b"
+                self._buffer = self._buffer[end + 1:]
+                length, self._expected = self._expected, None
+                if not cancel:
+                    self._pdu(pdu.decode("ascii", "replace").strip(), length)
+                continue
+            if b"\r" not in self._buffer:
+                break
+            raw, _, self._buffer = self._buffer.partition(b"\r")
+            command = raw.strip(b"\n \x1a\x1b").decode("ascii", "replace")  # ESC / Ctrl-Z: ignored
+            if not command:
+                continue
+            self.commands.append(command)
+            if self.echo:
+                self._write(command + "\r")
+            self._expected = self._command(command)
 
     def _command(self, command: str) -> int | None:
         """Answer one command; the announced length when it opened PDU input."""
@@ -191,38 +175,3 @@ class GsmModemSimulator:
 
     def _error(self, kind: str, code: int) -> None:
         self._write(f"\r\n+{kind} ERROR: {code}\r\n" if self.cmee == 1 else "\r\nERROR\r\n")
-
-    def _write(self, text: str) -> None:
-        with self._lock:
-            if self._master >= 0:
-                try:
-                    os.write(self._master, text.encode("ascii"))
-                except OSError:
-                    pass
-
-    # --- unplugging ------------------------------------------------------------------------------
-
-    def _close_master(self) -> None:
-        self._stop.set()
-        with self._lock:
-            master, self._master = self._master, -1
-        if master >= 0:
-            os.close(master)
-
-    def unplug(self) -> None:
-        """The USB modem disappears: the adapter's next read or write fails."""
-        self._close_master()
-        if self._thread is not threading.current_thread():
-            self._thread.join(1)
-
-    def close(self) -> None:
-        self.unplug()
-        if self._slave >= 0:
-            os.close(self._slave)
-            self._slave = -1
-
-    def __enter__(self) -> GsmModemSimulator:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
