@@ -45,6 +45,7 @@ from ui.dialogs.cashier_common import (
     parse_money,
     payment_methods,
     print_receipt,
+    reverse_box,
     table,
     yuan,
 )
@@ -210,8 +211,8 @@ class BalanceRefundDialog(_MoneyDialog):
         self.form.add_field("payment_method", "退款方式", self.method, required=True)
         self.form.add_field("reason", "退款原因", self.reason, required=True)
         # A deposit's department credit goes back with it; the referrer's only when asked (seed 004).
-        self.reverse = QCheckBox("冲减推介职员的定金业绩", objectName=f"{name}_reverse")
-        self.reverse.setChecked(True)
+        self.reverse = reverse_box(f"{name}_reverse", "冲减推介职员的定金业绩",
+                                   "勾选后，推介职员的定金业绩随退款扣回（科室定金业绩总是扣回）")
         self.form.add_field("reverse", "业绩", self.reverse)
         self.supervisor = SupervisorFields(name)
         self.supervisor.add_to(self.form)
@@ -265,8 +266,7 @@ class PackageRefundDialog(_MoneyDialog):
                                    external_methods(payment_methods(clinic, actor), with_prepaid=True),
                                    prepaid_label="退入预存")
         self.reason = QLineEdit(objectName="cashier_package_refund_reason", placeholderText="例如：顾客不再做了")
-        self.reverse = QCheckBox("冲减咨询、医生业绩", objectName="cashier_package_refund_reverse")
-        self.reverse.setChecked(True)
+        self.reverse = reverse_box("cashier_package_refund_reverse")
         self.form.add_field("package", "疗程", self.package, required=True)
         self.form.add_field("sessions", "退款次数", self.sessions, required=True)
         self.form.add_field("amount", "退款金额", self.quote)

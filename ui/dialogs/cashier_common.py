@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
@@ -126,6 +127,18 @@ def hint(text: str = "", name: str = "") -> QLabel:
 
 
 # --- supervisor confirmation ------------------------------------------------------------------
+
+
+REVERSE_TEXT = "冲减咨询、医生业绩"
+
+
+def reverse_box(name: str, text: str = REVERSE_TEXT,
+                tip: str = "勾选后，这笔退款从开单咨询师、医生、科室的业绩中扣回") -> QCheckBox:
+    """Whether a refund takes back the staff's performance (seed 004 asks each time); ticked by default."""
+    box = QCheckBox(text, objectName=name)
+    box.setChecked(True)
+    box.setToolTip(tip)
+    return box
 
 
 class SupervisorFields(QWidget):

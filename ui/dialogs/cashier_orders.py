@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from meike.db import Clinic
 from meike.errors import ValidationError
@@ -22,24 +22,16 @@ from ui.dialogs.cashier_common import (
     parse_money,
     payment_methods,
     print_receipt,
+    reverse_box,
     wrap,
     yuan,
 )
 from ui.widgets.form_dialog import FormDialog
 
-REVERSE_TEXT = "冲减咨询、医生业绩"
-
 
 def order_summary(facts: OrderFacts) -> str:
     items = "、".join(line.label for line in facts.lines)
     return f"{facts.receipt_no}　{facts.customer_name}（卡号 {facts.card_no}）　{items}　{yuan(facts.net_fen)}"
-
-
-def _reverse_box(name: str) -> QCheckBox:
-    box = QCheckBox(REVERSE_TEXT, objectName=name)
-    box.setChecked(True)
-    box.setToolTip("勾选后，这笔退款从开单咨询师、医生、科室的业绩中扣回")
-    return box
 
 
 def _reason(name: str, placeholder: str) -> QLineEdit:
@@ -62,7 +54,7 @@ class VoidDialog(FormDialog):
         self.form.add_field("reason", "退单原因", self.reason, required=True)
         self.supervisor = SupervisorFields("cashier_void")
         self.supervisor.add_to(self.form)
-        self.reverse = _reverse_box("cashier_void_reverse")
+        self.reverse = reverse_box("cashier_void_reverse")
         self.form.add_field("reverse", "业绩", self.reverse)
         self.finish_layout()
 
@@ -115,7 +107,7 @@ class RefundLineDialog(FormDialog):
         self.form.add_field("reason", "退款原因", self.reason, required=True)
         self.supervisor = SupervisorFields("cashier_refund")
         self.supervisor.add_to(self.form)
-        self.reverse = _reverse_box("cashier_refund_reverse")
+        self.reverse = reverse_box("cashier_refund_reverse")
         self.form.add_field("reverse", "业绩", self.reverse)
         self.finish_layout()
         self.line.currentIndexChanged.connect(lambda _i: self._line_changed())
@@ -194,7 +186,7 @@ class RepriceDialog(FormDialog):
         self.form.add_field("payment_method", "补收方式", self.collect_method)
         self.form.add_field("amount", "本次补收（元）", self.collect_amount)
         self.form.add_field("refund_method", "退款方式", self.refund_method)
-        self.reverse = _reverse_box("cashier_reprice_reverse")
+        self.reverse = reverse_box("cashier_reprice_reverse")
         self.form.add_field("reverse", "业绩", self.reverse)
         self.reason = _reason("cashier_reprice_reason", "例如：按活动价补差、医生调整方案")
         self.form.add_field("reason", "改价原因", self.reason, required=True)
