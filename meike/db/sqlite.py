@@ -1,7 +1,7 @@
 """The SQLite adapter: the only module that speaks SQLite-specific SQL.
 
-Pragmas (WAL, foreign keys, busy timeout, synchronous=FULL), explicit transactions that begin
-IMMEDIATE for writers, and online backups with the SQLite backup API.
+Pragmas (WAL, foreign keys, busy timeout, synchronous=FULL) and explicit transactions that begin
+IMMEDIATE for writers. Backups (the SQLite backup API) are ``meike.backup``.
 """
 
 from __future__ import annotations
@@ -42,18 +42,3 @@ def database_path(engine: Engine) -> Path | None:
     if not name or name == ":memory:":
         return None
     return Path(name)
-
-
-def backup(source: Path, target: Path) -> Path:
-    """Copy a live database consistently (the backup API works while others read and write)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    src = sqlite3.connect(str(source))
-    try:
-        dst = sqlite3.connect(str(target))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
-    return target

@@ -641,6 +641,7 @@ def _settle_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender]
     order.business_date = day
     order.receipt_no = receipt.receipt_no
     s.flush()
+    shares = performance.order_shares(s, order.id)
     for line in order.lines:
         if line.package_id is not None:
             s.add(PackageUse(package_id=line.package_id, sessions=-line.quantity, kind="used",
@@ -654,7 +655,7 @@ def _settle_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender]
             s.flush()
             s.add(PackageUse(package_id=package.id, sessions=package.sessions, kind="bought", order_line_id=line.id,
                              receipt_id=receipt.id, business_date=day, created_at=receipt.created_at))
-        performance.credit_line(s, order, line, line.amount_fen, receipt)
+        performance.credit_line(s, order, line, line.amount_fen, receipt, shares)
     # Sessions used must still be there now (another workstation may have used them meanwhile).
     for package_id in {line.package_id for line in order.lines if line.package_id is not None}:
         s.flush()

@@ -56,11 +56,14 @@ def order_shares(s: Session, order_id: int) -> dict[str, list[tuple[int, int]]]:
     return shares
 
 
-def line_targets(s: Session, order: Order, line: OrderLine, amount_fen: int
+def line_targets(s: Session, order: Order, line: OrderLine, amount_fen: int,
+                 shares: dict[str, list[tuple[int, int]]] | None = None
                  ) -> list[tuple[str, int | None, int | None, int]]:
-    """Who is credited how much for ``amount_fen`` of a line: (role, staff id, department id, amount)."""
+    """Who is credited how much for ``amount_fen`` of a line: (role, staff id, department id, amount).
+
+    ``shares``: the order's 业绩分配 when the caller has read it already (one query for all lines)."""
     item = s.get(Item, line.item_id)
-    shares = order_shares(s, order.id)
+    shares = order_shares(s, order.id) if shares is None else shares
     defaults = {"consultant": order.consultant_id, "doctor": line.doctor_id,
                 "developer": order.customer.developer_id}
     targets: list[tuple[str, int | None, int | None, int]] = []
@@ -113,10 +116,11 @@ def reverse_deposit(s: Session, customer_id: int, account: str, amount_fen: int,
                                        business_date=receipt.business_date))
 
 
-def credit_line(s: Session, order: Order, line: OrderLine, amount_fen: int, receipt: Receipt) -> None:
+def credit_line(s: Session, order: Order, line: OrderLine, amount_fen: int, receipt: Receipt,
+                shares: dict[str, list[tuple[int, int]]] | None = None) -> None:
     if amount_fen == 0:
         return
-    for role, staff_id, department_id, part in line_targets(s, order, line, amount_fen):
+    for role, staff_id, department_id, part in line_targets(s, order, line, amount_fen, shares):
         if part:
             s.add(PerformanceEntry(order_id=order.id, order_line_id=line.id, receipt_id=receipt.id, role=role,
                                    staff_id=staff_id, department_id=department_id, amount_fen=part,
