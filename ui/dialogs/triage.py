@@ -33,14 +33,15 @@ class TriageDialog(FormDialog):
             self.visit_type.setCurrentIndex(self.visit_type.findData(suggested.value))
             self.form.add_field("visit_type", "到诊类型", self.visit_type, required=True)
             hint = QLabel(f"系统建议：{VISIT_TYPE_LABELS[suggested]}（可修改）", objectName="triage_hint")
-            # Seed 002 到店: "确认完到店，需要打印条形码" — on this PC's printer, or a PDF label.
-            self.print_label = QCheckBox("打印到店条码", objectName="triage_print_label")
-            self.print_label.setChecked(True)
-            self.form.add_field("print_label", "条码", self.print_label)
         else:
             hint = QLabel("改派后，本次到诊转到新咨询师的工作台。", objectName="triage_hint")
         hint.setStyleSheet("color: #888;")
         self.form.addRow("", hint)
+        if visit_id is None:
+            # Seed 002 到店: "确认完到店，需要打印条形码" — on this PC's printer, or a PDF label.
+            self.print_label = QCheckBox("打印到店条码", objectName="triage_print_label")
+            self.print_label.setChecked(True)
+            self.form.add_field("print_label", "条码", self.print_label)
         self.finish_layout()
 
     def save(self) -> None:
