@@ -48,6 +48,29 @@ class Call:
         return self.private or self.unavailable
 
 
+# What a line reports besides the caller's number (LineEvent.kind).
+RING, OFFHOOK, ONHOOK, MISSED, RECORDING = "ring", "offhook", "onhook", "missed", "recording"
+LINE_EVENT_KINDS = (RING, OFFHOOK, ONHOOK, MISSED, RECORDING)
+
+
+@dataclass(frozen=True)
+class LineEvent:
+    """A change on the phone line, from whichever source saw it.
+
+    ``ring``: the phone rang (again); ``offhook``: the call was picked up; ``onhook``: the line was
+    hung up (handset down, loop current broken, busy tone after the caller hung up); ``missed``: the
+    box says the call ended unanswered; ``recording``: the box finished a recording, at ``path``.
+    ``line`` is the box's channel (0 for single-line devices); ``source`` says who saw it, e.g.
+    ``modem``, ``dll``, ``audio``.
+    """
+
+    kind: str
+    at: datetime
+    line: int = 0
+    path: str = ""
+    source: str = ""
+
+
 @dataclass(frozen=True)
 class CallerIdSetting:
     """This PC's caller-ID box: its port ('' = none) and, for boxes with their own format, a line pattern."""
