@@ -51,6 +51,7 @@ from meike.models import (
     PerformanceEntry,
     Receipt,
     ReceiptCounter,
+    Reminder,
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
@@ -78,6 +79,7 @@ TITLES = {
     "day_close": "日结数据与当天流水不符",
     "performance": "科室业绩异常",
     "audit_chain": "审计日志被改动",
+    "reminder_scope": "提醒记录的查看范围与顾客资料不一致",
     "revision": "数据库版本与程序不符，账目未检查",
 }
 
@@ -159,6 +161,7 @@ def run_check(clinic: Clinic) -> CheckReport:
         _packages(s, report)
         _day_closes(s, report)
         _performance(s, report)
+        _reminder_scope(s, report)
     chain = audit.verify_chain(clinic)
     report.counts["审计日志"] = chain.checked
     report.add("audit_chain", chain.problems)
@@ -470,3 +473,21 @@ def _performance(s: Session, report: CheckReport) -> None:
         .order_by(Order.id)).all()
     report.add("performance", [f"业务单 #{oid}（{no or '未结单'}，{STATUS_LABELS.get(status, status)}）：科室业绩 {yuan(int(v))}"
                                for oid, no, status, v in rows])
+
+
+def _reminder_scope(s: Session, report: CheckReport) -> None:
+    """The customer keys copied onto each reminder (kept by triggers) equal the customer's own."""
+    pairs = ((Reminder.scope_department_id, Customer.department_id),
+             (Reminder.scope_registered_by_id, Customer.registered_by_id),
+             (Reminder.scope_cs_staff_id, Customer.cs_staff_id),
+             (Reminder.scope_consultant_id, Customer.consultant_id))
+    differs = or_(*(copy.is_distinct_from(own) for copy, own in pairs))
+    q = (select(Reminder.id, Customer.name, Customer.card_no).join(Customer, Customer.id == Reminder.customer_id)
+         .where(differs).order_by(Reminder.id))
+    rows = s.execute(q.limit(MAX_DETAILS)).all()
+    if rows:
+        total = _scalar(s, select(func.count()).select_from(q.subquery()))
+        report.add("reminder_scope", [f"提醒 #{rid}（{_who(name, card)}）的查看范围与顾客资料不一致"
+                                      for rid, name, card in rows])
+        if total > len(rows):
+            report.omitted["reminder_scope"] = report.omitted.get("reminder_scope", 0) + total - len(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meike.models.base import Base
@@ -26,6 +26,8 @@ class CallRecord(Base):
     direction: Mapped[str] = mapped_column(String(3), default="in")  # in / out
     started_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)  # picked up (when the line tells)
+    missed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # rang out unanswered
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     recording_path: Mapped[str] = mapped_column(String(260), default="")

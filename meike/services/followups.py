@@ -28,8 +28,12 @@ def _require(actor: Actor) -> None:
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:
-    """Reminders of customers in scope; with own scope, also the ones assigned to the actor."""
-    clause = scope.customer_clause(actor)
+    """Reminders of customers in scope; with own scope, also the ones assigned to the actor.
+
+    Read on the customer's scope keys copied onto each reminder, so the reminders are filtered by
+    their own indexes before any customer is joined for display.
+    """
+    clause = scope.reminder_clause(actor)
     if actor.data_scope is not DataScope.ALL:
         clause = or_(clause, Reminder.assignee_id == actor.user_id)
     return clause
@@ -81,13 +85,13 @@ def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None)
     _require(actor)
     today = today or clock.now().date()
     with clinic.read() as s:
-        # Each count is a range of the (status, kind, due_date) index, answered from the index alone;
-        # customers are joined only when the actor's scope needs them.
+        # Each count is a range of an index on (status, kind, due_date) answered from the index alone:
+        # a limited scope is checked on the customer's keys copied onto the reminder, never by a join.
+        scoped = None if actor.data_scope is DataScope.ALL else _visible(actor)
+
         def count(kind: str, upto: Any) -> int:
             q = select(func.count()).select_from(Reminder).where(Reminder.status == "open", Reminder.kind == kind, upto)
-            if actor.data_scope is not DataScope.ALL:
-                q = q.join(Customer, Customer.id == Reminder.customer_id).where(_visible(actor))
-            return s.scalar(q) or 0
+            return s.scalar(q if scoped is None else q.where(scoped)) or 0
 
         chase = count("chase", Reminder.due_date <= today)
         postop = count("postop", Reminder.due_date <= today)
