@@ -31,6 +31,14 @@ RECORD_RE = re.compile(r"^(DATE|TIME|NMBR|NAME|DDN_NMBR|MESG)\s*=\s*(.*)$")
 INIT_COMMANDS = ("ATZ", "ATE0")
 CID_COMMANDS = ("AT+VCID=1", "AT#CID=1")  # the second for older chipsets that answer ERROR to the first
 PRIVATE, UNAVAILABLE = "P", "O"
+DLE = 0x10
+# V.253 shielded codes a voice modem sends as <DLE><code>: the local handset (H/h), an extension
+# phone (P/p), the loop current broken by the far end hanging up (l), busy tone (b), ring (R).
+DLE_EVENTS = {ord("H"): "offhook", ord("P"): "offhook", ord("h"): "onhook", ord("p"): "onhook",
+              ord("l"): "onhook", ord("b"): "onhook", ord("R"): "ring"}
+# Lines that boxes printing their own format use for the handset (configurable per box as well).
+OFFHOOK_WORDS = re.compile(r"^\s*(OFF[-_ ]?HOOK|HOOK[-_ ]?OFF|摘机)\s*$", re.IGNORECASE)
+ONHOOK_WORDS = re.compile(r"^\s*(ON[-_ ]?HOOK|HOOK[-_ ]?ON|HANG[-_ ]?UP|挂机)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -73,14 +81,24 @@ class LineEvent:
 
 @dataclass(frozen=True)
 class CallerIdSetting:
-    """This PC's caller-ID box: its port ('' = none) and, for boxes with their own format, a line pattern."""
+    """This PC's caller-ID box.
+
+    ``kind`` ``serial``: a modem or a box on ``port`` ('' = none) with, for boxes with their own
+    format, a line ``pattern`` and the lines it prints when the handset goes off / on hook.
+    ``kind`` ``dll``: a USB box driven by its vendor DLL (``dll_path``, ``family``; Windows only).
+    """
 
     port: str = ""
     pattern: str = ""
+    kind: str = "serial"
+    dll_path: str = ""
+    family: str = "USBBox"
+    offhook_pattern: str = ""
+    onhook_pattern: str = ""
 
     @property
     def enabled(self) -> bool:
-        return bool(self.port.strip())
+        return bool(self.dll_path.strip()) if self.kind == "dll" else bool(self.port.strip())
 
 
 class CallerIdError(Exception):
@@ -200,10 +218,14 @@ class SerialCallerId:
     def __init__(self, port: str, on_call: Callable[[Call], None],
                  on_error: Callable[[Exception], None] | None = None, *, pattern: str | None = None,
                  init: bool = True, baudrate: int = 115200, quiet: float = 0.04, answer_timeout: float = 2.0,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+                 now: Callable[[], datetime] = datetime.now, on_event: Callable[[LineEvent], None] | None = None,
+                 offhook_pattern: str | None = None, onhook_pattern: str | None = None) -> None:
         self.port = port
-        self.on_call, self.on_error = on_call, on_error
+        self.on_call, self.on_error, self.on_event = on_call, on_error, on_event
         self.parser = CallerIdParser(pattern=pattern, now=now)
+        self._now = now
+        self.offhook = re.compile(offhook_pattern) if offhook_pattern else OFFHOOK_WORDS
+        self.onhook = re.compile(onhook_pattern) if onhook_pattern else ONHOOK_WORDS
         self.init, self.baudrate, self.quiet, self.answer_timeout = init, baudrate, quiet, answer_timeout
         self.cid_command: str | None = None  # the command the modem accepted
         self._serial: Any = None
@@ -278,15 +300,59 @@ class SerialCallerId:
                     buffer = b""
                 self._deliver(self.parser.flush())
                 continue
-            buffer += chunk
+            buffer = self._shielded(buffer + chunk)
             *lines, buffer = re.split(rb"\r\n|\r|\n", buffer)
             for raw in lines:
                 self._line(raw)
         self.close()
 
+    def _shielded(self, data: bytes) -> bytes:
+        """Take the <DLE> codes out of the stream (reported as line events); the rest is text.
+
+        A DLE at the very end waits for its code in the next read; <DLE><DLE> is a literal DLE.
+        """
+        if DLE not in data:
+            return data
+        out, i = bytearray(), 0
+        while i < len(data):
+            byte = data[i]
+            if byte != DLE:
+                out.append(byte)
+                i += 1
+                continue
+            if i + 1 == len(data):
+                out.append(byte)  # incomplete: kept for the next read
+                break
+            code = data[i + 1]
+            if code == DLE:
+                out.append(DLE)
+            elif code in DLE_EVENTS:
+                self._event(DLE_EVENTS[code])
+            i += 2
+        return bytes(out)
+
     def _line(self, raw: bytes) -> None:
         text = raw.decode("gb18030", "replace")
+        stripped = text.strip()
+        if stripped.upper() == "RING":
+            self._event(RING)
+        elif stripped and self.offhook.search(stripped):
+            self._event(OFFHOOK)
+            return
+        elif stripped and self.onhook.search(stripped):
+            self._event(ONHOOK)
+            return
         self._deliver(self.parser.feed(text))
+
+    def _event(self, kind: str) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(LineEvent(kind, self._now(), source="modem"))
+        except Exception:  # a failing listener must not kill the reader
+            import logging
+
+            logging.getLogger(__name__).exception("caller-ID line-event listener failed")
 
     def _deliver(self, call: Call | None) -> None:
         if call is not None:

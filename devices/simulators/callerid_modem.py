@@ -75,3 +75,20 @@ class CallerIdModem(PtyDevice):
         """A line in a box's own format (for the configurable line pattern)."""
         self._write(text + "\r\n")
         return time.perf_counter()
+
+    def hook(self, off: bool, *, style: str = "dle") -> float:
+        """The handset goes off hook (picked up) or on hook (hung up), as the line reports it.
+
+        ``dle``: a voice modem's V.253 shielded code (``<DLE>H`` / ``<DLE>h``); ``text``: a box
+        printing its own line (``OFFHOOK`` / ``ONHOOK``); ``busy``: the far end hung up and the
+        modem hears busy tone (``<DLE>b``).
+        """
+        if style == "dle":
+            self._write("\x10H" if off else "\x10h")
+        elif style == "text":
+            self._write(("OFFHOOK" if off else "ONHOOK") + "\r\n")
+        elif style == "busy":
+            self._write("\x10b")
+        else:
+            raise ValueError(f"unknown style {style!r}")
+        return time.perf_counter()
