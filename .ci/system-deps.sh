@@ -7,7 +7,7 @@ RUNTIME="libegl1 libgl1 libx11-6 libx11-xcb1 libdbus-1-3 libfontconfig1 libfreet
  libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
  libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1"
 case "${1:-run}" in
-  run) WANT="$RUNTIME fonts-noto-cjk" ;;
+  run) WANT="$RUNTIME fonts-noto-cjk libportaudio2" ;;  # PortAudio: line-in call recording and playback
   *)   WANT="$RUNTIME fonts-wqy-microhei" ;;
 esac
 command -v dpkg-query >/dev/null 2>&1 || { echo "system-deps: not a Debian system; install Qt 6 runtime libraries and a CJK font yourself"; exit 0; }
