@@ -334,12 +334,14 @@ class SerialCallerId:
     def _line(self, raw: bytes) -> None:
         text = raw.decode("gb18030", "replace")
         stripped = text.strip()
-        if stripped.upper() == "RING":
+        if stripped.upper() == "RING":  # the record before it is complete: its caller first, then the ring
+            self._deliver(self.parser.feed(text))
             self._event(RING)
-        elif stripped and self.offhook.search(stripped):
+            return
+        if stripped and self.offhook.search(stripped):
             self._event(OFFHOOK)
             return
-        elif stripped and self.onhook.search(stripped):
+        if stripped and self.onhook.search(stripped):
             self._event(ONHOOK)
             return
         self._deliver(self.parser.feed(text))

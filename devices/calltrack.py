@@ -51,18 +51,22 @@ class CallTracker:
 
     # --- what the devices say ------------------------------------------------------------------
 
-    def call(self, call: Call) -> list[CallChange]:
+    def call(self, call: Call, received: datetime | None = None) -> list[CallChange]:
         """The caller's number (or a withheld one) arrived: a new call starts.
 
         The same number again while it still rings is the same call (boxes that repeat caller-ID).
+        ``received``: when the number reached us (the ring timing is measured from it; ``call.at`` is
+        the line's own clock, to the minute on a modem).
         """
+        received = received or call.at
         if (self.current is not None and not self._answered and self._ringing
-                and call.number == self.current.number and call.withheld == self.current.withheld):
-            self._last_ring = max(self._last_ring or call.at, call.at)
+                and (call.number, call.private, call.unavailable)
+                == (self.current.number, self.current.private, self.current.unavailable)):
+            self._last_ring = max(self._last_ring or received, received)
             return []
-        changes = self._end(call.at, missed=False) if self.current is not None else []
+        changes = self._end(received, missed=False) if self.current is not None else []
         self.current, self._answered, self._ringing = call, False, True
-        self._last_ring, self._unannounced_ring = call.at, None
+        self._last_ring, self._unannounced_ring = received, None
         return [*changes, CallChange(STARTED, call, call.at)]
 
     def event(self, ev: LineEvent) -> list[CallChange]:
@@ -111,7 +115,7 @@ class CallTracker:
         # one means the line has no caller-ID service (or the box missed it): an unknown caller.
         if self._unannounced_ring is not None and at - self._unannounced_ring < self.ring_timeout:
             first = self._unannounced_ring
-            return self.call(Call("", first, unavailable=True))
+            return self.call(Call("", first, unavailable=True), at)
         self._unannounced_ring = at
         return []
 

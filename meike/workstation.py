@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from devices.callerid import CallerIdSetting, compile_pattern
 from devices.printer import KINDS, PrinterSetting
 from meike import paths
 from meike.errors import ValidationError
+
+CALLERID_KINDS = {"serial": "串口 / USB 调制解调器或文本来电盒", "dll": "USB 录音盒（厂商驱动 DLL，仅 Windows）"}
 
 
 def _file() -> Path:
@@ -51,32 +55,117 @@ def save_printer_setting(kind: str, target: str, width_mm: int) -> PrinterSettin
     return setting
 
 
-def callerid_setting() -> CallerIdSetting:
-    """This PC's caller-ID box (来电盒); an empty port means none is attached."""
+def _load() -> dict:
     try:
-        raw = json.loads(_file().read_text(encoding="utf-8")).get("callerid", {})
-        return CallerIdSetting(str(raw.get("port", "")), str(raw.get("pattern", "")))
-    except (OSError, ValueError, AttributeError):
-        return CallerIdSetting()
-
-
-def save_callerid_setting(port: str, pattern: str = "") -> CallerIdSetting:
-    """Save the caller-ID port and line pattern; a pattern must compile and name a ``number`` group."""
-    pattern = pattern.strip()
-    if pattern:
-        try:
-            compile_pattern(pattern)
-        except ValueError as e:
-            raise ValidationError({"callerid_pattern": str(e)}) from None
-    setting = CallerIdSetting(port.strip(), pattern)
-    path = _file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        data = {}
-    data["callerid"] = {"port": setting.port, "pattern": setting.pattern}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _store(key: str, value: dict) -> None:
+    path = _file()
+    data = _load()
+    data[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def callerid_setting() -> CallerIdSetting:
+    """This PC's caller-ID box (来电盒); an empty port (or DLL) means none is attached."""
+    raw = _load().get("callerid", {})
+    if not isinstance(raw, dict):
+        return CallerIdSetting()
+    fields = {f: str(raw.get(f, default)) for f, default in (
+        ("port", ""), ("pattern", ""), ("kind", "serial"), ("dll_path", ""), ("family", "USBBox"),
+        ("offhook_pattern", ""), ("onhook_pattern", ""))}
+    if fields["kind"] not in CALLERID_KINDS:
+        fields["kind"] = "serial"
+    return CallerIdSetting(**fields)
+
+
+def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial", dll_path: str = "",
+                          family: str = "USBBox", offhook_pattern: str = "", onhook_pattern: str = "") -> CallerIdSetting:
+    """Save the caller-ID box. Patterns must compile (the caller's line must name a ``number`` group)."""
+    from devices.callerid_dll import FAMILIES
+
+    errors: dict[str, str] = {}
+    pattern, offhook_pattern, onhook_pattern = pattern.strip(), offhook_pattern.strip(), onhook_pattern.strip()
+    if kind not in CALLERID_KINDS:
+        errors["callerid_kind"] = "请选择来电盒类型"
+    if pattern:
+        try:
+            compile_pattern(pattern)
+        except ValueError as e:
+            errors["callerid_pattern"] = str(e)
+    for key, value in (("callerid_offhook", offhook_pattern), ("callerid_onhook", onhook_pattern)):
+        if value:
+            try:
+                re.compile(value)
+            except re.error as e:
+                errors[key] = f"不是有效的正则表达式：{e}"
+    if kind == "dll":
+        if family not in FAMILIES:
+            errors["callerid_family"] = "请选择来电盒型号"
+        if not dll_path.strip():
+            errors["callerid_dll"] = "请填写厂商驱动 DLL 的位置"
+    if errors:
+        raise ValidationError(errors)
+    setting = CallerIdSetting(port.strip(), pattern, kind, dll_path.strip(), family, offhook_pattern, onhook_pattern)
+    _store("callerid", asdict(setting))
+    return setting
+
+
+RECORDING_MODES = {"none": "不录音", "box": "来电盒自带录音", "linein": "电脑线路输入（声卡）"}
+
+
+@dataclass(frozen=True)
+class RecordingSetting:
+    """How this PC records calls: not at all, by the box (it reports each file), or from line-in."""
+
+    mode: str = "none"
+    device: int | None = None  # the sound card's input (None: the system default)
+    folder: str = ""  # '' = the recordings folder beside the clinic's data
+    silence_s: int = 8  # line-in: seconds of silence that end a call
+
+    def folder_path(self) -> Path:
+        return Path(self.folder) if self.folder.strip() else paths.data_dir() / "recordings"
+
+
+def recording_setting() -> RecordingSetting:
+    raw = _load().get("recording", {})
+    if not isinstance(raw, dict):
+        return RecordingSetting()
+    try:
+        device = raw.get("device")
+        return RecordingSetting(str(raw.get("mode", "none")) if raw.get("mode") in RECORDING_MODES else "none",
+                                int(device) if device is not None else None, str(raw.get("folder", "")),
+                                int(raw.get("silence_s", 8)))
+    except (TypeError, ValueError):
+        return RecordingSetting()
+
+
+def save_recording_setting(mode: str, device: int | None = None, folder: str = "",
+                           silence_s: int = 8) -> RecordingSetting:
+    errors: dict[str, str] = {}
+    if mode not in RECORDING_MODES:
+        errors["recording_mode"] = "请选择录音方式"
+    if not 3 <= silence_s <= 60:
+        errors["recording_silence"] = "静音挂断时间应在 3 到 60 秒之间"
+    folder = folder.strip()
+    if mode != "none" and folder:
+        target = Path(folder)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / ".meike-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as e:
+            errors["recording_folder"] = f"录音文件夹不能写入：{e.strerror or e}"
+    if errors:
+        raise ValidationError(errors)
+    setting = RecordingSetting(mode, device if mode == "linein" else None, folder, silence_s)
+    _store("recording", asdict(setting))
     return setting

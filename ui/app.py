@@ -54,10 +54,14 @@ def make_application(argv: list[str]) -> QApplication:
     return app  # type: ignore[return-value]
 
 
-def window_for(clinic: Clinic, actor: Actor, *, callerid: CallerIdSetting | None = None) -> AccountManager | MainWindow:
+def window_for(clinic: Clinic, actor: Actor, *, callerid: CallerIdSetting | None = None,
+               simulators: DeviceSimulators | None = None) -> AccountManager | MainWindow:
     """The administrator gets the account manager and nothing else; everyone else the main window."""
     name = system.get(clinic, "clinic.name")
-    return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(clinic, actor, name, callerid=callerid)
+    return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(
+        clinic, actor, name, callerid=simulators.callerid if simulators else callerid,
+        recording=simulators.recording if simulators else None,
+        audio_backend=simulators.audio if simulators else None)
 
 
 class DeviceSimulators:
@@ -130,7 +134,7 @@ def run(argv: list[str] | None = None) -> int:
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
             app.quit()
             return
-        window = window_for(clinic, dialog.actor, callerid=simulators.callerid if simulators else None)
+        window = window_for(clinic, dialog.actor, simulators=simulators)
         window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
         windows[:] = [window]
         window.show()

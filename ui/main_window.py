@@ -29,6 +29,7 @@ from ui.pages import factory
 
 if TYPE_CHECKING:
     from devices.callerid import CallerIdSetting
+    from meike.workstation import RecordingSetting
     from ui.phone_listener import PhoneListener
 
 NAV_STYLE = """
@@ -45,8 +46,10 @@ class MainWindow(QMainWindow):
     closed = Signal(bool)  # True when the user logged out (show the login again)
 
     def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "", *,
-                 callerid: CallerIdSetting | None = None) -> None:
+                 callerid: CallerIdSetting | None = None, recording: RecordingSetting | None = None,
+                 audio_backend: object = None) -> None:
         super().__init__()
+        self.recording, self.audio_backend = recording, audio_backend  # None: this PC's settings, the sound card
         if actor.is_admin:
             raise PermissionDenied("管理员账号只能进入账号管理，不能进入主页面")
         self.clinic, self.actor = clinic, actor
@@ -114,11 +117,13 @@ class MainWindow(QMainWindow):
 
         if self.phone_listener is not None:
             self.phone_listener.close()
-        listener = PhoneListener(self.clinic, self.actor, self)
+        listener = PhoneListener(self.clinic, self.actor, self, recording=self.recording or workstation.recording_setting(),
+                                 audio_backend=self.audio_backend)
         listener.popup.register_requested.connect(self.register_caller)
         listener.popup.open_customer.connect(self.open_customer)
         listener.device_failed.connect(lambda exc: self.statusBar().showMessage(f"来电盒：{exc}", 15000))
-        listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{setting.port}）", 5000))
+        where = setting.port if setting.kind == "serial" else setting.family
+        listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{where}）", 5000))
         listener.call_recorded.connect(self._call_recorded)
         listener.start(setting)
         self.phone_listener = listener

@@ -1,20 +1,47 @@
-"""Bridge from the caller-ID adapter's reader thread to the GUI: look the caller up, record, pop up."""
+"""Bridge from the caller-ID adapter's reader thread to the GUI: look the caller up, record, pop up.
+
+Each call is followed from ringing to hang-up (``devices.calltrack.CallTracker``): the call record
+gets its answer and end times, missed calls are marked, and the recording is attached — the box's
+own file, or this PC's line-in recording, which starts with the call and ends at the hang-up (the
+box's on-hook, or the busy tone the recorder hears).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from devices.callerid import Call, CallerIdSetting, SerialCallerId
+from devices.callerid import ONHOOK, Call, CallerIdSetting, LineEvent, SerialCallerId
+from devices.calltrack import ANSWERED, ENDED, RECORDING, STARTED, CallChange, CallTracker
+from meike import clock
 from meike.db import Clinic
 from meike.permissions import Actor, Page, Right
 from meike.rules.validation import mask_mobile
 from meike.services import phone
 from meike.services.phone import CallerCard
+from meike.workstation import RecordingSetting
 from ui.dialogs.caller_popup import CallerPopup
 from ui.tasks import run_in_background
+
+log = logging.getLogger(__name__)
+
+
+def make_adapter(setting: CallerIdSetting, on_call: Callable[[Call], None], on_error: Callable[[Exception], None],
+                 on_event: Callable[[LineEvent], None]) -> Any:
+    """The adapter for this PC's box: a serial modem / text box, or a USB box's vendor DLL."""
+    if setting.kind == "dll":
+        from devices.callerid_dll import DllCallerId
+
+        return DllCallerId(setting.dll_path, on_call, on_error, on_event=on_event, family=setting.family,
+                           now=clock.now)
+    return SerialCallerId(setting.port, on_call, on_error, pattern=setting.pattern or None, init=not setting.pattern,
+                          on_event=on_event, offhook_pattern=setting.offhook_pattern or None,
+                          onhook_pattern=setting.onhook_pattern or None, now=clock.now)
 
 
 class PhoneListener(QObject):
@@ -29,25 +56,43 @@ class PhoneListener(QObject):
     started = Signal(str)  # the caller-ID command the modem accepted ('' for a box without AT commands)
     popup_shown = Signal(object)  # CallerPopup, once filled in and visible
     call_recorded = Signal(int)  # the call record's id
+    line_event = Signal(object)  # LineEvent (emitted on the reader, DLL or recorder thread)
+    call_changed = Signal(object)  # CallChange, once its record is written (emitted on the writer thread)
+    _recorded = Signal(object, int)  # (Call, record id) from the writer thread
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None,
-                 adapter_factory: Callable[..., SerialCallerId] = SerialCallerId) -> None:
+                 adapter_factory: Callable[..., Any] = make_adapter,
+                 recording: RecordingSetting | None = None, audio_backend: Any = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
         self.parent_widget = parent
         self.adapter_factory = adapter_factory
-        self.adapter: SerialCallerId | None = None
+        self.adapter: Any = None
+        self.recording = recording or RecordingSetting()
+        self.audio_backend = audio_backend  # None: the sound card (sounddevice)
+        self.recorder: Any = None  # the line-in recorder of the call in progress
+        self.tracker = CallTracker()
         self.popup = CallerPopup(None, can_register=actor.can_open(Page.REGISTRATION),
                                  can_open=actor.can_open(Page.CUSTOMERS))
         self.error: Exception | None = None
+        # Call records are written in order, one at a time, off the GUI thread: a hang-up reported a
+        # moment after the ring must not overtake the insert of its record.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
+        self._ids: dict[int, tuple[Call, int]] = {}  # id(Call) → (Call, record id), on the writer thread
+        self._shown_ids: dict[int, int] = {}  # id(Call) → record id, as the GUI thread learnt them
+        self._recorded.connect(self._on_recorded)
         self.call_arrived.connect(self.handle)
+        self.line_event.connect(self.handle_event)
         self.device_failed.connect(self._failed)
+        self._clock = QTimer(self, interval=1000)
+        self._clock.timeout.connect(lambda: self._changes(self.tracker.tick(clock.now())))
+        self._clock.start()
 
     def start(self, setting: CallerIdSetting) -> None:
-        """Open the port and initialise the modem in the background; ``started`` / ``device_failed`` tell."""
+        """Open the device in the background; ``started`` / ``device_failed`` tell."""
         self.stop()
-        adapter = self.adapter_factory(setting.port, self.call_arrived.emit, self.device_failed.emit,
-                                       pattern=setting.pattern or None, init=not setting.pattern)
+        self.tracker = CallTracker(hook_detection=setting.kind == "dll")
+        adapter = self.adapter_factory(setting, self.call_arrived.emit, self.device_failed.emit, self.line_event.emit)
         self.adapter = adapter
 
         def opened(_result: object) -> None:
@@ -62,6 +107,9 @@ class PhoneListener(QObject):
 
     def close(self) -> None:
         self.stop()
+        self._clock.stop()
+        self._stop_recorder()
+        self._writer.shutdown(wait=True)
         self.popup.close()
         self.popup.deleteLater()
 
@@ -69,7 +117,86 @@ class PhoneListener(QObject):
         self.error = exc
 
     def handle(self, call: Call) -> None:
-        """GUI thread: withheld numbers pop up at once; others after the card lookup (pool thread)."""
+        """GUI thread: a caller's number arrived (a new call, or the same call reported again)."""
+        self._changes(self.tracker.call(call, clock.now()))
+
+    def handle_event(self, event: LineEvent) -> None:
+        """GUI thread: the line rang, was picked up or hung up, or the box finished a recording."""
+        self._changes(self.tracker.event(event))
+
+    def _changes(self, changes: list[CallChange]) -> None:
+        for change in changes:
+            if change.kind == STARTED:
+                self._insert(change.call)
+                self._popup(change.call)
+                self._start_recorder(change.call)
+            elif change.kind == ANSWERED:
+                self._write(change, lambda cid, c=change: phone.answer_call(
+                    self.clinic, self.actor, cid, answered_at=c.at))
+            elif change.kind == ENDED:
+                path = self._stop_recorder()
+                self._write(change, lambda cid, c=change: phone.finish_call(
+                    self.clinic, self.actor, cid, ended_at=c.at, missed=c.missed))
+                if path:
+                    self._write(change, lambda cid, p=path: phone.attach_recording(self.clinic, self.actor, cid, p))
+            elif change.kind == RECORDING:
+                self._write(change, lambda cid, p=change.path: phone.attach_recording(self.clinic, self.actor, cid, p))
+
+    def _write(self, change: CallChange, fn: Callable[[int], None]) -> None:
+        """Run ``fn(call record id)`` on the writer thread, after the record's insert."""
+        key = id(change.call)
+
+        def job() -> None:
+            known = self._ids.get(key)
+            if known is None:
+                return  # the insert failed (reported already)
+            call_id = known[1]
+            try:
+                fn(call_id)
+            except Exception as exc:  # reported on the status bar, never raised into the pool
+                log.exception("call record update failed")
+                self.device_failed.emit(exc)
+                return
+            self.call_changed.emit(change)
+
+        self._writer.submit(job)
+
+    # --- line-in recording -------------------------------------------------------------------------
+
+    def _start_recorder(self, call: Call) -> None:
+        if self.recording.mode != "linein":
+            return
+        self._stop_recorder()
+        from devices.audio import AudioError, LineInRecorder
+
+        def heard_hangup(reason: str) -> None:  # the recorder's writer thread
+            self.line_event.emit(LineEvent(ONHOOK, clock.now(), source="audio"))
+
+        recorder = LineInRecorder(self.recording.folder_path(), device=self.recording.device,
+                                  backend=self.audio_backend, silence_s=float(self.recording.silence_s),
+                                  on_hangup=heard_hangup)
+        name = f"{call.at:%Y%m%d-%H%M%S}-{call.number or '未知号码'}"
+        try:
+            recorder.start(name)
+        except AudioError as exc:
+            self.device_failed.emit(exc)
+            return
+        self.recorder = recorder
+
+    def _stop_recorder(self) -> str:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return ""
+        try:
+            return str(recorder.stop().path)
+        except Exception as exc:
+            self.device_failed.emit(exc)
+            return ""
+
+    # --- the pop-up ----------------------------------------------------------------------------------
+
+    def _popup(self, call: Call) -> None:
+        """Withheld numbers pop up at once; others after the card lookup (pool thread)."""
         number = phone.normalise_number(call.number)
         shown = number if self.actor.has_right(Right.VIEW_PRIVATE) else mask_mobile(number)
         if call.withheld:
@@ -85,12 +212,28 @@ class PhoneListener(QObject):
     def _show(self, call: Call, number: str, card: CallerCard | None, shown: str) -> None:
         self.popup.show_call(call, number, card, shown)
         self.popup_shown.emit(self.popup)
-        popup, customer_id = self.popup, card.customer_id if card is not None else None
+        if id(call) in self._shown_ids:  # the record was written before the card was found
+            self.popup.call_id = self._shown_ids[id(call)]
 
-        def recorded(call_id: int) -> None:
-            if popup.call is call:
-                popup.call_id = call_id
-            self.call_recorded.emit(call_id)
+    def _insert(self, call: Call) -> None:
+        """The call record, written first on the writer thread: every later update waits behind it.
+        The customer is matched by the number there (a fact about the number, not about the card)."""
+        number = phone.normalise_number(call.number)
 
-        run_in_background(lambda: phone.record_call(self.clinic, self.actor, number, started_at=call.at,
-                                                    customer_id=customer_id), recorded, self._failed, owner=self)
+        def insert() -> None:
+            try:
+                call_id = phone.record_call(self.clinic, self.actor, number, started_at=call.at)
+            except Exception as exc:
+                log.exception("call record insert failed")
+                self.device_failed.emit(exc)
+                return
+            self._ids[id(call)] = (call, call_id)  # the Call is kept so its id() is not reused
+            self._recorded.emit(call, call_id)
+
+        self._writer.submit(insert)
+
+    def _on_recorded(self, call: Call, call_id: int) -> None:
+        self._shown_ids[id(call)] = call_id
+        if self.popup.call is call:
+            self.popup.call_id = call_id
+        self.call_recorded.emit(call_id)

@@ -192,7 +192,20 @@ def _load(s: Session, actor: Actor, call_id: int) -> CallRecord:
     return record
 
 
-def finish_call(clinic: Clinic, actor: Actor, call_id: int, *, ended_at: datetime | None = None) -> None:
+def answer_call(clinic: Clinic, actor: Actor, call_id: int, *, answered_at: datetime | None = None) -> None:
+    """The call was picked up (the line reported off-hook)."""
+    actor.require_page(Page.PHONE)
+    with clinic.write() as s:
+        record = _load(s, actor, call_id)
+        answered = answered_at or clock.now()
+        if answered < record.started_at:
+            raise ValidationError.single("answered_at", "接听时间不能早于来电时间")
+        record.answered_at, record.missed = answered, False
+
+
+def finish_call(clinic: Clinic, actor: Actor, call_id: int, *, ended_at: datetime | None = None,
+                missed: bool = False) -> None:
+    """The call ended; ``missed``: it rang out unanswered (only when the line can tell)."""
     actor.require_page(Page.PHONE)
     with clinic.write() as s:
         record = _load(s, actor, call_id)
@@ -200,6 +213,17 @@ def finish_call(clinic: Clinic, actor: Actor, call_id: int, *, ended_at: datetim
         if ended < record.started_at:
             raise ValidationError.single("ended_at", "结束时间不能早于开始时间")
         record.ended_at = ended
+        record.missed = missed and record.answered_at is None
+
+
+def attach_recording(clinic: Clinic, actor: Actor, call_id: int, path: str) -> None:
+    """The call's recording file (made by the box or by this PC's line-in)."""
+    actor.require_page(Page.PHONE)
+    path = path.strip()
+    if not path or len(path) > 260:
+        raise ValidationError.single("recording_path", "录音文件路径无效")
+    with clinic.write() as s:
+        _load(s, actor, call_id).recording_path = path
 
 
 def set_note(clinic: Clinic, actor: Actor, call_id: int, note: str) -> None:
@@ -223,6 +247,15 @@ class CallRow:
     user_name: str
     note: str
     recording_path: str
+    answered_at: datetime | None = None
+    missed: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """未接 (rang out), 已接 (picked up), or '' when the line cannot tell."""
+        if self.missed:
+            return "未接"
+        return "已接" if self.answered_at is not None else ""
 
     @property
     def duration_s(self) -> int | None:
@@ -259,7 +292,7 @@ def list_calls(clinic: Clinic, actor: Actor, *, offset: int = 0, limit: int = 20
             known = c is not None and scope.in_scope(actor, c)
             rows.append(CallRow(r.id, r.started_at, r.ended_at, r.direction, _show_number(actor, r.number),
                                 c.id if known else None, c.name if known else "", display or username, r.note,
-                                r.recording_path))
+                                r.recording_path, r.answered_at, r.missed))
         return rows
 
 

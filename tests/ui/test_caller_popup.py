@@ -49,7 +49,8 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
     assert modem.commands == ["ATZ", "ATE0", "AT+VCID=1"]
     listener = window.phone_listener
     assert listener is not None
-    with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded:
+    with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded, \
+            qtbot.waitSignal(listener.popup_shown, timeout=5000):  # in either order: both off the GUI thread
         modem.ring("013655556666", datetime(2026, 11, 23, 9, 15))
     popup = listener.popup
     assert popup.isVisible() and popup.objectName() == "caller_popup"
