@@ -87,8 +87,10 @@ def callerid_setting() -> CallerIdSetting:
 
 
 def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial", dll_path: str = "",
-                          family: str = "USBBox", offhook_pattern: str = "", onhook_pattern: str = "") -> CallerIdSetting:
-    """Save the caller-ID box. Patterns must compile (the caller's line must name a ``number`` group)."""
+                          family: str = "USBBox", offhook_pattern: str = "", onhook_pattern: str = "",
+                          check: bool = False) -> CallerIdSetting:
+    """Save the caller-ID box. Patterns must compile (the caller's line must name a ``number`` group).
+    ``check``: validate only, write nothing."""
     from devices.callerid_dll import FAMILIES
 
     errors: dict[str, str] = {}
@@ -114,7 +116,8 @@ def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial",
     if errors:
         raise ValidationError(errors)
     setting = CallerIdSetting(port.strip(), pattern, kind, dll_path.strip(), family, offhook_pattern, onhook_pattern)
-    _store("callerid", asdict(setting))
+    if not check:
+        _store("callerid", asdict(setting))
     return setting
 
 
@@ -148,7 +151,8 @@ def recording_setting() -> RecordingSetting:
 
 
 def save_recording_setting(mode: str, device: int | None = None, folder: str = "",
-                           silence_s: int = 8) -> RecordingSetting:
+                           silence_s: int = 8, *, check: bool = False) -> RecordingSetting:
+    """Save how this PC records calls; the folder must be writable. ``check``: validate only."""
     errors: dict[str, str] = {}
     if mode not in RECORDING_MODES:
         errors["recording_mode"] = "请选择录音方式"
@@ -167,5 +171,6 @@ def save_recording_setting(mode: str, device: int | None = None, folder: str = "
     if errors:
         raise ValidationError(errors)
     setting = RecordingSetting(mode, device if mode == "linein" else None, folder, silence_s)
-    _store("recording", asdict(setting))
+    if not check:
+        _store("recording", asdict(setting))
     return setting

@@ -77,6 +77,17 @@ class DeviceSimulators:
 
         self.modem = CallerIdModem()
         self.callerid = CallerIdSetting(self.modem.port)
+        # The line-in "hears" the call: ringing, a conversation, then the busy tone after the caller
+        # hangs up, which ends the call and attaches its recording.
+        import tempfile
+
+        from devices.audio import FakeBackend
+        from devices.simulators.phone_audio import call_audio
+        from meike.workstation import RecordingSetting
+
+        self.recordings = tempfile.TemporaryDirectory(prefix="meike-recordings-")
+        self.recording = RecordingSetting("linein", folder=self.recordings.name)
+        self.audio = FakeBackend(call_audio())
         self.mobile = demo.caller_mobile(clinic) or "13800138000"
         self.gsm = GsmModemSimulator()  # SMS go out through a simulated 短信猫 (the demo clinic's channel)
         if demo_mode:
@@ -84,10 +95,12 @@ class DeviceSimulators:
 
     def after_login(self) -> None:
         QTimer.singleShot(self.RING_AFTER_MS, lambda: self.modem.ring(self.mobile, name="DEMO"))
+        QTimer.singleShot(self.RING_AFTER_MS + 3000, lambda: self.modem.hook(True))  # picked up
 
     def close(self) -> None:
         self.modem.close()
         self.gsm.close()
+        self.recordings.cleanup()
 
 
 def _exit_backup(clinic: Clinic) -> None:

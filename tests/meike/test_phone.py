@@ -185,3 +185,30 @@ def test_phone_page_permission_is_checked_by_the_service(demo_clinic: Clinic, gl
 
 def test_demo_gl_gets_the_phone_page(gl: Actor) -> None:
     assert gl.can_open(Page.PHONE)
+
+
+def test_answered_missed_and_recording_of_a_call(demo_clinic: Clinic, gl: Actor, admin: Actor) -> None:
+    answered = phone.record_call(demo_clinic, gl, MOBILE, started_at=NOW)
+    with pytest.raises(ValidationError, match="接听时间"):
+        phone.answer_call(demo_clinic, gl, answered, answered_at=datetime(2026, 11, 23, 9, 59))
+    phone.answer_call(demo_clinic, gl, answered, answered_at=datetime(2026, 11, 23, 10, 0, 8))
+    phone.finish_call(demo_clinic, gl, answered, ended_at=datetime(2026, 11, 23, 10, 2), missed=True)
+    phone.attach_recording(demo_clinic, gl, answered, "  D:\\录音\\20261123-100000.wav ")
+    missed = phone.record_call(demo_clinic, gl, "13000000001", started_at=NOW)
+    phone.finish_call(demo_clinic, gl, missed, ended_at=datetime(2026, 11, 23, 10, 0, 30), missed=True)
+    unknown = phone.record_call(demo_clinic, gl, "13000000002", started_at=NOW)  # a line that cannot tell
+    rows = {r.id: r for r in phone.list_calls(demo_clinic, gl)}
+    # A call that was picked up is never "missed", whatever the end report says.
+    assert (rows[answered].outcome, rows[answered].missed, rows[answered].duration_s) == ("已接", False, 120)
+    assert rows[answered].recording_path == "D:\\录音\\20261123-100000.wav"
+    assert (rows[missed].outcome, rows[missed].duration_s) == ("未接", 30)
+    assert rows[unknown].outcome == "" and rows[unknown].duration_s is None
+    with pytest.raises(ValidationError, match="录音文件"):
+        phone.attach_recording(demo_clinic, gl, unknown, "   ")
+    own = make_user(demo_clinic, admin, "tel5", pages=[Page.PHONE], scope=DataScope.OWN)
+    _customer_with_history(demo_clinic, gl)  # now the number belongs to a customer outside tel5's scope
+    outside = phone.record_call(demo_clinic, gl, MOBILE, started_at=NOW)
+    for attempt in (lambda: phone.answer_call(demo_clinic, own, outside),
+                    lambda: phone.attach_recording(demo_clinic, own, outside, "x.wav")):
+        with pytest.raises(NotFound):
+            attempt()

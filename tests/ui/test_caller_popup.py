@@ -17,6 +17,7 @@ from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
 from meike.services import accounts, customers, phone, records
 from ui.main_window import MainWindow
+from ui.pages.phone import NOTE
 
 pytestmark = [pytest.mark.gui,
               pytest.mark.skipif(sys.platform == "win32", reason="the modem simulator needs a pseudo-terminal")]
@@ -141,7 +142,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
     page.note.setPlainText("预约周六来院面诊")
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
     assert page.status.text() == "备注已保存"
-    assert page.model.data(page.model.index(1, 5)) == "预约周六来院面诊"
+    assert page.model.data(page.model.index(1, NOTE)) == "预约周六来院面诊"
     assert phone.list_calls(demo_clinic, gl)[1].note == "预约周六来院面诊"
 
 
@@ -151,7 +152,7 @@ def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> 
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)
     tab = page.callerid
-    assert page.tabs.tabText(page.tabs.indexOf(tab)) == "来电盒"
+    assert page.tabs.tabText(page.tabs.indexOf(tab)) == "来电盒与录音"
     tab.port.setText(modem.port)
     tab.pattern.setText("CID:(\\d+)")
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)

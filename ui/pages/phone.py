@@ -26,7 +26,8 @@ from meike.services import phone
 from meike.services.phone import DIRECTIONS, CallRow
 from ui.models.paged import Index, PagedTableModel
 
-COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "备注"]
+COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "接听", "录音", "备注"]
+NOTE = COLUMNS.index("备注")
 PAGE_SIZE = 100
 
 
@@ -52,8 +53,10 @@ class CallTableModel(PagedTableModel):
         row = self.rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._cell(row, index.column())
-        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 5:
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == NOTE:
             return row.note or None
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == NOTE - 1:
+            return row.recording_path or None
         if role == Qt.ItemDataRole.UserRole:
             return row.id
         return None
@@ -70,6 +73,10 @@ class CallTableModel(PagedTableModel):
             return row.user_name
         if column == 4:
             return phone.format_duration(row.duration_s)
+        if column == 5:
+            return row.outcome
+        if column == 6:
+            return "有" if row.recording_path else ""
         return " ".join(row.note.split())
 
     def replace(self, row: int, value: CallRow) -> None:
@@ -94,9 +101,9 @@ class PhonePage(QWidget):
         self.view.verticalHeader().hide()
         self.view.setAlternatingRowColors(True)
         header = self.view.horizontalHeader()
-        for column, width in enumerate((140, 170, 100, 90, 60)):
+        for column, width in enumerate((140, 170, 100, 90, 60, 50, 50)):
             header.resizeSection(column, width)
-        header.setSectionResizeMode(5, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
         self.view.selectionModel().currentRowChanged.connect(lambda current, _prev: self._select(current.row()))
         self.view.doubleClicked.connect(self._double_clicked)
         self.total = QLabel("正在统计…", objectName="phone_total")
@@ -111,6 +118,9 @@ class PhonePage(QWidget):
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save_note)
         self.status = QLabel(objectName="phone_status", wordWrap=True)
+        from ui.widgets.recording_player import RecordingPlayer
+
+        self.player = RecordingPlayer()
 
         top = QHBoxLayout()
         top.addWidget(QLabel("<b>通话记录</b>"))
@@ -125,6 +135,8 @@ class PhonePage(QWidget):
         row.addWidget(self.save_button)
         row.addWidget(self.status, 1)
         side.addLayout(row)
+        side.addSpacing(8)
+        side.addWidget(self.player)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.view)
         splitter.addWidget(editor)
@@ -163,7 +175,9 @@ class PhonePage(QWidget):
         if call is None:
             self.note_title.setText("请选择一条通话记录")
             self.note.clear()
+            self.player.load(None)
             return
+        self.player.load(call.recording_path or None)
         who = call.customer_name or call.number or "私人号码"
         self.note_title.setText(f"<b>{call.started_at:%Y-%m-%d %H:%M}</b>　{who}")
         self.note.setPlainText(call.note)
