@@ -68,7 +68,10 @@ def test_duplicate_mobile_offers_the_existing_customer(demo_clinic: Clinic, gl: 
     assert customers.count_customers(demo_clinic, gl, query=CustomerQuery(tab="booked", text="13700001111")) == 1
 
 
-def test_the_manual_day(demo_clinic: Clinic, gl: Actor) -> None:
+def test_the_manual_day(demo_clinic: Clinic, gl: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A working morning: at 23:50 the appointment "in 30 minutes" would be tomorrow's.
+    morning = datetime.combine(clock.now().date(), datetime.min.time()).replace(hour=10)
+    monkeypatch.setattr(clock, "now", lambda: morning)
     today = clock.now().date()
     cid = customers.register_customer(demo_clinic, gl, name="赵雅", mobile="13655556666",
                                       appointment_at=clock.now() + timedelta(minutes=30))
