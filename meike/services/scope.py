@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, true
+from sqlalchemy import ColumnElement, Integer, bindparam, or_, true
 
 from meike.errors import NotFound
 from meike.models import Customer
@@ -25,17 +25,43 @@ def reminder_clause(actor: Actor) -> ColumnElement[bool]:
                    Reminder.scope_cs_staff_id, Reminder.scope_consultant_id)
 
 
-def _clause(actor: Actor, department: Any, registrar: Any, cs_staff: Any, consultant: Any) -> ColumnElement[bool]:
+def _terms(actor: Actor) -> list[tuple[str, str, int]]:
+    """(key, parameter name, value) of the own-scope terms, OR'ed: registrar, customer service,
+    consultant, department. Empty for scope "all"."""
     if actor.is_admin:
         raise NotFound("管理员账号不能查看顾客资料")
     if actor.data_scope is DataScope.ALL:
-        return true()
-    own = [registrar == actor.user_id]
+        return []
+    terms = [("registrar", "scope_user", actor.user_id)]
     if actor.staff_id is not None:
-        own += [cs_staff == actor.staff_id, consultant == actor.staff_id]
+        terms += [("cs_staff", "scope_staff", actor.staff_id), ("consultant", "scope_staff", actor.staff_id)]
     if actor.data_scope is DataScope.DEPARTMENT and actor.department_id is not None:
-        own.append(department == actor.department_id)
-    return or_(*own)
+        terms.append(("department", "scope_department", actor.department_id))
+    return terms
+
+
+def _clause(actor: Actor, department: Any, registrar: Any, cs_staff: Any, consultant: Any,
+            *, bound: bool = False) -> ColumnElement[bool]:
+    terms = _terms(actor)
+    if not terms:
+        return true()
+    columns = {"registrar": registrar, "cs_staff": cs_staff, "consultant": consultant, "department": department}
+    return or_(*(columns[key] == (bindparam(name, type_=Integer) if bound else value) for key, name, value in terms))
+
+
+def shape(actor: Actor) -> tuple[str, ...]:
+    """Which terms the actor's scope has: actors of one shape share one compiled statement."""
+    return tuple(key for key, _name, _value in _terms(actor))
+
+
+def bound_customer_clause(actor: Actor) -> ColumnElement[bool]:
+    """``customer_clause`` with the actor's ids as bind parameters (their values: ``bind_values``)."""
+    return _clause(actor, Customer.department_id, Customer.registered_by_id, Customer.cs_staff_id,
+                   Customer.consultant_id, bound=True)
+
+
+def bind_values(actor: Actor) -> dict[str, int]:
+    return {name: value for _key, name, value in _terms(actor)}
 
 
 def in_scope(actor: Actor, customer: Customer) -> bool:
