@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meike.models.base import Base
@@ -13,11 +13,17 @@ from meike.models.dictionaries import Channel, Department, InfoSource, MemberLev
 
 class Customer(Base):
     __tablename__ = "customers"
+    __table_args__ = (
+        # Pinyin-initials search for a limited scope checks the scope keys in the index itself instead
+        # of reading thousands of customer rows for a common prefix like "zs" (issue 3: 27 ms → 2 ms).
+        Index("ix_customers_initials_scope", "name_initials", "registered_by_id", "cs_staff_id",
+              "consultant_id", "department_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     card_no: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(40), index=True)
-    name_initials: Mapped[str] = mapped_column(String(20), index=True, default="")
+    name_initials: Mapped[str] = mapped_column(String(20), default="")
     gender: Mapped[str] = mapped_column(String(1), default="F")  # F / M / U
     mobile: Mapped[str] = mapped_column(String(20), index=True)
     mobile_last4: Mapped[str] = mapped_column(String(4), index=True, default="")
