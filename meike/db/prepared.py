@@ -23,7 +23,7 @@ from sqlalchemy import Engine, Select
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in order (qmark / format styles), else named
-    processors: tuple[Callable[[Any], Any] | None, ...]
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...]  # (column, processor) where values need converting
 
 
 class Prepared:
@@ -46,14 +46,15 @@ class Prepared:
             positiontup = getattr(compiled, "positiontup", None)
             processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                                for column in stmt.selected_columns)
-            found = _Compiled(compiled.string, tuple(positiontup) if dialect.positional else None, processors)
+            converted = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+            found = _Compiled(compiled.string, tuple(positiontup) if dialect.positional else None, converted)
             self._compiled[dialect.name] = found
             return found
 
     def sql(self, engine: Engine) -> str:
         return self._for(engine).sql
 
-    def rows(self, engine: Engine, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def rows(self, engine: Engine, params: dict[str, Any]) -> list[Any]:
         compiled = self._for(engine)
         args: Any = [params[name] for name in compiled.positional] if compiled.positional is not None else params
         connection = engine.raw_connection()
@@ -66,8 +67,14 @@ class Prepared:
                 cursor.close()
         finally:
             connection.close()  # back to the pool (which ends the read transaction)
-        processors = compiled.processors
-        if not any(processors):
-            return [tuple(row) for row in fetched]
-        return [tuple(value if p is None or value is None else p(value) for p, value in zip(processors, row, strict=True))
-                for row in fetched]
+        converted = compiled.converted
+        if not converted:
+            return fetched
+        rows = []
+        for fetched_row in fetched:
+            row = list(fetched_row)
+            for i, processor in converted:
+                if row[i] is not None:
+                    row[i] = processor(row[i])
+            rows.append(tuple(row))
+        return rows

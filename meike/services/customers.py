@@ -204,10 +204,11 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
                      offset: int = 0, limit: int = 200) -> list[CustomerRow]:
     """One page of the grid in the actor's scope; mobiles masked without the right to see them."""
     _require_customer_page(actor)
-    q = _query(text, query)
-    if q == CustomerQuery(text=q.text) and (found := _search_kind(q.text)) is not None:
-        return _search_box(clinic, actor, *found, offset=offset, limit=limit)  # the search box alone
-    return _search_grid(clinic, actor, q, offset=offset, limit=limit)
+    if query is None or query == CustomerQuery(text=query.text):  # the search box alone
+        found = _search_kind(text if query is None else query.text)
+        if found is not None:
+            return _search_box(clinic, actor, *found, offset=offset, limit=limit)
+    return _search_grid(clinic, actor, _query(text, query), offset=offset, limit=limit)
 
 
 _SEARCH_BOX: dict[tuple[str, tuple[str, ...]], Prepared] = {}
@@ -244,11 +245,12 @@ def _search_box(clinic: Clinic, actor: Actor, kind: str, values: dict[str, str],
     number or a name typed at the front desk (or a caller's number) is answered in well under a
     millisecond. tests/meike/test_search_box.py compares both paths."""
     params: dict[str, Any] = {**values, **scope.bind_values(actor), "offset": offset, "limit": limit}
+    statement = _search_box_statement(kind, actor)
     return [CustomerRow(cid, card_no, name, GENDERS.get(gender, ""), mask_mobile(mobile), channel or "",
                         cs_name or "", consultant_name or "", department or "", created_at,
                         CLASS_LABELS[customer_class(occasions)])
             for cid, card_no, name, gender, mobile, created_at, occasions, cs_name, consultant_name, channel, department
-            in _search_box_statement(kind, actor).rows(clinic.engine, params)]
+            in statement.rows(clinic.engine, params)]
 
 
 def _search_grid(clinic: Clinic, actor: Actor, q: CustomerQuery, *, offset: int, limit: int) -> list[CustomerRow]:
