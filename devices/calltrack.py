@@ -55,8 +55,9 @@ class CallTracker:
         """The caller's number (or a withheld one) arrived: a new call starts.
 
         The same number again while it still rings is the same call (boxes that repeat caller-ID).
-        ``received``: when the number reached us (the ring timing is measured from it; ``call.at`` is
-        the line's own clock, to the minute on a modem).
+        ``received``: when the number reached us, on the same clock as the line events (the ring
+        timing and the start are measured on it; ``call.at`` is the line's own clock, to the minute
+        on a modem, and may be set wrong).
         """
         received = received or call.at
         if (self.current is not None and not self._answered and self._ringing
@@ -64,10 +65,14 @@ class CallTracker:
                 == (self.current.number, self.current.private, self.current.unavailable)):
             self._last_ring = max(self._last_ring or received, received)
             return []
+        # The call started at its first ring when one came just before the number (the number comes
+        # between the first and second ring), else when the number reached us.
+        first = self._unannounced_ring
+        start = first if first is not None and timedelta(0) <= received - first < self.ring_timeout else received
         changes = self._end(received, missed=False) if self.current is not None else []
         self.current, self._answered, self._ringing = call, False, True
         self._last_ring, self._unannounced_ring = received, None
-        return [*changes, CallChange(STARTED, call, call.at)]
+        return [*changes, CallChange(STARTED, call, start)]
 
     def event(self, ev: LineEvent) -> list[CallChange]:
         if ev.kind == RING:

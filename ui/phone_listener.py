@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -127,9 +128,9 @@ class PhoneListener(QObject):
     def _changes(self, changes: list[CallChange]) -> None:
         for change in changes:
             if change.kind == STARTED:
-                self._insert(change.call)
+                self._insert(change.call, change.at)
                 self._popup(change.call)
-                self._start_recorder(change.call)
+                self._start_recorder(change.call, change.at)
             elif change.kind == ANSWERED:
                 self._write(change, lambda cid, c=change: phone.answer_call(
                     self.clinic, self.actor, cid, answered_at=c.at))
@@ -163,7 +164,7 @@ class PhoneListener(QObject):
 
     # --- line-in recording -------------------------------------------------------------------------
 
-    def _start_recorder(self, call: Call) -> None:
+    def _start_recorder(self, call: Call, at: datetime) -> None:
         if self.recording.mode != "linein":
             return
         self._stop_recorder()
@@ -175,7 +176,7 @@ class PhoneListener(QObject):
         recorder = LineInRecorder(self.recording.folder_path(), device=self.recording.device,
                                   backend=self.audio_backend, silence_s=float(self.recording.silence_s),
                                   on_hangup=heard_hangup)
-        name = f"{call.at:%Y%m%d-%H%M%S}-{call.number or '未知号码'}"
+        name = f"{at:%Y%m%d-%H%M%S}-{call.number or '未知号码'}"
         try:
             recorder.start(name)
         except AudioError as exc:
@@ -215,14 +216,16 @@ class PhoneListener(QObject):
         if id(call) in self._shown_ids:  # the record was written before the card was found
             self.popup.call_id = self._shown_ids[id(call)]
 
-    def _insert(self, call: Call) -> None:
+    def _insert(self, call: Call, started_at: datetime) -> None:
         """The call record, written first on the writer thread: every later update waits behind it.
-        The customer is matched by the number there (a fact about the number, not about the card)."""
+        The customer is matched by the number there (a fact about the number, not about the card).
+        ``started_at`` is this PC's clinic clock, like the answer and end times (a modem's own clock
+        has minutes only and may be wrong)."""
         number = phone.normalise_number(call.number)
 
         def insert() -> None:
             try:
-                call_id = phone.record_call(self.clinic, self.actor, number, started_at=call.at)
+                call_id = phone.record_call(self.clinic, self.actor, number, started_at=started_at)
             except Exception as exc:
                 log.exception("call record insert failed")
                 self.device_failed.emit(exc)

@@ -192,15 +192,21 @@ def _load(s: Session, actor: Actor, call_id: int) -> CallRecord:
     return record
 
 
+def _after_start(record: CallRecord, at: datetime | None, field: str, message: str) -> datetime:
+    """``at`` (now when not given), refused when it is before the call started."""
+    at = at or clock.now()
+    if at < record.started_at:
+        raise ValidationError.single(field, message)
+    return at
+
+
 def answer_call(clinic: Clinic, actor: Actor, call_id: int, *, answered_at: datetime | None = None) -> None:
     """The call was picked up (the line reported off-hook)."""
     actor.require_page(Page.PHONE)
     with clinic.write() as s:
         record = _load(s, actor, call_id)
-        answered = answered_at or clock.now()
-        if answered < record.started_at:
-            raise ValidationError.single("answered_at", "接听时间不能早于来电时间")
-        record.answered_at, record.missed = answered, False
+        record.answered_at = _after_start(record, answered_at, "answered_at", "接听时间不能早于来电时间")
+        record.missed = False
 
 
 def finish_call(clinic: Clinic, actor: Actor, call_id: int, *, ended_at: datetime | None = None,
@@ -209,10 +215,7 @@ def finish_call(clinic: Clinic, actor: Actor, call_id: int, *, ended_at: datetim
     actor.require_page(Page.PHONE)
     with clinic.write() as s:
         record = _load(s, actor, call_id)
-        ended = ended_at or clock.now()
-        if ended < record.started_at:
-            raise ValidationError.single("ended_at", "结束时间不能早于开始时间")
-        record.ended_at = ended
+        record.ended_at = _after_start(record, ended_at, "ended_at", "结束时间不能早于开始时间")
         record.missed = missed and record.answered_at is None
 
 

@@ -146,3 +146,14 @@ def test_custom_hook_patterns() -> None:
     adapter._line(b"OFFHOOK")  # the default words no longer apply
     adapter._line(b"STATE:0")
     assert got == [OFFHOOK, ONHOOK]
+
+
+def test_the_call_starts_at_its_first_ring_on_the_receivers_clock() -> None:
+    t = CallTracker()
+    t.event(ev(RING, 0))
+    started = t.call(Call("13800138000", datetime(2025, 1, 1, 9, 0)), received=at(2.5))  # a box with a wrong clock
+    assert [(c.kind, c.at) for c in started] == [(STARTED, at(0))]
+    t.event(ev(OFFHOOK, 10))
+    t.event(ev(ONHOOK, 70))
+    later = t.call(Call("13912345678", at(200)), received=at(200))  # no ring seen before it
+    assert later[0].at == at(200)
