@@ -226,14 +226,9 @@ def _search_box_statement(kind: str, actor: Actor) -> Prepared:
         text = _text_clause(kind, lambda name: bindparam(name, type_=String))
         page = (select(Customer.id).where(in_scope, text).order_by(Customer.id.desc())
                 .offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer)))
-        cs, consultant = _CS_STAFF, _CONSULTANT
-        return (select(Customer.id, Customer.card_no, Customer.name, Customer.gender, Customer.mobile,
-                       Customer.created_at, Customer.purchase_occasions, cs.name, consultant.name, Channel.name,
-                       Department.name)
-                .outerjoin(cs, cs.id == Customer.cs_staff_id)
-                .outerjoin(consultant, consultant.id == Customer.consultant_id)
-                .outerjoin(Channel, Channel.id == Customer.channel_id)
-                .outerjoin(Department, Department.id == Customer.department_id)
+        customer = select(Customer.id, Customer.card_no, Customer.name, Customer.gender, Customer.mobile,
+                          Customer.created_at, Customer.purchase_occasions)
+        return (_with_names(customer, Customer.consultant_id)
                 .where(Customer.id.in_(page.scalar_subquery())).order_by(Customer.id.desc()))
 
     return _SEARCH_BOX.setdefault(key, Prepared(build))
@@ -246,11 +241,31 @@ def _search_box(clinic: Clinic, actor: Actor, kind: str, values: dict[str, str],
     millisecond. tests/meike/test_search_box.py compares both paths."""
     params: dict[str, Any] = {**values, **scope.bind_values(actor), "offset": offset, "limit": limit}
     statement = _search_box_statement(kind, actor)
-    return [CustomerRow(cid, card_no, name, GENDERS.get(gender, ""), mask_mobile(mobile), channel or "",
-                        cs_name or "", consultant_name or "", department or "", created_at,
-                        CLASS_LABELS[customer_class(occasions)])
-            for cid, card_no, name, gender, mobile, created_at, occasions, cs_name, consultant_name, channel, department
-            in statement.rows(clinic.engine, params)]
+    return [_row(*row) for row in statement.rows(clinic.engine, params)]
+
+
+def _with_names(stmt: Select[Any], consultant_id: Any) -> Select[Any]:
+    """The page with the names of customer service, consultant, channel and department: one round trip
+    however many rows are shown."""
+    cs, consultant = _CS_STAFF, _CONSULTANT
+    return (stmt.add_columns(cs.name, consultant.name, Channel.name, Department.name)
+            .outerjoin(cs, cs.id == Customer.cs_staff_id)
+            .outerjoin(consultant, consultant.id == consultant_id)
+            .outerjoin(Channel, Channel.id == Customer.channel_id)
+            .outerjoin(Department, Department.id == Customer.department_id))
+
+
+def _row(cid: int, card_no: str, name: str, gender: str, mobile: str, created_at: datetime, occasions: int,
+         cs_name: str | None, consultant_name: str | None, channel: str | None, department: str | None,
+         v: Visit | None = None, a: Appointment | None = None) -> CustomerRow:
+    return CustomerRow(
+        cid, card_no, name, GENDERS.get(gender, ""), mask_mobile(mobile), channel or "", cs_name or "",
+        consultant_name or "", department or "", created_at, CLASS_LABELS[customer_class(occasions)],
+        v.id if v is not None else None,
+        VISIT_TYPE_LABELS[VisitType(v.visit_type)] if v is not None else "",
+        ("成交" if v.is_deal else "未成交") if v is not None else "",
+        a.appointment_at if a is not None else None,
+    )
 
 
 def _search_grid(clinic: Clinic, actor: Actor, q: CustomerQuery, *, offset: int, limit: int) -> list[CustomerRow]:
@@ -262,27 +277,12 @@ def _search_grid(clinic: Clinic, actor: Actor, q: CustomerQuery, *, offset: int,
         stmt = stmt.where(Customer.id.in_(page_ids))
     else:
         stmt = stmt.offset(offset).limit(limit)
-    # Names come with the page in the same statement: one round trip however many rows are shown.
-    cs, consultant = _CS_STAFF, _CONSULTANT
     consultant_id = Visit.consultant_id if q.tab in VISIT_TABS else Customer.consultant_id
-    stmt = (stmt.add_columns(cs.name, consultant.name, Channel.name, Department.name)
-            .outerjoin(cs, cs.id == Customer.cs_staff_id)
-            .outerjoin(consultant, consultant.id == consultant_id)
-            .outerjoin(Channel, Channel.id == Customer.channel_id)
-            .outerjoin(Department, Department.id == Customer.department_id))
     with clinic.read() as s:
-        rows = []
-        for c, v, a, cs_name, consultant_name, channel, department in s.execute(stmt):
-            rows.append(CustomerRow(
-                c.id, c.card_no, c.name, GENDERS.get(c.gender, ""), mask_mobile(c.mobile),
-                channel or "", cs_name or "", consultant_name or "", department or "", c.created_at,
-                CLASS_LABELS[customer_class(c.purchase_occasions)],
-                v.id if v is not None else None,
-                VISIT_TYPE_LABELS[VisitType(v.visit_type)] if v is not None else "",
-                ("成交" if v.is_deal else "未成交") if v is not None else "",
-                a.appointment_at if a is not None else None,
-            ))
-        return rows
+        return [_row(c.id, c.card_no, c.name, c.gender, c.mobile, c.created_at, c.purchase_occasions,
+                     cs_name, consultant_name, channel, department, v, a)
+                for c, v, a, cs_name, consultant_name, channel, department
+                in s.execute(_with_names(stmt, consultant_id))]
 
 
 def load_in_scope(s: Session, actor: Actor, customer_id: int, *, lock: bool = False) -> Customer:
