@@ -24,11 +24,10 @@ def _file() -> Path:
 
 
 def printer_setting() -> PrinterSetting:
+    raw = _load().get("printer", {})
     try:
-        data = json.loads(_file().read_text(encoding="utf-8"))
-        raw = data.get("printer", {})
         return PrinterSetting(str(raw.get("kind", "none")), str(raw.get("target", "")), int(raw.get("width_mm", 80)))
-    except (OSError, ValueError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return PrinterSetting()
 
 
@@ -43,15 +42,7 @@ def save_printer_setting(kind: str, target: str, width_mm: int) -> PrinterSettin
     if errors:
         raise ValidationError(errors)
     setting = PrinterSetting(kind, target.strip(), width_mm)
-    path = _file()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    data["printer"] = {"kind": kind, "target": setting.target, "width_mm": width_mm}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    _store("printer", {"kind": kind, "target": setting.target, "width_mm": width_mm})
     return setting
 
 
