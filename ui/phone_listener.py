@@ -30,6 +30,7 @@ from ui.dialogs.caller_popup import CallerPopup
 from ui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
+KEPT_CALLS = 8  # calls whose record id is remembered for later updates (answer, end, recording)
 
 
 def make_adapter(setting: CallerIdSetting, on_call: Callable[[Call], None], on_error: Callable[[Exception], None],
@@ -79,8 +80,9 @@ class PhoneListener(QObject):
         # Call records are written in order, one at a time, off the GUI thread: a hang-up reported a
         # moment after the ring must not overtake the insert of its record.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
-        self._ids: dict[int, tuple[Call, int]] = {}  # id(Call) → (Call, record id), on the writer thread
-        self._shown_ids: dict[int, int] = {}  # id(Call) → record id, as the GUI thread learnt them
+        # id(Call) → (Call, record id) of the latest calls: written on the writer thread, read there and
+        # by the pop-up (a single dict get). The Call is kept so that its id() is not reused meanwhile.
+        self._ids: dict[int, tuple[Call, int]] = {}
         self._recorded.connect(self._on_recorded)
         self.call_arrived.connect(self.handle)
         self.line_event.connect(self.handle_event)
@@ -213,8 +215,9 @@ class PhoneListener(QObject):
     def _show(self, call: Call, number: str, card: CallerCard | None, shown: str) -> None:
         self.popup.show_call(call, number, card, shown)
         self.popup_shown.emit(self.popup)
-        if id(call) in self._shown_ids:  # the record was written before the card was found
-            self.popup.call_id = self._shown_ids[id(call)]
+        known = self._ids.get(id(call))
+        if known is not None and known[0] is call:  # the record was written before the card was found
+            self.popup.call_id = known[1]
 
     def _insert(self, call: Call, started_at: datetime) -> None:
         """The call record, written first on the writer thread: every later update waits behind it.
@@ -230,13 +233,14 @@ class PhoneListener(QObject):
                 log.exception("call record insert failed")
                 self.device_failed.emit(exc)
                 return
-            self._ids[id(call)] = (call, call_id)  # the Call is kept so its id() is not reused
+            self._ids[id(call)] = (call, call_id)
+            while len(self._ids) > KEPT_CALLS:  # a box reports a recording after the hang-up, not days later
+                del self._ids[next(iter(self._ids))]
             self._recorded.emit(call, call_id)
 
         self._writer.submit(insert)
 
     def _on_recorded(self, call: Call, call_id: int) -> None:
-        self._shown_ids[id(call)] = call_id
         if self.popup.call is call:
             self.popup.call_id = call_id
         self.call_recorded.emit(call_id)
