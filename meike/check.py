@@ -52,12 +52,14 @@ from meike.models import (
     Receipt,
     ReceiptCounter,
     Reminder,
+    ReminderTally,
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
 from meike.services import audit
 from meike.services.cashier import STATUS_LABELS
 from meike.services.dayclose import report_in
+from meike.services.followups import KINDS, TALLY_KEYS, tallies_recounted
 from meike.services.ledger import receipt_number, yuan
 
 MAX_DETAILS = 20  # findings listed per check; the rest are counted
@@ -80,6 +82,7 @@ TITLES = {
     "performance": "科室业绩异常",
     "audit_chain": "审计日志被改动",
     "reminder_scope": "提醒记录的查看范围与顾客资料不一致",
+    "reminder_tally": "操作台提醒数量的累计与提醒记录不符",
     "revision": "数据库版本与程序不符，账目未检查",
 }
 
@@ -162,6 +165,7 @@ def run_check(clinic: Clinic) -> CheckReport:
         _day_closes(s, report)
         _performance(s, report)
         _reminder_scope(s, report)
+        _reminder_tallies(s, report)
     chain = audit.verify_chain(clinic)
     report.counts["审计日志"] = chain.checked
     report.add("audit_chain", chain.problems)
@@ -491,3 +495,15 @@ def _reminder_scope(s: Session, report: CheckReport) -> None:
                                       for rid, name, card in rows])
         if total > len(rows):
             report.omitted["reminder_scope"] = report.omitted.get("reminder_scope", 0) + total - len(rows)
+
+
+def _reminder_tallies(s: Session, report: CheckReport) -> None:
+    """The tallies (kept by triggers) equal a fresh count of the open reminders due before their date."""
+    kept = {(t.kind, *(getattr(t, key) for key, _column in TALLY_KEYS)): t.n
+            for t in s.scalars(select(ReminderTally)) if t.n != 0}
+    fresh = tallies_recounted(s)
+    wrong = sorted(set(kept) | set(fresh), key=lambda k: tuple(str(part) for part in k))
+    details = [f"{KINDS.get(k[0], k[0])}（科室 {k[1]}、登记人 {k[2]}、客服 {k[3]}、咨询师 {k[4]}、负责人 {k[5]}）："
+               f"累计 {kept.get(k, 0)} 条，实有 {fresh.get(k, 0)} 条"
+               for k in wrong if kept.get(k, 0) != fresh.get(k, 0)]
+    report.add("reminder_tally", details)

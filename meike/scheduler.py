@@ -90,8 +90,14 @@ class ReminderCounter:
     # -- the job -----------------------------------------------------------------------------------
 
     def compute(self, today: date | None = None) -> DashboardCounts:
-        """The counts themselves (no callbacks)."""
-        return followups.dashboard_counts(self.clinic, self.actor, today=today or self._today())
+        """The counts themselves (no callbacks), after bringing the reminder tallies up to today (a
+        cheap read once done; the counts are right either way, only slower while behind)."""
+        today = today or self._today()
+        try:
+            followups.catch_up_tallies(self.clinic, today)
+        except Exception as exc:  # busy or read-only: count without it, try again next run
+            log.warning("reminder tallies not caught up: %s", exc)
+        return followups.dashboard_counts(self.clinic, self.actor, today=today)
 
     def run_once(self, today: date | None = None) -> DashboardCounts | None:
         """The scheduled job: count, then report to the subscribers. Errors go to the error callbacks.

@@ -27,7 +27,7 @@ from meike.models.dictionaries import (
 )
 from meike.models.ledger import AccountEntry, Coupon, DayClose, Package, PackageUse, PerformanceEntry
 from meike.models.phone import CallRecord
-from meike.models.records import Consultation, Reminder, Treatment
+from meike.models.records import Consultation, Reminder, ReminderTally, ReminderTallyState, Treatment
 from meike.models.sms import SmsMessage, SmsTemplate
 from meike.models.system import SystemSetting
 from meike.models.visits import Appointment, Visit
@@ -48,6 +48,8 @@ __all__ = [
     "Appointment",
     "Consultation",
     "Reminder",
+    "ReminderTally",
+    "ReminderTallyState",
     "Treatment",
     "Visit",
     "AuditEntry",

@@ -82,3 +82,35 @@ class Reminder(Base):
     scope_registered_by_id: Mapped[int | None] = mapped_column(Integer)
     scope_cs_staff_id: Mapped[int | None] = mapped_column(Integer)
     scope_consultant_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ReminderTally(Base):
+    """How many open reminders were due before ``ReminderTallyState.counted_before``, per kind and per
+    combination of scope keys (0 where the key is empty).
+
+    The dashboard's "due" counts add these few rows (a few thousand at most, however many reminders
+    have piled up overdue) to the reminders due since then, instead of counting every open overdue
+    reminder of the actor's scope one by one (issue 3). Database triggers (migration 0012) keep the
+    tallies equal to the reminders on every insert, change and delete, on SQLite and PostgreSQL;
+    ``followups.catch_up_tallies`` moves the date forward each day; ``--check`` recounts them.
+    """
+
+    __tablename__ = "reminder_tallies"
+
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    registered_by_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cs_staff_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ReminderTallyState(Base):
+    """The one row (id 1) saying up to which date ``reminder_tallies`` has counted: reminders due
+    strictly before ``counted_before`` are in the tallies."""
+
+    __tablename__ = "reminder_tally_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counted_before: Mapped[date] = mapped_column(Date)

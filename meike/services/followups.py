@@ -6,13 +6,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
-from meike.models import Appointment, Customer, Reminder, User
+from meike.models import Appointment, Customer, Reminder, ReminderTally, ReminderTallyState, User
 from meike.permissions import Actor, DataScope, Page
 from meike.rules.validation import mask_mobile
 from meike.services import audit, scope
@@ -81,22 +83,36 @@ class DashboardCounts:
 
 
 def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None) -> DashboardCounts:
-    """What the dashboard shows. Due = due today or earlier and still open; overdue = before today."""
+    """What the dashboard shows. Due = due today or earlier and still open; overdue = before today.
+
+    The open reminders due before the tallies' date come from ``reminder_tallies`` (a few rows per
+    combination of scope keys, kept by triggers), the ones due since then are counted from the index
+    on (status, kind, due date, scope copies). If ``today`` is before that date (a test, a clock set
+    back), the tallied ones due after ``today`` are taken off again. All of it is one statement, so
+    one snapshot: a catch-up running at the same moment never makes a reminder count twice.
+    """
     _require(actor)
     today = today or clock.now().date()
+    scoped = actor.data_scope is not DataScope.ALL
+    cutoff = func.coalesce(
+        select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1).scalar_subquery(), NOTHING_TALLIED)
+
+    def tallied(kind: str) -> Any:
+        q = select(func.coalesce(func.sum(ReminderTally.n), 0)).where(ReminderTally.kind == kind)
+        return (q.where(_tally_visible(actor)) if scoped else q).scalar_subquery()
+
+    def counted(kind: str, *where: Any) -> Any:
+        q = select(func.count()).select_from(Reminder).where(Reminder.status == "open", Reminder.kind == kind, *where)
+        return (q.where(_visible(actor)) if scoped else q).scalar_subquery()
+
+    def due(kind: str) -> Any:
+        return (tallied(kind) + counted(kind, Reminder.due_date >= cutoff, Reminder.due_date <= today)
+                - counted(kind, Reminder.due_date > today, Reminder.due_date < cutoff))
+
     with clinic.read() as s:
-        # Each count is a range of an index on (status, kind, due_date) answered from the index alone:
-        # a limited scope is checked on the customer's keys copied onto the reminder, never by a join.
-        scoped = None if actor.data_scope is DataScope.ALL else _visible(actor)
-
-        def count(kind: str, upto: Any) -> int:
-            q = select(func.count()).select_from(Reminder).where(Reminder.status == "open", Reminder.kind == kind, upto)
-            return s.scalar(q if scoped is None else q.where(scoped)) or 0
-
-        chase = count("chase", Reminder.due_date <= today)
-        postop = count("postop", Reminder.due_date <= today)
-        due_today = count("chase", Reminder.due_date == today) + count("postop", Reminder.due_date == today)
-        overdue = chase + postop - due_today
+        chase, postop, chase_today, postop_today = s.execute(select(
+            due("chase"), due("postop"),
+            counted("chase", Reminder.due_date == today), counted("postop", Reminder.due_date == today))).one()
         start = datetime.combine(today, time())
         appointments = s.scalar(_scoped(
             select(func.count(Appointment.id)).where(
@@ -104,7 +120,63 @@ def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None)
                 Appointment.appointment_at < start + timedelta(days=1)),
             actor, Appointment.customer_id)) or 0
         unpaid = _unpaid_count(s, actor)
-    return DashboardCounts(chase, postop, overdue, appointments, unpaid)
+    return DashboardCounts(chase, postop, chase + postop - chase_today - postop_today, appointments, unpaid)
+
+
+NOTHING_TALLIED = date(1900, 1, 1)  # migration 0012's first date: no reminder is due before it
+TALLY_KEYS = (("department_id", "scope_department_id"), ("registered_by_id", "scope_registered_by_id"),
+              ("cs_staff_id", "scope_cs_staff_id"), ("consultant_id", "scope_consultant_id"),
+              ("assignee_id", "assignee_id"))
+
+
+def _tally_visible(actor: Actor) -> ColumnElement[bool]:
+    """``_visible`` on the tallies' columns (which hold 0 where a reminder's key is empty)."""
+    return or_(scope.tally_clause(actor), ReminderTally.assignee_id == actor.user_id)
+
+
+def catch_up_tallies(clinic: Clinic, today: date | None = None) -> bool:
+    """Tally the open reminders due before ``today`` that are not tallied yet, and move the tallies'
+    date to ``today``. Run by the dashboard's counter before it counts: a no-op read once done for
+    the day; the first run on a large clinic tallies every open overdue reminder once (about 0.3 s
+    at 1M customers). Returns whether it moved the date. Only ever forwards."""
+    today = today or clock.now().date()
+    with clinic.read() as s:
+        if _counted_before(s) >= today:
+            return False
+    with clinic.write() as s:
+        # Locked first (PostgreSQL; an SQLite writer holds the database): a reminder written from now
+        # on waits in its trigger and then sees the new date; one written before is visible below.
+        since = s.scalar(select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1)
+                         .with_for_update())
+        if since is None or since >= today:
+            return False
+        added = _open_by_tally_key(s, since, today)
+        if added:
+            names = ["kind", *(key for key, _column in TALLY_KEYS)]
+            insert = (sqlite_insert if s.get_bind().dialect.name == "sqlite" else pg_insert)(ReminderTally)
+            upsert = insert.on_conflict_do_update(index_elements=names, set_={"n": ReminderTally.n + insert.excluded.n})
+            s.execute(upsert, [{**dict(zip(names, key, strict=True)), "n": n} for key, n in added.items()])
+        s.execute(delete(ReminderTally).where(ReminderTally.n == 0))
+        s.execute(update(ReminderTallyState).where(ReminderTallyState.id == 1).values(counted_before=today))
+    return True
+
+
+def tallies_recounted(s: Session) -> dict[tuple[Any, ...], int]:
+    """What ``reminder_tallies`` should hold, counted afresh from the reminders (``--check``)."""
+    return _open_by_tally_key(s, NOTHING_TALLIED, _counted_before(s))
+
+
+def _open_by_tally_key(s: Session, since: date, before: date) -> dict[tuple[Any, ...], int]:
+    """Open reminders due in [since, before), counted per kind and tally keys."""
+    keys = [func.coalesce(getattr(Reminder, column), 0) for _key, column in TALLY_KEYS]
+    rows = s.execute(select(Reminder.kind, *keys, func.count())
+                     .where(Reminder.status == "open", Reminder.due_date >= since, Reminder.due_date < before)
+                     .group_by(Reminder.kind, *keys)).all()
+    return {tuple(row[:-1]): row[-1] for row in rows}
+
+
+def _counted_before(s: Session) -> date:
+    return s.scalar(select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1)) or NOTHING_TALLIED
 
 
 def _unpaid_count(s: Session, actor: Actor) -> int:

@@ -25,6 +25,14 @@ def reminder_clause(actor: Actor) -> ColumnElement[bool]:
                    Reminder.scope_cs_staff_id, Reminder.scope_consultant_id)
 
 
+def tally_clause(actor: Actor) -> ColumnElement[bool]:
+    """The same scope on the keys of ``reminder_tallies`` (0 stands for an empty key; ids start at 1)."""
+    from meike.models import ReminderTally
+
+    return _clause(actor, ReminderTally.department_id, ReminderTally.registered_by_id, ReminderTally.cs_staff_id,
+                   ReminderTally.consultant_id)
+
+
 def _terms(actor: Actor) -> list[tuple[str, str, int]]:
     """(key, parameter name, value) of the own-scope terms, OR'ed: registrar, customer service,
     consultant, department. Empty for scope "all"."""
