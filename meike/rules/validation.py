@@ -10,9 +10,12 @@ _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
+_SEPARATORS = re.compile(r"[\s\-()（）]")
+
+
 def normalise_mobile(text: str) -> str:
     """Drop spaces, dashes and a +86 / 0086 prefix."""
-    digits = re.sub(r"[\s\-()（）]", "", text)
+    digits = _SEPARATORS.sub("", text)
     for prefix in ("+86", "0086"):
         if digits.startswith(prefix):
             digits = digits[len(prefix):]
