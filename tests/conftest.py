@@ -13,6 +13,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from argon2 import PasswordHasher
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from meike import clock  # noqa: E402
 from meike.db import Clinic, sqlite_url  # noqa: E402
 from meike.db.migrate import upgrade  # noqa: E402
 from meike.permissions import ALL_GRANT_CODES, Actor, DataScope, Page, page_code  # noqa: E402
@@ -27,6 +29,21 @@ from meike.services import accounts  # noqa: E402
 
 # Cheap argon2id parameters keep the suite fast; production uses the library's defaults.
 accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+# The clinic's clock stays on the day the run started. Test modules work out TODAY when they are
+# imported and the demo clinic is built once; a run that crossed midnight (16:00 UTC) used to find
+# "today's" reminders and appointments on yesterday. Past midnight the clock stops at 23:59:59 of
+# the first day; tests that set the clock themselves still do.
+_RUN_DAY = clock.now().date()
+_real_now = clock.now
+
+
+def _run_day_now() -> datetime:
+    now = _real_now()
+    return now if now.date() <= _RUN_DAY else datetime.combine(_RUN_DAY, time(23, 59, 59))
+
+
+clock.now = _run_day_now
 
 
 @pytest.fixture(scope="session", autouse=True)
