@@ -94,8 +94,7 @@ def dashboard_counts(clinic: Clinic, actor: Actor, *, today: date | None = None)
     _require(actor)
     today = today or clock.now().date()
     scoped = actor.data_scope is not DataScope.ALL
-    cutoff = func.coalesce(
-        select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1).scalar_subquery(), NOTHING_TALLIED)
+    cutoff = func.coalesce(_tally_date().scalar_subquery(), NOTHING_TALLIED)
 
     def tallied(kind: str) -> Any:
         q = select(func.coalesce(func.sum(ReminderTally.n), 0)).where(ReminderTally.kind == kind)
@@ -146,8 +145,7 @@ def catch_up_tallies(clinic: Clinic, today: date | None = None) -> bool:
     with clinic.write() as s:
         # Locked first (PostgreSQL; an SQLite writer holds the database): a reminder written from now
         # on waits in its trigger and then sees the new date; one written before is visible below.
-        since = s.scalar(select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1)
-                         .with_for_update())
+        since = s.scalar(_tally_date().with_for_update())
         if since is None or since >= today:
             return False
         added = _open_by_tally_key(s, since, today)
@@ -175,8 +173,13 @@ def _open_by_tally_key(s: Session, since: date, before: date) -> dict[tuple[Any,
     return {tuple(row[:-1]): row[-1] for row in rows}
 
 
+def _tally_date() -> Select[tuple[date]]:
+    """The tallies' date: reminders due before it are in ``reminder_tallies``."""
+    return select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1)
+
+
 def _counted_before(s: Session) -> date:
-    return s.scalar(select(ReminderTallyState.counted_before).where(ReminderTallyState.id == 1)) or NOTHING_TALLIED
+    return s.scalar(_tally_date()) or NOTHING_TALLIED
 
 
 def _unpaid_count(s: Session, actor: Actor) -> int:
