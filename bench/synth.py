@@ -28,13 +28,10 @@ def migrate_cache(clinic: Clinic) -> None:
     """Bring a cached database to the newest schema in place (no backup copy: it is generated data)."""
     from alembic import command
 
-    from meike.db.migrate import alembic_config, needs_upgrade
+    from meike.db import migrate
 
-    if needs_upgrade(clinic):
-        cfg = alembic_config()
-        with clinic.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+    if migrate.needs_upgrade(clinic):
+        migrate.run(clinic, command.upgrade, "head")
 
 
 VERSION = 2  # bump when the generated data changes shape

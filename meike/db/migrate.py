@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -61,8 +62,33 @@ def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
             folder = path.parent / "backups"
         backup_path = backup.make_backup(path, folder, kind="migration").path
         log.info("backed up %s to %s before upgrading from %s", path, backup_path, current)
-    cfg = alembic_config()
-    with clinic.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    run(clinic, command.upgrade, "head")
     return backup_path
+
+
+def run(clinic: Clinic, step: Callable[[Config, str], None], target: str) -> None:
+    """Run an alembic command (``command.upgrade`` / ``command.downgrade`` to ``target``) in one
+    transaction.
+
+    On SQLite the foreign keys are off meanwhile: a batch operation rebuilds a table (copy, drop the
+    old one, rename the copy), and dropping a table that other rows point at fails while they are on
+    (SQLite's "making other kinds of table schema changes" procedure). They are checked with
+    ``PRAGMA foreign_key_check`` before the commit (a broken reference undoes the whole upgrade) and
+    switched on again before the connection goes back to the pool.
+    """
+    cfg = alembic_config()
+    with clinic.engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        dbapi = conn.connection.dbapi_connection
+        if sqlite:  # before BEGIN: inside a transaction the pragma does nothing
+            dbapi.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg, target)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+                if broken:
+                    raise RuntimeError(f"数据库升级后有 {len(broken)} 处引用了不存在的记录（{broken[0][0]} 表），已撤销升级")
+        finally:
+            if sqlite:
+                dbapi.execute("PRAGMA foreign_keys = ON")

@@ -81,3 +81,27 @@ def test_current_database_is_not_copied_again(tmp_path: Path) -> None:
     assert upgrade(clinic, backup_dir=tmp_path / "b") is None
     assert not (tmp_path / "b").exists()
     clinic.dispose()
+
+
+def test_a_clinic_with_data_upgrades_through_table_rebuilds(tmp_path: Path) -> None:
+    """Revisions that rebuild a table other rows point at (0006 rebuilds ``items``, which treatments
+    and order lines name) upgrade a database that has such rows; the keys are on again afterwards."""
+    from meike import check, demo
+    from meike.db import migrate
+
+    clinic = Clinic.open(sqlite_url(tmp_path / "busy.sqlite3"))
+    upgrade(clinic)
+    demo.build(clinic, customers=40)
+    counts = "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM items), (SELECT count(*) FROM treatments)"
+    with clinic.engine.connect() as conn:
+        before = conn.exec_driver_sql(counts).one()
+    assert before[2] > 0
+    migrate.run(clinic, command.downgrade, "0005")
+    assert current_revision(clinic) == "0005"
+    upgrade(clinic, backup_dir=tmp_path / "backups")
+    assert current_revision(clinic) == head_revision()
+    with clinic.engine.connect() as conn:
+        assert conn.exec_driver_sql(counts).one() == before
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    assert check.run_check(clinic).ok
+    clinic.dispose()
