@@ -79,26 +79,20 @@ CID_FONT = "STSong-Light"
 
 
 def _pdf_font(font_file: Path | None) -> str:
-    """Register (once) and name the CJK font: Adobe's STSong-Light, or an embedded TrueType file."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfbase.ttfonts import TTFont
+    """Register (once) and name the CJK font: Adobe's STSong-Light, or an embedded TrueType file
+    (.ttf, or the first font of a .ttc such as msyh.ttc / wqy-microhei.ttc); see meike.pdf_fonts."""
+    from meike import pdf_fonts
 
-    name = CID_FONT if font_file is None else f"MeikeCJK-{Path(font_file).stem}"
-    if name not in pdfmetrics.getRegisteredFontNames():
-        if font_file is None:
-            pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
-        else:  # TrueType outlines only (.ttf, or .ttc such as msyh.ttc / wqy-microhei.ttc)
-            pdfmetrics.registerFont(TTFont(name, str(font_file), subfontIndex=0))
-    return name
+    return pdf_fonts.register(font_file)
 
 
 def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) -> Path:
     """Write ``data`` as an A5 receipt PDF to ``path`` and return the path.
 
     Args:
-        font_file: a TrueType CJK font to embed. Without it the text uses the standard Adobe font
-            STSong-Light, which needs no file but is not embedded (the viewer substitutes its own).
+        font_file: a TrueType CJK font to embed (``meike.pdf_fonts.font_for`` picks this PC's). Without
+            it the text uses the standard Adobe font STSong-Light, which needs no file but is not
+            embedded (the viewer substitutes its own).
     """
     from reportlab.graphics.barcode.code128 import Code128
     from reportlab.lib import colors

@@ -1,4 +1,5 @@
-"""Settings of this PC (not of the clinic): which receipt printer and caller-ID box are attached to it.
+"""Settings of this PC (not of the clinic): which receipt printer and caller-ID box are attached to it,
+and the Chinese font its receipt PDFs embed.
 
 Kept as JSON in the user's config directory, so each workstation of a clinic has its own printer.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from devices.callerid import CallerIdSetting, compile_pattern
 from devices.printer import KINDS, PrinterSetting
-from meike import paths
+from meike import paths, pdf_fonts
 from meike.errors import ValidationError
 
 CALLERID_KINDS = {"serial": "串口 / USB 调制解调器或文本来电盒", "dll": "USB 录音盒（厂商驱动 DLL，仅 Windows）"}
@@ -31,7 +32,8 @@ def printer_setting() -> PrinterSetting:
         return PrinterSetting()
 
 
-def save_printer_setting(kind: str, target: str, width_mm: int) -> PrinterSetting:
+def save_printer_setting(kind: str, target: str, width_mm: int, *, check: bool = False) -> PrinterSetting:
+    """Save this PC's receipt printer. ``check``: validate only, write nothing."""
     errors: dict[str, str] = {}
     if kind not in KINDS:
         errors["printer_kind"] = "请选择打印机类型"
@@ -42,8 +44,35 @@ def save_printer_setting(kind: str, target: str, width_mm: int) -> PrinterSettin
     if errors:
         raise ValidationError(errors)
     setting = PrinterSetting(kind, target.strip(), width_mm)
-    _store("printer", {"kind": kind, "target": setting.target, "width_mm": width_mm})
+    if not check:
+        _store("printer", {"kind": kind, "target": setting.target, "width_mm": width_mm})
     return setting
+
+
+def pdf_font_setting() -> str:
+    """The font file set for this PC's receipt and label PDFs; '' means automatic."""
+    raw = _load().get("pdf_font", {})
+    return str(raw.get("path", "")) if isinstance(raw, dict) else ""
+
+
+def save_pdf_font_setting(path: str, *, check: bool = False) -> str:
+    """Set the PDF font file ('' for automatic). It must exist and be a Chinese TrueType font that
+    reportlab can embed (Noto CJK / Source Han have PostScript outlines and are refused).
+    ``check``: validate only, write nothing. Loads the font (a fraction of a second, once per file)."""
+    path = path.strip().strip('"').strip()  # Windows' "copy as path" adds quotes
+    if path:
+        problem = pdf_fonts.font_problem(path)
+        if problem is not None:
+            raise ValidationError({"pdf_font": problem})
+    if not check:
+        _store("pdf_font", {"path": path})
+    return path
+
+
+def pdf_font_file() -> Path | None:
+    """The font this PC's PDFs embed: the one set here when usable, else one found on the system,
+    else None (STSong-Light, not embedded). The first call searches: call it off the GUI thread."""
+    return pdf_fonts.font_for(pdf_font_setting())
 
 
 def _load() -> dict:

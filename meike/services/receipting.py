@@ -1,5 +1,6 @@
 """Printing receipts 打印 / 重印: the receipt's data from the database, to this PC's ESC/POS printer or,
-with no printer configured, to a PDF in the clinic's data folder. Every print is audited; a reprint
+with no printer configured, to a PDF in the clinic's data folder (embedding this PC's Chinese font,
+see ``workstation.pdf_font_file``). Every print is audited; a reprint
 needs a supervisor with the reprint right (seed 004 【重印】)."""
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def _pdf(data: receipts.ReceiptData) -> Path:
     folder = paths.data_dir() / "receipts" / f"{data.business_date:%Y-%m}"
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f"-重印{clock.now():%H%M%S}" if data.reprint else ""
-    return receipts.render_pdf(data, folder / f"{data.receipt_no}{suffix}.pdf")
+    return receipts.render_pdf(data, folder / f"{data.receipt_no}{suffix}.pdf",
+                               font_file=workstation.pdf_font_file())
 
 
 def print_test_page(setting: PrinterSetting) -> None:
@@ -144,4 +146,5 @@ def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
 def _label_pdf(label: receipts.ArrivalLabel) -> Path:
     folder = paths.data_dir() / "labels" / f"{label.arrived_at:%Y-%m}"
     folder.mkdir(parents=True, exist_ok=True)
-    return receipts.render_label_pdf(label, folder / f"{label.card_no}-{label.arrived_at:%Y%m%d%H%M}.pdf")
+    return receipts.render_label_pdf(label, folder / f"{label.card_no}-{label.arrived_at:%Y%m%d%H%M}.pdf",
+                                     font_file=workstation.pdf_font_file())

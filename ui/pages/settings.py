@@ -311,11 +311,13 @@ class DeviceSettings(QWidget):
 
 
 class PrinterSettings(DeviceSettings):
-    """本机小票打印机: this PC's ESC/POS printer, saved per workstation, with a test page."""
+    """本机小票打印机: this PC's ESC/POS printer, saved per workstation, with a test page; and the Chinese
+    font its receipt / label PDFs embed (empty: found automatically, shown in the hint)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         from devices.printer import KINDS
-        from meike import workstation
+        from meike import pdf_fonts, workstation
+        from ui.tasks import run_in_background
 
         super().__init__("printer", parent)
         current = workstation.printer_setting()
@@ -329,15 +331,82 @@ class PrinterSettings(DeviceSettings):
         self.width.addItem("80 毫米", 80)
         self.width.addItem("58 毫米", 58)
         self.width.setCurrentIndex(max(0, self.width.findData(current.width_mm)))
+        self.pdf_font = QLineEdit(workstation.pdf_font_setting(), objectName="pdf_font")
+        self.pdf_font.setPlaceholderText("留空：自动选择本机的中文 TrueType 字体")
+        self.pdf_font.editingFinished.connect(self._precheck_font)
+        self.pdf_font_browse = QPushButton("浏览…", objectName="pdf_font_browse")
+        self.pdf_font_browse.clicked.connect(self.browse_font)
+        self.pdf_font_hint = QLabel("自动选择：正在查找本机字体…", objectName="pdf_font_hint", wordWrap=True)
+        self.pdf_font_hint.setStyleSheet("color: #888;")
+        font_row = QWidget(objectName="pdf_font_row")
+        font_box = QVBoxLayout(font_row)
+        font_box.setContentsMargins(0, 0, 0, 0)
+        font_line = QHBoxLayout()
+        font_line.addWidget(self.pdf_font, 1)
+        font_line.addWidget(self.pdf_font_browse)
+        font_box.addLayout(font_line)
+        font_box.addWidget(self.pdf_font_hint)
         self.form.add_field("printer_kind", "打印机类型", self.kind)
         self.form.add_field("printer_target", "地址", self.target)
         self.form.add_field("printer_width", "纸宽", self.width)
-        self.finish("小票打印机按电脑分别设置；未设置时收据生成 PDF。", "测试打印")
+        self.form.add_field("pdf_font", "PDF 中文字体", font_row)
+        self.finish("小票打印机按电脑分别设置；未设置时收据生成 PDF。PDF 嵌入中文 TrueType 字体（如微软雅黑 msyh.ttc），"
+                    "在没有中文字体的电脑上也能正常显示；留空时自动选择本机的字体。", "测试打印")
+        # The search loads font files: off the GUI thread, once per process.
+        run_in_background(pdf_fonts.describe_automatic, lambda text: self.pdf_font_hint.setText(f"自动选择：{text}"),
+                          lambda _exc: self.pdf_font_hint.setText("自动选择：无法查找本机字体"), owner=self)
+
+    def _precheck_font(self) -> None:
+        """Load the typed font in the background, so that 保存 finds it checked already."""
+        from meike import pdf_fonts
+        from ui.tasks import run_in_background
+
+        path = self.pdf_font.text().strip().strip('"').strip()
+        if path:
+            run_in_background(lambda: pdf_fonts.font_problem(path), lambda _problem: None, owner=self)
+
+    def choose_font_file(self, start: str) -> str:
+        """The file picked in the system's file dialog ('' when cancelled); tests replace this."""
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _filter = QFileDialog.getOpenFileName(self, "选择 PDF 中文字体", start,
+                                                    "TrueType 字体 (*.ttf *.ttc);;所有文件 (*)")
+        return path
+
+    def browse_font(self) -> None:
+        from pathlib import Path
+
+        from meike import pdf_fonts
+
+        typed = self.pdf_font.text().strip().strip('"')
+        folders = [Path(typed).expanduser().parent] if typed else []
+        folders += [Path(d).expanduser() for d in pdf_fonts.FONT_DIRS]  # the system's font folder first
+        start = next((str(d) for d in folders if d.is_dir()), "")
+        path = self.choose_font_file(start)
+        if path:
+            self.pdf_font.setText(path)
+            self._precheck_font()
 
     def store(self) -> None:
+        """The printer and the PDF font are both checked first and written only when both are right."""
         from meike import workstation
 
-        workstation.save_printer_setting(self.kind.currentData(), self.target.text(), self.width.currentData())
+        def save(check: bool) -> None:
+            errors: dict[str, str] = {}
+            try:
+                workstation.save_printer_setting(self.kind.currentData(), self.target.text(),
+                                                 self.width.currentData(), check=check)
+            except ValidationError as e:
+                errors.update(e.errors)
+            try:
+                workstation.save_pdf_font_setting(self.pdf_font.text(), check=check)
+            except ValidationError as e:
+                errors.update(e.errors)
+            if errors:
+                raise ValidationError(errors)
+
+        save(check=True)
+        save(check=False)
 
     def start_test(self) -> tuple[str, Callable[[], Any], Callable[[Any], str], Callable[[Exception], str]] | None:
         from devices.printer import PrinterError
