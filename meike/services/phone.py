@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, desc, func, or_, select
@@ -30,6 +31,8 @@ from meike.rules.customer_class import CLASS_LABELS, VISIT_TYPE_LABELS, VisitTyp
 from meike.rules.validation import MOBILE_RE, mask_mobile
 from meike.services import scope
 from meike.services.followups import KINDS as REMINDER_KINDS
+
+log = logging.getLogger(__name__)
 
 DIRECTIONS = {"in": "来电", "out": "去电"}
 VISITS, CONSULTATIONS, TREATMENTS, REMINDERS = 5, 3, 3, 5
@@ -192,11 +195,22 @@ def _load(s: Session, actor: Actor, call_id: int) -> CallRecord:
     return record
 
 
+# How far before the call's start a device's stamp may fall and still be this call's: the call starts
+# at this PC's first-ring stamp, taken on the GUI thread, while the box's events are stamped on its
+# own thread (or by its own clock), so "picked up" can read a moment before "rang".
+DEVICE_CLOCK_SKEW = timedelta(seconds=30)
+
+
 def _after_start(record: CallRecord, at: datetime | None, field: str, message: str) -> datetime:
-    """``at`` (now when not given), refused when it is before the call started."""
+    """``at`` (now when not given); a time slightly before the call started is the start (logged), one
+    further back is refused."""
     at = at or clock.now()
     if at < record.started_at:
-        raise ValidationError.single(field, message)
+        if record.started_at - at > DEVICE_CLOCK_SKEW:
+            raise ValidationError.single(field, message)
+        log.info("call %s: %s %s is before the call's start %s; taken as the start",
+                 record.id, field, at.isoformat(), record.started_at.isoformat())
+        at = record.started_at
     return at
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -212,3 +212,18 @@ def test_answered_missed_and_recording_of_a_call(demo_clinic: Clinic, gl: Actor,
                     lambda: phone.attach_recording(demo_clinic, own, outside, "x.wav")):
         with pytest.raises(NotFound):
             attempt()
+
+
+def test_a_device_time_a_moment_before_the_ring_is_the_calls_start(demo_clinic: Clinic, gl: Actor,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The box's thread stamps "picked up" a moment before this PC stamped the ring: the call is
+    answered at its start (logged), not refused and stored as unanswered."""
+    call = phone.record_call(demo_clinic, gl, MOBILE, started_at=NOW)
+    with caplog.at_level("INFO", logger="meike.services.phone"):
+        phone.answer_call(demo_clinic, gl, call, answered_at=NOW - timedelta(seconds=1))
+        phone.finish_call(demo_clinic, gl, call, ended_at=NOW - timedelta(seconds=2))
+    row = next(r for r in phone.list_calls(demo_clinic, gl) if r.id == call)
+    assert (row.answered_at, row.ended_at, row.outcome, row.duration_s) == (NOW, NOW, "已接", 0)
+    assert "taken as the start" in caplog.text and MOBILE not in caplog.text
+    with pytest.raises(ValidationError, match="结束时间"):  # a time well before the ring is still refused
+        phone.finish_call(demo_clinic, gl, call, ended_at=NOW - timedelta(minutes=1))
