@@ -60,7 +60,6 @@ class AccountManager(QMainWindow):
         self.current_id: int | None = None
         self.setObjectName("account_manager")
         self.setWindowTitle(f"账号管理 — {clinic_name}" if clinic_name else "账号管理")
-        self.resize(1100, 680)
 
         self.table = QTableWidget(0, 5, objectName="account_table")
         self.table.setHorizontalHeaderLabels(["用户名", "姓名", "部门", "数据范围", "状态"])
@@ -88,6 +87,7 @@ class AccountManager(QMainWindow):
         tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
         self.setCentralWidget(tabs)
         geometry.restore(self, actor.username)
+        geometry.fit_to_screen(self, default=(1100, 680))
         self.reload()
         self.new_account()
 
