@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +26,7 @@ from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Right
 from meike.services import dayclose
 from meike.services.dayclose import ClosedDay, DayReport, Revenue
+from ui import geometry
 from ui.dialogs.cashier_common import (
     BIG_STYLE,
     SupervisorFields,
@@ -74,7 +76,7 @@ class DayReportView(QWidget):
                                              ("按科室", self.by_department), ("按收银员", self.by_cashier))):
             group = QGroupBox(title)
             QVBoxLayout(group).addWidget(widget)
-            widget.setMinimumHeight(130)
+            widget.setMinimumHeight(96)  # a header and three rows; longer lists scroll
             grid.addWidget(group, i // 2, i % 2)
         totals = QHBoxLayout()
         totals.addWidget(QLabel("实收合计"))
@@ -112,7 +114,7 @@ class DayCloseDialog(QDialog):
         self.closed: DayReport | None = None
         self.setObjectName("day_close")
         self.setWindowTitle("日结")
-        self.setMinimumSize(860, 720)
+        self.setMinimumWidth(640)
         self.view = DayReportView("day_close")
         self.form = ErrorForm()
         self.counted = QLineEdit(objectName="day_close_counted", placeholderText="清点的现金（元）")
@@ -140,6 +142,7 @@ class DayCloseDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(buttons)
         self.counted.textChanged.connect(lambda _t: self._update_diff())
+        geometry.fit_to_screen(self, default=(860, 640))
         self.load()
 
     def load(self) -> None:
@@ -219,7 +222,7 @@ class ClosedDaysDialog(QDialog):
         self.days: list[ClosedDay] = []
         self.setObjectName("closed_days")
         self.setWindowTitle("日结历史")
-        self.setMinimumSize(980, 760)
+        self.setMinimumWidth(760)
         today = clock.now().date()
         self.start = _date_edit("closed_days_start", today - timedelta(days=30))
         self.end = _date_edit("closed_days_end", today)
@@ -237,15 +240,24 @@ class ClosedDaysDialog(QDialog):
         close.button(QDialogButtonBox.StandardButton.Close).setText("关闭")
         close.button(QDialogButtonBox.StandardButton.Close).setObjectName("closed_days_close")
         close.rejected.connect(self.reject)
+        self.table.setMinimumHeight(90)
+        report = QWidget()
+        report_layout = QVBoxLayout(report)
+        report_layout.setContentsMargins(0, 0, 0, 0)
+        report_layout.addWidget(self.message)
+        report_layout.addWidget(self.view, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, objectName="closed_days_splitter", childrenCollapsible=False)
+        self.splitter.addWidget(self.table)  # the user trades the list's height for the report's
+        self.splitter.addWidget(report)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        self.table.setMinimumHeight(120)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.message)
-        layout.addWidget(self.view, 3)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(close)
         self.run_button.clicked.connect(self.run)
         self.table.itemSelectionChanged.connect(self.show_day)
+        geometry.fit_to_screen(self, default=(980, 680))
         self.run()
 
     def run(self) -> None:

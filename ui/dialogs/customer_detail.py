@@ -29,6 +29,7 @@ from meike.rules.validation import mask_mobile
 from meike.services import customers, followups, records, triage
 from meike.services.customers import AppointmentRow, CustomerDetail
 from meike.services.triage import VisitRow
+from ui import geometry
 from ui.dialogs.appointment import CancelAppointmentDialog, ChangeAppointmentDialog
 from ui.dialogs.records import ConsultationDialog, RejectVisitDialog, ReminderDialog, TreatmentDialog
 from ui.widgets.customer_form import CustomerForm
@@ -92,7 +93,7 @@ class CustomerDetailDialog(QDialog):
         self.reject_dialog: RejectVisitDialog | None = None
         self.visit_menu: QMenu | None = None
         self.setObjectName("customer_detail")
-        self.resize(980, 660)
+        geometry.fit_to_screen(self, default=(980, 660))
 
         self.header = QLabel(objectName="detail_header", textFormat=Qt.TextFormat.RichText)
         self.header.setStyleSheet("font-size: 14px; padding: 4px 2px;")

@@ -31,6 +31,7 @@ from meike.errors import MeikeError
 from meike.permissions import Actor
 from meike.services import followups
 from meike.services.followups import ReminderRow
+from ui import geometry
 from ui.widgets.form import ERROR_STYLE
 from ui.widgets.form_dialog import FormDialog
 
@@ -161,7 +162,7 @@ class ReminderListDialog(QDialog):
         self.menu: QMenu | None = None
         self.setObjectName("reminder_list_dialog")
         self.setWindowTitle(list_title(kind, overdue_only))
-        self.resize(860, 480)
+        geometry.fit_to_screen(self, default=(860, 480))
 
         self.summary = QLabel(objectName="reminder_summary")
         self.summary.setStyleSheet("font-size: 15px; font-weight: bold; color: #24445c;")
