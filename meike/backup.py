@@ -7,21 +7,29 @@ A backup is ``<database stem>-YYYYMMDD-HHMMSS-<kind>.sqlite3`` in the backup fol
 ``meike-20261123-093000-daily.sqlite3`` (clinic-local time). It is written under a temporary name,
 checked with ``PRAGMA integrity_check``, fsynced and only then renamed into place, so a file with a
 backup's name is always a complete, sound database.
+
+Every automatic and manual attempt (daily, exit, manual, before a migration) is recorded in
+``system_settings`` (``backup.last_*``): the last success and the last failure with a short Chinese
+reason. A failure is also written to the audit log. ``backup_status`` reads it back for the dashboard,
+whose ``warning`` is set when the last attempt failed or the last success is more than a day old.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
@@ -50,7 +58,15 @@ _NAME = re.compile(
 
 
 class BackupError(MeikeError):
-    """A backup or a restore failed; the message says why, in Chinese."""
+    """A backup or a restore failed; the message says why, in Chinese.
+
+    ``reason`` (optional) is the short reason recorded in the backup status when the cause is not an
+    exception of its own (see ``failure_reason``).
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -181,7 +197,7 @@ def make_backup(db_path: Path, folder: Path, *, kind: str) -> BackupInfo:
         raise ValueError(f"unknown backup kind {kind!r}")
     db_path, folder = Path(db_path), Path(folder)
     if not db_path.is_file():
-        raise BackupError(f"找不到数据库文件 {db_path}，无法备份")
+        raise BackupError(f"找不到数据库文件 {db_path}，无法备份", reason=REASON_NO_DATABASE)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -200,7 +216,7 @@ def make_backup(db_path: Path, folder: Path, *, kind: str) -> BackupInfo:
         errors = integrity_errors(tmp)
         if errors:
             raise BackupError(f"备份完成后校验失败，这份备份已删除：{'；'.join(errors[:3])}。"
-                              "当前数据库可能已损坏，请运行 main.py --check 检查")
+                              "当前数据库可能已损坏，请运行 main.py --check 检查", reason=REASON_CHECK)
         _fsync_file(tmp)
         os.replace(tmp, target)
     except OSError as e:
@@ -395,7 +411,7 @@ def restore(backup_path: Path, db_path: Path, folder: Path) -> Path | None:
     return safety
 
 
-# --- settings and jobs -----------------------------------------------------------------------------
+# --- settings --------------------------------------------------------------------------------------
 
 SETTING_KEYS = {"folder": "backup.folder", "daily": "backup.keep_daily", "monthly": "backup.keep_monthly",
                 "enabled": "backup.enabled"}
@@ -464,19 +480,240 @@ def save_settings(clinic: Clinic, actor: Actor, settings: BackupSettings) -> Bac
     return clean
 
 
+# --- the status of the last attempts -----------------------------------------------------------------
+
+STATUS_KEYS = {
+    "ok_at": "backup.last_ok_at", "ok_file": "backup.last_ok_file", "ok_kind": "backup.last_ok_kind",
+    "failed_at": "backup.last_failed_at", "failure": "backup.last_failure",
+    "failed_kind": "backup.last_failed_kind", "result": "backup.last_result",  # "ok" / "failed"
+}
+# Short reasons (no paths, no personal data, no exception text: that goes to the log).
+REASON_FOLDER = "备份文件夹不存在或无法写入"
+REASON_DISK_FULL = "磁盘空间不足"
+REASON_CHECK = "备份文件校验失败"
+REASON_BUSY = "数据库正忙"
+REASON_CORRUPT = "数据库文件可能已损坏，请运行检查（main.py --check）"
+REASON_NO_DATABASE = "找不到数据库文件"
+REASON_DISK_ERROR = "读写磁盘出错（磁盘故障或网络共享断开？）"
+REASON_OTHER = "其它错误（详见日志）"
+SETTINGS_HINT = "请到 系统管理 → 数据备份 检查备份文件夹（没有这个页面的权限请告知管理员）。"
+STALE_AFTER = timedelta(days=1)
+
+_FOLDER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EEXIST, errno.EISDIR}
+_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# SQLite primary result codes (sqlite3.Error.sqlite_errorcode & 0xff)
+_SQLITE_FULL, _SQLITE_FOLDER = 13, {3, 8, 14, 23}  # FULL; PERM, READONLY, CANTOPEN, AUTH
+_SQLITE_BUSY, _SQLITE_CORRUPT, _SQLITE_IOERR = {5, 6}, {11, 26}, 10  # BUSY, LOCKED; CORRUPT, NOTADB; IOERR
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it was raised from (``__cause__`` / ``__context__``) and a driver error under a
+    SQLAlchemy one (``.orig``), outermost first."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        orig = getattr(e, "orig", None)
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The short Chinese reason recorded for a failed backup, from the exception's type (never its text)."""
+    chain = list(_causes(exc))
+    for e in chain:
+        if isinstance(e, BackupError) and e.reason:
+            return e.reason
+    for e in chain:
+        if isinstance(e, OSError) and e.errno in _FULL_ERRNOS:
+            return REASON_DISK_FULL
+        if isinstance(e, sqlite3.Error) and (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF == _SQLITE_FULL:
+            return REASON_DISK_FULL
+    for e in chain:
+        if isinstance(e, (PermissionError, FileNotFoundError, NotADirectoryError, FileExistsError,
+                          IsADirectoryError)) or (isinstance(e, OSError) and e.errno in _FOLDER_ERRNOS):
+            return REASON_FOLDER
+        if isinstance(e, sqlite3.Error):
+            code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+            if code in _SQLITE_FOLDER:
+                return REASON_FOLDER
+            if code in _SQLITE_BUSY:
+                return REASON_BUSY
+            if code in _SQLITE_CORRUPT:
+                return REASON_CORRUPT
+            if code == _SQLITE_IOERR:
+                return REASON_DISK_ERROR
+        if isinstance(e, OSError) and e.errno == errno.EIO:
+            return REASON_DISK_ERROR
+    return REASON_OTHER
+
+
+def _put(session: Session, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        row = session.get(SystemSetting, key)
+        if row is None:
+            session.add(SystemSetting(key=key, value=value))
+        else:
+            row.value = value
+
+
+def _stamp(at: datetime) -> str:
+    return at.replace(microsecond=0).isoformat(sep=" ")
+
+
+def _record_success(clinic: Clinic, info: BackupInfo) -> None:
+    """The backup exists whatever happens here: a status that cannot be written is only logged."""
+    try:
+        with clinic.write() as s:
+            _put(s, {STATUS_KEYS["ok_at"]: _stamp(info.taken_at), STATUS_KEYS["ok_file"]: info.path.name,
+                     STATUS_KEYS["ok_kind"]: info.kind, STATUS_KEYS["result"]: "ok"})
+    except Exception:  # noqa: BLE001 (busy, read-only, a schema too old to hold it)
+        log.warning("backup %s was made, but its status could not be recorded", info.path.name, exc_info=True)
+
+
+def _record_failure(clinic: Clinic, kind: str, folder: Path | None, exc: BaseException, actor: Actor | None) -> None:
+    """The status (last failure) and an audit row (the system's when there is no actor). Never raises."""
+    reason = failure_reason(exc)
+    log.error("%s backup into %s failed (%s)", kind, folder, reason, exc_info=exc)
+    status = {STATUS_KEYS["failed_at"]: _stamp(clock.now()), STATUS_KEYS["failure"]: reason,
+              STATUS_KEYS["failed_kind"]: kind, STATUS_KEYS["result"]: "failed"}
+    try:
+        with clinic.write() as s:
+            _put(s, status)
+            audit.record(s, actor, "backup.failed", "backup", None, after={
+                "kind": kind, "reason": reason, "folder": str(folder) if folder is not None else None})
+        return
+    except Exception:  # noqa: BLE001
+        log.warning("backup failure could not be recorded with its audit row; trying the status alone",
+                    exc_info=True)
+    try:  # e.g. before a migration, at a revision whose audit log has no chain yet
+        with clinic.write() as s:
+            _put(s, status)
+    except Exception:  # noqa: BLE001
+        log.warning("backup failure could not be recorded", exc_info=True)
+
+
+class _Attempt:
+    """One backup attempt, recorded when it ends: ``made(info)`` on success; an exception leaving the
+    ``with`` block is recorded as the failure (and still raised). Set ``folder`` once it is known."""
+
+    def __init__(self, clinic: Clinic, kind: str, *, actor: Actor | None = None, folder: Path | None = None) -> None:
+        self.clinic, self.kind, self.actor, self.folder = clinic, kind, actor, folder
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def made(self, info: BackupInfo) -> BackupInfo:
+        _record_success(self.clinic, info)
+        return info
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if isinstance(exc, Exception):
+            _record_failure(self.clinic, self.kind, self.folder, exc, self.actor)
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    """What the dashboard shows about the backups: the last success, the last failure, a warning."""
+
+    checked_at: datetime  # the clinic's clock when it was read
+    server_managed: bool = False  # PostgreSQL: the server's own backups (pg_dump); nothing to show
+    enabled: bool = True  # automatic backups switched on
+    last_ok_at: datetime | None = None
+    last_ok_file: str | None = None
+    last_ok_kind: str | None = None
+    last_failed_at: datetime | None = None
+    last_failure: str | None = None  # a short Chinese reason (REASON_*)
+    last_failed_kind: str | None = None
+    last_attempt_failed: bool = False
+
+    @property
+    def summary(self) -> str:
+        """One line: 上次成功备份：2026-12-07 14:05（每日自动备份） / 尚未备份 / the server's business."""
+        if self.server_managed:
+            return "数据库在 PostgreSQL 服务器上，由服务器负责备份（pg_dump）"
+        if self.last_ok_at is None:
+            return "上次成功备份：尚未备份"
+        label = KIND_LABELS.get(self.last_ok_kind or "", "")
+        return f"上次成功备份：{self.last_ok_at:%Y-%m-%d %H:%M}" + (f"（{label}）" if label else "")
+
+    @property
+    def warning(self) -> str | None:
+        """A Chinese sentence when the last attempt failed or the last success is more than a day old."""
+        if self.server_managed:
+            return None
+        if self.last_attempt_failed and self.last_failed_at is not None:
+            label = KIND_LABELS.get(self.last_failed_kind or "", "备份")
+            return (f"{label}失败（{self.last_failed_at:%m-%d %H:%M}）：{self.last_failure or REASON_OTHER}。"
+                    + SETTINGS_HINT)
+        off = "" if self.enabled else "自动备份已关闭，"
+        if self.last_ok_at is None:
+            # Switched on, the first daily backup is minutes away; switched off, nothing will ever come.
+            return None if self.enabled else f"{off}数据还从未备份过。" + SETTINGS_HINT
+        age = self.checked_at - self.last_ok_at
+        if age > STALE_AFTER:
+            return f"{off}已经 {age.days} 天没有成功备份（上次：{self.last_ok_at:%Y-%m-%d %H:%M}）。" + SETTINGS_HINT
+        return None
+
+
+def _parse_stamp(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def backup_status(clinic: Clinic) -> BackupStatus:
+    """The last success and failure of the backups (a short read; any user may see it: no personal data).
+
+    A clinic whose backups were made before the status was kept: the newest backup file in the folder
+    stands for the last success.
+    """
+    now = clock.now()
+    path = clinic.path
+    if path is None:
+        return BackupStatus(checked_at=now, server_managed=True)
+    settings = load_settings(clinic)
+    with clinic.read() as s:
+        raw = dict(s.execute(select(SystemSetting.key, SystemSetting.value)
+                             .where(SystemSetting.key.in_(STATUS_KEYS.values()))).tuples().all())
+
+    def value(name: str) -> str | None:
+        return raw.get(STATUS_KEYS[name]) or None
+
+    ok_at, ok_file, ok_kind = _parse_stamp(value("ok_at")), value("ok_file"), value("ok_kind")
+    if ok_at is None:
+        newest = next(iter(list_backups(settings.folder_for(path), database=path.stem)), None)
+        if newest is not None:
+            ok_at, ok_file, ok_kind = newest.taken_at, newest.path.name, newest.kind
+    failed_at = _parse_stamp(value("failed_at"))
+    return BackupStatus(
+        checked_at=now, enabled=settings.enabled, last_ok_at=ok_at, last_ok_file=ok_file, last_ok_kind=ok_kind,
+        last_failed_at=failed_at, last_failure=value("failure"), last_failed_kind=value("failed_kind"),
+        last_attempt_failed=value("result") == "failed" and failed_at is not None)
+
+
+# --- the jobs --------------------------------------------------------------------------------------
+
+
 def _routine(clinic: Clinic, kind: str, *, only_once_a_day: bool) -> BackupInfo | None:
     path = clinic.path
     if path is None or not path.exists():
         return None  # PostgreSQL: the server's own backups
-    settings = load_settings(clinic)
-    if not settings.enabled:
-        return None
-    folder = settings.folder_for(path)
-    today = clock.now().date()
-    if only_once_a_day and any(i.kind == kind and i.taken_at.date() == today
-                               for i in list_backups(folder, database=path.stem)):
-        return None
-    info = make_backup(path, folder, kind=kind)
+    with _Attempt(clinic, kind) as attempt:
+        settings = load_settings(clinic)
+        if not settings.enabled:
+            return None
+        folder = attempt.folder = settings.folder_for(path)
+        today = clock.now().date()
+        if only_once_a_day and any(i.kind == kind and i.taken_at.date() == today
+                                   for i in list_backups(folder, database=path.stem)):
+            return None
+        info = attempt.made(make_backup(path, folder, kind=kind))
     apply_retention(folder, daily=settings.daily, monthly=settings.monthly, today=today)
     return info
 
@@ -484,14 +721,29 @@ def _routine(clinic: Clinic, kind: str, *, only_once_a_day: bool) -> BackupInfo 
 def daily_backup(clinic: Clinic) -> BackupInfo | None:
     """The scheduler's job: one "daily" backup per day (later runs that day do nothing), then retention.
 
-    None when backups are off, the clinic is on PostgreSQL, or today's backup exists already.
+    None when backups are off, the clinic is on PostgreSQL, or today's backup exists already. The
+    outcome is recorded (``backup_status``); a failure is also audited, then raised.
     """
     return _routine(clinic, "daily", only_once_a_day=True)
 
 
 def exit_backup(clinic: Clinic) -> BackupInfo | None:
-    """When the main window closes: an "exit" backup, then retention. None when off / PostgreSQL."""
+    """When the main window closes: an "exit" backup, then retention. None when off / PostgreSQL.
+
+    Recorded like the daily backup; a failure is raised after it was recorded (the caller logs it and
+    exits anyway)."""
     return _routine(clinic, "exit", only_once_a_day=False)
+
+
+def migration_backup(clinic: Clinic, folder: Path) -> BackupInfo:
+    """Before a schema upgrade (``meike.db.migrate.upgrade``): a "migration" backup, recorded like the
+    others as far as the old schema allows (its status table is there from the first revision, the
+    audit chain only from 0008: an older one records the status alone)."""
+    path = clinic.path
+    if path is None:
+        raise BackupError("PostgreSQL 数据库请在数据库服务器上备份（pg_dump）")
+    with _Attempt(clinic, "migration", folder=Path(folder)) as attempt:
+        return attempt.made(make_backup(path, folder, kind="migration"))
 
 
 def manual_backup(clinic: Clinic, actor: Actor) -> BackupInfo:
@@ -500,7 +752,9 @@ def manual_backup(clinic: Clinic, actor: Actor) -> BackupInfo:
     path = clinic.path
     if path is None:
         raise BackupError("PostgreSQL 数据库请在数据库服务器上备份（pg_dump）")
-    info = make_backup(path, load_settings(clinic).folder_for(path), kind="manual")
+    with _Attempt(clinic, "manual", actor=actor) as attempt:
+        folder = attempt.folder = load_settings(clinic).folder_for(path)
+        info = attempt.made(make_backup(path, folder, kind="manual"))
     with clinic.write() as s:
         audit.record(s, actor, "backup.manual", "backup", None, after={"file": str(info.path), "size": info.size})
     return info
@@ -535,4 +789,7 @@ def restore_clinic(clinic: Clinic, actor: Actor, backup_path: Path) -> Path | No
         audit.record(s, actor, "backup.restore", "database", None, after={
             "backup": Path(backup_path).name, "taken_at": summary.taken_at, "revision": summary.revision,
             "safety_copy": safety.name if safety else None})
+    safety_info = parse_name(safety) if safety else None
+    if safety_info is not None:  # the restored data carries the backup's old status: the copy just made is newer
+        _record_success(clinic, safety_info)
     return safety

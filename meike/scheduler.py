@@ -208,8 +208,9 @@ class ReminderCounter:
 def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every_s: float = 3600.0
                           ) -> BackgroundScheduler:
     """The daily backup (SQLite backup API, integrity-checked, retention applied): tried soon after the
-    start and then every hour; ``backup.daily_backup`` makes at most one a day. A failure is logged
-    and tried again at the next run; it never disturbs the window."""
+    start and then every hour; ``backup.daily_backup`` makes at most one a day. Its outcome is recorded
+    there (``backup.backup_status``: the dashboard warns; a failure is also in the audit log and the
+    log, with the traceback); the job never raises, and a failure is tried again at the next run."""
     from datetime import timedelta
 
     from meike import backup
@@ -217,8 +218,8 @@ def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every
     def job() -> None:
         try:
             backup.daily_backup(clinic)
-        except Exception:  # noqa: BLE001 (a full disk, a removed folder: try again next hour)
-            log.exception("daily backup failed")
+        except Exception as exc:  # noqa: BLE001 (a full disk, a removed folder: try again next hour)
+            log.warning("daily backup failed (%s); trying again at the next run", backup.failure_reason(exc))
 
     scheduler = new_scheduler()
     scheduler.add_job(job, "interval", seconds=every_s, id="backup.daily",

@@ -1,7 +1,14 @@
-"""操作台: today's reminders and figures at a glance; counts come from the scheduler, never the GUI thread."""
+"""操作台: today's reminders and figures at a glance; counts come from the scheduler, never the GUI thread.
+
+On an SQLite clinic it also shows the last successful backup and, when the last attempt failed or the
+last success is more than a day old, a red warning (``meike.backup.backup_status``, read off the GUI
+thread). Every user of the dashboard sees it: it is a safety signal and holds no personal data.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 
 import shiboken6
@@ -18,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meike import clock
+from meike import backup, clock
+from meike.backup import BackupStatus
 from meike.db import Clinic
 from meike.permissions import Actor, Page
 from meike.scheduler import ReminderCounter
@@ -28,6 +36,8 @@ from meike.services.followups import DashboardCounts
 from ui.dialogs.reminders import ReminderListDialog
 from ui.tasks import run_in_background
 
+log = logging.getLogger(__name__)
+
 WEEKDAYS = "一二三四五六日"
 PAGE_STYLE = """
 QWidget#page_dashboard { background: #f5f7fa; }
@@ -35,6 +45,9 @@ QLabel#dashboard_greeting { font-size: 22px; font-weight: bold; color: #24445c; 
 QLabel#dashboard_date, QLabel#dashboard_updated { color: #7a8794; font-size: 13px; }
 QLabel[class="section"] { font-size: 15px; font-weight: bold; color: #24445c; padding-top: 8px; }
 QLabel#dashboard_status { color: #c0392b; }
+QLabel#dashboard_backup { color: #7a8794; font-size: 13px; }
+QLabel#dashboard_backup_warning { color: #a93226; background: #fdecea; border: 1px solid #e6a19a;
+                                  border-radius: 8px; padding: 8px 12px; font-size: 14px; font-weight: bold; }
 QFrame#dashboard_help { background: #ffffff; border: 1px solid #e3e8ee; border-radius: 10px; }
 QFrame#dashboard_help QLabel { color: #5a6877; font-size: 13px; }
 """
@@ -61,6 +74,7 @@ REMINDER_LISTS: dict[str, tuple[str | None, bool]] = {
     "overdue": (None, True),
 }
 OTHER_PAGES = {"appointments_today": Page.CUSTOMERS, "unpaid_charges": Page.CASHIER}
+BACKUP_STATUS_EVERY_S = 600.0  # while the page stays open, the backup status is read again this often
 
 
 class CountCard(QFrame):
@@ -143,6 +157,9 @@ class DashboardPage(QWidget):
         self.setStyleSheet(PAGE_STYLE)
         self.dialog: ReminderListDialog | None = None
         self.last_counts: DashboardCounts | None = None
+        self.backup_status: BackupStatus | None = None
+        self.shows_backup = clinic.path is not None  # PostgreSQL: the server's backups, nothing to show
+        self._backup_read_at: float | None = None  # time.monotonic() of the last request
 
         self.counter = ReminderCounter(clinic, actor)
         self._relay = _CountsRelay()
@@ -171,6 +188,12 @@ class DashboardPage(QWidget):
         titles = QVBoxLayout()
         titles.addWidget(greeting)
         titles.addWidget(self.date_label)
+        self.backup_line = QLabel("上次成功备份：…", objectName="dashboard_backup")
+        self.backup_line.setVisible(self.shows_backup)
+        titles.addWidget(self.backup_line)
+        self.backup_warning = QLabel(objectName="dashboard_backup_warning")
+        self.backup_warning.setWordWrap(True)
+        self.backup_warning.hide()
         head.addLayout(titles)
         head.addStretch(1)
         head.addWidget(self.updated)
@@ -203,6 +226,7 @@ class DashboardPage(QWidget):
         layout.setContentsMargins(24, 20, 24, 20)
         layout.setSpacing(10)
         layout.addLayout(head)
+        layout.addWidget(self.backup_warning)
         layout.addLayout(grid)
         layout.addWidget(self.status)
         layout.addSpacing(8)
@@ -249,6 +273,16 @@ class DashboardPage(QWidget):
         clinic, actor = self.clinic, self.actor
         run_in_background(lambda: customers.dashboard_counts(clinic, actor), self.show_counts, self._customer_failed,
                           owner=self)
+        self.refresh_backup_status()
+
+    def refresh_backup_status(self) -> None:
+        """Read the backup status in the background (SQLite clinics only)."""
+        if not self.shows_backup:
+            return
+        self._backup_read_at = time.monotonic()
+        clinic = self.clinic
+        run_in_background(lambda: backup.backup_status(clinic), self.show_backup_status, self._backup_status_failed,
+                          owner=self)
 
     # -- results (GUI thread) ----------------------------------------------------------------------
 
@@ -258,6 +292,8 @@ class DashboardPage(QWidget):
             self.cards[key].set_value(getattr(counts, key))
         self.updated.setText(f"更新于 {datetime.now(clock.CLINIC_TZ):%H:%M:%S}")
         self.status.hide()
+        if self._backup_read_at is None or time.monotonic() - self._backup_read_at >= BACKUP_STATUS_EVERY_S:
+            self.refresh_backup_status()  # a page left open all day still notices a failed backup
 
     def show_counts(self, counts: CustomerCounts) -> None:
         if not shiboken6.isValid(self):  # run_in_background may answer after the page was destroyed
@@ -273,6 +309,23 @@ class DashboardPage(QWidget):
 
     def _customer_failed(self, exc: Exception) -> None:
         self.show_failure(str(exc))
+
+    def show_backup_status(self, status: BackupStatus) -> None:
+        if not shiboken6.isValid(self):
+            return
+        self.backup_status = status
+        self.backup_line.setText(status.summary)
+        self.backup_line.setToolTip(status.last_ok_file or "")
+        warning = status.warning
+        self.backup_warning.setText(f"⚠ {warning}" if warning else "")
+        self.backup_warning.setVisible(bool(warning))
+
+    def _backup_status_failed(self, exc: Exception) -> None:
+        log.warning("backup status could not be read: %s", exc)
+        if not shiboken6.isValid(self):
+            return
+        self.backup_line.setText("上次成功备份：暂时无法读取，稍后会自动重试")
+        self._backup_read_at = None  # try again with the next reminder count
 
     # -- cards -------------------------------------------------------------------------------------
 
