@@ -8,11 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
+from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox
 
+import meike
 from devices.callerid import CallerIdSetting
+from meike import logs, paths
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic
 from meike.permissions import Actor
@@ -39,10 +41,34 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def icon() -> QIcon:
+    """The application icon (resources/meike.png, installed as ui.resources)."""
+    from importlib.resources import files
+
+    return QIcon(str(files("ui.resources") / "meike.png"))
+
+
+def install_chinese(app: QApplication) -> bool:
+    """Qt's own texts in Chinese: 确定/取消, 是/否, the 复制/粘贴 menu of text fields (qtbase_zh_CN)."""
+    if getattr(app, "qt_translator", None) is not None:
+        return True
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if not translator.load(QLocale(QLocale.Language.Chinese, QLocale.Country.China), "qtbase", "_", folder):
+        log.warning("Qt's Chinese translation (qtbase_zh_CN.qm) was not found in %s", folder)
+        return False
+    app.installTranslator(translator)
+    app.qt_translator = translator  # type: ignore[attr-defined]
+    return True
+
+
 def make_application(argv: list[str]) -> QApplication:
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Meike")
-    app.setApplicationDisplayName("美客")
+    app.setApplicationDisplayName("美客")  # Qt adds " — 美客" to every window title
+    app.setApplicationVersion(meike.__version__)
+    app.setWindowIcon(icon())
+    install_chinese(app)
     font = QFont()
     font.setFamilies(["Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "sans-serif"])
     font.setPointSize(10)
@@ -108,22 +134,58 @@ def _exit_backup(clinic: Clinic) -> None:
     from meike import backup
 
     try:
-        backup.exit_backup(clinic)
-    except Exception:  # noqa: BLE001
-        log.exception("backup on exit failed")
+        backup.exit_backup(clinic)  # records its outcome (the dashboard warns of a failure next time)
+    except Exception as exc:  # noqa: BLE001 (logged with its traceback by the backup itself)
+        log.warning("backup on exit failed (%s)", backup.failure_reason(exc))
+
+
+def bring_forward() -> None:
+    """A second start of Meike asked for the window: show the one in front (a dialog before its window)."""
+    window = QApplication.activeModalWidget() or next(
+        (w for w in QApplication.topLevelWidgets() if w.isVisible() and isinstance(w, (QMainWindow, QDialog))), None)
+    log.info("a second start of Meike asked for the window")
+    if window is None:
+        return
+    if window.isMinimized():
+        window.showNormal()
+    window.raise_()
+    window.activateWindow()
+
+
+def _uses_default_location(args: argparse.Namespace) -> bool:
+    return not (args.database or os.environ.get("MEIKE_DATABASE_URL") or os.environ.get("MEIKE_DATA_DIR"))
 
 
 def run(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    log_path = logs.setup(paths.log_dir())
+    log.info("Meike %s starting (log %s)", meike.__version__, log_path)
     app = make_application(sys.argv[:1])
+    from ui import crash
+
+    crash.install(app)
     if args.screenshot:
         from ui.screenshots import render_all
 
         return render_all(args.screenshot, database=args.database)
+    if _uses_default_location(args):
+        paths.adopt_legacy_data(paths.data_dir(), paths.legacy_data_dirs())
+    url = database_url(args.database, demo_mode=args.demo)
+    from ui.single_instance import SingleInstance
+
+    instance = SingleInstance(paths.data_dir(), url, app)
+    if not instance.acquire():
+        if not instance.handed_over:
+            QMessageBox.information(None, "美客已在运行", "美客已经打开了这个诊所的数据（也许是这台电脑的另一个 "
+                                    "Windows 用户打开的）。请先关闭那个美客，再启动。")
+        return 0
+    instance.activated.connect(bring_forward)
     try:
-        clinic = open_clinic(database_url(args.database, demo_mode=args.demo), demo_mode=args.demo)
+        clinic = open_clinic(url, demo_mode=args.demo)
     except Exception as exc:  # the database cannot be opened or upgraded: say so, do not crash silently
-        QMessageBox.critical(None, "无法打开数据库", f"无法打开或升级数据库：\n{exc}")
+        log.exception("cannot open the database")
+        QMessageBox.critical(None, "无法打开数据库", open_failure_text(exc, log_path))
+        instance.release()
         return 2
     if not system.is_initialised(clinic) and FirstRunDialog(clinic).exec() != QDialog.DialogCode.Accepted:
         return 0
@@ -147,7 +209,12 @@ def run(argv: list[str] | None = None) -> int:
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
             app.quit()
             return
-        window = window_for(clinic, dialog.actor, simulators=simulators)
+        try:
+            window = window_for(clinic, dialog.actor, simulators=simulators)
+        except Exception:  # the window could not be built: say so and end, never run on invisibly
+            crash.report_fatal(*sys.exc_info())
+            app.quit()
+            return
         window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
         windows[:] = [window]
         window.show()
@@ -163,4 +230,16 @@ def run(argv: list[str] | None = None) -> int:
     if simulators is not None:
         simulators.close()
     clinic.dispose()
+    instance.release()
+    log.info("Meike closed (%s)", code)
     return code
+
+
+def open_failure_text(exc: Exception, log_path: Path) -> str:
+    """Why the database could not be opened, in words; a message of our own is shown as it is."""
+    from meike.errors import MeikeError
+
+    if isinstance(exc, MeikeError):
+        return exc.message
+    return ("无法打开或升级诊所的数据库。数据库文件没有被改动；如果升级前做了备份，它在备份文件夹里。\n"
+            f"请联系维护人员，并把日志文件发给他：\n{log_path}")

@@ -23,6 +23,7 @@ from meike.errors import PermissionDenied
 from meike.permissions import PAGE_LABELS, Actor, Page
 from meike.services import accounts, system
 from ui import geometry
+from ui.about import show_about
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
 from ui.pages import factory
@@ -54,8 +55,8 @@ class MainWindow(QMainWindow):
             raise PermissionDenied("管理员账号只能进入账号管理，不能进入主页面")
         self.clinic, self.actor = clinic, actor
         self.setObjectName("main_window")
-        self.setWindowTitle(f"美客 — {clinic_name} — {actor.label}" if clinic_name else f"美客 — {actor.label}")
-        self.resize(1280, 800)
+        # Qt adds the application's name: "<clinic> — <user> — 美客"
+        self.setWindowTitle(f"{clinic_name} — {actor.label}" if clinic_name else actor.label)
         self.pages: dict[Page, QWidget] = {}
         self._logging_out = False
         self.nav_buttons: dict[Page, QPushButton] = {}
@@ -93,7 +94,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.setup_menus()
         self.statusBar().showMessage(f"{clinic_name}　当前用户：{actor.label}（{actor.username}）")
-        geometry.restore(self, actor.username)
+        if not geometry.restore(self, actor.username):
+            geometry.fit_to_screen(self, default=(1280, 800))
         if actor.pages:
             self.open_page(actor.pages[0])
         self.phone_listener: PhoneListener | None = None
@@ -162,6 +164,10 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         for action in (change, logout, quit_action):
             menu.addAction(action)
+        help_menu = self.menuBar().addMenu("帮助")
+        about = QAction("关于 美客", self, objectName="action_about")
+        about.triggered.connect(lambda: show_about(self))
+        help_menu.addAction(about)
 
     def open_page(self, page: Page) -> QWidget:
         """Show a page, building it on first use. The page's own service calls check permission too."""

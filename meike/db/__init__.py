@@ -17,7 +17,9 @@ from meike.errors import ConflictError, StorageError
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    # hide_parameters: a database error's text (logged, shown in a crash report) never carries the
+    # values of the statement, which are names, numbers and notes of customers.
+    engine = create_engine(url, future=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         sqlite_adapter.install(engine)
     return engine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
@@ -15,7 +16,9 @@ from meike.db import Clinic
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The revisions are the package meike.migrations (migrations/ in the source tree, mapped by pyproject):
+# the same lookup works from a source checkout, an installed wheel and the frozen build.
+MIGRATIONS_DIR = Path(str(files("meike.migrations")))
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -60,7 +63,7 @@ def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
             folder = backup_dir or backup.load_settings(clinic).folder_for(path)
         except Exception:  # noqa: BLE001 (settings of a very old schema): beside the database
             folder = path.parent / "backups"
-        backup_path = backup.make_backup(path, folder, kind="migration").path
+        backup_path = backup.migration_backup(clinic, folder).path  # recorded: the dashboard tells a failure
         log.info("backed up %s to %s before upgrading from %s", path, backup_path, current)
     run(clinic, command.upgrade, "head")
     return backup_path

@@ -175,7 +175,7 @@ ACTION_LABELS = {
     "account.deposit": "收定金", "account.prepaid": "预存", "account.inpatient": "住院押金",
     "account.coupon": "售券", "account.refund": "余额退款", "account.discharge": "出院退款",
     "session.lock": "自动锁屏", "session.unlock": "解锁", "audit.export": "导出操作日志", "audit.verify": "校验操作日志", "backup.manual": "手动备份",
-    "backup.restore": "恢复备份", "sms.batch": "群发短信",
+    "backup.restore": "恢复备份", "backup.failed": "备份失败", "sms.batch": "群发短信",
 }
 
 # Categories of the viewer's filter: action prefixes (an exact action or "prefix.").

@@ -1,0 +1,1 @@
+"""The program's own files (the application icon), installed as the package ``ui.resources``."""

@@ -1,0 +1,50 @@
+"""Starting Meike: ``--check`` and ``--selftest`` print and end without a window; anything else opens it.
+
+Nothing here imports Qt before it is needed, so ``--check`` runs on a server without a display. The
+frozen build's console program ``meike-check`` is ``--check`` unless told ``--selftest``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+NO_DISPLAY = ("美客需要图形桌面才能打开窗口：请在桌面会话中启动（或设置 DISPLAY），"
+              "只截图或测试时可设置 QT_QPA_PLATFORM=offscreen。")
+
+
+def display_problem(argv: list[str], environ: dict[str, str] | None = None) -> str | None:
+    """Why no window can open here, or None. ``--screenshot`` needs none: it renders offscreen."""
+    env = os.environ if environ is None else environ
+    if sys.platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if "--screenshot" in argv:
+        env["QT_QPA_PLATFORM"] = "offscreen"
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
+
+
+def _is_check_program() -> bool:
+    return bool(getattr(sys, "frozen", False)) and Path(sys.executable).stem.lower() == "meike-check"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--selftest" in args:
+        from ui.selftest import selftest_main
+
+        return selftest_main(args)
+    if "--check" in args or _is_check_program():
+        from meike.cli import check_main
+
+        return check_main(args)
+    problem = display_problem(args)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
+    from ui.app import run
+
+    return run(args)
