@@ -4,7 +4,12 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run clinic test bench crashtest lint screenshots deps clean
+# The frozen build: its own venv with the pinned versions (packaging/requirements-build.txt).
+BUILD_VENV  := .venv-build
+BPY         := $(BUILD_VENV)/bin/python
+BUILD_STAMP := $(BUILD_VENV)/.installed
+
+.PHONY: run clinic test bench crashtest lint screenshots deps clean dist dist-check installer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,20 +34,46 @@ test: $(STAMP)           ## the whole suite on SQLite, then on PostgreSQL when M
 	  echo "== the same suite on PostgreSQL ($${MEIKE_TEST_DATABASE_URL}) =="; \
 	  QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider; fi
 
-bench: $(STAMP)          ## speed on large synthetic data, figures in bench/results.json
+bench: $(STAMP) dist     ## speed on large synthetic data, figures in bench/results.json
 	$(PY) -m bench.run
 	$(PY) -m bench.cashier
 	$(PY) -m bench.callerid
+	$(PY) -m bench.frozen_start
 
 crashtest: $(STAMP)      ## SIGKILL a cashier at random instants, audit the books: bench/reliability.json
 	$(PY) -m bench.crashtest
 
 lint: $(STAMP)
-	$(PY) -m ruff check meike ui devices tests bench main.py
+	$(PY) -m ruff check meike ui devices tests bench packaging main.py
 
 screenshots: $(STAMP)    ## PNGs of every page in /tmp/meike-shots
 	@bash .ci/system-deps.sh test
 	QT_QPA_PLATFORM=offscreen $(PY) main.py --demo --screenshot /tmp/meike-shots
 
+$(BUILD_STAMP): pyproject.toml packaging/requirements-build.txt
+	@bash .ci/system-deps.sh dist
+	$(PYTHON) -m venv $(BUILD_VENV)
+	$(BPY) -m pip install --quiet --upgrade pip
+	$(BPY) -m pip install --quiet -r packaging/requirements-build.txt
+	touch $(BUILD_STAMP)
+
+dist: $(BUILD_STAMP)     ## the one-folder build dist/Meike (PyInstaller, from the pinned versions)
+	$(BPY) -m pip install --quiet --no-deps --force-reinstall .
+	rm -rf dist/Meike
+	mkdir -p build/pyinstaller
+	# Outside the source tree: its meike/ would shadow the installed package (meike.migrations, ui.resources).
+	cd build/pyinstaller && ../../$(BPY) -m PyInstaller --noconfirm --log-level WARN \
+	    --distpath ../../dist --workpath work ../../packaging/meike.spec
+	$(BPY) packaging/notices.py dist/Meike/THIRD-PARTY-NOTICES.txt --licenses dist/Meike/licenses
+	cp LICENSE CHANGELOG.md dist/Meike/
+	cp packaging/licenses/*.txt dist/Meike/licenses/
+
+installer: dist          ## dist/Meike-Setup-<version>.exe (NSIS 3: apt-get install nsis, or NSIS on Windows)
+	$(BPY) packaging/nsis_files.py dist/Meike build/nsis
+	makensis -V2 -DVERSION=$$($(BPY) packaging/nsis_files.py --version) -DDISTDIR=dist/Meike installer.nsi
+
+dist-check: installer    ## CI: the build's self-test, every page from the build, the installer, pip install .
+	bash packaging/dist-check.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BUILD_VENV) build dist *.egg-info .pytest_cache

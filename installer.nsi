@@ -60,7 +60,11 @@ RequestExecutionLevel admin
 !define /IfNDef ICON "resources/meike.ico"
 !define /IfNDef OUTDIR "${DISTDIR}/.."
 
-!if ! /FileExists "${DISTDIR}/Meike.exe"
+!if /FileExists "${DISTDIR}/Meike.exe"
+!else if /FileExists "${DISTDIR}/Meike"
+  ; The Linux build: CI (make dist-check) compiles the script against it to prove the script and the
+  ; file lists; the setup program it writes is not one to ship.
+!else
   !error "${DISTDIR}/Meike.exe not found: build the program first (PyInstaller one-folder build) or pass -DDISTDIR=<folder>"
 !endif
 !if ! /FileExists "${FILELISTS}/install_files.nsh"

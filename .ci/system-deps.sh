@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages Qt needs (and a CJK font) when running as root; otherwise print the
 # apt-get command. Never fails the build: tests still run when a package cannot be had.
-#   usage: .ci/system-deps.sh run|test
+#   usage: .ci/system-deps.sh run|test|dist
 set -u
 RUNTIME="libegl1 libgl1 libx11-6 libx11-xcb1 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0
  libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
  libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 libxcb-xkb1"
 case "${1:-run}" in
   run) WANT="$RUNTIME fonts-noto-cjk libportaudio2" ;;  # PortAudio: line-in call recording and playback
-  *)   WANT="$RUNTIME fonts-wqy-microhei" ;;
+  dist) WANT="$RUNTIME fonts-wqy-microhei libportaudio2 binutils nsis" ;;  # PyInstaller needs objdump; makensis
+  *)   WANT="$RUNTIME fonts-wqy-microhei libportaudio2" ;;  # the self-test loads PortAudio
 esac
 command -v dpkg-query >/dev/null 2>&1 || { echo "system-deps: not a Debian system; install Qt 6 runtime libraries and a CJK font yourself"; exit 0; }
 missing=""

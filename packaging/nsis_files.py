@@ -88,7 +88,8 @@ def _check_name(rel: PurePosixPath) -> None:
 
 def scan(dist: Path) -> Payload:
     """Every file and folder under ``dist``, checked for names Windows and NSIS can take."""
-    if not (dist / "Meike.exe").is_file():
+    if not (dist / "Meike.exe").is_file() and not (dist / "Meike").is_file():
+        # The Linux build (CI compiles the installer against it to prove the script) has "Meike".
         raise LayoutError(f"{dist} is not a Meike build folder (no Meike.exe in it)")
     files: list[PurePosixPath] = []
     dirs: list[PurePosixPath] = []

@@ -60,13 +60,16 @@ def _sample_receipt() -> object:
 
 
 def _receipt_pdf(work: Path) -> str:
-    from meike import receipts
+    from meike import pdf_fonts, receipts
 
-    path = receipts.render_pdf(_sample_receipt(), work / "receipt.pdf")  # type: ignore[arg-type]
+    font = pdf_fonts.system_font()  # a clinic PC's own Chinese TrueType font, embedded in the PDF
+    path = receipts.render_pdf(_sample_receipt(), work / "receipt.pdf", font_file=font)  # type: ignore[arg-type]
     data = path.read_bytes()
     if not data.startswith(b"%PDF") or len(data) < 1000:
         raise RuntimeError("PDF 文件不完整")
-    return f"{len(data):,} 字节"
+    if font is not None and b"/FontFile2" not in data:
+        raise RuntimeError(f"字体 {font.name} 没有嵌入")
+    return f"{len(data):,} 字节，字体 {font.name if font else 'STSong-Light（未嵌入：本机没有中文 TrueType 字体）'}"
 
 
 def _escpos() -> str:
