@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,6 +40,7 @@ from meike.permissions import (
 from meike.services import accounts, audit, dictionaries
 from meike.services.dictionaries import Kind
 from ui import geometry
+from ui.about import show_about
 from ui.audit_viewer import AuditViewer
 from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
@@ -86,10 +87,28 @@ class AccountManager(QMainWindow):
         tabs.addTab(self.backup_panel, "备份与恢复")
         tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
         self.setCentralWidget(tabs)
+        self._logging_out = False
+        self.setup_menus()
         geometry.restore(self, actor.username)
         geometry.fit_to_screen(self, default=(1100, 680))
         self.reload()
         self.new_account()
+
+    def setup_menus(self) -> None:
+        menu = self.menuBar().addMenu("系统")
+        logout = QAction("退出登录", self, objectName="action_logout")
+        logout.triggered.connect(self.logout)
+        quit_action = QAction("退出", self, objectName="action_quit")
+        quit_action.triggered.connect(self.close)
+        menu.addAction(logout)
+        menu.addAction(quit_action)
+        about = QAction("关于 美客", self, objectName="action_about")
+        about.triggered.connect(lambda: show_about(self))
+        self.menuBar().addMenu("帮助").addAction(about)
+
+    def logout(self) -> None:
+        self._logging_out = True
+        self.close()
 
     # --- layout --------------------------------------------------------------------------------
 
@@ -325,4 +344,4 @@ class AccountManager(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         geometry.save(self, self.actor.username)
         super().closeEvent(event)
-        self.closed.emit(False)
+        self.closed.emit(self._logging_out)

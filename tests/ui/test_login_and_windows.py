@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from meike.db import Clinic
 from meike.errors import PermissionDenied
@@ -120,3 +121,22 @@ def test_window_geometry_is_remembered_per_user(qtbot, demo_clinic: Clinic) -> N
     room = other.screen().availableGeometry().marginsRemoved(geometry.frame_margins(other))
     assert (other.width(), other.height()) == (min(1280, room.width()), min(800, room.height()))  # fits the screen
     assert geometry.restore(other, "kf") is False
+
+
+def test_about_shows_the_version_and_where_the_data_is(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    import meike
+    from meike import paths
+
+    for actor, window_class in ((accounts.authenticate(demo_clinic, "gl", "123"), MainWindow),
+                                (accounts.authenticate(demo_clinic, "admin", "admin"), AccountManager)):
+        window = window_class(demo_clinic, actor, "示范诊所")
+        qtbot.addWidget(window)
+        assert "美客" not in window.windowTitle()  # Qt adds the program's name once
+        about = window.findChild(QAction, "action_about")
+        assert about is not None
+        about.trigger()
+        box = window.findChild(QMessageBox, "about_dialog")
+        assert box is not None and box.isVisible() and box.windowTitle() == "关于 美客"
+        text = box.text()
+        assert f"版本 {meike.__version__}" in text and str(paths.data_dir()) in text
+        box.close()
