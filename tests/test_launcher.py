@@ -60,3 +60,18 @@ def test_the_selftest_reports_a_missing_part(monkeypatch: pytest.MonkeyPatch) ->
     assert results[0].line().startswith("失败  收据 PDF") and "code93" in results[0].line()
     monkeypatch.setattr(selftest, "PARTS", [("收据 PDF（中文、条码）", missing)])
     assert selftest.selftest_main([]) == 1
+
+
+def test_a_console_command_of_the_windowed_program_writes_its_report_somewhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Meike.exe is windowed (no stdout): --check writes to the console it was started from or, with none,
+    to logs/console.txt instead of failing on a missing stream."""
+    from ui import launcher
+
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    code = launcher.main(["--check", "--database", f"sqlite:///{tmp_path / 'new.sqlite3'}"])
+    assert sys.stdout is not None and sys.stdout is sys.stderr
+    sys.stdout.close()
+    report = (tmp_path / "data" / "logs" / "console.txt").read_text(encoding="utf-8")
+    assert code == 1 and "美客数据检查" in report and "请先正常启动一次程序完成升级" in report

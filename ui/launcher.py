@@ -27,12 +27,33 @@ def display_problem(argv: list[str], environ: dict[str, str] | None = None) -> s
     return NO_DISPLAY
 
 
+def _console_output() -> None:
+    """The windowed Meike.exe has no stdout: for a console command, write to the console it was started
+    from (cmd / PowerShell), else to logs/console.txt in the data folder."""
+    if sys.stdout is not None and sys.stderr is not None:
+        return
+    stream = None
+    if sys.platform == "win32":
+        import ctypes
+
+        if ctypes.windll.kernel32.AttachConsole(-1):  # type: ignore[attr-defined]  (ATTACH_PARENT_PROCESS)
+            stream = open("CONOUT$", "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (for the process)
+    if stream is None:
+        from meike import paths
+
+        stream = open(paths.log_dir() / "console.txt", "w", encoding="utf-8")  # noqa: SIM115
+    sys.stdout = sys.stdout or stream
+    sys.stderr = sys.stderr or stream
+
+
 def _is_check_program() -> bool:
     return bool(getattr(sys, "frozen", False)) and Path(sys.executable).stem.lower() == "meike-check"
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if "--selftest" in args or "--check" in args or _is_check_program():
+        _console_output()
     if "--selftest" in args:
         from ui.selftest import selftest_main
 
