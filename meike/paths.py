@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 _dirs = PlatformDirs(appname="Meike", appauthor="Meike")
 DATABASE_FILES = ("meike.sqlite3", "meike-demo.sqlite3")
+WORKSTATION_FILES = ("workstation.json", "workstation.ini")  # this PC's devices; window sizes
 SQLITE_SIDECARS = ("", "-wal", "-shm", "-journal")
 
 
@@ -68,13 +69,14 @@ def demo_database() -> Path:
     return data_dir() / "meike-demo.sqlite3"
 
 
-def adopt_legacy_data(target: Path, legacy: list[Path]) -> list[Path]:
+def adopt_legacy_data(target: Path, legacy: list[Path], config: Path | None = None) -> list[Path]:
     """Move a clinic found in an old per-user folder into ``target`` (the shared folder); returns what moved.
 
     Only when ``target`` holds no database of that name yet: a database moves with its SQLite side files
-    (the write-ahead log holds committed data), then the ``backups`` and ``recordings`` folders. Nothing
-    is overwritten; a note is left in the old folder saying where the data went. Call it before any
-    database is opened.
+    (the write-ahead log holds committed data), then the ``backups`` and ``recordings`` folders, and this
+    PC's settings (printer, caller-ID box: the old per-user folder held them too) into ``config``.
+    Nothing is overwritten; a note is left in the old folder saying where the data went. Call it before
+    any database is opened.
     """
     moved: list[Path] = []
     for old in legacy:
@@ -93,6 +95,11 @@ def adopt_legacy_data(target: Path, legacy: list[Path]) -> list[Path]:
             if moved and (old / folder).is_dir() and not (target / folder).exists():
                 shutil.move(str(old / folder), str(target / folder))
                 moved.append(target / folder)
+        for name in WORKSTATION_FILES if moved and config is not None else ():
+            if (old / name).is_file() and not (config / name).exists():
+                config.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(old / name), str(config / name))
+                moved.append(config / name)
         if moved:
             (old / "数据已移动.txt").write_text(
                 f"美客的诊所数据已移到 {target}（这台电脑的所有 Windows 用户共用）。\r\n", encoding="utf-8")

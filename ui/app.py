@@ -169,7 +169,7 @@ def run(argv: list[str] | None = None) -> int:
 
         return render_all(args.screenshot, database=args.database)
     if _uses_default_location(args):
-        paths.adopt_legacy_data(paths.data_dir(), paths.legacy_data_dirs())
+        paths.adopt_legacy_data(paths.data_dir(), paths.legacy_data_dirs(), paths.config_dir())
     url = database_url(args.database, demo_mode=args.demo)
     from ui.single_instance import SingleInstance
 

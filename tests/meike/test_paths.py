@@ -33,11 +33,13 @@ def test_a_clinic_in_the_old_per_user_folder_moves_to_the_shared_one(tmp_path: P
     assert Path(f"{old / 'meike.sqlite3'}-wal").stat().st_size > 0
     (old / "backups").mkdir()
     (old / "backups" / "meike-20261201-daily.sqlite3").write_bytes(b"backup")
-    moved = paths.adopt_legacy_data(shared, [old])
+    (old / "workstation.json").write_text('{"printer": {"kind": "network"}}', encoding="utf-8")
+    moved = paths.adopt_legacy_data(shared, [old], shared / "config")
     assert shared / "meike.sqlite3" in moved and shared / "backups" in moved
     with sqlite3.connect(shared / "meike.sqlite3") as conn:  # the rows still in the write-ahead log came too
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (25,)
     assert (shared / "backups" / "meike-20261201-daily.sqlite3").read_bytes() == b"backup"
+    assert "network" in (shared / "config" / "workstation.json").read_text(encoding="utf-8")  # this PC's printer
     assert not (old / "meike.sqlite3").exists()
     assert str(shared) in (old / "数据已移动.txt").read_text(encoding="utf-8")
     assert paths.adopt_legacy_data(shared, [old]) == []  # nothing left to move
