@@ -58,6 +58,7 @@ $(BUILD_STAMP): pyproject.toml packaging/requirements-build.txt
 	touch $(BUILD_STAMP)
 
 dist: $(BUILD_STAMP)     ## the one-folder build dist/Meike (PyInstaller, from the pinned versions)
+	rm -rf build/lib build/bdist.* *.egg-info  # setuptools reuses build/lib: a deleted module would ship
 	$(BPY) -m pip install --quiet --no-deps --force-reinstall .
 	rm -rf dist/Meike
 	mkdir -p build/pyinstaller

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -131,7 +132,33 @@ _CALLER_ARGS = {
 }
 
 
+UNTRUSTED_DLL = ("来电盒驱动 DLL 必须放在只有管理员能改动的文件夹里（Program Files 或 Windows 文件夹），"
+                 "以防被人替换成别的程序：请由管理员把厂商驱动装到 Program Files 下再选择它")
+
+
+def untrusted_dll_reason(path: str, *, platform: str = sys.platform,
+                         environ: dict[str, str] | None = None) -> str | None:
+    """Why Meike will not load this DLL, or None. On Windows a DLL runs as whoever logs in to Meike, and
+    this PC's settings live in a folder every Windows user may write: only a DLL in a folder that only
+    administrators can change (Program Files, the Windows folder) is loaded."""
+    if platform != "win32":
+        return None
+    import ntpath
+
+    env = dict(os.environ) if environ is None else environ
+    roots = [env.get(name, "") for name in ("ProgramFiles", "ProgramFiles(x86)", "ProgramW6432", "SystemRoot")]
+    target = ntpath.normcase(ntpath.normpath(path))
+    for root in filter(None, roots):
+        prefix = ntpath.normcase(ntpath.normpath(root)).rstrip("\\") + "\\"
+        if target.startswith(prefix):
+            return None
+    return UNTRUSTED_DLL
+
+
 def _default_loader(path: str) -> Any:
+    reason = untrusted_dll_reason(path)
+    if reason is not None:
+        raise OSError(reason)
     return ctypes.WinDLL(path) if sys.platform == "win32" else ctypes.CDLL(path)
 
 
@@ -218,6 +245,8 @@ class DllCallerId:
         try:
             return self.loader(self.dll_path)
         except OSError as e:
+            if str(e) == UNTRUSTED_DLL:
+                raise CallerIdError(UNTRUSTED_DLL) from e
             raise CallerIdError(f"无法加载来电盒驱动 {self.dll_path}：{e}。"
                                 "请确认文件存在，且与本程序同为 32 位或 64 位") from e
 

@@ -9,7 +9,7 @@ import argparse
 
 from meike.check import run_check
 from meike.clinic_setup import database_url
-from meike.db import Clinic
+from meike.db import Clinic, sqlite_path
 from meike.db.location import check_url
 from meike.errors import MeikeError
 
@@ -21,6 +21,10 @@ def check_main(argv: list[str]) -> int:
     parser.add_argument("--database", metavar="URL")
     args, _unknown = parser.parse_known_args(argv)
     url = database_url(args.database, demo_mode=args.demo)
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():  # never leave an empty database behind a mistyped path
+        print(f"数据库文件不存在：{path}")
+        return 2
     try:
         check_url(url)
         clinic = Clinic.open(url)

@@ -26,11 +26,14 @@ ThreadErrorListener = Callable[[threading.ExceptHookArgs], None]
 _thread_listeners: list[ThreadErrorListener] = []
 
 
-def setup(folder: Path, *, level: int = logging.INFO) -> Path:
-    """Log to ``folder/meike.log`` (2 MB × 6 files), fatal crashes to ``folder/faults.log``; returns the log."""
+def setup(folder: Path, *, name: str = LOG_FILE, level: int = logging.INFO) -> Path:
+    """Log to ``folder/name`` (2 MB × 6 files), fatal crashes to ``folder/faults.log``; returns the log.
+
+    One process writes one file: the program names it after its database (one Meike per database runs
+    on a PC), so rotating never renames a file another process holds open (Windows refuses that)."""
     global _fault_file, _handler
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / LOG_FILE
+    path = folder / name
     root = logging.getLogger()
     if _handler is None or Path(_handler.baseFilename) != path.resolve():
         if _handler is not None:

@@ -111,7 +111,7 @@ def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial",
                           check: bool = False) -> CallerIdSetting:
     """Save the caller-ID box. Patterns must compile (the caller's line must name a ``number`` group).
     ``check``: validate only, write nothing."""
-    from devices.callerid_dll import FAMILIES
+    from devices.callerid_dll import FAMILIES, untrusted_dll_reason
 
     errors: dict[str, str] = {}
     pattern, offhook_pattern, onhook_pattern = pattern.strip(), offhook_pattern.strip(), onhook_pattern.strip()
@@ -133,6 +133,8 @@ def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial",
             errors["callerid_family"] = "请选择来电盒型号"
         if not dll_path.strip():
             errors["callerid_dll"] = "请填写厂商驱动 DLL 的位置"
+        elif (untrusted := untrusted_dll_reason(dll_path.strip())) is not None:
+            errors["callerid_dll"] = untrusted
     if errors:
         raise ValidationError(errors)
     setting = CallerIdSetting(port.strip(), pattern, kind, dll_path.strip(), family, offhook_pattern, onhook_pattern)

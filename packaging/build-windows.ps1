@@ -15,6 +15,9 @@ if (-not (Test-Path .venv-build\Scripts\python.exe)) { Run py -3.11 -m venv .ven
 $bpy = (Resolve-Path .venv-build\Scripts\python.exe).Path
 Run $bpy -m pip install --upgrade pip
 Run $bpy -m pip install -r packaging\requirements-build.txt
+# setuptools reuses build\lib: a module deleted from the source would still ship
+foreach ($old in @("build\lib", "meike.egg-info")) { if (Test-Path $old) { Remove-Item -Recurse -Force $old } }
+Get-ChildItem build -Filter "bdist.*" -ErrorAction SilentlyContinue | Remove-Item -Recurse -Force
 Run $bpy -m pip install --no-deps --force-reinstall .
 
 if (Test-Path dist\Meike) { Remove-Item -Recurse -Force dist\Meike }

@@ -30,5 +30,6 @@ echo "== pip install . into a fresh venv, then meike --check"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet -c packaging/requirements-build.txt .
 (cd "$work" && "$work/venv/bin/meike" --check --database "sqlite:///$work/data/meike-demo.sqlite3" | tail -3)
+(cd "$work" && "$work/venv/bin/meike-check" --database "sqlite:///$work/data/meike-demo.sqlite3" | tail -1)
 (cd "$work" && "$work/venv/bin/python" -c "import meike.migrations, ui.resources; print('meike', __import__('meike').__version__, 'installed with its migrations and icon')")
 echo "dist-check: all passed"

@@ -66,8 +66,11 @@ def test_a_console_command_of_the_windowed_program_writes_its_report_somewhere(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Meike.exe is windowed (no stdout): --check writes to the console it was started from or, with none,
     to logs/console.txt instead of failing on a missing stream."""
+    import sqlite3
+
     from ui import launcher
 
+    sqlite3.connect(tmp_path / "new.sqlite3").close()  # an empty database, never started
     monkeypatch.setattr(sys, "stdout", None)
     monkeypatch.setattr(sys, "stderr", None)
     code = launcher.main(["--check", "--database", f"sqlite:///{tmp_path / 'new.sqlite3'}"])
@@ -75,3 +78,25 @@ def test_a_console_command_of_the_windowed_program_writes_its_report_somewhere(
     sys.stdout.close()
     report = (tmp_path / "data" / "logs" / "console.txt").read_text(encoding="utf-8")
     assert code == 1 and "美客数据检查" in report and "请先正常启动一次程序完成升级" in report
+
+
+def test_a_data_folder_that_cannot_be_made_is_said_in_chinese(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MEIKE_DATA_DIR=str(blocker / "Meike"),
+               MEIKE_CONFIG_DIR=str(tmp_path / "config"))
+    done = subprocess.run([sys.executable, "-c", "import sys; sys.argv=['main.py','--demo']; "
+                           "from PySide6.QtWidgets import QMessageBox; "
+                           "QMessageBox.critical = staticmethod(lambda *a: print('BOX', a[1], a[2]))\n"
+                           "from ui.launcher import main; sys.exit(main())"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "BOX 美客无法启动 美客无法启动：无法读写" in done.stdout and "Meike" in done.stdout
+
+
+def test_check_of_a_mistyped_path_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from ui import launcher
+
+    missing = tmp_path / "typo.sqlite3"
+    assert launcher.check_program(["--database", f"sqlite:///{missing}"]) == 2
+    assert f"数据库文件不存在：{missing}" in capsys.readouterr().out and not missing.exists()

@@ -34,5 +34,6 @@ def test_the_migrations_and_the_icon_are_found_as_packages() -> None:
 def test_the_version_is_written_in_one_place() -> None:
     assert meike.__version__ == PYPROJECT["project"]["version"]
     assert PYPROJECT["project"]["gui-scripts"] == {"meike": "ui.launcher:main"}
+    assert PYPROJECT["project"]["scripts"] == {"meike-check": "ui.launcher:check_program"}
     nsis = (ROOT / "installer.nsi").read_text(encoding="utf-8-sig")
     assert "!ifndef VERSION" in nsis and '!define VERSION "' not in nsis  # told the version when it is built

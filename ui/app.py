@@ -16,7 +16,7 @@ import meike
 from devices.callerid import CallerIdSetting
 from meike import logs, paths
 from meike.clinic_setup import database_url, open_clinic
-from meike.db import Clinic
+from meike.db import Clinic, sqlite_url
 from meike.permissions import Actor
 from meike.scheduler import start_backup_schedule
 from meike.services import system
@@ -62,6 +62,14 @@ def install_chinese(app: QApplication) -> bool:
     return True
 
 
+def app_font() -> QFont:
+    """The program's font: Microsoft YaHei 10 pt on a clinic's Windows PC."""
+    font = QFont()
+    font.setFamilies(["Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "sans-serif"])
+    font.setPointSize(10)
+    return font
+
+
 def make_application(argv: list[str]) -> QApplication:
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Meike")
@@ -69,10 +77,7 @@ def make_application(argv: list[str]) -> QApplication:
     app.setApplicationVersion(meike.__version__)
     app.setWindowIcon(icon())
     install_chinese(app)
-    font = QFont()
-    font.setFamilies(["Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "sans-serif"])
-    font.setPointSize(10)
-    app.setFont(font)
+    app.setFont(app_font())
     if not hasattr(app, "gc_guard"):
         from ui.gc_guard import GcGuard
 
@@ -156,9 +161,26 @@ def _uses_default_location(args: argparse.Namespace) -> bool:
     return not (args.database or os.environ.get("MEIKE_DATABASE_URL") or os.environ.get("MEIKE_DATA_DIR"))
 
 
+def log_name(url: str) -> str:
+    """One log file per database (one Meike per database runs on a PC, so one writer per file)."""
+    import hashlib
+
+    from sqlalchemy.engine import make_url
+
+    if url == sqlite_url(paths.clinic_database()):
+        return "meike.log"
+    if url == sqlite_url(paths.demo_database()):
+        return "meike-demo.log"
+    parsed = make_url(url)
+    return f"meike-{hashlib.sha256(parsed.render_as_string(hide_password=True).encode()).hexdigest()[:8]}.log"
+
+
 def run(argv: list[str] | None = None) -> int:
+    """The program with its windows. An error before the event loop runs ends it with a message in
+    Chinese (``ui.launcher`` catches what happens before the application exists)."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    log_path = logs.setup(paths.log_dir())
+    url = database_url(args.database, demo_mode=args.demo or bool(args.screenshot))
+    log_path = logs.setup(paths.log_dir(), name=log_name(url))
     log.info("Meike %s starting (log %s)", meike.__version__, log_path)
     app = make_application(sys.argv[:1])
     from ui import crash
@@ -168,26 +190,64 @@ def run(argv: list[str] | None = None) -> int:
         from ui.screenshots import render_all
 
         return render_all(args.screenshot, database=args.database)
-    if _uses_default_location(args):
-        paths.adopt_legacy_data(paths.data_dir(), paths.legacy_data_dirs(), paths.config_dir())
-    url = database_url(args.database, demo_mode=args.demo)
+    try:
+        return _run(app, args, url, log_path)
+    except Exception:  # noqa: BLE001 (whatever it was: said in Chinese, logged, the program ends)
+        crash.report_fatal(*sys.exc_info())
+        return 2
+
+
+def _adopt_legacy(args: argparse.Namespace) -> bool:
+    """Move a clinic from the old per-user folder (Windows) before anything opens it; False: do not go on."""
+    if not _uses_default_location(args):
+        return True
+    try:
+        result = paths.adopt_legacy_data(paths.data_dir(), paths.legacy_data_dirs(), paths.config_dir())
+    except paths.LegacyDataInUse as exc:
+        QMessageBox.warning(None, "无法移动诊所数据", exc.message)
+        return False
+    except OSError as exc:
+        log.exception("moving the clinic from the old per-user folder failed")
+        QMessageBox.critical(None, "无法移动诊所数据", f"把诊所数据从旧位置移到 {paths.data_dir()} 时出错：{exc.strerror or exc}。"
+                             "旧位置的数据没有改动。请联系维护人员。")
+        return False
+    for left in result.left_behind:
+        QMessageBox.information(None, "旧位置还有诊所数据", f"{left} 里还有一份旧版本留下的诊所数据，这台电脑已经在使用 "
+                                f"{paths.data_dir()} 里的数据，所以没有移动它。需要它的数据时请联系维护人员。")
+    return True
+
+
+def _run(app: QApplication, args: argparse.Namespace, url: str, log_path: Path) -> int:
+    if not _adopt_legacy(args):
+        return 2
     from ui.single_instance import SingleInstance
 
     instance = SingleInstance(paths.data_dir(), url, app)
     if not instance.acquire():
-        if not instance.handed_over:
-            QMessageBox.information(None, "美客已在运行", "美客已经打开了这个诊所的数据（也许是这台电脑的另一个 "
-                                    "Windows 用户打开的）。请先关闭那个美客，再启动。")
+        if instance.problem:
+            QMessageBox.critical(None, "美客无法启动", instance.problem)
+        elif not instance.handed_over:
+            QMessageBox.information(None, "美客已在运行", "这个诊所的数据已经被这台电脑上的另一个美客打开了，可能是另一个 "
+                                    "Windows 用户打开的。请让那位用户退出美客（或切换到那个 Windows 用户把美客关掉），再启动。")
         return 0
     instance.activated.connect(bring_forward)
+    try:
+        return _with_clinic(app, args, url, log_path)
+    finally:
+        instance.release()
+
+
+def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path: Path) -> int:
+    from ui import crash
+
     try:
         clinic = open_clinic(url, demo_mode=args.demo)
     except Exception as exc:  # the database cannot be opened or upgraded: say so, do not crash silently
         log.exception("cannot open the database")
         QMessageBox.critical(None, "无法打开数据库", open_failure_text(exc, log_path))
-        instance.release()
         return 2
     if not system.is_initialised(clinic) and FirstRunDialog(clinic).exec() != QDialog.DialogCode.Accepted:
+        clinic.dispose()
         return 0
     if os.environ.get("MEIKE_STARTUP_PROBE"):  # bench/: time from process start to the login window
         probe = LoginDialog(clinic, system.get(clinic, "clinic.name"))
@@ -197,7 +257,7 @@ def run(argv: list[str] | None = None) -> int:
         clinic.dispose()
         return 0
     windows: list[QMainWindow] = []
-    app.setQuitOnLastWindowClosed(False)
+    app.setQuitOnLastWindowClosed(False)  # between logout and the next login no window is open
     simulators = DeviceSimulators(clinic, demo_mode=args.demo) if args.simulate_devices and sys.platform != "win32" else None
     from meike.sms_jobs import SmsJobs
 
@@ -205,32 +265,32 @@ def run(argv: list[str] | None = None) -> int:
     sms_jobs.start()
 
     def login() -> None:
-        dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
-        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
-            app.quit()
-            return
         try:
+            dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
+            if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
+                app.quit()
+                return
             window = window_for(clinic, dialog.actor, simulators=simulators)
-        except Exception:  # the window could not be built: say so and end, never run on invisibly
+            window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
+            windows[:] = [window]
+            window.show()
+            if simulators is not None and isinstance(window, MainWindow):
+                simulators.after_login()
+        except Exception:  # noqa: BLE001 (no login or no window: say so and end, never run on invisibly)
             crash.report_fatal(*sys.exc_info())
             app.quit()
-            return
-        window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
-        windows[:] = [window]
-        window.show()
-        if simulators is not None and isinstance(window, MainWindow):
-            simulators.after_login()
 
     QTimer.singleShot(0, login)
     backups = start_backup_schedule(clinic)  # the daily backup (SQLite), checked every hour
-    code = app.exec()
-    backups.shutdown(wait=False)
-    sms_jobs.shutdown(wait=True)
-    _exit_backup(clinic)
-    if simulators is not None:
-        simulators.close()
-    clinic.dispose()
-    instance.release()
+    try:
+        code = app.exec()
+    finally:
+        backups.shutdown(wait=False)
+        sms_jobs.shutdown(wait=True)
+        _exit_backup(clinic)
+        if simulators is not None:
+            simulators.close()
+        clinic.dispose()
     log.info("Meike closed (%s)", code)
     return code
 

@@ -16,12 +16,13 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QObject, Qt, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import QObject, Qt, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QMainWindow,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -118,7 +119,19 @@ class CrashReporter(QObject):
             return
         parent = QApplication.activeWindow()
         self.dialog = CrashDialog(details, logs.log_file(), parent)
+        self.dialog.finished.connect(lambda _result: QTimer.singleShot(0, self._end_if_windowless))
         self.dialog.open()
+
+    def _end_if_windowless(self) -> None:
+        """After the dialog: a program that keeps running with no window at all (its login or main window
+        failed) ends instead of staying on invisibly, holding the clinic's database."""
+        app = QApplication.instance()
+        if not isinstance(app, QApplication) or app.quitOnLastWindowClosed():
+            return  # Qt ends the program by itself when the last window closes
+        if not any(w.isVisible() and w is not self.dialog for w in QApplication.topLevelWidgets()
+                   if isinstance(w, (QMainWindow, QDialog))):
+            log.warning("no window is left after an error: the program ends")
+            app.quit()
 
 
 def report_fatal(exc_type: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:

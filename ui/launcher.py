@@ -66,6 +66,46 @@ def main(argv: list[str] | None = None) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 1
-    from ui.app import run
+    try:
+        from ui.app import run
 
-    return run(args)
+        return run(args)
+    except Exception as exc:  # noqa: BLE001 (before the window could say anything: a folder, a library)
+        return _cannot_start(exc)
+
+
+def check_program(argv: list[str] | None = None) -> int:
+    """``meike-check`` (console): ``--check`` unless told ``--selftest``; the pip install's twin of the
+    frozen build's meike-check.exe."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--selftest" in args:
+        from ui.selftest import selftest_main
+
+        return selftest_main(args)
+    from meike.cli import check_main
+
+    return check_main(args)
+
+
+def _cannot_start(exc: Exception) -> int:
+    """Say in Chinese why the program cannot start (no English traceback box), logging what can be."""
+    import logging
+    import traceback
+
+    logging.getLogger(__name__).critical("cannot start", exc_info=exc)
+    if isinstance(exc, OSError) and exc.filename:
+        reason = f"无法读写 {exc.filename}（没有权限、文件夹不存在或磁盘已满）。"
+    else:
+        reason = "程序出现意外错误。"
+    text = f"美客无法启动：{reason}\n已经保存的数据没有改动。请联系维护人员。"
+    if sys.stderr is not None:
+        print(text, file=sys.stderr)
+        traceback.print_exception(exc, file=sys.stderr)
+    try:
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 (a box needs one)
+        QMessageBox.critical(None, "美客无法启动", text)
+    except Exception:  # noqa: BLE001 (no Qt at all: the console line above is all there is)
+        pass
+    return 2

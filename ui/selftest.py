@@ -136,12 +136,16 @@ def _serial() -> str:
 
 
 def _time_zone() -> str:
+    from importlib.resources import files
     from zoneinfo import ZoneInfo
 
+    # The bundled tzdata itself: Windows has no system time-zone files to fall back on.
+    if not (files("tzdata") / "zoneinfo" / "Asia" / "Shanghai").is_file():
+        raise RuntimeError("缺少 tzdata 的 Asia/Shanghai")
     offset = datetime(2026, 12, 7, 12, tzinfo=ZoneInfo("Asia/Shanghai")).utcoffset()
     if offset is None or offset.total_seconds() != 8 * 3600:
         raise RuntimeError(f"Asia/Shanghai 偏移 {offset}")
-    return "Asia/Shanghai"
+    return "Asia/Shanghai（tzdata）"
 
 
 def _postgresql() -> str:
@@ -170,6 +174,10 @@ def _audio() -> str:
     from devices import audio
 
     sd = audio._sounddevice()  # PortAudio itself: the library is loaded on import
+    where = Path(str(getattr(sd, "_libname", "")))
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle and sys.platform in ("win32", "darwin") and Path(bundle) not in where.parents:
+        raise RuntimeError(f"PortAudio 不是打包进来的那份：{where}")  # Linux uses libportaudio2
     return str(sd.get_portaudio_version()[1]).split(",")[0]
 
 
@@ -191,9 +199,14 @@ def _qt() -> str:
         raise RuntimeError("缺少 qtbase_zh_CN.qm")
     if icon().isNull():
         raise RuntimeError("缺少程序图标")
+    from PySide6.QtCore import QLibraryInfo
     from PySide6.QtNetwork import QLocalServer  # single instance
 
     QLocalServer()
+    plugin = {"win32": "qwindows.dll", "darwin": "libqcocoa.dylib"}.get(sys.platform, "libqxcb.so")
+    platforms = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    if not (platforms / plugin).is_file():  # the self-test itself may run offscreen: the real one
+        raise RuntimeError(f"缺少显示插件 {plugin}")
     return f"Qt {__import__('PySide6').__version__}，中文界面，图标"
 
 

@@ -46,6 +46,7 @@ class SingleInstance(QObject):
         self.server_name = f"meike-{key}-{_key(user)[:8]}"
         self.server: QLocalServer | None = None
         self.handed_over = False  # acquire() failed and the running one answered
+        self.problem = ""  # acquire() failed for another reason than a running Meike: what to tell
         self._mutexes: list[int] = []
 
     def acquire(self, *, handover_timeout_ms: int = 3000) -> bool:
@@ -53,6 +54,11 @@ class SingleInstance(QObject):
             self._listen()
             self._hold_installer_mutex()
             return True
+        if self.lock.error() != QLockFile.LockError.LockFailedError:  # no rights in the folder, a full disk
+            self.problem = (f"无法在数据文件夹 {Path(self.lock.fileName()).parent} 中写入文件（没有写入权限或磁盘已满），"
+                            "美客不能启动。请联系维护人员检查这个文件夹的权限。")
+            log.error("cannot take the lock %s: %s", self.lock.fileName(), self.lock.error())
+            return False
         self.handed_over = self.tell_running(handover_timeout_ms)
         log.info("another Meike has this database open; %s",
                  "asked it to come forward" if self.handed_over else "it did not answer")

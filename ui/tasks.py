@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
-import traceback
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from sqlalchemy.exc import DBAPIError
+
+from meike.db import NOT_SAVED, storage_error
+from meike.errors import MeikeError, StorageError
+
+log = logging.getLogger(__name__)
+
+
+class UnexpectedError(MeikeError):
+    """A programming error or a library's failure, shown in words; its details are in the log."""
+
+
+def user_error(exc: Exception) -> Exception:
+    """What a window may show of a failure: the services' and the devices' own errors (in Chinese) as
+    they are; a database error in words; anything else logged with its traceback and said in general
+    terms (never an exception's English text on screen)."""
+    if isinstance(exc, MeikeError) or type(exc).__module__.startswith("devices."):
+        return exc
+    if isinstance(exc, DBAPIError):
+        log.warning("database error in a background job", exc_info=exc)
+        known = storage_error(exc)
+        return known if known is not None else StorageError(f"读写数据库时出错，{NOT_SAVED}。详细情况已写入日志")
+    log.error("unexpected error in a background job", exc_info=exc)
+    return UnexpectedError("出现意外错误，刚才的操作没有完成（详细情况已写入日志）。已经保存的数据不受影响")
+
+
+def error_text(exc: Exception) -> str:
+    shown = user_error(exc)
+    return shown.message if isinstance(shown, MeikeError) else str(shown)
 
 
 class _Relay(QObject):
@@ -24,9 +53,8 @@ class _Job(QRunnable):
     def run(self) -> None:  # worker thread: never touch widgets here
         try:
             result = self._fn()
-        except Exception as exc:  # reported to the GUI thread, shown there
-            exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
-            self._emit(self._relay.failed, exc)
+        except Exception as exc:  # reported to the GUI thread in words, shown there
+            self._emit(self._relay.failed, user_error(exc))
         else:
             self._emit(self._relay.done, result)
 

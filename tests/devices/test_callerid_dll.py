@@ -373,3 +373,19 @@ def test_real_library_without_a_box(fake_library: Path) -> None:
     with pytest.raises(CallerIdError, match="没有检测到 USBBox 来电盒"):
         DllCallerId(str(fake_library), lambda _c: None, family="USBBox", detect_timeout=0.1).start()
     assert test_side.Fake_FreeCount() == 1
+
+
+def test_on_windows_only_a_driver_in_an_administrators_folder_is_loaded() -> None:
+    """This PC's settings live in a folder every Windows user may write: a DLL path there must not let
+    one user run code as the next one who logs in to Meike."""
+    from devices.callerid_dll import UNTRUSTED_DLL, untrusted_dll_reason
+
+    env = {"ProgramFiles": r"C:\Program Files", "ProgramFiles(x86)": r"C:\Program Files (x86)",
+           "SystemRoot": r"C:\Windows"}
+    for trusted in (r"C:\Program Files (x86)\USBBox\USBBoxProtocol.dll", r"c:\program files\AD800\ad800.dll",
+                    r"C:\Windows\System32\AD101Device.dll"):
+        assert untrusted_dll_reason(trusted, platform="win32", environ=env) is None, trusted
+    for untrusted in (r"C:\ProgramData\Meike\evil.dll", r"C:\Users\li\Downloads\USBBoxProtocol.dll",
+                      r"C:\Program Files\..\ProgramData\x.dll", r"C:\Program Files Evil\x.dll", r"\\server\share\x.dll"):
+        assert untrusted_dll_reason(untrusted, platform="win32", environ=env) == UNTRUSTED_DLL, untrusted
+    assert untrusted_dll_reason("/tmp/libfake.so", platform="linux", environ=env) is None

@@ -82,3 +82,40 @@ def test_qt_warnings_go_to_the_log(qtbot, reporter, tmp_path: Path) -> None:  # 
 
     qWarning("a warning from Qt")
     assert "WARNING" in _log_text(tmp_path) and "qt: a warning from Qt" in _log_text(tmp_path)
+
+
+@pytest.mark.qt_no_exception_capture
+def test_a_program_left_without_any_window_ends_after_the_dialog(qtbot, reporter, qapp: QApplication,  # type: ignore[no-untyped-def]
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The login or main window could not be built: after 继续使用 nothing is left to use, so the program
+    ends instead of running on invisibly (holding the clinic's lock and the installer's mutex)."""
+    quits: list[bool] = []
+    monkeypatch.setattr(qapp, "quit", lambda: quits.append(True))
+    monkeypatch.setattr(qapp, "quitOnLastWindowClosed", lambda: False)  # as the program runs
+    button = QPushButton("登录")
+    button.clicked.connect(lambda: 1 / 0)
+    button.click()  # never shown: no window of the program is visible
+    qtbot.waitUntil(lambda: reporter.dialog is not None and reporter.dialog.isVisible(), timeout=5000)
+    reporter.dialog.findChild(QPushButton, "crash_ok").click()
+    qtbot.waitUntil(lambda: quits == [True], timeout=5000)
+
+
+@pytest.mark.qt_no_exception_capture
+def test_a_program_with_its_window_goes_on_after_the_dialog(qtbot, reporter, qapp: QApplication,  # type: ignore[no-untyped-def]
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMainWindow
+
+    quits: list[bool] = []
+    monkeypatch.setattr(qapp, "quit", lambda: quits.append(True))
+    monkeypatch.setattr(qapp, "quitOnLastWindowClosed", lambda: False)
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    button = QPushButton("保存", window)
+    button.clicked.connect(lambda: 1 / 0)
+    button.click()
+    qtbot.waitUntil(lambda: reporter.dialog is not None and reporter.dialog.isVisible(), timeout=5000)
+    reporter.dialog.findChild(QPushButton, "crash_ok").click()
+    qtbot.waitUntil(lambda: not reporter.dialog.isVisible(), timeout=5000)
+    qapp.processEvents()
+    assert quits == [] and window.isVisible()

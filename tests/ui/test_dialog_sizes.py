@@ -59,6 +59,17 @@ from ui import tasks
 pytestmark = pytest.mark.gui
 
 SCREEN = QSize(1366, 728)  # 1366×768 less a 40 px taskbar
+
+
+@pytest.fixture(autouse=True)
+def _the_programs_font(qapp):  # type: ignore[no-untyped-def]
+    """Measured in the program's own font (10 pt YaHei / WenQuanYi), not pytest-qt's default 9 pt."""
+    from ui.app import app_font
+
+    before = qapp.font()
+    qapp.setFont(app_font())
+    yield
+    qapp.setFont(before)
 FRAME = QSize(16, 40)  # title bar and borders the offscreen platform does not draw
 
 

@@ -57,7 +57,7 @@ def test_a_second_double_click_brings_the_running_program_forward(tmp_path: Path
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", MEIKE_DATA_DIR=str(tmp_path / "data"),
                MEIKE_CONFIG_DIR=str(tmp_path / "config"))
     env.pop("MEIKE_DATABASE_URL", None)
-    log = tmp_path / "data" / "logs" / "meike.log"
+    log = tmp_path / "data" / "logs" / "meike-demo.log"
     first = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--demo"], env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -74,3 +74,10 @@ def test_a_second_double_click_brings_the_running_program_forward(tmp_path: Path
     finally:
         first.kill()
         first.wait(30)
+
+
+def test_a_lock_that_cannot_be_written_is_said_not_taken_for_a_running_meike(tmp_path: Path) -> None:
+    instance = SingleInstance(tmp_path, "sqlite:///clinic.sqlite3")
+    tmp_path.rename(tmp_path.with_name(tmp_path.name + "-gone"))  # the folder went away (a removed USB disk)
+    assert not instance.acquire() and not instance.handed_over
+    assert "没有写入权限" in instance.problem

@@ -77,3 +77,24 @@ def test_screenshot_mode_writes_every_page(tmp_path: Path) -> None:
     assert names == sorted(["login.png", "account_manager.png", "page_dashboard.png", "page_registration.png",
                             "page_customers.png", "page_cashier.png", "page_phone.png", "page_settings.png"])
     assert all(p.stat().st_size > 5_000 for p in out.glob("*.png"))
+
+
+def test_first_run_on_a_disk_that_cannot_be_written_says_so_and_keeps_the_form(  # type: ignore[no-untyped-def]
+        qtbot, clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meike.errors import StorageError
+    from ui.widgets import messages
+
+    def read_only(*_a, **_k) -> None:  # type: ignore[no-untyped-def]
+        raise StorageError("数据库文件是只读的（文件权限或只读磁盘），刚才的操作没有保存")
+
+    shown: list[str] = []
+    monkeypatch.setattr(accounts, "initialise_clinic", read_only)
+    monkeypatch.setattr(messages, "error", lambda _parent, text, _title="": shown.append(text))
+    dialog = FirstRunDialog(clinic)
+    qtbot.addWidget(dialog)
+    dialog.clinic_name.setText("丽人医疗美容")
+    dialog.admin_password.setText("strong-pass")
+    dialog.confirm.setText("strong-pass")
+    dialog.submit()
+    assert shown == ["数据库文件是只读的（文件权限或只读磁盘），刚才的操作没有保存"]
+    assert dialog.result() != FirstRunDialog.DialogCode.Accepted and dialog.clinic_name.text() == "丽人医疗美容"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from meike.db import Clinic
-from meike.errors import ValidationError
+from meike.errors import MeikeError, ValidationError
 from meike.services import accounts
+from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
 
@@ -44,5 +45,8 @@ class FirstRunDialog(QDialog):
                                        admin_password=self.admin_password.text(), confirm=self.confirm.text())
         except ValidationError as e:
             self.form.show_errors(e.errors)
+            return
+        except MeikeError as e:  # a read-only or full disk: said as it is, what was typed stays
+            messages.error(self, e.message, "无法保存")
             return
         self.accept()

@@ -34,7 +34,7 @@ from meike.services import customers
 from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.followups import DashboardCounts
 from ui.dialogs.reminders import ReminderListDialog
-from ui.tasks import run_in_background
+from ui.tasks import error_text, run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class DashboardPage(QWidget):
         self.counter = ReminderCounter(clinic, actor)
         self._relay = _CountsRelay()
         self.counter.subscribe(self._relay.counts.emit)
-        self.counter.subscribe_errors(lambda exc, relay=self._relay: relay.failed.emit(str(exc)))
+        self.counter.subscribe_errors(lambda exc, relay=self._relay: relay.failed.emit(error_text(exc)))
         self._relay.counts.connect(self.show_reminder_counts)
         self._relay.failed.connect(self.show_failure)
         counter = self.counter
@@ -308,7 +308,7 @@ class DashboardPage(QWidget):
         self.status.show()
 
     def _customer_failed(self, exc: Exception) -> None:
-        self.show_failure(str(exc))
+        self.show_failure(error_text(exc))
 
     def show_backup_status(self, status: BackupStatus) -> None:
         if not shiboken6.isValid(self):
