@@ -137,7 +137,7 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
     assert pay.rows.error.text() == "收款合计 ¥300.00 超过应收 ¥298.00；只有现金可以找零"
     pay.amount.setText("2x")
     click(qtbot, pay.ok)
-    assert pay.findChild(QWidget, "cashier_pay_row_error_0").text() == "金额格式不正确，例如 1280 或 1280.50"
+    assert pay.findChild(QWidget, "cashier_pay_row_error_0").text() == "金额格式不正确：不认识「x」，例如 1280 或 1,280.50"
     assert pay.amount.text() == "2x"  # nothing typed is lost
     assert payment_count(demo_clinic) == 0
 

@@ -201,7 +201,7 @@ def test_treatment_item_found_by_name_and_errors_in_place(qtbot, demo_clinic: Cl
     form.followup_days.setText("2, x")
     form.submit()
     assert form.form.error_text("item_id").startswith("请从列表中选择项目")
-    assert form.form.error_text("price_fen") == "金额格式不正确，例如 1280 或 1280.50"
+    assert form.form.error_text("price_fen") == "金额格式不正确：不认识「a」，例如 1280 或 1,280.50"
     assert form.form.error_text("followup_days") == "回访天数格式如 2,7,15"
     form.item.setEditText("水光")
     form.resolve_item()

@@ -51,11 +51,12 @@ def money_text(fen: int) -> str:
 
 
 def parse_money(text: str, field: str, *, allow_zero: bool = False) -> int:
+    """A typed amount in fen (``meike.money.parse_yuan``: negatives refused); the message is shown beside ``field``."""
     try:
         fen = parse_yuan(text)
     except ValueError as e:
         raise ValidationError.single(field, str(e)) from None
-    if fen < 0 or (fen == 0 and not allow_zero):
+    if fen == 0 and not allow_zero:
         raise ValidationError.single(field, "金额必须大于 0")
     return fen
 
@@ -325,9 +326,6 @@ class TenderRows(QWidget):
                 fen = parse_yuan(text)
             except ValueError as e:
                 errors[i] = str(e)
-                continue
-            if fen < 0:
-                errors[i] = "金额不能小于 0"
                 continue
             if fen == 0:
                 continue

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -31,16 +33,23 @@ def format_discount(permille: int) -> str:
     return f"{Decimal(permille) / 10:g}"
 
 
+_DISCOUNT_TYPED = frozenset("0123456789０１２３４５６７８９.．%％ \u3000")
+_DISCOUNT = re.compile(r"([0-9]{1,3})(?:\.([0-9]*))?\s*%?")
+
+
 def parse_discount(text: str) -> int:
-    """"95" (percent of the price) → 950‰; at most one decimal."""
-    try:
-        value = Decimal(text.strip().rstrip("%"))
-    except InvalidOperation:
-        raise ValueError("请输入百分比，例如 95 表示九五折") from None
-    permille = value * 10
-    if permille != permille.to_integral_value():
+    """"95" (percent of the price) → 950‰; at most one decimal. Full-width digits are fine (NFKC);
+    an exponent, ``_`` or digits of other scripts are not."""
+    typed = text.strip()
+    if not typed or not set(typed) <= _DISCOUNT_TYPED:
+        raise ValueError("请输入百分比，例如 95 表示九五折")
+    m = _DISCOUNT.fullmatch(unicodedata.normalize("NFKC", typed))
+    if m is None:
+        raise ValueError("请输入百分比，例如 95 表示九五折")
+    decimals = (m[2] or "").rstrip("0")
+    if len(decimals) > 1:
         raise ValueError("折扣最多一位小数")
-    return int(permille)
+    return int(m[1]) * 10 + int(decimals or 0)
 
 
 class EntryDialog(QDialog):

@@ -340,9 +340,6 @@ class NewOrderDialog(QDialog):
         except ValueError as e:
             self.form.show_errors({"item": str(e)})
             return
-        if price < 0:
-            self.form.show_errors({"item": "单价不能小于 0"})
-            return
         self.form.clear_errors()
         quote = self.quote
         quoted = quote is not None and price == quote.price_fen
