@@ -41,6 +41,7 @@ from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDE
 from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, DataScope, Page, Right
+from meike.rules.text import search_text
 from meike.rules.validation import mask_mobile
 from meike.services import audit, bizday, history, ledger, performance, promotions, scope
 from meike.services.customers import load_in_scope
@@ -73,7 +74,7 @@ class ItemChoice:
 def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> list[ItemChoice]:
     """Active items whose pinyin code starts with ``text`` ("syp" → 双眼皮) or whose name contains it."""
     actor.require_page(Page.CASHIER)
-    text = text.strip()
+    text = search_text(text, field="item")
     q = select(Item).where(Item.is_active.is_(True)).order_by(Item.sort_order, Item.id).limit(limit)
     if text:
         code = text.lower()
@@ -449,7 +450,7 @@ def _list_query(actor: Actor, status: str, text: str) -> tuple[ColumnElement[boo
     if status not in STATUS_LABELS:
         raise ValidationError.single("status", "未知的单据状态")
     clauses: list[ColumnElement[bool]] = [Order.status == status, scope.customer_clause(actor)]
-    text = text.strip()
+    text = search_text(text)
     if text:
         needle = text.lower()
         clauses.append(or_(

@@ -33,6 +33,7 @@ from meike.errors import NotFound, ValidationError
 from meike.models import Customer, SystemSetting, User
 from meike.models.sms import MESSAGE_KINDS, SmsMessage, SmsTemplate
 from meike.permissions import Actor, Page
+from meike.rules.text import search_text
 from meike.rules.validation import MOBILE_RE, mask_mobile, normalise_mobile
 from meike.services import audit, scope
 from meike.services.customers import CustomerQuery, _tab_query, load_in_scope
@@ -663,6 +664,7 @@ def _looks_mobile() -> Any:
 def preview_filtered(clinic: Clinic, actor: Actor, query: CustomerQuery) -> BatchPreview:
     """How many customers the grid's query would reach, counted in the database."""
     _require_send(actor)
+    search_text(query.text, field="query")  # the grid's search box: a sane length, no control characters
     ids = _batch_ids(actor, query).subquery()
     opted_out = Customer.sms_opt_in.is_(False)
     q = select(func.count(),

@@ -423,14 +423,19 @@ class CustomerAccountDialog(QDialog):
         self.results.setVisible(bool(text.strip()))
         if not text.strip():
             return
-        for row in customers.search_customers(self.clinic, self.actor, text=text, limit=20):
+        try:
+            found = customers.search_customers(self.clinic, self.actor, text=text, limit=20)
+        except ValidationError as e:  # too long, control characters
+            self.results.addItem("；".join(e.errors.values()))
+            return
+        for row in found:
             item = QListWidgetItem(f"{row.name}　卡号 {row.card_no}　{row.mobile}")
             item.setData(Qt.ItemDataRole.UserRole, row.id)
             self.results.addItem(item)
 
     def pick(self, row: int) -> None:
         item = self.results.item(row)
-        if item is not None:
+        if item is not None and item.data(Qt.ItemDataRole.UserRole) is not None:  # not the line of a message
             self.set_customer(item.data(Qt.ItemDataRole.UserRole))
             self.results.hide()
 

@@ -228,7 +228,14 @@ class NewOrderDialog(QDialog):
         self.customer_list.clear()
         if not text.strip():
             return
-        for row in customers.search_customers(self.clinic, self.actor, text=text, limit=20):
+        try:
+            found = customers.search_customers(self.clinic, self.actor, text=text, limit=20)
+        except ValidationError as e:  # too long, control characters: said beside the box
+            self.form.show_errors({"customer": "；".join(e.errors.values())})
+            return
+        if self.form.error_text("customer"):
+            self.form.clear_errors()
+        for row in found:
             item = QListWidgetItem(f"{row.name}　卡号 {row.card_no}　{row.mobile}")
             item.setData(Qt.ItemDataRole.UserRole, (row.id, row.name, row.card_no))
             self.customer_list.addItem(item)
@@ -286,7 +293,14 @@ class NewOrderDialog(QDialog):
     # --- lines ------------------------------------------------------------------------------
 
     def search_items(self, text: str) -> None:
-        self._items = cashier.find_items(self.clinic, self.actor, text)
+        try:
+            self._items = cashier.find_items(self.clinic, self.actor, text)
+        except ValidationError as e:  # too long, control characters: said beside the box
+            self._items = []
+            self.form.show_errors({"item": "；".join(e.errors.values())})
+        else:
+            if self.form.error_text("item"):
+                self.form.clear_errors()
         self.item_list.blockSignals(True)
         self.item_list.clear()
         for choice in self._items:

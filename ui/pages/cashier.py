@@ -135,7 +135,12 @@ class OrderTable(QTableView):
             self.pending = current.id
         clinic, actor, tab, generation = self.clinic, self.actor, self.status, self._generation
         if not self.background:
-            self._show(fetch_orders(clinic, actor, tab, text), text)
+            try:
+                page = fetch_orders(clinic, actor, tab, text)
+            except MeikeError as exc:  # a search text the service refuses (too long): said in the status line
+                self._failed(generation, exc)
+                return
+            self._show(page, text)
             return
         self.loading = True
         self.on_change()
