@@ -2,8 +2,12 @@
 
 UNC paths (``\\\\server\\share``, ``//server/share``), mapped network drives on Windows
 (``GetDriveTypeW`` = ``DRIVE_REMOTE``) and, on Linux, network file systems found in
-``/proc/self/mountinfo`` (the longest mount point containing the resolved path) are refused. Other
-systems (macOS) are only checked for UNC paths.
+``/proc/self/mountinfo`` (the longest mount point containing the resolved path) are refused. A mount
+counts as a network one by its type (kernel clients such as nfs/cifs/lustre, FUSE clients such as
+GNOME's gvfsd-fuse, rclone, smbnetfs, s3fs), by the FUSE program named as its source, or by a source
+that names a server (``//host/share``, ``host:/export``, ``remote:``). SQLite URI file names
+(``sqlite:///file:/mnt/nfs/x?uri=true``) are checked by the path they name. Other systems (macOS) are
+only checked for UNC paths.
 """
 
 from __future__ import annotations
@@ -14,15 +18,28 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
+from urllib.parse import unquote
 
 from sqlalchemy.engine import make_url
 
 from meike.errors import MeikeError
 
+# Kernel clients of network and cluster file systems, and the host's folders of a virtual machine.
 NETWORK_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "sshfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs",
-    "fuse.glusterfs", "fuse.ceph", "ncpfs", "coda", "davfs", "fuse.davfs2",
+    "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "sshfs", "9p", "afs", "ceph", "glusterfs", "ncpfs",
+    "coda", "davfs", "lustre", "gpfs", "beegfs", "orangefs", "pvfs2", "ocfs2", "gfs2", "vboxsf", "vmhgfs",
+    "prl_fs", "fuse.sshfs", "fuse.glusterfs", "fuse.ceph", "fuse.davfs2",
 })
+# FUSE programs that reach another machine (mountinfo says ``fuse.<program>``, or ``fuse`` with the
+# program as the source): GNOME's and KDE's remote folders, rclone, Samba, S3/cloud buckets, FTP, SSH.
+NETWORK_FUSE = frozenset({
+    "sshfs", "sftpfs", "glusterfs", "ceph", "ceph-fuse", "cephfs", "davfs2", "wdfs", "gvfsd-fuse",
+    "gvfs-fuse-daemon", "kio-fuse", "rclone", "smbnetfs", "fusesmb", "s3fs", "s3backer", "goofys", "geesefs",
+    "mountpoint-s3", "gcsfuse", "blobfuse", "blobfuse2", "juicefs", "seaweedfs", "alluxio-fuse", "mfs",
+    "moosefs", "lizardfs", "curlftpfs", "httpfs2", "onedriver", "google-drive-ocamlfuse", "vmhgfs-fuse",
+})
+# A source naming a server: //host/share, \\host\share, host:/export, user@host:/dir, an rclone remote:.
+_REMOTE_SOURCE = re.compile(r"^(?://|\\\\)[^/\\]|^[^/\\:\s]{2,}:")
 DRIVE_REMOTE = 4  # GetDriveTypeW
 MOUNTINFO = Path("/proc/self/mountinfo")
 
@@ -125,9 +142,21 @@ def network_location(path: str | os.PathLike[str], *, mountinfo: str | None = No
             return None
         resolved = os.path.realpath(text) if real else os.path.normpath(text)
         mount = mount_of(resolved, parse_mountinfo(info))
-        if mount is not None and mount.fstype in NETWORK_FILESYSTEMS:
+        if mount is not None and is_network_mount(mount):
             return f"{mount.fstype} 网络文件系统 {mount.source}（挂载于 {mount.mount_point}）"
     return None
+
+
+def is_network_mount(mount: Mount) -> bool:
+    """Whether a mount reaches another machine: by its type, its FUSE program or a source naming a server."""
+    fstype = mount.fstype.lower()
+    if fstype in NETWORK_FILESYSTEMS:
+        return True
+    if fstype.startswith("fuse.") and fstype[5:] in NETWORK_FUSE:
+        return True
+    if fstype.startswith("fuse") and os.path.basename(mount.source).lower() in NETWORK_FUSE:
+        return True
+    return bool(_REMOTE_SOURCE.match(mount.source))
 
 
 def check_local(path: str | os.PathLike[str], *, mountinfo: str | None = None, platform: str | None = None,
@@ -150,4 +179,34 @@ def check_url(url: str, *, mountinfo: str | None = None, platform: str | None = 
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return
-    check_local(parsed.database, mountinfo=mountinfo, platform=platform, drive_type=drive_type)
+    name = parsed.database
+    if name[:5].lower() == "file:":  # an SQLite URI: also taken as one without ?uri=true by most builds
+        # With ?uri=true SQLAlchemy hands the URL's other parameters (mode=memory, …) to SQLite in the URI.
+        extra = "&".join(f"{k}={v}" for k, values in parsed.query.items()
+                         for v in ((values,) if isinstance(values, str) else values))
+        target = uri_path(f"{name}{'&' if '?' in name else '?'}{extra}" if extra else name,
+                          platform=platform or sys.platform)
+        if target is not None:
+            check_local(target, mountinfo=mountinfo, platform=platform, drive_type=drive_type)
+    check_local(name, mountinfo=mountinfo, platform=platform, drive_type=drive_type)
+
+
+def uri_path(name: str, *, platform: str = sys.platform) -> str | None:
+    """The file an SQLite URI file name (``file:/dir/x.db?mode=ro``) opens; None for an in-memory one.
+
+    ``file://host/share/x`` (an authority other than ``localhost``) is the UNC path ``//host/share/x``,
+    which the checks refuse; on Windows ``file:///C:/x`` is ``C:/x``.
+    """
+    rest, _, query = name[5:].partition("?")
+    rest = rest.partition("#")[0]
+    if "mode=memory" in unquote(query).lower().split("&"):
+        return None
+    if rest.startswith("//"):
+        authority, slash, path = rest[2:].partition("/")
+        if authority.lower() not in ("", "localhost"):
+            return "//" + unquote(authority) + slash + unquote(path)
+        rest = slash + path
+    path = unquote(rest)
+    if platform == "win32" and re.match(r"^/[A-Za-z]:", path):
+        path = path[1:]
+    return path

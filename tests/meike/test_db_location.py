@@ -13,6 +13,7 @@ from meike.db.location import (
     mount_of,
     network_location,
     parse_mountinfo,
+    uri_path,
 )
 
 # A Linux machine: the root disk, a Samba share with a local disk mounted inside it, an NFS export,
@@ -120,3 +121,70 @@ def test_database_urls() -> None:
         check_url("sqlite:///" + r"\\server\share\meike.sqlite3")  # --database on Windows
     with pytest.raises(NetworkShareError):
         check_url("sqlite://///server/share/meike.sqlite3")
+
+
+# Issue 14/23: network file systems that were still taken for local disks.
+REMOTE_MOUNTS = "\n".join([
+    "27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,discard",
+    "60 27 0:61 / /run/user/1000/gvfs rw,nosuid,nodev - fuse.gvfsd-fuse gvfsd-fuse rw,user_id=1000",
+    "61 27 0:62 / /mnt/gdrive rw,nosuid,nodev - fuse.rclone gdrive: rw,user_id=0",
+    "62 27 0:63 / /mnt/smbnet rw,nosuid,nodev - fuse.smbnetfs smbnetfs rw,user_id=1000",
+    "63 27 0:64 / /mnt/bucket rw,nosuid,nodev - fuse.s3fs s3fs rw,user_id=0",
+    "64 27 0:65 / /mnt/lustre rw - lustre 10.0.0.1@tcp:/fs rw,flock",
+    "65 27 0:66 / /mnt/oldbucket rw - fuse s3fs rw,user_id=0",  # an older s3fs: plain "fuse"
+    "66 27 0:67 / /mnt/nfs rw - nfs fileserver:/export rw",
+    "67 27 0:68 / /mnt/newfs rw - fuse.somefs backup-host:/srv rw",  # unknown program, a server named
+    "68 27 0:69 / /mnt/kde rw - fuse.kio-fuse kio-fuse rw",
+    "69 27 0:70 / /mnt/usb rw - vfat /dev/sdc1 rw",
+    "70 27 0:71 / /mnt/ntfs rw - fuseblk /dev/sdd1 rw",
+    "71 27 0:72 / /mnt/local rw - fuse.lxcfs lxcfs rw",
+])
+
+
+@pytest.mark.parametrize(("path", "fstype"), [
+    ("/run/user/1000/gvfs/smb-share:server=nas,share=clinic/meike.sqlite3", "fuse.gvfsd-fuse"),
+    ("/mnt/gdrive/meike.sqlite3", "fuse.rclone"),
+    ("/mnt/smbnet/nas/clinic/meike.sqlite3", "fuse.smbnetfs"),
+    ("/mnt/bucket/meike.sqlite3", "fuse.s3fs"),
+    ("/mnt/lustre/meike.sqlite3", "lustre"),
+    ("/mnt/oldbucket/meike.sqlite3", "fuse"),
+    ("/mnt/newfs/meike.sqlite3", "fuse.somefs"),
+    ("/mnt/kde/meike.sqlite3", "fuse.kio-fuse"),
+])
+def test_gnome_rclone_samba_s3_lustre_mounts_are_refused(path: str, fstype: str) -> None:
+    with pytest.raises(NetworkShareError) as e:
+        check_local(path, platform="linux", mountinfo=REMOTE_MOUNTS)
+    assert f"{fstype} 网络文件系统" in e.value.message
+
+
+@pytest.mark.parametrize("path", ["/home/li/meike.sqlite3", "/mnt/usb/meike.sqlite3", "/mnt/ntfs/meike.sqlite3",
+                                  "/mnt/local/meike.sqlite3"])
+def test_local_disks_and_local_fuse_pass(path: str) -> None:
+    assert network_location(path, platform="linux", mountinfo=REMOTE_MOUNTS) is None
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///file:/mnt/nfs/x?uri=true",
+    "sqlite:///file:/mnt/nfs/x?mode=rwc&uri=true",
+    "sqlite:///file:///mnt/nfs/x?uri=true",
+    "sqlite:///file://localhost/mnt/nfs/x?uri=true",
+    "sqlite:///file:/mnt/%6efs/x?uri=true",  # percent-encoded: /mnt/nfs
+    "sqlite:///FILE:/mnt/nfs/x?uri=true",
+    "sqlite:///file:/mnt/nfs/x",  # Debian's SQLite takes file: names as URIs even without uri=true
+    "sqlite:///file://nas/share/x.db?uri=true",  # an authority: a UNC path
+])
+def test_sqlite_uri_file_names_are_checked_by_the_path_they_name(url: str) -> None:
+    with pytest.raises(NetworkShareError):
+        check_url(url, platform="linux", mountinfo=REMOTE_MOUNTS)
+
+
+def test_local_and_in_memory_sqlite_uris_pass() -> None:
+    check_url("sqlite:///file:/home/li/x.db?mode=ro&uri=true", platform="linux", mountinfo=REMOTE_MOUNTS)
+    check_url("sqlite:///file:/mnt/nfs/x?mode=memory&cache=shared&uri=true", platform="linux",
+              mountinfo=REMOTE_MOUNTS)
+    assert uri_path("file:///C:/clinic/x.db", platform="win32") == "C:/clinic/x.db"
+    assert uri_path("file:data.db?mode=ro") == "data.db"
+    assert uri_path("file://server/share/x.db") == "//server/share/x.db"
+    assert uri_path("file:x?mode=memory") is None
+    with pytest.raises(NetworkShareError):
+        check_url("sqlite:///file:///Z:/x.db?uri=true", platform="win32", drive_type=lambda root: 4)
