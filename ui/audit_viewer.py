@@ -33,6 +33,7 @@ from ui.tasks import run_in_background
 
 PAGE = 500
 COLUMNS = ["编号", "时间", "操作人", "操作", "对象", "内容"]
+PRIVACY_NOTE = "顾客的姓名、号码、地址、微信、QQ、备注和病历等个人信息在日志和导出中显示为 ***，只保留编号和改动了哪些项"
 
 
 def _qdate(day: date) -> QDate:
@@ -58,7 +59,8 @@ class AuditViewer(QWidget):
         self.category.addItem("全部操作", "")
         for key, (label, _prefixes) in CATEGORIES.items():
             self.category.addItem(label, key)
-        self.text = QLineEdit(objectName="audit_text", placeholderText="内容关键字（如顾客姓名、收据号）")
+        self.text = QLineEdit(objectName="audit_text", placeholderText="内容关键字（如收据号、卡号）")
+        self.text.setToolTip(PRIVACY_NOTE)
         self.search_button = QPushButton("查询", objectName="audit_search")
         self.verify_button = QPushButton("校验日志完整性", objectName="audit_verify")
         self.export_button = QPushButton("导出 Excel…", objectName="audit_export")
@@ -70,6 +72,7 @@ class AuditViewer(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeaderItem(len(COLUMNS) - 1).setToolTip(PRIVACY_NOTE)
 
         filters = QHBoxLayout()
         for widget in (self.use_dates, self.start, QLabel("至"), self.end, self.username, self.category, self.text,

@@ -160,13 +160,18 @@ def _postgresql() -> str:
 def _excel() -> str:
     from openpyxl import Workbook, load_workbook
 
+    from meike import excel
+
     book = Workbook()
-    book.active.append(["顾客", "金额"])
+    excel.append_row(book.active, ["顾客", "=1+1", 100])
     buffer = io.BytesIO()
     book.save(buffer)
     buffer.seek(0)
-    if load_workbook(buffer).active["A1"].value != "顾客":
+    sheet = load_workbook(buffer).active
+    if sheet["A1"].value != "顾客" or sheet["B1"].value != "=1+1" or sheet["C1"].value != 100:
         raise RuntimeError("读回的内容不对")
+    if sheet["B1"].data_type == "f":
+        raise RuntimeError("输入的文字被写成了公式")
     return "openpyxl"
 
 

@@ -1,9 +1,16 @@
-"""Writing and reading the audit log (append-only)."""
+"""Writing and reading the audit log (append-only).
+
+Personal fields (``meike.privacy``) are masked twice: when a row is written (its before / after never
+hold a customer's name, numbers, address or notes) and when rows are shown or exported (rows written
+by an older version are never rewritten — the log is append-only and hash-chained — but are masked
+on the way out, and the text filter matches only what is shown).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -12,10 +19,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from meike import clock
+from meike import clock, excel
 from meike.db import Clinic
 from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
+from meike.privacy import MASK, mask_details
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -58,7 +66,10 @@ def record(
 
     The row takes the next id of the chain and hashes the previous row's hash with its own fields.
     ``who`` names the person when there is no actor (a failed login: the user name that was typed).
+    Personal fields of ``before`` / ``after`` are masked here (``meike.privacy``): the log keeps ids
+    and which fields changed, never a customer's name, numbers, address or notes.
     """
+    before, after = mask_details(before, entity), mask_details(after, entity)
     head = _head(session)
     username = actor.username if actor else (who or "system")[:40]
     entry = AuditEntry(id=head.last_id + 1, at=clock.now(), user_id=actor.user_id if actor else None,
@@ -118,6 +129,18 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
     return ChainReport(checked, problems)
 
 
+def _shown(text: str | None, entity: str) -> Any:
+    """A stored before / after as the administrator may see it: personal fields masked (also in rows
+    written before they were masked on writing)."""
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return MASK
+    return mask_details(value, entity)
+
+
 @dataclass(frozen=True)
 class AuditRow:
     at: datetime
@@ -143,8 +166,8 @@ def recent(clinic: Clinic, actor: Actor, *, entity: str | None = None, limit: in
                 e.action,
                 e.entity,
                 e.entity_id,
-                json.loads(e.before) if e.before else None,
-                json.loads(e.after) if e.after else None,
+                _shown(e.before, e.entity),
+                _shown(e.after, e.entity),
             )
             for e in s.scalars(q)
         ]
@@ -238,39 +261,62 @@ class AuditLine:
 
 
 def _line(e: AuditEntry) -> AuditLine:
-    detail = f"{e.before or ''} → {e.after or ''}" if e.before else (e.after or "")
+    """A row as shown and exported: its details with the personal fields masked."""
+    before, after = _dump(_shown(e.before, e.entity)), _dump(_shown(e.after, e.entity))
+    detail = f"{before or ''} → {after or ''}" if before else (after or "")
     target = f"{e.entity} #{e.entity_id}" if e.entity_id else e.entity
     return AuditLine(e.id, e.at, e.username, e.action, action_label(e.action), target, detail)
+
+
+def _lines(s: Session, flt: AuditFilter, *, newest_first: bool) -> Iterator[AuditLine]:
+    """Every matching row. The text filter runs on the stored text in the database (a quick first cut)
+    and then on the masked details: a word found only in a masked field does not match."""
+    order = AuditEntry.id.desc() if newest_first else AuditEntry.id
+    q = select(AuditEntry).where(*flt.where()).order_by(order).execution_options(yield_per=2_000)
+    needle = flt.text.strip()
+    for e in s.scalars(q):
+        line = _line(e)
+        if not needle or needle in line.detail:
+            yield line
 
 
 def search(clinic: Clinic, actor: Actor, flt: AuditFilter, *, offset: int = 0, limit: int = 500) -> list[AuditLine]:
     """The administrator's viewer: newest first, filtered."""
     actor.require_admin()
     with clinic.read() as s:
-        q = select(AuditEntry).where(*flt.where()).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
-        return [_line(e) for e in s.scalars(q)]
+        if not flt.text.strip():
+            q = select(AuditEntry).where(*flt.where()).order_by(AuditEntry.id.desc()).offset(offset).limit(limit)
+            return [_line(e) for e in s.scalars(q)]
+        lines: list[AuditLine] = []
+        for n, line in enumerate(_lines(s, flt, newest_first=True)):
+            if n >= offset + limit:
+                break
+            if n >= offset:
+                lines.append(line)
+        return lines
 
 
 def count_matching(clinic: Clinic, actor: Actor, flt: AuditFilter) -> int:
     actor.require_admin()
     with clinic.read() as s:
-        return s.scalar(select(func.count()).select_from(AuditEntry).where(*flt.where())) or 0
+        if not flt.text.strip():
+            return s.scalar(select(func.count()).select_from(AuditEntry).where(*flt.where())) or 0
+        return sum(1 for _line in _lines(s, flt, newest_first=True))
 
 
 def export_xlsx(clinic: Clinic, actor: Actor, flt: AuditFilter, path: Path) -> int:
-    """Write the filtered log to an Excel file (the export itself is logged). Returns the rows written."""
+    """Write the filtered log to an Excel file (the export itself is logged). Returns the rows written.
+    The details are masked as on screen; every text is written as text (``meike.excel``)."""
     from openpyxl import Workbook
 
     actor.require_admin()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("操作日志")
-    sheet.append(["编号", "时间", "操作人", "操作", "对象", "内容"])
+    excel.append_row(sheet, ["编号", "时间", "操作人", "操作", "对象", "内容"])
     written = 0
     with clinic.read() as s:
-        for e in s.scalars(select(AuditEntry).where(*flt.where()).order_by(AuditEntry.id)
-                           .execution_options(yield_per=2_000)):
-            line = _line(e)
-            sheet.append([line.id, line.at, line.username, line.label, line.target, line.detail])
+        for line in _lines(s, flt, newest_first=False):  # personal fields masked, typed text kept as text
+            excel.append_row(sheet, [line.id, line.at, line.username, line.label, line.target, line.detail])
             written += 1
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
