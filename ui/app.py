@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtGui import QFont, QIcon
-from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox, QWidget
 
 import meike
 from devices.callerid import CallerIdSetting
@@ -23,6 +23,7 @@ from meike.services import system
 from ui.account_manager import AccountManager
 from ui.dialogs.first_run import FirstRunDialog
 from ui.dialogs.login import LoginDialog
+from ui.idle_lock import LOCKED
 from ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -144,17 +145,20 @@ def _exit_backup(clinic: Clinic) -> None:
         log.warning("backup on exit failed (%s)", backup.failure_reason(exc))
 
 
-def bring_forward() -> None:
-    """A second start of Meike asked for the window: show the one in front (a dialog before its window)."""
-    window = QApplication.activeModalWidget() or next(
-        (w for w in QApplication.topLevelWidgets() if w.isVisible() and isinstance(w, (QMainWindow, QDialog))), None)
+def bring_forward() -> QWidget | None:
+    """A second start of Meike asked for the window: show the one in front (a dialog before its window).
+    A locked main window comes forward with its lock screen and nothing else (``ui.idle_lock``)."""
+    shown = [w for w in QApplication.topLevelWidgets() if w.isVisible() and isinstance(w, (QMainWindow, QDialog))]
+    window = next((w for w in shown if w.property(LOCKED)), None) or QApplication.activeModalWidget() or next(
+        iter(shown), None)
     log.info("a second start of Meike asked for the window")
     if window is None:
-        return
+        return None
     if window.isMinimized():
         window.showNormal()
     window.raise_()
     window.activateWindow()
+    return window
 
 
 def _uses_default_location(args: argparse.Namespace) -> bool:

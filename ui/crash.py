@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtWidgets import (
     QApplication,
@@ -47,6 +48,8 @@ class CrashDialog(QDialog):
         self.setWindowTitle("程序出错")
         self.details = details
         self.count = 1
+        self.answered = False  # until 继续使用 (or closed): later errors are added to this dialog
+        self.finished.connect(lambda _result: setattr(self, "answered", True))
         layout = QVBoxLayout(self)
         self.message = QLabel(MESSAGE, objectName="crash_message")
         self.message.setWordWrap(True)
@@ -114,13 +117,14 @@ class CrashReporter(QObject):
         self.reported.emit(describe(args.exc_type, value, args.exc_traceback))
 
     def _show(self, details: str) -> None:
-        if self.dialog is not None and self.dialog.isVisible():
-            self.dialog.again(details)
+        dialog = self.dialog
+        if dialog is not None and shiboken6.isValid(dialog) and not dialog.answered:
+            dialog.again(details)  # on screen, or held back by the idle lock until the unlock
             return
         parent = QApplication.activeWindow()
-        self.dialog = CrashDialog(details, logs.log_file(), parent)
-        self.dialog.finished.connect(lambda _result: QTimer.singleShot(0, self._end_if_windowless))
-        self.dialog.open()
+        self.dialog = dialog = CrashDialog(details, logs.log_file(), parent)
+        dialog.finished.connect(lambda _result: QTimer.singleShot(0, self._end_if_windowless))
+        dialog.open()
 
     def _end_if_windowless(self) -> None:
         """After the dialog: a program that keeps running with no window at all (its login or main window

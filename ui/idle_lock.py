@@ -3,12 +3,18 @@ dialogs are hidden behind a lock screen until the same user types their password
 
 The time is the system parameter ``security.idle_lock_minutes`` (0 = never). Locking and unlocking
 are audited; a wrong password counts toward the account's lockout like a login.
+
+Nothing else comes up over the lock: a window that is shown while locked (a dialog opened by a timer or
+a finished background job, a message box, the crash dialog) is hidden at once and shown after the
+unlock — a modal one keeps waiting for its answer meanwhile. Only a window that says it shows nothing
+personal (the property ``OVER_LOCK``: the caller pop-up's "来电" notice) and tooltips may appear.
 """
 
 from __future__ import annotations
 
 import time
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
@@ -18,6 +24,8 @@ from meike.permissions import Actor
 from meike.services import accounts, audit
 from ui.widgets.form import ERROR_STYLE
 
+OVER_LOCK = "meike_over_lock"  # a window with this property true may show while the window is locked
+LOCKED = "meike_locked"  # set on the main window while it is locked (``ui.app.bring_forward`` reads it)
 INPUT_EVENTS = {QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove, QEvent.Type.KeyPress, QEvent.Type.Wheel,
                 QEvent.Type.TouchBegin}
 
@@ -116,7 +124,13 @@ class LockScreen(QWidget):
 
 
 class IdleLock(QObject):
-    """Wires the watcher and the lock screen to a main window; hides its other windows while locked."""
+    """Wires the watcher and the lock screen to a main window; hides its other windows while locked.
+
+    ``lock_changed(True)`` after locking, ``lock_changed(False)`` after the unlock (the windows that were
+    hidden are back by then).
+    """
+
+    lock_changed = Signal(bool)
 
     def __init__(self, clinic: Clinic, actor: Actor, window: QWidget, minutes: int, *, check_ms: int = 5_000) -> None:
         super().__init__(window)
@@ -124,6 +138,7 @@ class IdleLock(QObject):
         self.watcher = IdleWatcher(minutes * 60, self, check_ms=check_ms)
         self.screen = LockScreen(clinic, actor, window)
         self.hidden: list[QWidget] = []
+        self._guarding = False
         self.watcher.idle.connect(self.lock)
         self.screen.unlocked.connect(self._unlocked)
 
@@ -138,27 +153,75 @@ class IdleLock(QObject):
                        if w is not self.window and w.isVisible() and w.window() is not self.window.window()]
         for widget in self.hidden:
             widget.hide()
+        self.hidden = [w for w in self.hidden if self._comes_back(w)]
         central = getattr(self.window, "centralWidget", lambda: None)()
         if central is not None:  # nothing of the pages stays on screen, whatever the style paints
             central.hide()
         self.screen.cover()
+        self._guard(True)
+        self.window.setProperty(LOCKED, True)
         with self.clinic.write() as s:
             audit.record(s, self.actor, "session.lock", "user", self.actor.user_id)
+        self.lock_changed.emit(True)
 
     def _unlocked(self) -> None:
+        self._guard(False)
+        self.window.setProperty(LOCKED, False)
         central = getattr(self.window, "centralWidget", lambda: None)()
         if central is not None:
             central.show()
-        for widget in self.hidden:
-            widget.show()
-        self.hidden = []
+        hidden, self.hidden = self.hidden, []
+        for widget in hidden:
+            if shiboken6.isValid(widget):  # a message box that was waiting may be gone by now
+                widget.show()
         self.watcher.rearm()
         with self.clinic.write() as s:
             audit.record(s, self.actor, "session.unlock", "user", self.actor.user_id)
+        self.lock_changed.emit(False)
+
+    # --- nothing comes up over the lock ----------------------------------------------------------------
+
+    def _guard(self, on: bool) -> None:
+        app = QApplication.instance()
+        if app is None or on == self._guarding:
+            return
+        if on:
+            app.installEventFilter(self)
+        else:
+            app.removeEventFilter(self)
+        self._guarding = on
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """While locked: a window being shown is hidden again before it is painted, and kept for later.
+        (``ShowToParent`` comes after Qt has finished showing it, before any paint; a modal dialog's
+        ``exec()`` then waits, hidden and no longer blocking the lock screen, until it is shown again.)"""
+        if (event.type() == QEvent.Type.ShowToParent and isinstance(watched, QWidget) and watched.isWindow()
+                and self.locked and not self._may_show(watched)):
+            watched.hide()
+            if self._comes_back(watched) and watched not in self.hidden:
+                self.hidden.append(watched)
+        return False
+
+    def _may_show(self, widget: QWidget) -> bool:
+        if widget is self.window or widget.windowType() == Qt.WindowType.ToolTip or bool(widget.property(OVER_LOCK)):
+            return True
+        parent = widget.parentWidget()
+        while parent is not None:  # the lock screen's own menus (the password field's 复制/粘贴)
+            if parent is self.screen:
+                return True
+            parent = parent.parentWidget()
+        return False
+
+    @staticmethod
+    def _comes_back(widget: QWidget) -> bool:
+        """Menus and other pop-ups close for good; windows and dialogs come back after the unlock."""
+        return widget.windowType() not in (Qt.WindowType.Popup, Qt.WindowType.ToolTip)
 
     def resize_cover(self) -> None:
         if self.locked:
             self.screen.setGeometry(self.window.rect())
 
     def stop(self) -> None:
+        """The window closes (log out, quit): the watcher and the guard go; what was hidden stays hidden."""
         self.watcher.stop()
+        self._guard(False)

@@ -98,10 +98,10 @@ class MainWindow(QMainWindow):
             geometry.fit_to_screen(self, default=(1280, 800))
         if actor.pages:
             self.open_page(actor.pages[0])
-        self.phone_listener: PhoneListener | None = None
-        self.start_phone(callerid)
         self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
         self.idle_lock.screen.logout.connect(self.logout)
+        self.phone_listener: PhoneListener | None = None
+        self.start_phone(callerid)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
@@ -127,6 +127,8 @@ class MainWindow(QMainWindow):
         where = setting.port if setting.kind == "serial" else setting.family
         listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{where}）", 5000))
         listener.call_recorded.connect(self._call_recorded)
+        self.idle_lock.lock_changed.connect(listener.set_locked)  # locked: "来电" only, the card after the unlock
+        listener.set_locked(self.idle_lock.locked)
         listener.start(setting)
         self.phone_listener = listener
         return listener
@@ -138,6 +140,8 @@ class MainWindow(QMainWindow):
 
     def register_caller(self, number: str) -> QWidget | None:
         """登记新顾客 from the pop-up: the registration page, cleared, with the caller's number filled in."""
+        if self.idle_lock.locked:
+            return None
         if Page.REGISTRATION not in self.nav_buttons:
             self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
             return None
@@ -192,9 +196,12 @@ class MainWindow(QMainWindow):
             widget.open_page.connect(lambda value: Page(value) in self.nav_buttons and self.open_page(Page(value)))
 
     def open_customer(self, customer_id: int) -> QWidget | None:
-        """The customer detail dialog (needs the 顾客管理 page; the services check it again)."""
+        """The customer detail dialog (needs the 顾客管理 page; the services check it again). Never while
+        the window is locked."""
         from ui.dialogs.customer_detail import CustomerDetailDialog
 
+        if self.idle_lock.locked:
+            return None
         if not self.actor.can_open(Page.CUSTOMERS):
             self.statusBar().showMessage("您没有“顾客管理”的权限，不能打开顾客详情", 5000)
             return None

@@ -4,6 +4,9 @@ Each call is followed from ringing to hang-up (``devices.calltrack.CallTracker``
 gets its answer and end times, missed calls are marked, and the recording is attached — the box's
 own file, or this PC's line-in recording, which starts with the call and ends at the hang-up (the
 box's on-hook, or the busy tone the recorder hears).
+
+While the window is locked a call is recorded as always, but the pop-up shows only "来电" and the
+masked number; the card is looked up and shown after the unlock (``set_locked``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,8 @@ class PhoneListener(QObject):
         self.popup = CallerPopup(None, can_register=actor.can_open(Page.REGISTRATION),
                                  can_open=actor.can_open(Page.CUSTOMERS))
         self.error: Exception | None = None
+        self.locked = False  # the window is locked: calls pop up without their card
+        self.waiting: Call | None = None  # the last call that came while locked: its card follows the unlock
         # Call records are written in order, one at a time, off the GUI thread: a hang-up reported a
         # moment after the ring must not overtake the insert of its record.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
@@ -198,9 +203,31 @@ class PhoneListener(QObject):
 
     # --- the pop-up ----------------------------------------------------------------------------------
 
+    def set_locked(self, locked: bool) -> None:
+        """The window was locked or unlocked; after the unlock the card of a call that came meanwhile."""
+        self.locked = locked
+        waiting, self.waiting = self.waiting, None
+        if not locked and waiting is not None:
+            self._popup(waiting)
+
+    def _show_locked(self, call: Call, number: str) -> None:
+        self.waiting = call
+        self.popup.show_locked(call, number, mask_mobile(number))
+        self.popup_shown.emit(self.popup)
+        self._take_call_id(call)
+
+    def _take_call_id(self, call: Call) -> None:
+        known = self._ids.get(id(call))
+        if known is not None and known[0] is call:  # the record was written before the pop-up was filled in
+            self.popup.call_id = known[1]
+
     def _popup(self, call: Call) -> None:
-        """Withheld numbers pop up at once; others after the card lookup (pool thread)."""
+        """Withheld numbers pop up at once; others after the card lookup (pool thread). While locked:
+        the notice only, and no lookup until the unlock."""
         number = phone.normalise_number(call.number)
+        if self.locked:
+            self._show_locked(call, number)
+            return
         shown = number if self.actor.has_right(Right.VIEW_PRIVATE) else mask_mobile(number)
         if call.withheld:
             self._show(call, number, None, shown)
@@ -213,11 +240,12 @@ class PhoneListener(QObject):
                           lambda exc: self._show(call, number, None, shown), owner=self)
 
     def _show(self, call: Call, number: str, card: CallerCard | None, shown: str) -> None:
+        if self.locked:  # locked while the card was being looked up
+            self._show_locked(call, number)
+            return
         self.popup.show_call(call, number, card, shown)
         self.popup_shown.emit(self.popup)
-        known = self._ids.get(id(call))
-        if known is not None and known[0] is call:  # the record was written before the card was found
-            self.popup.call_id = known[1]
+        self._take_call_id(call)
 
     def _insert(self, call: Call, started_at: datetime) -> None:
         """The call record, written first on the writer thread: every later update waits behind it.

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QPushButton
 from sqlalchemy import select
 
 from devices.callerid import CallerIdSetting
@@ -15,6 +16,7 @@ from meike import clock, workstation
 from meike.db import Clinic
 from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
+from meike.rules.validation import mask_mobile
 from meike.services import accounts, customers, phone, records
 from ui.main_window import MainWindow
 from ui.pages.phone import NOTE
@@ -166,3 +168,54 @@ def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> 
     tab.port.setText("/dev/nonexistent-meike")
     qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "无法打开来电盒端口" in tab.status.text(), timeout=5000)
+
+
+def test_a_call_while_locked_shows_only_that_someone_calls(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    """Over the idle lock: "来电" and the masked number, even for a user who may see numbers in full; no
+    name, card or notes, nothing that opens the customer. The call is recorded; the card follows the unlock."""
+    cid = customers.register_customer(demo_clinic, gl, name="苏婉清", mobile="13655556666", wechat="suwq_88")
+    records.add_consultation(demo_clinic, gl, cid, content="想做双眼皮，担心恢复期", items="双眼皮")
+    window = _window(qtbot, demo_clinic, gl, modem)
+    listener = window.phone_listener
+    assert listener is not None
+    window.idle_lock.lock()
+    with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded, \
+            qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("13655556666")
+    popup = listener.popup
+    text = popup.history_text()
+    assert popup.isVisible() and window.idle_lock.locked
+    for secret in ("苏婉清", "13655556666", "双眼皮", "恢复期", "卡号", "咨询记录"):
+        assert secret not in text, secret
+    assert "来电" in text and mask_mobile("13655556666") in text and popup.property("meike_over_lock")
+    visible = [b.objectName() for b in popup.findChildren(QPushButton) if b.isVisible()]
+    assert visible == ["caller_close"]
+    popup.open_customer.emit(cid)  # whatever asks for the detail while locked: nothing opens
+    assert window.open_customer(cid) is None and window.register_caller("13655556666") is None
+    assert not any(w.isVisible() for w in QApplication.topLevelWidgets() if w.objectName() == "customer_detail")
+    with demo_clinic.read() as s:  # the call is on record all the same
+        record = s.get(CallRecord, recorded.args[0])
+        assert record is not None and record.customer_id == cid
+    # the unlock brings the card
+    window.idle_lock.screen.password.setText("123")
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        assert window.idle_lock.screen.try_unlock()
+    text = popup.history_text()
+    assert popup.isVisible() and not popup.property("meike_over_lock")
+    assert "苏婉清" in text and "想做双眼皮" in text and popup.open_button.isVisible()
+    assert popup.call_id == recorded.args[0]
+
+
+def test_a_card_already_on_screen_hides_with_the_lock(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
+    customers.register_customer(demo_clinic, gl, name="林晚", mobile="13677778888")
+    window = _window(qtbot, demo_clinic, gl, modem)
+    listener = window.phone_listener
+    assert listener is not None
+    with qtbot.waitSignal(listener.popup_shown, timeout=5000):
+        modem.ring("13677778888")
+    assert "林晚" in listener.popup.history_text()
+    window.idle_lock.lock()
+    assert not listener.popup.isVisible()
+    window.idle_lock.screen.password.setText("123")
+    assert window.idle_lock.screen.try_unlock()
+    assert listener.popup.isVisible() and "林晚" in listener.popup.history_text()

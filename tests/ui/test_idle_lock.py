@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMessageBox
 
 from meike.db import Clinic
 from meike.services import accounts, audit, system
@@ -61,3 +61,81 @@ def test_input_keeps_it_unlocked_and_zero_minutes_never_locks(qtbot, demo_clinic
     with qtbot.waitSignal(window.closed) as closed:
         qtbot.mouseClick(lock.screen.logout_button, Qt.MouseButton.LeftButton)
     assert closed.args == [True]  # logged out: the login window comes back
+
+
+def _locked_window(qtbot, clinic: Clinic) -> MainWindow:  # type: ignore[no-untyped-def]
+    gl = accounts.authenticate(clinic, "gl", "123")
+    window = MainWindow(clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    window.idle_lock.lock()
+    assert window.idle_lock.locked
+    return window
+
+
+def _unlock(window: MainWindow) -> None:
+    window.idle_lock.screen.password.setText("123")
+    assert window.idle_lock.screen.try_unlock()
+
+
+def test_windows_opened_while_locked_wait_for_the_unlock(qtbot, qapp, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """A dialog a timer or a finished job opens, a message box, the crash dialog: none of them shows over
+    the lock; they come up after the unlock. A second start of Meike brings forward the lock only."""
+    from ui import crash
+    from ui.app import bring_forward
+
+    window = _locked_window(qtbot, demo_clinic)
+    detail = QDialog(window)  # e.g. a customer's detail opened by a finished background job
+    detail.setObjectName("detail_opened_while_locked")
+    detail.open()
+    reporter = crash.CrashReporter(qapp)
+    reporter.reported.emit("Traceback: 1")
+    reporter.reported.emit("Traceback: 2")
+    assert not detail.isVisible() and reporter.dialog is not None and not reporter.dialog.isVisible()
+    assert QApplication.activeModalWidget() is None  # nothing blocks the lock screen's password field
+    assert bring_forward() is window and window.idle_lock.screen.isVisible() and not detail.isVisible()
+    assert not window.centralWidget().isVisible() and window.property("meike_locked")
+    with qtbot.waitSignal(window.idle_lock.lock_changed) as changed:
+        _unlock(window)
+    assert changed.args == [False] and not window.property("meike_locked")
+    assert detail.isVisible() and reporter.dialog.isVisible() and reporter.dialog.count == 2
+    reporter.dialog.accept()
+    reporter.deleteLater()
+
+
+def test_a_message_box_asked_while_locked_waits_for_its_answer(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    window = _locked_window(qtbot, demo_clinic)
+    box = QMessageBox(QMessageBox.Icon.Question, "合并收费", "把 2 张收费单合并为一张吗？",
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, window)
+    seen: dict[str, object] = {}
+
+    def inside_exec() -> None:  # runs in the message box's own event loop
+        seen["hidden_while_locked"] = not box.isVisible()
+        seen["blocking"] = QApplication.activeModalWidget()
+        _unlock(window)
+        seen["shown_after_unlock"] = box.isVisible()
+        box.button(QMessageBox.StandardButton.Yes).click()
+
+    def ask() -> None:
+        QTimer.singleShot(0, inside_exec)
+        seen["answer"] = box.exec()
+
+    QTimer.singleShot(0, ask)
+    qtbot.waitUntil(lambda: "answer" in seen, timeout=5000)
+    assert seen == {"hidden_while_locked": True, "blocking": None, "shown_after_unlock": True,
+                    "answer": QMessageBox.StandardButton.Yes}
+
+
+def test_the_lock_screens_own_tooltips_and_menus_still_show(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    window = _locked_window(qtbot, demo_clinic)
+    menu = window.idle_lock.screen.password.createStandardContextMenu()  # 复制 / 粘贴 of the password field
+    menu.setParent(window.idle_lock.screen.password, menu.windowFlags())
+    menu.popup(window.idle_lock.screen.password.mapToGlobal(window.idle_lock.screen.password.rect().center()))
+    assert menu.isVisible()
+    menu.close()
+    other = QMenu(window.centralWidget())  # a page's menu: not over the lock
+    other.addAction("打开顾客")
+    other.popup(window.mapToGlobal(window.rect().center()))
+    assert not other.isVisible()
+    _unlock(window)
+    assert not other.isVisible()  # a menu does not come back by itself

@@ -1,4 +1,8 @@
-"""来电弹屏: a small non-modal window at the top right showing who is calling and their history."""
+"""来电弹屏: a small non-modal window at the top right showing who is calling and their history.
+
+While the window is locked (自动锁屏) the pop-up only says that someone calls, with the masked number
+(``show_locked``): no name, no card, no buttons that lead to the customer. The card follows the unlock.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from devices.callerid import Call
 from meike.money import format_fen
 from meike.services.phone import CallerCard, HistoryLine
+from ui.idle_lock import OVER_LOCK
 
 POPUP_STYLE = """
 QFrame#caller_popup { background: #fbfdff; border: 2px solid #3a6d93; border-radius: 6px; }
@@ -50,6 +55,7 @@ class CallerPopup(QFrame):
         self.card: CallerCard | None = None
         self.number = ""
         self.call_id: int | None = None
+        self.locked = False  # showing the locked notice: nothing about the customer
 
         self.title = QLabel(objectName="caller_title")
         self.name = QLabel(objectName="caller_name")
@@ -65,8 +71,9 @@ class CallerPopup(QFrame):
         self.open_button = QPushButton("打开顾客", objectName="caller_open")
         self.open_button.setEnabled(can_open)
         self.close_button = QPushButton("关闭", objectName="caller_close")
-        self.register_button.clicked.connect(lambda: self.register_requested.emit(self.number))
-        self.open_button.clicked.connect(lambda: self.card and self.open_customer.emit(self.card.customer_id))
+        self.register_button.clicked.connect(lambda: self.locked or self.register_requested.emit(self.number))
+        self.open_button.clicked.connect(
+            lambda: not self.locked and self.card and self.open_customer.emit(self.card.customer_id))
         self.close_button.clicked.connect(self.hide)
 
         body = QVBoxLayout()
@@ -91,6 +98,7 @@ class CallerPopup(QFrame):
     def show_call(self, call: Call, number: str, card: CallerCard | None, shown_number: str = "") -> None:
         """Fill in the call and show the pop-up at the top right of the screen, without taking focus."""
         self.call, self.card, self.number, self.call_id = call, card, number, None
+        self._set_locked(False)
         self.title.setText(f"来电　{call.at:%H:%M}　{escape(shown_number or number) or '—'}")
         if call.withheld:
             self.name.setText("私人号码" if call.private else "号码不可用")
@@ -118,6 +126,26 @@ class CallerPopup(QFrame):
             self.history.show()
         self.register_button.setVisible(card is None and not call.withheld)
         self.open_button.setVisible(card is not None)
+        self._pop()
+
+    def show_locked(self, call: Call, number: str, masked_number: str) -> None:
+        """The window is locked: only "来电" and the masked number; the customer's card waits for the unlock."""
+        self.call, self.card, self.number, self.call_id = call, None, number, None
+        self._set_locked(True)
+        self.title.setText(f"来电　{call.at:%H:%M}　{escape(masked_number) or '—'}")
+        self.name.setText("来电")
+        self.summary.setText("屏幕已锁定，解锁后显示来电顾客的资料。")
+        self.history.clear()
+        self.history.hide()
+        for button in self.findChildren(QPushButton):  # nothing that leads to the customer
+            button.setVisible(button is self.close_button)
+        self._pop()
+
+    def _set_locked(self, locked: bool) -> None:
+        self.locked = locked
+        self.setProperty(OVER_LOCK, locked)  # the idle lock lets only the locked notice show over it
+
+    def _pop(self) -> None:
         self.adjustSize()
         self.place()
         self.show()
