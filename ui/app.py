@@ -300,9 +300,17 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
 
 
 def open_failure_text(exc: Exception, log_path: Path) -> str:
-    """Why the database could not be opened, in words; a message of our own is shown as it is."""
+    """Why the database could not be opened, in words; a message of our own is shown as it is.
+
+    ``meike.clinic_setup.open_clinic`` turns a file that is no database or is damaged, one from a newer
+    Meike, a read-only or locked file and an unreachable server into ``OpenFailed`` with what to do
+    (restoring a backup: the administrator's 备份与恢复); never SQLAlchemy's English text.
+    """
+    from meike.clinic_setup import OpenFailed
     from meike.errors import MeikeError
 
+    if isinstance(exc, OpenFailed):
+        return f"{exc.message}\n\n详细情况已写入日志：{log_path}"
     if isinstance(exc, MeikeError):
         return exc.message
     return ("无法打开或升级诊所的数据库。数据库文件没有被改动；如果升级前做了备份，它在备份文件夹里。\n"
