@@ -26,6 +26,7 @@ from meike.models.dictionaries import (
     StaffRole,
 )
 from meike.models.ledger import AccountEntry, Coupon, DayClose, Package, PackageUse, PerformanceEntry
+from meike.models.login import LoginThrottle
 from meike.models.phone import CallRecord
 from meike.models.records import Consultation, Reminder, ReminderTally, ReminderTallyState, Treatment
 from meike.models.sms import SmsMessage, SmsTemplate
@@ -33,6 +34,7 @@ from meike.models.system import SystemSetting
 from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "LoginThrottle",
     "AuditHead",
     "CallRecord",
     "AccountEntry",

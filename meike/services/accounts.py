@@ -1,20 +1,25 @@
-"""Accounts desk: login with lockout, and the administrator's account manager."""
+"""Accounts desk: login with throttling, and the administrator's account manager."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
+import socket
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import LoginFailed, NotFound, PermissionDenied, ValidationError
-from meike.models import AuditEntry, Customer, Department, Staff, User, UserGrant
+from meike.models import AuditEntry, Customer, Department, LoginThrottle, Staff, User, UserGrant
 from meike.permissions import ALL_GRANT_CODES, Actor, DataScope, Right, right_code
 from meike.services import audit, system
 
@@ -84,51 +89,178 @@ def _password_errors(password: str, confirm: str | None, field: str = "password"
 
 
 # --- login -------------------------------------------------------------------------------------
+#
+# Every failed login answers the same ("用户名或密码不正确") and costs the same: an unknown name and a
+# disabled account verify the password against a dummy hash, so the hasher runs once in every branch.
+# Failures are counted per typed name (known or not, in ``login_throttles`` under a SHA-256 of the
+# name) and per workstation. Past the free attempts (``login.max_failures`` for a name, three times as
+# many for a workstation) each failure makes the next attempt wait twice as long, from 30 seconds up
+# to ``login.lock_minutes``: an attacker slows down, nobody (the administrator included) is shut out
+# for longer than that. A quiet day forgets a name's or a workstation's failures; a good login forgets
+# the name's. Time comes from ``meike.clock``.
+
+MAX_TYPED_NAME = 64  # a typed user name is cut to this before it is looked up, stored or logged
+FIRST_WAIT = timedelta(seconds=30)
+WORKSTATION_FREE_FACTOR = 3
+FORGET_AFTER = timedelta(days=1)
+WRONG = "用户名或密码不正确"
+_dummy: tuple[object, str] | None = None
 
 
-def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime | None = None) -> Actor:
-    """Check a login. Failures are counted; too many lock the account for a while.
+def _dummy_hash() -> str:
+    """A hash of a random password, made once per hasher, to verify against when there is no account."""
+    global _dummy
+    if _dummy is None or _dummy[0] is not hasher:
+        _dummy = (hasher, hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[1]
+
+
+def typed_name(username: str) -> str:
+    """The user name as typed, fit to look up and log: no control characters, trimmed, at most 64."""
+    kept = "".join(ch for ch in username if unicodedata.category(ch) not in ("Cc", "Cs"))
+    return kept.strip()[:MAX_TYPED_NAME].strip()
+
+
+def workstation_id() -> str:
+    """This PC, as the workstation throttle counts it."""
+    return socket.gethostname() or "localhost"
+
+
+def _key(kind: str, value: str) -> str:
+    return hashlib.sha256(f"{kind}:{value.casefold()}".encode()).hexdigest()
+
+
+def wait_after(failures: int, free: int, cap: timedelta) -> timedelta | None:
+    """How long the next attempt waits after ``failures`` in a row; None within the free attempts."""
+    if failures < free:
+        return None
+    return min(FIRST_WAIT * 2 ** min(failures - free, 20), cap)
+
+
+def _wait_text(wait: timedelta) -> str:
+    seconds = max(1, int(wait.total_seconds() + 0.999))
+    return f"{seconds} 秒" if seconds < 60 else f"{(seconds + 59) // 60} 分钟"
+
+
+@dataclass
+class _Throttles:
+    """The name's and the workstation's counters of one attempt, loaded in its transaction."""
+
+    keys: list[tuple[str, int]]  # (key, free attempts): the name's first, then the workstation's
+    rows: dict[str, LoginThrottle]
+    cap: timedelta
+
+    @classmethod
+    def load(cls, s: Session, name: str, workstation: str, now: datetime) -> _Throttles:
+        free = system.get_in(s, "login.max_failures")
+        keys = [(_key("name", name), free), (_key("workstation", workstation), free * WORKSTATION_FREE_FACTOR)]
+        rows = {}
+        for key, _ in keys:
+            row = s.get(LoginThrottle, key, with_for_update=True)
+            if row is not None and row.last_failure_at < now - FORGET_AFTER:
+                row.failures, row.blocked_until = 0, None
+            if row is not None:
+                rows[key] = row
+        return cls(keys, rows, timedelta(minutes=system.get_in(s, "login.lock_minutes")))
+
+    def waiting(self, now: datetime) -> timedelta | None:
+        """How long this attempt must still wait (None: it may go ahead)."""
+        until = max((r.blocked_until for r in self.rows.values() if r.blocked_until is not None), default=None)
+        return until - now if until is not None and until > now else None
+
+    def failed(self, s: Session, now: datetime) -> timedelta | None:
+        """Count a failure for the name and the workstation; returns the wait it starts, if any."""
+        s.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER))
+        longest: timedelta | None = None
+        for key, free in self.keys:
+            row = self.rows.get(key) or _new_row(s, key, now)
+            self.rows[key] = row
+            row.failures += 1
+            row.last_failure_at = now
+            wait = wait_after(row.failures, free, self.cap)
+            row.blocked_until = now + wait if wait is not None else None
+            if wait is not None and (longest is None or wait > longest):
+                longest = wait
+        return longest
+
+    @property
+    def name_row(self) -> LoginThrottle | None:
+        return self.rows.get(self.keys[0][0])
+
+    def succeeded(self) -> None:
+        """A good login forgets the name's failures (the workstation's stay until a quiet day)."""
+        if self.name_row is not None:
+            self.name_row.failures, self.name_row.blocked_until = 0, None
+
+
+def _new_row(s: Session, key: str, now: datetime) -> LoginThrottle:
+    """A counter row, or the one another workstation inserted a moment ago (PostgreSQL)."""
+    try:
+        with s.begin_nested():
+            row = LoginThrottle(key=key, failures=0, last_failure_at=now)
+            s.add(row)
+    except IntegrityError:
+        found = s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
+        assert found is not None
+        return found
+    return row
+
+
+def _attempt(s: Session, name: str, password: str, *, workstation: str | None, now: datetime,
+             who: str) -> tuple[User | None, str | None]:
+    """One login attempt inside a write transaction: (the user when the password is right, the failure).
+
+    The hasher runs exactly once whatever the outcome; the failure text is the same for an unknown
+    name, a wrong password and a disabled account (the audit log keeps the real reason).
+    """
+    dummy = _dummy_hash()  # made on the first attempt of whatever kind, so it costs no branch alone
+    throttles = _Throttles.load(s, name, workstation or workstation_id(), now)
+    if not name:  # nothing to look up, and nothing to count
+        verify_password(dummy, password)
+        return None, WRONG
+    waiting = throttles.waiting(now)
+    user = s.scalar(select(User).where(User.username == name))
+    if waiting is not None:
+        verify_password(dummy, password)
+        return None, f"尝试次数过多，请 {_wait_text(waiting)}后再试"
+    if user is None or not user.is_active:
+        verify_password(dummy, password)  # the same work as a real check; the answer is no
+        ok, reason = False, "无此用户" if user is None else "已停用"
+    else:
+        ok, reason = verify_password(user.password_hash, password), "密码错误"
+    if ok:
+        assert user is not None
+        throttles.succeeded()
+        user.failed_logins, user.locked_until = 0, None
+        return user, None
+    wait = throttles.failed(s, now)
+    name_row = throttles.name_row
+    if user is not None and name_row is not None:  # the account manager shows an account's failures and wait
+        user.failed_logins, user.locked_until = name_row.failures, name_row.blocked_until
+    user_id = user.id if user is not None else None
+    audit.record(s, None, "login.failed", "user", user_id, after={"username": name, "reason": f"{who}{reason}"}, who=name)
+    if wait is None:
+        return None, WRONG
+    audit.record(s, None, "login.locked", "user", user_id,
+                 after={"username": name, "wait_seconds": int(wait.total_seconds()), "until": now + wait}, who=name)
+    return None, f"{WRONG}。尝试次数过多，请 {_wait_text(wait)}后再试"
+
+
+def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime | None = None,
+                 workstation: str | None = None) -> Actor:
+    """Check a login (the login dialog, the idle lock's unlock).
 
     Raises:
-        LoginFailed: with the message to show under the form.
+        LoginFailed: "用户名或密码不正确" for every wrong name, password or disabled account, or the
+            wait when there were too many failures.
     """
     now = now or clock.now()
-    username = username.strip()
-    failure: str | None = None
+    name = typed_name(username)
     with clinic.write() as s:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            failure = "用户名或密码错误"
-            audit.record(s, None, "login.failed", "user", None, after={"username": username, "reason": "无此用户"},
-                         who=username)
-        elif not user.is_active:
-            failure = "该账号已停用，请联系管理员"
-            audit.record(s, None, "login.failed", "user", user.id, after={"username": username, "reason": "已停用"},
-                         who=username)
-        elif user.locked_until is not None and user.locked_until > now:
-            failure = f"密码错误次数过多，账号已锁定，请在 {user.locked_until:%H:%M} 后重试或联系管理员"
-            audit.record(s, None, "login.failed", "user", user.id, after={"username": username, "reason": "已锁定"},
-                         who=username)
-        elif not verify_password(user.password_hash, password):
-            max_failures = system.get_in(s, "login.max_failures")
-            user.failed_logins += 1
-            if user.failed_logins >= max_failures:
-                minutes = system.get_in(s, "login.lock_minutes")
-                user.locked_until = now + timedelta(minutes=minutes)
-                user.failed_logins = 0
-                audit.record(s, None, "login.locked", "user", user.id,
-                             after={"username": user.username, "locked_until": user.locked_until}, who=user.username)
-                failure = f"密码连续错误 {max_failures} 次，账号已锁定 {minutes} 分钟"
-            else:
-                left = max_failures - user.failed_logins
-                audit.record(s, None, "login.failed", "user", user.id, after={"username": user.username},
-                             who=user.username)
-                failure = f"用户名或密码错误，还可以再试 {left} 次"
-        else:
+        user, failure = _attempt(s, name, password, workstation=workstation, now=now, who="")
+        if user is not None:
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
-            user.failed_logins = 0
-            user.locked_until = None
             user.last_login_at = now
             actor = actor_for(user)
             audit.record(s, actor, "login.ok", "user", user.id)
@@ -138,38 +270,31 @@ def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime 
 
 
 def verify_supervisor(clinic: Clinic, username: str, password: str, right: Right, *,
-                      now: datetime | None = None) -> Actor:
+                      now: datetime | None = None, workstation: str | None = None) -> Actor:
     """A supervisor confirms a sensitive action with their own password; returns them as an Actor.
 
-    Wrong passwords count toward the same lockout as the login, so approvals cannot be guessed.
+    Wrong passwords count toward the same throttle as the login, so approvals cannot be guessed.
     """
     now = now or clock.now()
-    failure: str | None = None
+    name = typed_name(username)
     with clinic.write() as s:
-        user = s.scalar(select(User).where(User.username == username.strip()))
-        if user is None or not user.is_active:
-            failure = "主管用户名或密码错误"
-        elif user.locked_until is not None and user.locked_until > now:
-            failure = f"该主管账号已锁定，请在 {user.locked_until:%H:%M} 后重试"
-        elif not verify_password(user.password_hash, password):
-            user.failed_logins += 1
-            if user.failed_logins >= system.get_in(s, "login.max_failures"):
-                user.locked_until = now + timedelta(minutes=system.get_in(s, "login.lock_minutes"))
-                user.failed_logins = 0
-                audit.record(s, None, "login.locked", "user", user.id,
-                             after={"username": user.username, "locked_until": user.locked_until}, who=user.username)
-            else:
-                audit.record(s, None, "login.failed", "user", user.id,
-                             after={"username": user.username, "reason": "主管密码错误"}, who=user.username)
-            failure = "主管用户名或密码错误"
-        elif user.is_admin or right_code(right) not in user.grant_codes:
+        user, failure = _attempt(s, name, password, workstation=workstation, now=now, who="主管")
+        if failure is not None:
+            failure = failure.replace(WRONG, "主管用户名或密码错误")
+        elif user is None or user.is_admin or right_code(right) not in user.grant_codes:
             failure = "该账号没有此项审批权限"
         else:
-            user.failed_logins = 0
             actor = actor_for(user)
     if failure is not None:
         raise PermissionDenied(failure)
     return actor
+
+
+def _forget_failures(s: Session, user: User) -> None:
+    """The administrator lifts a wait: the account's counters and its name's throttle."""
+    user.failed_logins = 0
+    user.locked_until = None
+    s.execute(delete(LoginThrottle).where(LoginThrottle.key == _key("name", user.username)))
 
 
 def change_own_password(clinic: Clinic, actor: Actor, *, old: str, new: str, confirm: str) -> None:
@@ -343,8 +468,7 @@ def reset_password(clinic: Clinic, actor: Actor, user_id: int, *, password: str,
     with clinic.write() as s:
         user = _load(s, user_id)
         user.password_hash = hash_password(password)
-        user.failed_logins = 0
-        user.locked_until = None
+        _forget_failures(s, user)
         audit.record(s, actor, "user.password_reset", "user", user.id)
 
 
@@ -354,8 +478,7 @@ def unlock(clinic: Clinic, actor: Actor, user_id: int) -> None:
         user = _load(s, user_id)
         if user.locked_until is None and not user.failed_logins:
             return
-        user.failed_logins = 0
-        user.locked_until = None
+        _forget_failures(s, user)
         audit.record(s, actor, "user.unlock", "user", user.id)
 
 

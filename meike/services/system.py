@@ -29,8 +29,8 @@ SPECS: dict[str, SettingSpec] = {
     s.key: s
     for s in [
         SettingSpec("clinic.name", "诊所名称", "", str),
-        SettingSpec("login.max_failures", "连续输错密码几次后锁定", 5, int, 1, 20),
-        SettingSpec("login.lock_minutes", "锁定分钟数", 15, int, 1, 1440),
+        SettingSpec("login.max_failures", "连续输错密码几次后延迟登录", 5, int, 1, 20),
+        SettingSpec("login.lock_minutes", "登录延迟最长分钟数", 15, int, 1, 1440),
         SettingSpec("followup.postop_days", "术后回访天数（逗号分隔）", "2,7,15", str),
         SettingSpec("security.idle_lock_minutes", "无操作自动锁屏（分钟，0 为不锁屏）", 10, int, 0, 240),
     ]

@@ -179,7 +179,7 @@ def test_supervisor_password_guessing_locks_the_supervisor(demo_clinic: Clinic) 
     for _ in range(5):
         with pytest.raises(PermissionDenied, match="主管用户名或密码错误"):
             accounts.verify_supervisor(demo_clinic, "gl", "guess", Right.APPROVE_PRICE)
-    with pytest.raises(PermissionDenied, match="已锁定"):
+    with pytest.raises(PermissionDenied, match="尝试次数过多，请 30 秒后再试"):
         accounts.verify_supervisor(demo_clinic, "gl", "123", Right.APPROVE_PRICE)
 
 

@@ -86,7 +86,7 @@ def test_disable_and_enable_account(qtbot, manager: AccountManager) -> None:  # 
     manager.table.selectRow(manager.row_of("wl"))
     assert manager.btn_active.text() == "停用"
     click(qtbot, manager.btn_active)
-    with pytest.raises(LoginFailed, match="停用"):
+    with pytest.raises(LoginFailed, match="^用户名或密码不正确$"):  # the same answer as a wrong password
         accounts.authenticate(manager.clinic, "wl", "123")
     assert manager.table.item(manager.row_of("wl"), 4).text() == "停用"
     assert manager.btn_active.text() == "启用"

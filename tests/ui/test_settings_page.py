@@ -158,7 +158,7 @@ def test_system_parameters_validate_and_save(qtbot, page: SettingsPage, demo_cli
     params.edits["login.max_failures"].setText("abc")
     params.edits["followup.postop_days"].setText("15,2,7,30")
     qtbot.mouseClick(params.save_button, Qt.MouseButton.LeftButton)
-    assert params.form.error_text("login.max_failures") == "连续输错密码几次后锁定必须是整数"
+    assert params.form.error_text("login.max_failures") == "连续输错密码几次后延迟登录必须是整数"
     assert system.get(demo_clinic, "followup.postop_days") == "2,7,15"
     params.edits["login.max_failures"].setText("3")
     qtbot.mouseClick(params.save_button, Qt.MouseButton.LeftButton)

@@ -1,4 +1,4 @@
-"""The login dialog: user name, password, a clear message on failure (the user name is kept)."""
+"""The login dialog: user name, password, one message for every failure (the user name is kept)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class LoginDialog(QDialog):
         title = QLabel(f"<h2>{clinic_name or '美客'}</h2><p>顾客管理系统 · 请登录</p>")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.user = QLineEdit(objectName="login_user", placeholderText="用户名")
+        self.user.setMaxLength(accounts.MAX_TYPED_NAME)  # the service cuts a longer name anyway
         self.password = QLineEdit(objectName="login_password", placeholderText="密码")
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.error = QLabel(objectName="login_error")

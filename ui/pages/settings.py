@@ -201,8 +201,8 @@ class DictionaryTable(QWidget):
 class SystemParameters(QWidget):
     """诊所名称, login lockout, post-op follow-up days."""
 
-    FIELDS = [("clinic.name", "诊所名称"), ("login.max_failures", "连续输错密码几次后锁定"),
-              ("login.lock_minutes", "锁定分钟数"), ("followup.postop_days", "术后回访天数（逗号分隔）"),
+    FIELDS = [("clinic.name", "诊所名称"), ("login.max_failures", "连续输错密码几次后延迟登录"),
+              ("login.lock_minutes", "登录延迟最长分钟数"), ("followup.postop_days", "术后回访天数（逗号分隔）"),
               ("security.idle_lock_minutes", "无操作自动锁屏（分钟，0 为不锁屏）")]
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
