@@ -188,7 +188,9 @@ ACTION_LABELS = {
     "user.password_change": "修改密码", "user.delete": "删除账号", "user.unlock": "解除锁定",
     "login.locked": "登录锁定", "login.failed": "登录失败", "login.ok": "登录", "clinic.initialise": "初始化诊所",
     "setting.change": "修改系统参数", "customer.create": "新建顾客", "customer.update": "修改顾客资料",
-    "privacy.reveal": "查看完整号码", "appointment.create": "预约", "appointment.update": "改约",
+    "privacy.reveal": "查看完整号码", "privacy.search_limited": "号码查询过于频繁（已拦截）",
+    "customer.duplicate_mobile": "登记了无权查看的顾客的手机号",
+    "appointment.create": "预约", "appointment.update": "改约",
     "appointment.cancel": "取消预约", "order.create": "开单", "order.price_approved": "低于最低价审批",
     "order.settle": "结单收款", "order.collect": "收欠款", "order.cancel": "消单", "order.void": "退单",
     "order.refund": "项目退款", "order.package_refund": "疗程退款", "order.reprice": "改价（多退少补）",
@@ -211,7 +213,7 @@ CATEGORIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "print": ("打印与重印", ("receipt.", "label.")),
     "export": ("导出", ("audit.export", "sms.batch", "customer.export")),
     "dayclose": ("日结与营业日期", ("day.",)),
-    "reveal": ("查看完整号码", ("privacy.reveal",)),
+    "reveal": ("查看完整号码与号码查询", ("privacy.", "customer.duplicate_mobile")),
 }
 
 

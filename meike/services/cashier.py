@@ -11,11 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
+from meike.db.prefix import prefix_clause
 from meike.errors import ConflictError, NotFound, ValidationError
 from meike.models import (
     AccountEntry,
@@ -42,9 +43,9 @@ from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, DataScope, Page, Right
 from meike.rules.text import search_text
-from meike.rules.validation import mask_mobile
+from meike.rules.validation import mask_mobile, nfkc, normalise_mobile
 from meike.services import audit, bizday, history, ledger, performance, promotions, scope
-from meike.services.customers import load_in_scope
+from meike.services.customers import guard_search, load_in_scope
 from meike.services.ledger import Tender, receipt_number  # noqa: F401 (the cashier's API)
 
 STATUS_LABELS = {ORDER_NEW: "未付款", ORDER_SETTLED: "已付款", ORDER_CANCELLED: "已消单", ORDER_VOIDED: "已退单"}
@@ -78,7 +79,7 @@ def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> l
     q = select(Item).where(Item.is_active.is_(True)).order_by(Item.sort_order, Item.id).limit(limit)
     if text:
         code = text.lower()
-        q = q.where(or_(and_(Item.pinyin_code >= code, Item.pinyin_code < code + "\uffff"),
+        q = q.where(or_(prefix_clause(Item.pinyin_code, code),
                         Item.name.contains(text, autoescape=True)))
     with clinic.read() as s:
         items = list(s.scalars(q))
@@ -453,11 +454,13 @@ def _list_query(actor: Actor, status: str, text: str) -> tuple[ColumnElement[boo
     text = search_text(text)
     if text:
         needle = text.lower()
+        number = normalise_mobile(text)  # "１３８ 0013 8000": the digits as stored
+        number = number if number.isascii() and number.isdigit() else text
         clauses.append(or_(
-            and_(Customer.name >= text, Customer.name < text + "\uffff"),
-            and_(Customer.name_initials >= needle, Customer.name_initials < needle + "\uffff"),
-            Customer.mobile == text, Customer.mobile_last4 == text, Customer.card_no == text,
-            Order.receipt_no == text.upper(),
+            prefix_clause(Customer.name, text),
+            prefix_clause(Customer.name_initials, needle),
+            Customer.mobile == number, Customer.mobile_last4 == number, Customer.card_no == nfkc(text),
+            Order.receipt_no == nfkc(text).upper(),
         ))
     return tuple(clauses)
 
@@ -469,6 +472,7 @@ def _needs_customer(actor: Actor, text: str) -> bool:
 def count_orders(clinic: Clinic, actor: Actor, *, status: str, text: str = "") -> int:
     actor.require_page(Page.CASHIER)
     clauses = _list_query(actor, status, text)
+    guard_search(clinic, actor, text)  # a whole mobile typed here is a number probe too
     q = select(func.count(Order.id))
     if _needs_customer(actor, text):
         q = q.join(Customer, Customer.id == Order.customer_id).where(*clauses)
@@ -482,6 +486,7 @@ def list_orders(clinic: Clinic, actor: Actor, *, status: str, offset: int = 0, l
                 text: str = "") -> list[OrderRow]:
     """One page of orders of a status ('new' = 未付款, 'settled' = 已付款), newest first, within scope."""
     actor.require_page(Page.CASHIER)
+    guard_search(clinic, actor, text)
     newest = Order.settled_at.desc() if status == ORDER_SETTLED else Order.created_at.desc()
     q = (
         select(Order, Customer, User.display_name, User.username)

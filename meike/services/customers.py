@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from meike import clock
 from meike.db import Clinic
+from meike.db.prefix import prefix_clause, upper_bound
 from meike.db.prepared import Prepared
 from meike.errors import ConflictError, NotFound, PermissionDenied, ValidationError
 from meike.models import Appointment, Channel, Customer, Department, InfoSource, MemberLevel, Staff, Visit
@@ -29,10 +32,16 @@ from meike.rules.validation import (
     age_on,
     birthday_error,
     birthday_from_id_card,
+    card_no_error,
+    digits_error,
     id_card_error,
     mask_mobile,
+    mask_number,
     mobile_error,
+    nfkc,
+    normalise_id_card,
     normalise_mobile,
+    sex_from_id_card,
 )
 from meike.services import audit, scope
 
@@ -88,28 +97,39 @@ class CustomerQuery:
 
 def _prefix(column: Any, text: str) -> Any:
     """``column LIKE 'text%'`` written as a range so it uses the index on SQLite and PostgreSQL."""
-    return and_(column >= text, column < text + "\uffff")
+    return prefix_clause(column, text)
 
 
-def _search_kind(text: str) -> tuple[str, dict[str, str]] | None:
-    """What the search box's text is (``mobile``, ``last4``, ``digits``, ``pinyin``, ``name``) and the
-    values to look for; None for an empty box."""
+def _search_kind(text: str, *, prefixes: bool = True) -> tuple[str, dict[str, str]] | None:
+    """What the search box's text is (``mobile``, ``last4``, ``digits``, ``card``, ``pinyin``, ``name``)
+    and the values to look for; None for an empty box.
+
+    Digits typed full-width (``１３８…``) are digits (NFKC). Other digits are the whole mobile (11),
+    its last 4, or a card number; ``digits`` also matches the mobiles starting with them, ``card``
+    (``prefixes`` False: a user without the right to see numbers in full) does not: the first digits
+    of a masked mobile would otherwise be rebuilt one search at a time.
+    """
     text = text.strip()
     if not text:
         return None
-    mobile = normalise_mobile(text)
-    if mobile.isdigit() and mobile != text:  # "138 0013 8000", "+86 138…": a number typed with spaces
-        text, mobile = mobile, normalise_mobile(mobile)
-    if text.isdigit():
-        if len(mobile) == 11:
-            return "mobile", {"mobile": mobile, "card": text}
+    typed = nfkc(text)
+    mobile = normalise_mobile(typed)
+    if mobile.isascii() and mobile.isdigit():  # "138 0013 8000", "+86 138…", "１３８…": a number
+        text = mobile
+    elif typed.isascii():
+        text = typed  # full-width Latin letters: pinyin initials
+    if text.isascii() and text.isdigit():
+        if len(text) == 11:
+            return "mobile", {"mobile": text, "card": text}
         if len(text) == 4:
             return "last4", {"last4": text, "card": text}
-        return "digits", {"card": text, "lo": text, "hi": text + "\uffff"}
+        if not prefixes:
+            return "card", {"card": text}
+        return "digits", {"card": text, "lo": text, "hi": upper_bound(text)}
     if is_pinyin_query(text):
         low = text.lower()
-        return "pinyin", {"lo": low, "hi": low + "\uffff", "card": text.upper()}
-    return "name", {"lo": text, "hi": text + "\uffff", "card": text}
+        return "pinyin", {"lo": low, "hi": upper_bound(low), "card": text.upper()}
+    return "name", {"lo": text, "hi": upper_bound(text), "card": text}
 
 
 def _text_clause(kind: str, value: Any) -> Any:
@@ -118,18 +138,136 @@ def _text_clause(kind: str, value: Any) -> Any:
         return or_(Customer.mobile == value("mobile"), Customer.card_no == value("card"))
     if kind == "last4":
         return or_(Customer.mobile_last4 == value("last4"), Customer.card_no == value("card"))
+    if kind == "card":
+        return Customer.card_no == value("card")
     if kind == "digits":  # a card number, or the start of a mobile (prefix as a range: it uses the index)
         return or_(Customer.card_no == value("card"), and_(Customer.mobile >= value("lo"), Customer.mobile < value("hi")))
     column = Customer.name_initials if kind == "pinyin" else Customer.name
     return or_(and_(column >= value("lo"), column < value("hi")), Customer.card_no == value("card"))
 
 
-def _search_clause(text: str) -> Any:
-    found = _search_kind(text)
+def _may_see_numbers(actor: Actor) -> bool:
+    return actor.has_right(Right.VIEW_PRIVATE)
+
+
+def _search_clause(text: str, actor: Actor) -> Any:
+    found = _search_kind(text, prefixes=_may_see_numbers(actor))
     if found is None:
         return None
     kind, values = found
     return _text_clause(kind, values.__getitem__)
+
+
+# --- number probes --------------------------------------------------------------------------------
+
+PROBE_WINDOW = timedelta(minutes=10)
+PROBE_LIMIT = 20
+_MOBILE_START = re.compile(r"1[3-9][0-9]{3,8}\Z")  # 5–10 digits: the first digits of a mobile
+
+
+class _Probes:
+    """The number probes of each user (per database) in the last ``PROBE_WINDOW``, kept in memory.
+
+    A probe is a search for the first digits of a mobile (5–10 digits starting 13–19, whether or not
+    they may match mobiles for this user) or for a whole mobile that found no one: the searches that
+    rebuild a masked number. A user makes ``PROBE_LIMIT`` different ones in the window; further new
+    ones are refused until the oldest fall out of it (the same text again is free: the grid counts and
+    pages the same search), and the first refusal of a window is written to the audit log with the
+    masked text, never the digits typed. Time from ``meike.clock``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[str, int], dict[str, datetime]] = {}
+        self._reported: dict[tuple[str, int], datetime] = {}
+
+    def _window(self, key: tuple[str, int], now: datetime) -> dict[str, datetime]:
+        seen = self._seen.setdefault(key, {})
+        for text in [t for t, at in seen.items() if at <= now - PROBE_WINDOW]:
+            del seen[text]
+        return seen
+
+    def admit(self, key: tuple[str, int], text: str, *, count: bool, now: datetime) -> tuple[bool, int, bool]:
+        """(allowed, probes in the window, report this refusal). ``count``: an allowed ``text`` is a
+        probe now (a prefix); else it becomes one only if it finds nobody (``miss``)."""
+        with self._lock:
+            seen = self._window(key, now)
+            if text in seen:
+                return True, len(seen), False
+            if len(seen) >= PROBE_LIMIT:
+                last = self._reported.get(key)
+                report = last is None or last <= now - PROBE_WINDOW
+                if report:
+                    self._reported[key] = now
+                return False, len(seen), report
+            if count:
+                seen[text] = now
+            return True, len(seen), False
+
+    def miss(self, key: tuple[str, int], text: str, now: datetime) -> None:
+        with self._lock:
+            seen = self._window(key, now)
+            if text not in seen:
+                seen[text] = now
+
+    def forget(self) -> None:
+        with self._lock:
+            self._seen.clear()
+            self._reported.clear()
+
+
+_PROBES = _Probes()
+TOO_MANY_PROBES = "号码查询过于频繁：10 分钟内最多查询 20 个不同的号码或号码开头，请稍后再试（已记入操作日志）"
+
+
+def forget_probes() -> None:
+    """Clear the memory of number probes (the benchmark's thousands of lookups in a row)."""
+    _PROBES.forget()
+
+
+def _probe_of(found: tuple[str, dict[str, str]] | None) -> tuple[str, bool] | None:
+    """(the digits, counted at once) when the search is a number probe: a mobile's first digits count
+    at once, a whole mobile only when it finds nobody."""
+    if found is None:
+        return None
+    kind, values = found
+    if kind in ("digits", "card") and _MOBILE_START.match(values["card"]):
+        return values["card"], True
+    if kind == "mobile":
+        return values["mobile"], False
+    return None
+
+
+def _probe_key(clinic: Clinic, actor: Actor) -> tuple[str, int]:
+    return clinic.engine.url.render_as_string(hide_password=True), actor.user_id
+
+
+def guard_search(clinic: Clinic, actor: Actor, text: str, *, field: str = "text") -> None:
+    """Refuse a new number probe beyond the limit (ValidationError on ``field``, logged once a window).
+    Every service that matches customers by typed digits calls it first."""
+    found = _search_kind(text, prefixes=_may_see_numbers(actor))
+    _guard(clinic, actor, found, field)
+
+
+def _guard(clinic: Clinic, actor: Actor, found: tuple[str, dict[str, str]] | None, field: str = "text") -> None:
+    probe = _probe_of(found)
+    if probe is None:
+        return
+    digits, count = probe
+    allowed, probes, report = _PROBES.admit(_probe_key(clinic, actor), digits, count=count, now=clock.now())
+    if allowed:
+        return
+    if report:
+        with clinic.write() as s:
+            audit.record(s, actor, "privacy.search_limited", "customer", None, after={
+                "probes": probes, "minutes": int(PROBE_WINDOW.total_seconds() // 60),
+                "typed": mask_number(digits)})
+    raise ValidationError.single(field, TOO_MANY_PROBES)
+
+
+def _missed(clinic: Clinic, actor: Actor, found: tuple[str, dict[str, str]] | None, hits: int) -> None:
+    probe = _probe_of(found)
+    if probe is not None and not probe[1] and hits == 0:
+        _PROBES.miss(_probe_key(clinic, actor), probe[0], clock.now())
 
 
 def _class_clause(value: str) -> Any:
@@ -156,7 +294,7 @@ def _tab_query(actor: Actor, q: CustomerQuery) -> Select[Any]:
     if q.tab not in TABS:
         raise ValidationError.single("tab", "未知的页签")
     conditions: list[Any] = [scope.customer_clause(actor)]
-    text = _search_clause(q.text)
+    text = _search_clause(q.text, actor)
     if text is not None:
         conditions.append(text)
     if q.channel_id is not None:
@@ -195,20 +333,33 @@ def _query(text: str, query: CustomerQuery | None) -> CustomerQuery:
 
 def count_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: CustomerQuery | None = None) -> int:
     _require_customer_page(actor)
-    stmt = _tab_query(actor, _query(text, query)).order_by(None)
+    q = _query(text, query)
+    found = _search_kind(q.text, prefixes=_may_see_numbers(actor))
+    _guard(clinic, actor, found)
+    stmt = _tab_query(actor, q).order_by(None)
     with clinic.read() as s:
-        return s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        total = s.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    _missed(clinic, actor, found, total)
+    return total
 
 
 def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: CustomerQuery | None = None,
                      offset: int = 0, limit: int = 200) -> list[CustomerRow]:
-    """One page of the grid in the actor's scope; mobiles masked without the right to see them."""
-    if query is None or query == CustomerQuery(text=query.text):  # the search box alone
-        found = _search_kind(text if query is None else query.text)
-        if found is not None:
-            return _search_box(clinic, actor, *found, offset=offset, limit=limit)
-    _require_customer_page(actor)
-    return _search_grid(clinic, actor, _query(text, query), offset=offset, limit=limit)
+    """One page of the grid in the actor's scope; mobiles masked. Number probes are limited (``_Probes``)."""
+    box_alone = query is None or query == CustomerQuery(text=query.text)  # the search box alone
+    found = _search_kind(text if query is None else query.text, prefixes=_may_see_numbers(actor))
+    if found is not None and box_alone:
+        if _probe_of(found) is not None:
+            _require_customer_page(actor)
+            _guard(clinic, actor, found)
+        rows = _search_box(clinic, actor, *found, offset=offset, limit=limit)
+    else:
+        _require_customer_page(actor)
+        _guard(clinic, actor, found)
+        rows = _search_grid(clinic, actor, _query(text, query), offset=offset, limit=limit)
+    if offset == 0:
+        _missed(clinic, actor, found, len(rows))
+    return rows
 
 
 _SEARCH_BOX: dict[tuple[str, tuple[str, ...]], Prepared] = {}
@@ -329,12 +480,29 @@ REFERENCES = {"channel_id": Channel, "info_source_id": InfoSource, "cs_staff_id"
               "member_level_id": MemberLevel}
 
 
-class DuplicateMobile(ValidationError):
-    """The mobile is on file already; ``customer_id`` is set when the actor may open that customer."""
+NUMBER_FIELDS = ("qq", "card_no")  # typed numbers: NFKC-normalised like the mobile and the ID card
+DUPLICATE_HIDDEN = "该手机号已登记，请联系主管处理"
 
-    def __init__(self, message: str, customer_id: int | None) -> None:
+
+class DuplicateMobile(ValidationError):
+    """The mobile is on file already; ``customer_id`` is set when the actor may open that customer.
+    One the actor may not open is named neither by name nor by why (``DUPLICATE_HIDDEN``); its id
+    stays in ``hidden_id`` for the audit log."""
+
+    def __init__(self, message: str, customer_id: int | None, hidden_id: int | None = None) -> None:
         super().__init__({"mobile": message})
         self.customer_id = customer_id
+        self.hidden_id = hidden_id
+
+
+def _log_hidden_duplicate(clinic: Clinic, actor: Actor, e: DuplicateMobile, mobile: str, during: str) -> None:
+    """A duplicate the actor may not open: the hit is audited (its own transaction: the registration or
+    the edit was rolled back)."""
+    if e.hidden_id is None:
+        return
+    with clinic.write() as s:
+        audit.record(s, actor, "customer.duplicate_mobile", "customer", e.hidden_id,
+                     after={"during": during, "mobile": mask_number(normalise_mobile(mobile))})
 
 
 def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id: int | None,
@@ -371,16 +539,23 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
         out[key] = int(value)
     for key, limit in TEXT_LIMITS.items():
         text = str(values.get(key) or "").strip()
+        text = nfkc(text) if key in NUMBER_FIELDS else text
         if len(text) > limit:
             errors[key] = f"不能超过 {limit} 个字"
         out[key] = text
-    if out["qq"] and not out["qq"].isdigit():
-        errors["qq"] = "QQ 号只能是数字"
-    id_card = str(values.get("id_card") or "").strip().upper()
+    problem = digits_error(out["qq"], "QQ 号")
+    if problem:
+        errors["qq"] = problem
+    problem = card_no_error(out["card_no"])
+    if problem:
+        errors.setdefault("card_no", problem)
+    id_card = normalise_id_card(str(values.get("id_card") or ""))
     if id_card:
         problem = id_card_error(id_card, today=today)
         if problem:
             errors["id_card"] = problem
+        elif gender in ("F", "M") and sex_from_id_card(id_card) != gender:
+            errors["gender"] = f"性别与身份证号不一致（身份证号为{GENDERS[sex_from_id_card(id_card)]}性）"
     out["id_card"] = id_card
     birthday = values.get("birthday")
     problem = birthday_error(birthday, today=today)
@@ -403,7 +578,7 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
         if existing is not None:
             if scope.in_scope(actor, existing):
                 raise DuplicateMobile(f"手机号已登记：{existing.name}（卡号 {existing.card_no}）", existing.id)
-            raise DuplicateMobile("该手机号已登记（不在您的查看范围内），请联系前台查询", None)
+            raise DuplicateMobile(DUPLICATE_HIDDEN, None, hidden_id=existing.id)
     if out["card_no"]:
         clash = s.scalar(select(Customer.id).where(Customer.card_no == out["card_no"], Customer.id != (customer_id or 0)))
         if clash is not None:
@@ -429,27 +604,32 @@ def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, g
     actor.require_page(Page.REGISTRATION)
     now = now or clock.now()
     values = dict(fields, name=name, mobile=mobile, gender=gender)
-    with clinic.write() as s:
-        try:
-            clean = _clean_profile(s, actor, values, None, now.date())
-        except DuplicateMobile:
-            raise
-        except ValidationError as e:
-            e.errors.update(_appointment_errors(appointment_at, now))
-            raise
-        errors = _appointment_errors(appointment_at, now)
-        if errors:
-            raise ValidationError(errors)
-        clean["card_no"] = clean["card_no"] or next_card_no(s, now)
-        customer = Customer(**clean, name_initials=initials(clean["name"]), mobile_last4=clean["mobile"][-4:],
-                            department_id=actor.department_id, registered_by_id=actor.user_id, created_at=now)
-        s.add(customer)
-        s.flush()
-        audit.record(s, actor, "customer.create", "customer", customer.id,
-                     after={"card_no": customer.card_no, "name": customer.name, "mobile": mask_mobile(customer.mobile)})
-        if appointment_at is not None:
-            _add_appointment(s, actor, customer, appointment_at, appointment_items, appointment_notes, now)
-        return customer.id
+    try:
+        with clinic.write() as s:
+            try:
+                clean = _clean_profile(s, actor, values, None, now.date())
+            except DuplicateMobile:
+                raise
+            except ValidationError as e:
+                e.errors.update(_appointment_errors(appointment_at, now))
+                raise
+            errors = _appointment_errors(appointment_at, now)
+            if errors:
+                raise ValidationError(errors)
+            clean["card_no"] = clean["card_no"] or next_card_no(s, now)
+            customer = Customer(**clean, name_initials=initials(clean["name"]), mobile_last4=clean["mobile"][-4:],
+                                department_id=actor.department_id, registered_by_id=actor.user_id, created_at=now)
+            s.add(customer)
+            s.flush()
+            audit.record(s, actor, "customer.create", "customer", customer.id,
+                         after={"card_no": customer.card_no, "name": customer.name,
+                                "mobile": mask_mobile(customer.mobile)})
+            if appointment_at is not None:
+                _add_appointment(s, actor, customer, appointment_at, appointment_items, appointment_notes, now)
+            return customer.id
+    except DuplicateMobile as e:
+        _log_hidden_duplicate(clinic, actor, e, mobile, "register")
+        raise
 
 
 def _add_appointment(s: Session, actor: Actor, customer: Customer, at: datetime, items: str, notes: str,
@@ -577,24 +757,32 @@ class CustomerDetail:
     customer_class: str
     created_at: datetime
     version: int = 1  # pass back to update_customer: a save over someone else's change is refused
+    # The birthday is digits 7–14 of the ID card on file: shown with the ID only (``reveal``), never
+    # beside its mask. ``birthday`` is None then and ``age`` says how old the customer is today.
+    birthday_hidden: bool = False
 
 
 def mask_id_card(id_card: str) -> str:
-    return id_card[:6] + "********" + id_card[-4:] if len(id_card) > 10 else ("*" * len(id_card))
+    return mask_number(id_card)
 
 
-def get_customer(clinic: Clinic, actor: Actor, customer_id: int) -> CustomerDetail:
+def get_customer(clinic: Clinic, actor: Actor, customer_id: int, *, today: date | None = None) -> CustomerDetail:
+    """The profile as shown: mobile and ID card masked (``mask_number``) for everyone — a user with the
+    right reveals one with a click, logged — and, with an ID card on file, the age instead of the
+    birthday, so that nothing shown together gives the ID number back."""
     _require_customer_page(actor)
+    today = today or clock.now().date()
     with clinic.read() as s:
         c = load_in_scope(s, actor, customer_id)
-        # Shown masked to everyone; a user with the right reveals a number with one click (logged).
-        id_card = mask_id_card(c.id_card) if c.id_card else ""
+        hidden = bool(c.id_card)
+        age = age_on(c.birthday, today) if c.birthday is not None else c.age
         return CustomerDetail(
             c.id, c.card_no, c.name, c.gender, mask_mobile(c.mobile), c.channel_id,
             c.info_source_id, c.cs_staff_id, c.developer_id, c.member_level_id,
-            c.consultant.name if c.consultant else "", c.referrer, c.file_no, c.birthday, c.age, id_card, c.wechat,
+            c.consultant.name if c.consultant else "", c.referrer, c.file_no, None if hidden else c.birthday, age,
+            mask_id_card(c.id_card) if c.id_card else "", c.wechat,
             c.qq, c.region, c.address, c.occupation, c.sms_opt_in, c.notes,
-            CLASS_LABELS[customer_class(c.purchase_occasions)], c.created_at, c.version,
+            CLASS_LABELS[customer_class(c.purchase_occasions)], c.created_at, c.version, hidden,
         )
 
 
@@ -623,6 +811,15 @@ def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict
     if not any(actor.can_open(p) for p in (Page.CUSTOMERS, Page.REGISTRATION)):
         actor.require_page(Page.CUSTOMERS)
     now = now or clock.now()
+    try:
+        _update_customer(clinic, actor, customer_id, values, now, expected_version)
+    except DuplicateMobile as e:
+        _log_hidden_duplicate(clinic, actor, e, str(values.get("mobile") or ""), "update")
+        raise
+
+
+def _update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict[str, Any], now: datetime,
+                     expected_version: int | None) -> None:
     with clinic.write() as s:
         c = load_in_scope(s, actor, customer_id, lock=True)
         if expected_version is not None and c.version != expected_version:
@@ -631,7 +828,7 @@ def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict
         values = dict(values)
         masked = {"mobile": mask_mobile(c.mobile), "id_card": mask_id_card(c.id_card) if c.id_card else ""}
         for key in ("mobile", "id_card"):
-            if str(values.get(key) or "") == masked[key] and masked[key]:
+            if str(values.get(key) or "").strip() == masked[key] and masked[key]:
                 values[key] = getattr(c, key)
         clean = _clean_profile(s, actor, values, customer_id, now.date())
         clean["card_no"] = clean["card_no"] or c.card_no
@@ -643,7 +840,7 @@ def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict
         changed = {k: v for k, v in clean.items() if before[k] != v}
         if changed:
             c.version += 1
-            private = {"mobile", "id_card"}
+            private = {"mobile", "id_card", "birthday"}  # the birthday is part of the ID number
             audit.record(s, actor, "customer.update", "customer", c.id,
                          before={k: ("***" if k in private else before[k]) for k in changed},
                          after={k: ("***" if k in private else v) for k, v in changed.items()})

@@ -36,7 +36,7 @@ from meike.permissions import Actor, Page
 from meike.rules.text import search_text
 from meike.rules.validation import MOBILE_RE, mask_mobile, normalise_mobile
 from meike.services import audit, scope
-from meike.services.customers import CustomerQuery, _tab_query, load_in_scope
+from meike.services.customers import CustomerQuery, _tab_query, guard_search, load_in_scope
 
 log = logging.getLogger(__name__)
 
@@ -665,6 +665,7 @@ def preview_filtered(clinic: Clinic, actor: Actor, query: CustomerQuery) -> Batc
     """How many customers the grid's query would reach, counted in the database."""
     _require_send(actor)
     search_text(query.text, field="query")  # the grid's search box: a sane length, no control characters
+    guard_search(clinic, actor, query.text, field="query")  # a count is a number probe too
     ids = _batch_ids(actor, query).subquery()
     opted_out = Customer.sms_opt_in.is_(False)
     q = select(func.count(),

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound, PermissionDenied, ValidationError
+from meike.models import Customer
 from meike.permissions import Actor, Page, Right
-from meike.services import accounts, cashier, customers, dictionaries, followups, records, triage
+from meike.services import accounts, audit, cashier, customers, dictionaries, followups, records, triage
 from meike.services.customers import CustomerQuery, DuplicateMobile
 from meike.services.dictionaries import Kind
 from tests.conftest import make_user
@@ -46,9 +48,13 @@ def test_registration_with_id_card_fills_birthday_and_books(demo_clinic: Clinic,
     at = datetime.combine(clock.now().date() + timedelta(days=1), datetime.min.time()).replace(hour=10)
     cid = customers.register_customer(demo_clinic, gl, name="王小美", mobile="13912345678",
                                       id_card="11010519491231002x", appointment_at=at, appointment_items="双眼皮")
-    detail = customers.get_customer(demo_clinic, gl, cid)
-    assert detail.birthday == date(1949, 12, 31) and detail.id_card == "110105********002X"
+    detail = customers.get_customer(demo_clinic, gl, cid, today=date(2026, 11, 24))
+    # The birthday is digits 7–14 of the ID card: not shown beside its mask (the age is), for anyone.
+    assert detail.id_card == "**************002X" and detail.birthday is None and detail.birthday_hidden
+    assert detail.age == 76
     assert customers.reveal(demo_clinic, gl, detail.id, "id_card") == "11010519491231002X"
+    with demo_clinic.read() as s:
+        assert s.get(Customer, cid).birthday == date(1949, 12, 31)  # kept: the birthday SMS needs it
     assert detail.customer_class == "潜在客户"
     booked = customers.search_customers(demo_clinic, gl, query=CustomerQuery(tab="booked", text="wxm"))
     assert [(r.name, r.appointment_at) for r in booked] == [("王小美", at)]
@@ -62,7 +68,19 @@ def test_duplicate_mobile_offers_the_existing_customer(demo_clinic: Clinic, gl: 
     kf = accounts.authenticate(demo_clinic, "kf", "123")  # cannot see gl's customer: told, not shown
     with pytest.raises(DuplicateMobile) as e:
         customers.register_customer(demo_clinic, kf, name="x", mobile="13700001111")
-    assert e.value.customer_id is None and "李四" not in e.value.errors["mobile"]
+    # Neither who nor why: the same words as any duplicate kf may not open; the hit is audited.
+    assert e.value.customer_id is None and e.value.errors == {"mobile": "该手机号已登记，请联系主管处理"}
+    mine = customers.register_customer(demo_clinic, kf, name="y", mobile="13700002222")
+    with pytest.raises(DuplicateMobile) as e:  # an edit to gl's customer's number: the same
+        customers.update_customer(demo_clinic, kf, mine, {"name": "y", "mobile": "１３７ 0000 1111"})
+    assert e.value.customer_id is None and e.value.errors == {"mobile": "该手机号已登记，请联系主管处理"}
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    hits = [(a.username, a.entity_id, (a.after or {})["during"])
+            for a in audit.recent(demo_clinic, admin, entity="customer") if a.action == "customer.duplicate_mobile"]
+    assert hits == [("kf", cid, "update"), ("kf", cid, "register")]
+    assert "13700001111" not in str(audit.recent(demo_clinic, admin, entity="customer"))
+    with demo_clinic.read() as s:
+        assert s.scalar(select(func.count()).select_from(Customer).where(Customer.name == "x")) == 0
     at = clock.now() + timedelta(days=2)
     customers.book_appointment(demo_clinic, gl, cid, appointment_at=at, items="热玛吉")
     assert customers.count_customers(demo_clinic, gl, query=CustomerQuery(tab="booked", text="13700001111")) == 1

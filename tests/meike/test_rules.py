@@ -266,7 +266,7 @@ def test_invalid_mobiles(text: str, message: str) -> None:
 
 def test_mask_mobile() -> None:
     assert mask_mobile("13800138000") == "138****8000"
-    assert mask_mobile("1234567") == "1234567"  # too short to mask meaningfully
+    assert mask_mobile("1234567") == "****567"  # every number by the one rule (test_personal_numbers.py)
 
 
 TODAY = date(2026, 11, 23)

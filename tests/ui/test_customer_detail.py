@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit
 
 from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound
+from meike.models import Customer
 from meike.permissions import Actor
 from meike.services import accounts, audit, cashier, customers, dictionaries, followups, triage
 from meike.services.dictionaries import Kind
@@ -59,10 +61,17 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
         qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
     assert dialog.form.error_text("id_card") == "" and dialog.basic_message.text() == "已保存"
     saved = customers.get_customer(demo_clinic, gl, cid)
-    assert (saved.id_card, saved.wechat, saved.birthday.isoformat()) == ("110105********002X", "lxy_2024",
-                                                                         "1949-12-31")
-    assert dialog.form.id_card.text() == "110105********002X"  # shown masked again after the save
-    assert dialog.form.birthday.text() == "1949-12-31"  # reloaded from the service
+    assert (saved.id_card, saved.wechat, saved.birthday, saved.birthday_hidden) == (
+        "**************002X", "lxy_2024", None, True)
+    assert dialog.form.id_card.text() == "**************002X"  # shown masked again after the save
+    # The birthday is inside the ID number: hidden beside its mask, the age shown instead …
+    assert dialog.form.birthday.text() == "" and dialog.form.birthday.isReadOnly()
+    assert dialog.form.birthday.placeholderText() == "已隐藏（含在身份证号中）"
+    assert dialog.form.age.text() == str(saved.age) and saved.age is not None and saved.age >= 76
+    # … and shown with the ID card when gl reveals it (one logged reveal).
+    qtbot.mouseClick(dialog.form.reveal_buttons["id_card"], Qt.MouseButton.LeftButton)
+    assert dialog.form.id_card.text() == "11010519491231002X" and dialog.form.birthday.text() == "1949-12-31"
+    assert not dialog.form.birthday.isReadOnly()
     admin = accounts.authenticate(demo_clinic, "admin", "admin")
     [entry] = [a for a in audit.recent(demo_clinic, admin, entity="customer")
                if a.action == "customer.update" and a.entity_id == cid]
@@ -82,6 +91,30 @@ def test_masked_values_left_alone_mean_unchanged(qtbot, demo_clinic: Clinic, gl:
     assert saved.occupation == "教师"
     assert customers.reveal(demo_clinic, gl, cid, "mobile") == "13822223333"
     assert customers.reveal(demo_clinic, gl, cid, "id_card") == "11010519491231002X"
+
+
+def test_nothing_shown_together_gives_the_id_card_back(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14/1: the masked ID card (110105********002X) hid exactly the birth date the 生日 field
+    showed beside it. Now the ID card shows its last 4 only and, with an ID card on file, the age
+    stands for the birthday; saving other fields keeps the birthday the ID card gives."""
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    cid = customers.register_customer(demo_clinic, kf, name="许晴", mobile="13822223333",
+                                      id_card="11010519491231002X", address="北京市朝阳区")
+    dialog = open_detail(qtbot, demo_clinic, kf, cid)
+    shown = " ".join([dialog.windowTitle(), dialog.header.text()]
+                     + [w.text() for w in dialog.findChildren(QLineEdit)]
+                     + [w.text() for w in dialog.findChildren(QLabel)])
+    assert dialog.form.id_card.text() == "**************002X"
+    for part in ("110105", "1949", "12-31", "1231", "19491231"):
+        assert part not in shown, part
+    assert dialog.form.age.text() == str(customers.get_customer(demo_clinic, kf, cid).age)
+    assert not dialog.form.reveal_buttons["id_card"].isVisibleTo(dialog)
+    dialog.form.occupation.setText("护士")
+    assert dialog.save()
+    with demo_clinic.read() as s:
+        c = s.get(Customer, cid)
+        assert c is not None and (c.occupation, c.id_card, c.birthday) == ("护士", "11010519491231002X",
+                                                                           date(1949, 12, 31))
 
 
 def test_a_save_over_another_workstations_change_is_refused_and_keeps_the_form(  # type: ignore[no-untyped-def]

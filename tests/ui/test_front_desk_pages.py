@@ -74,3 +74,42 @@ def test_own_scope_user_sees_only_own_customers(qtbot, demo_clinic: Clinic) -> N
     assert 0 < page.model.total < customers.count_customers(demo_clinic, gl)
     assert all(r.cs_staff == "孙丽" or r.consultant == "孙丽" or r.department == "客服部" for r in page.model.rows)
     assert all("****" in r.mobile for r in page.model.rows)  # no right to see full numbers
+
+
+def test_a_duplicate_the_user_may_not_open_is_neither_named_nor_scoped(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14/9: kf registering a mobile of gl's customer was told it is "不在您的查看范围内"."""
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    customers.register_customer(demo_clinic, gl, name="总台的顾客", mobile="13566667777")
+    page = RegistrationPage(demo_clinic, kf)
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    page.name.setText("新顾客")
+    page.mobile.setText("135 6666 7777")
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    assert page.form.error_text("mobile") == "该手机号已登记，请联系主管处理"
+    assert page.status.text() == "该手机号已有顾客档案，没有新建。"
+    assert not page.open_existing.isVisible() and not page.book_existing.isVisible()
+    assert "范围" not in page.form.error_text("mobile") + page.status.text()
+    page.grab().save("/tmp/registration_duplicate.png")
+
+
+def test_too_many_number_probes_are_said_under_the_search_box(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    page = CustomersPage(demo_clinic, kf)
+    qtbot.addWidget(page)
+    page.resize(1200, 600)
+    page.show()
+    for n in range(customers.PROBE_LIMIT):
+        page.search.setText(f"1{3900 + n}")
+        page.run_query()
+        assert not page.search_error.isVisible()
+    page.search.setText("13999")
+    page.run_query()
+    assert page.search_error.isVisible() and "号码查询过于频繁" in page.search_error.text()
+    assert page.model.rowCount() == 0 and page.count.text() == ""
+    page.grab().save("/tmp/customers_probes.png")
+    page.search.setText("王")  # a name is no probe: the list is back
+    page.run_query()
+    assert not page.search_error.isVisible()

@@ -25,7 +25,6 @@ from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.money import format_fen
 from meike.permissions import Actor
-from meike.rules.validation import mask_mobile
 from meike.services import customers, followups, records, triage
 from meike.services.customers import AppointmentRow, CustomerDetail
 from meike.services.triage import VisitRow
@@ -198,7 +197,7 @@ class CustomerDetailDialog(QDialog):
         d = self.detail
         self.setWindowTitle(f"顾客详情 — {d.name}（卡号 {d.card_no}）")
         self.header.setText(
-            f"<b style='font-size:16px'>{d.name}</b>　卡号 {d.card_no}　手机 {mask_mobile(d.mobile)}　"
+            f"<b style='font-size:16px'>{d.name}</b>　卡号 {d.card_no}　手机 {d.mobile}　"
             f"<span style='color:#24445c'>{d.customer_class}</span>　现场咨询 {d.consultant or '—'}")
         self.form.load(d)
 

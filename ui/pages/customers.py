@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
+from meike.errors import MeikeError
 from meike.permissions import Actor, Page
 from meike.rules.customer_class import CLASS_LABELS
 from meike.services import dictionaries, triage
@@ -34,6 +35,7 @@ from meike.services.dictionaries import Kind
 from ui.dialogs.records import RejectVisitDialog
 from ui.dialogs.triage import TriageDialog
 from ui.models.customers import CustomerTableModel
+from ui.widgets.form import ERROR_STYLE
 
 TAB_ORDER = ["booked", "arrived", "deal", "no_deal", "all"]
 
@@ -64,6 +66,9 @@ class CustomersPage(QWidget):
         self.search_button = QPushButton("查询", objectName="customer_search_button")
         self.count = QLabel(objectName="customer_count")
         self.notice = QLabel(objectName="customer_notice")  # e.g. the arrival label was printed
+        self.search_error = QLabel(objectName="customer_search_error", wordWrap=True)
+        self.search_error.setStyleSheet(ERROR_STYLE)
+        self.search_error.hide()
         self.model = CustomerTableModel(clinic, actor, self)
         self.model.total_changed.connect(lambda _n: self._show_count())
         self.view = QTableView(objectName="customer_table")
@@ -117,6 +122,7 @@ class CustomersPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         layout.addLayout(top)
+        layout.addWidget(self.search_error)
         layout.addLayout(conditions)
         layout.addWidget(self.view, 1)
         self._loading = True
@@ -166,7 +172,15 @@ class CustomersPage(QWidget):
         if getattr(self, "_loading", False):
             return
         self._debounce.stop()
-        self.model.set_query(self.current_query())
+        self.search_error.clear()
+        self.search_error.hide()
+        try:
+            self.model.set_query(self.current_query())
+        except MeikeError as e:  # e.g. too many number probes: said under the search box, the list empty
+            self.search_error.setText(e.message)
+            self.search_error.show()
+            self.count.clear()
+            return
         if not self._sized and self.model.rowCount():
             self.view.resizeColumnsToContents()  # once, from the first page: the user may resize after
             self._sized = True

@@ -19,10 +19,14 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Right
+from meike.rules.validation import birthday_from_id_card, id_card_error
 from meike.services import customers, dictionaries
 from meike.services.customers import GENDERS, CustomerDetail
 from meike.services.dictionaries import Kind
 from ui.widgets.form import ErrorForm
+
+BIRTHDAY_HINT = "如 1990-05-01"
+BIRTHDAY_HIDDEN = "已隐藏（含在身份证号中）"
 
 
 def _combo(name: str) -> QComboBox:
@@ -49,7 +53,7 @@ class CustomerForm(QWidget):
         self.developer = _combo(f"{p}_developer")
         self.card_no = QLineEdit(objectName=f"{p}_card_no", placeholderText="留空自动生成")
         self.file_no = QLineEdit(objectName=f"{p}_file_no")
-        self.birthday = QLineEdit(objectName=f"{p}_birthday", placeholderText="如 1990-05-01")
+        self.birthday = QLineEdit(objectName=f"{p}_birthday", placeholderText=BIRTHDAY_HINT)
         self.age = QLineEdit(objectName=f"{p}_age", placeholderText="不知道生日时填写")
         self.id_card = QLineEdit(objectName=f"{p}_id_card", placeholderText="18 位")
         self.wechat = QLineEdit(objectName=f"{p}_wechat")
@@ -156,7 +160,8 @@ class CustomerForm(QWidget):
         return box
 
     def reveal(self, key: str) -> None:
-        """One click shows the full number to a user with the right; the reveal is logged."""
+        """One click shows the full number to a user with the right; the reveal is logged. The ID card
+        brings its birthday back with it."""
         if self.customer_id is None:
             return
         try:
@@ -166,6 +171,16 @@ class CustomerForm(QWidget):
             return
         {"mobile": self.mobile, "id_card": self.id_card}[key].setText(value)
         self.reveal_buttons[key].setEnabled(False)
+        if key == "id_card" and id_card_error(value) is None:
+            self._hide_birthday(False)
+            self.birthday.setText(birthday_from_id_card(value).isoformat())
+
+    def _hide_birthday(self, hidden: bool) -> None:
+        """The birthday of a customer with an ID card on file is part of that number: not shown (the age
+        is) until the ID card is revealed; left empty, it is kept as the ID card says."""
+        self.birthday.setReadOnly(hidden)
+        self.birthday.setPlaceholderText(BIRTHDAY_HIDDEN if hidden else BIRTHDAY_HINT)
+        self.birthday.setToolTip("生日含在身份证号中：有权限的用户点身份证号旁的“显示”后可见" if hidden else "")
 
     def load(self, c: CustomerDetail) -> None:
         self.customer_id = c.id
@@ -184,6 +199,7 @@ class CustomerForm(QWidget):
                             (self.id_card, c.id_card), (self.wechat, c.wechat), (self.qq, c.qq),
                             (self.region, c.region), (self.address, c.address), (self.occupation, c.occupation)):
             edit.setText(value)
+        self._hide_birthday(c.birthday_hidden)
         self.birthday.setText(c.birthday.isoformat() if c.birthday else "")
         self.age.setText("" if c.age is None else str(c.age))
         self.sms_opt_in.setChecked(c.sms_opt_in)
@@ -209,6 +225,7 @@ class CustomerForm(QWidget):
         self.clear_errors()
         for edit in self.findChildren(QLineEdit):
             edit.clear()
+        self._hide_birthday(False)
         self.notes.clear()
         for combo in (self.gender, self.channel, self.info_source, self.cs_staff, self.developer, self.member_level):
             combo.setCurrentIndex(0)
