@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
                                  audio_backend=self.audio_backend)
         listener.popup.register_requested.connect(self.register_caller)
         listener.popup.open_customer.connect(self.open_customer)
+        listener.popup.bind(self.clinic, self.actor)  # 显示 on the pop-up: a full number only by a logged reveal
         listener.device_failed.connect(lambda exc: self.statusBar().showMessage(f"来电盒：{exc}", 15000))
         where = setting.port if setting.kind == "serial" else setting.family
         listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{where}）", 5000))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, ValidationError
+from meike.errors import NotFound, PermissionDenied, ValidationError
 from meike.models import (
     AccountEntry,
     CallRecord,
@@ -26,10 +26,10 @@ from meike.models import (
     Visit,
 )
 from meike.models.ledger import ACCOUNT_LABELS
-from meike.permissions import Actor, Page
+from meike.permissions import Actor, Page, Right
 from meike.rules.customer_class import CLASS_LABELS, VISIT_TYPE_LABELS, VisitType, customer_class
-from meike.rules.validation import MOBILE_RE, mask_mobile
-from meike.services import scope
+from meike.rules.validation import MOBILE_RE, mask_number, nfkc
+from meike.services import audit, scope
 from meike.services.followups import KINDS as REMINDER_KINDS
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,11 @@ def normalise_number(raw: str) -> str:
     """The number as stored and matched: digits only, no +86 / 0086 / 86, no trunk 0 before a mobile.
 
     ``+86 138 0013 8000``, ``008613800138000`` and ``013800138000`` (boxes that dial out with a
-    leading 0) all become ``13800138000``; a landline keeps its area code (``02167891234``).
+    leading 0) all become ``13800138000``; a landline keeps its area code (``02167891234``). Typed
+    full-width digits count (NFKC); digits of other scripts do not.
     """
-    digits = re.sub(r"\D", "", raw or "")
+    raw = nfkc(raw or "")
+    digits = re.sub(r"[^0-9]", "", raw)
     if raw.strip().startswith("+86") or digits.startswith("0086"):
         digits = digits[2:] if raw.strip().startswith("+86") else digits[4:]
     elif len(digits) == 13 and digits.startswith("86") and MOBILE_RE.match(digits[2:]):
@@ -56,7 +58,7 @@ def normalise_number(raw: str) -> str:
 
 
 def _show_number(actor: Actor, number: str) -> str:
-    return mask_mobile(number)  # full numbers only by a logged reveal (customers.reveal)
+    return mask_number(number)  # full numbers only by a logged reveal (customers.reveal, reveal_call_number)
 
 
 # --- the caller's card ------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ class CallerCard:
     card_no: str
     name: str
     gender: str
-    mobile: str  # masked unless the actor may see it in full
+    mobile: str  # masked (mask_number): the full number only by a logged reveal
     customer_class: str
     consultant: str
     visits: list[HistoryLine] = field(default_factory=list)
@@ -182,6 +184,19 @@ def record_call(clinic: Clinic, actor: Actor, number: str, *, started_at: dateti
         return record.id
 
 
+def reveal_call_number(clinic: Clinic, actor: Actor, call_id: int) -> str:
+    """The full number of a call, for a user with the right to see numbers; the reveal is logged (the
+    pop-up's 显示 for a caller who is not a customer in the actor's scope)."""
+    actor.require_page(Page.PHONE)
+    if not actor.has_right(Right.VIEW_PRIVATE):
+        raise PermissionDenied("您没有查看完整号码的权限")
+    with clinic.write() as s:
+        record = _load(s, actor, call_id)
+        audit.record(s, actor, "privacy.reveal", "call_record", record.id,
+                     after={"field": "number", "what": "来电号码", "customer_id": record.customer_id})
+        return record.number
+
+
 def _visible(actor: Actor) -> ColumnElement[bool]:
     """Calls of customers in scope, calls of unknown numbers, and the calls the actor took."""
     return or_(CallRecord.customer_id.is_(None), CallRecord.user_id == actor.user_id,
@@ -258,7 +273,7 @@ class CallRow:
     started_at: datetime
     ended_at: datetime | None
     direction: str
-    number: str  # masked unless the actor may see numbers in full
+    number: str  # masked (mask_number): the full number only by a logged reveal
     customer_id: int | None
     customer_name: str
     user_name: str

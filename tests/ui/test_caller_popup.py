@@ -17,7 +17,7 @@ from meike.db import Clinic
 from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
 from meike.rules.validation import mask_mobile
-from meike.services import accounts, customers, phone, records
+from meike.services import accounts, audit, customers, phone, records
 from ui.main_window import MainWindow
 from ui.pages.phone import NOTE
 
@@ -60,8 +60,18 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
     assert popup.isVisible() and popup.objectName() == "caller_popup"
     assert not popup.isModal() and window.isEnabled()
     text = popup.history_text()
-    assert "苏婉清" in text and "13655556666" in text  # gl may see numbers in full
+    # Masked even for gl, who may see numbers in full: only a logged reveal (显示) shows one.
+    assert "苏婉清" in text and "136****6666" in text and "13655556666" not in text
     assert "双眼皮" in text and "想做双眼皮" in text and "待办提醒（0）" in text
+    assert popup.reveal_button.isVisible() and popup.reveal_button.isEnabled()
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    reveals = lambda: [(a.username, a.entity, a.entity_id) for a in audit.recent(demo_clinic, admin)  # noqa: E731
+                       if a.action == "privacy.reveal"]
+    assert reveals() == []
+    qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    assert "13655556666" in popup.title.text() and "13655556666" in popup.summary.text()
+    assert not popup.reveal_button.isEnabled()
+    assert reveals() == [("gl", "customer", cid)]
     assert not popup.register_button.isVisible() and popup.open_button.isVisible()
     # top right of the screen
     area = popup.screen().availableGeometry()
@@ -219,3 +229,59 @@ def test_a_card_already_on_screen_hides_with_the_lock(qtbot, demo_clinic: Clinic
     window.idle_lock.screen.password.setText("123")
     assert window.idle_lock.screen.try_unlock()
     assert listener.popup.isVisible() and "林晚" in listener.popup.history_text()
+
+
+def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14/8: the pop-up showed gl the caller's full number without logging a reveal. It is masked
+    for everyone; 显示 (only for a user with the right) shows it and logs the reveal — the customer's
+    mobile, or an unknown caller's number once the call's record is written."""
+    from devices.callerid import Call
+    from ui.dialogs.caller_popup import CallerPopup
+
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    cid = customers.register_customer(demo_clinic, kf, name="来电人", mobile="13677778888")
+
+    def reveals() -> list[tuple[str, str, int | None]]:
+        return [(a.username, a.entity, a.entity_id) for a in audit.recent(demo_clinic, admin)
+                if a.action == "privacy.reveal"]
+
+    for actor in (kf, gl):
+        popup = CallerPopup(clinic=demo_clinic, actor=actor)
+        qtbot.addWidget(popup)
+        card = phone.caller_card(demo_clinic, actor, "13677778888")
+        assert card is not None
+        popup.show_call(Call("13677778888", datetime(2026, 11, 24, 9, 30)), "13677778888", card,
+                        "13677778888")  # what the listener hands over: shown masked all the same
+        assert "13677778888" not in popup.history_text() and "136****8888" in popup.title.text()
+        assert popup.reveal_button.isVisible() == (actor is gl)
+        popup.grab().save(f"/tmp/caller_popup_{actor.username}.png")
+        if actor is kf:
+            assert popup.reveal() == "" and reveals() == []
+            continue
+        qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+        assert "13677778888" in popup.history_text()
+        assert reveals() == [("gl", "customer", cid)]
+
+    # An unknown caller: 显示 once the call's record is there, logged against the call record.
+    popup = CallerPopup(clinic=demo_clinic, actor=gl)
+    qtbot.addWidget(popup)
+    popup.show_call(Call("02167891234", datetime(2026, 11, 24, 9, 40)), "02167891234", None, "02167891234")
+    assert "021****1234" in popup.title.text() and "02167891234" not in popup.history_text()
+    assert popup.reveal_button.isVisible() and not popup.reveal_button.isEnabled()
+    call_id = phone.record_call(demo_clinic, gl, "02167891234")
+    popup.call_id = call_id
+    assert popup.reveal_button.isEnabled()
+    qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    assert "02167891234" in popup.title.text()
+    assert reveals()[0] == ("gl", "call_record", call_id)
+    popup.grab().save("/tmp/caller_popup_unknown.png")
+
+    # A withheld number, or a pop-up not bound to a user: nothing to reveal.
+    popup.show_call(Call("", datetime(2026, 11, 24, 9, 50), private=True), "", None)
+    assert not popup.reveal_button.isVisible()
+    unbound = CallerPopup()
+    qtbot.addWidget(unbound)
+    unbound.show_call(Call("13677778888", datetime(2026, 11, 24, 9, 55)), "13677778888", None, "13677778888")
+    assert not unbound.reveal_button.isVisible() and "13677778888" not in unbound.history_text()

@@ -14,7 +14,12 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from devices.callerid import Call
+from meike.db import Clinic
+from meike.errors import MeikeError
 from meike.money import format_fen
+from meike.permissions import Actor, Right
+from meike.rules.validation import mask_number
+from meike.services import customers, phone
 from meike.services.phone import CallerCard, HistoryLine
 from ui.idle_lock import OVER_LOCK
 
@@ -25,6 +30,7 @@ QLabel#caller_name { font-size: 20px; font-weight: bold; color: #24445c; }
 QLabel#caller_section { color: #3a6d93; font-weight: bold; margin-top: 4px; }
 """
 WIDTH = 380
+REVEAL_TIP = "显示完整号码（会记入操作日志）"
 
 
 def _when(value: date | datetime) -> str:
@@ -38,12 +44,19 @@ def _lines(lines: list[HistoryLine], empty: str) -> str:
 
 
 class CallerPopup(QFrame):
-    """Shown for each incoming call; a new call replaces the content. Never modal, never takes focus."""
+    """Shown for each incoming call; a new call replaces the content. Never modal, never takes focus.
+
+    The caller's number is shown masked (``mask_number``) to everyone. Bound to a clinic and a user with
+    the right to see numbers (``bind``), 显示 shows it in full and the reveal is logged, like the
+    customer's detail: the customer's mobile (``customers.reveal``), or, for a caller who is not a
+    customer the user may see, the call's number once its record is written (``phone.reveal_call_number``).
+    """
 
     register_requested = Signal(str)  # the caller's number, for 登记新顾客
     open_customer = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None, *, can_register: bool = True, can_open: bool = True) -> None:
+    def __init__(self, parent: QWidget | None = None, *, can_register: bool = True, can_open: bool = True,
+                 clinic: Clinic | None = None, actor: Actor | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
                          | Qt.WindowType.WindowStaysOnTopHint)
         self.setObjectName("caller_popup")
@@ -54,7 +67,9 @@ class CallerPopup(QFrame):
         self.call: Call | None = None
         self.card: CallerCard | None = None
         self.number = ""
-        self.call_id: int | None = None
+        self.revealed = ""  # the full number, once 显示 was pressed (and logged)
+        self._call_id: int | None = None
+        self.clinic, self.actor = clinic, actor
         self.locked = False  # showing the locked notice: nothing about the customer
 
         self.title = QLabel(objectName="caller_title")
@@ -71,6 +86,10 @@ class CallerPopup(QFrame):
         self.open_button = QPushButton("打开顾客", objectName="caller_open")
         self.open_button.setEnabled(can_open)
         self.close_button = QPushButton("关闭", objectName="caller_close")
+        self.reveal_button = QPushButton("显示号码", objectName="caller_reveal")
+        self.reveal_button.setToolTip(REVEAL_TIP)
+        self.reveal_button.hide()
+        self.reveal_button.clicked.connect(self.reveal)
         self.register_button.clicked.connect(lambda: self.locked or self.register_requested.emit(self.number))
         self.open_button.clicked.connect(
             lambda: not self.locked and self.card and self.open_customer.emit(self.card.customer_id))
@@ -86,6 +105,7 @@ class CallerPopup(QFrame):
         buttons.setContentsMargins(0, 6, 0, 0)
         buttons.addWidget(self.register_button)
         buttons.addWidget(self.open_button)
+        buttons.addWidget(self.reveal_button)
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         body.addLayout(buttons)
@@ -95,11 +115,70 @@ class CallerPopup(QFrame):
         layout.addWidget(self.title)
         layout.addLayout(body)
 
+    def bind(self, clinic: Clinic, actor: Actor) -> None:
+        """The clinic and user 显示 reveals for (the pop-up is made before the window knows them)."""
+        self.clinic, self.actor = clinic, actor
+
+    @property
+    def call_id(self) -> int | None:
+        """The call's record, once written (the phone listener sets it): 显示 for an unknown caller."""
+        return self._call_id
+
+    @call_id.setter
+    def call_id(self, value: int | None) -> None:
+        self._call_id = value
+        self._update_reveal()
+
+    @property
+    def may_reveal(self) -> bool:
+        return self.clinic is not None and self.actor is not None and self.actor.has_right(Right.VIEW_PRIVATE)
+
+    def _update_reveal(self) -> None:
+        call = self.call
+        shown = (self.may_reveal and not self.locked and call is not None and not call.withheld
+                 and bool(self.number) and mask_number(self.number) != self.number)
+        self.reveal_button.setVisible(shown)
+        self.reveal_button.setEnabled(shown and not self.revealed
+                                      and (self.card is not None or self._call_id is not None))
+
+    def _set_title(self) -> None:
+        assert self.call is not None
+        number = self.revealed or mask_number(self.number)
+        self.title.setText(f"来电　{self.call.at:%H:%M}　{escape(number) or '—'}")
+
+    def reveal(self) -> str:
+        """显示: the full number, logged by the service; '' when refused (the reason in the tooltip)."""
+        if not self.may_reveal or self.locked or self.call is None or self.revealed:
+            return self.revealed
+        assert self.clinic is not None and self.actor is not None
+        try:
+            if self.card is not None:
+                full = customers.reveal(self.clinic, self.actor, self.card.customer_id, "mobile")
+            elif self._call_id is not None:
+                full = phone.reveal_call_number(self.clinic, self.actor, self._call_id)
+            else:
+                return ""
+        except MeikeError as e:
+            self.reveal_button.setToolTip(e.message)
+            self.reveal_button.setEnabled(False)
+            return ""
+        self.revealed = full
+        self._set_title()
+        if self.card is not None:
+            self.summary.setText(self.summary.text().replace(escape(self.card.mobile), escape(full), 1))
+        self._update_reveal()
+        return full
+
     def show_call(self, call: Call, number: str, card: CallerCard | None, shown_number: str = "") -> None:
-        """Fill in the call and show the pop-up at the top right of the screen, without taking focus."""
-        self.call, self.card, self.number, self.call_id = call, card, number, None
+        """Fill in the call and show the pop-up at the top right of the screen, without taking focus.
+
+        ``number`` is the caller's normalised number. It is shown masked, whatever ``shown_number`` says
+        (kept for the callers' sake): a full number is only shown through 显示, and logged."""
+        self.call, self.card, self.number, self.revealed = call, card, number, ""
+        self._call_id = None
         self._set_locked(False)
-        self.title.setText(f"来电　{call.at:%H:%M}　{escape(shown_number or number) or '—'}")
+        self.reveal_button.setToolTip(REVEAL_TIP)
+        self._set_title()
         if call.withheld:
             self.name.setText("私人号码" if call.private else "号码不可用")
             self.summary.setText("对方隐藏了号码或号码无法识别，无法匹配顾客。")
@@ -115,7 +194,7 @@ class CallerPopup(QFrame):
             self.name.setText(f"{escape(card.name)}　<span style='font-size:13px;color:#666'>{card.gender}</span>")
             balances = "　".join(f"{label} ￥{format_fen(fen)}" for label, fen in card.balances.items()) or "无余额"
             self.summary.setText(
-                f"卡号 {escape(card.card_no)}　{card.mobile}　{card.customer_class}<br>"
+                f"卡号 {escape(card.card_no)}　{escape(card.mobile)}　{card.customer_class}<br>"
                 f"现场咨询：{escape(card.consultant) or '—'}<br>账户：{balances}")
             self.history.setText(
                 f"<b style='color:#3a6d93'>最近到诊</b><br>{_lines(card.visits, '没有到诊记录')}<br>"
@@ -126,6 +205,7 @@ class CallerPopup(QFrame):
             self.history.show()
         self.register_button.setVisible(card is None and not call.withheld)
         self.open_button.setVisible(card is not None)
+        self._update_reveal()
         self._pop()
 
     def show_locked(self, call: Call, number: str, masked_number: str) -> None:
