@@ -87,11 +87,10 @@ def digits_error(text: str, what: str) -> str | None:
 
 
 def card_no_error(text: str) -> str | None:
-    """A clinic's card number 卡号: ASCII letters, digits and dashes (``text`` already NFKC-normalised)."""
+    """A clinic's card number 卡号 (``text`` already NFKC-normalised): its digits are 0–9. Its other
+    characters stay free, as clinics number their cards their own way (会员001, A-100)."""
     if has_foreign_digits(text):
-        return "卡号只能用数字 0–9 和字母填写"
-    if text and not re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z\-]*", text):
-        return "卡号只能包含数字、字母和短横线"
+        return "卡号中的数字只能用 0–9 填写"
     return None
 
 

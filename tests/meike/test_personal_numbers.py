@@ -107,7 +107,11 @@ def test_every_number_typed_is_stored_in_ascii_and_found_as_such(demo_clinic: Cl
         customers.register_customer(demo_clinic, gl, name="阿拉伯数字", mobile="١٣٨٠٠١٣٨٠٠١",
                                     id_card="١١٠١٠٥١٩٤٩١٢٣١٠٠٢X", qq="١٢٣", card_no="٢٦١١")
     assert e.value.errors == {"mobile": "手机号只能用数字 0–9 填写", "id_card": "身份证号只能用数字 0–9 和 X 填写",
-                              "qq": "QQ 号只能用数字 0–9 填写", "card_no": "卡号只能用数字 0–9 和字母填写"}
+                              "qq": "QQ 号只能用数字 0–9 填写", "card_no": "卡号中的数字只能用 0–9 填写"}
+    # a card number of the clinic's own making stays as it was allowed before, in ASCII where typed wide
+    other = customers.register_customer(demo_clinic, gl, name="会员卡", mobile="13801239877", card_no="会员００１")
+    with demo_clinic.read() as s:
+        assert s.scalar(select(Customer.card_no).where(Customer.id == other)) == "会员001"
     # Editing keeps the rule: a full-width QQ becomes ASCII.
     detail = customers.get_customer(demo_clinic, gl, cid)
     values = {k: getattr(detail, k) for k in customers.PROFILE_FIELDS}
