@@ -32,7 +32,7 @@ def test_idle_window_locks_and_only_the_users_password_unlocks(qtbot, demo_clini
     assert not window.centralWidget().isVisible()  # the pages are hidden, not just covered
     qtbot.keyClicks(lock.screen.password, "wrong")
     qtbot.keyClick(lock.screen.password, Qt.Key.Key_Return)
-    assert lock.locked and "用户名或密码错误" in lock.screen.message.text() and lock.screen.password.text() == ""
+    assert lock.locked and lock.screen.message.text() == "用户名或密码不正确" and lock.screen.password.text() == ""
     qtbot.keyClicks(lock.screen.password, "123")
     qtbot.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
     assert not lock.locked and detail.isVisible() and window.centralWidget().isVisible()
