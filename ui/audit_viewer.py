@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError
+from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor
 from meike.services import audit
 from meike.services.audit import CATEGORIES, AuditFilter, AuditLine, ChainReport
@@ -111,7 +111,11 @@ class AuditViewer(QWidget):
 
     def load_more(self) -> None:
         flt = self.filter()
-        more = audit.search(self.clinic, self.actor, flt, offset=len(self.lines), limit=PAGE)
+        try:
+            more = audit.search(self.clinic, self.actor, flt, offset=len(self.lines), limit=PAGE)
+        except ValidationError as e:  # a filter text too long or with control characters
+            self.status.setText("；".join(e.errors.values()))
+            return
         first = len(self.lines)
         self.lines.extend(more)
         self.table.setRowCount(len(self.lines))

@@ -24,6 +24,7 @@ from meike.db import Clinic
 from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
 from meike.privacy import MASK, mask_details
+from meike.rules.text import search_text
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -239,13 +240,13 @@ class AuditFilter:
         if self.end is not None:
             clauses.append(AuditEntry.at < datetime.combine(self.end + timedelta(days=1), time.min))
         if self.username.strip():
-            clauses.append(AuditEntry.username == self.username.strip())
+            clauses.append(AuditEntry.username == search_text(self.username, field="username", limit=64))
         if self.category:
             prefixes = CATEGORIES[self.category][1]
             clauses.append(or_(*[AuditEntry.action.startswith(p, autoescape=True) if p.endswith(".")
                                  else AuditEntry.action == p for p in prefixes]))
         if self.text.strip():
-            needle = self.text.strip()
+            needle = search_text(self.text, field="text")
             clauses.append(or_(AuditEntry.before.contains(needle, autoescape=True),
                                AuditEntry.after.contains(needle, autoescape=True)))
         return clauses

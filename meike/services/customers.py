@@ -27,6 +27,7 @@ from meike.rules.customer_class import (
     customer_class,
 )
 from meike.rules.pinyin import initials, is_pinyin_query
+from meike.rules.text import search_text
 from meike.rules.validation import (
     age_error,
     age_on,
@@ -107,9 +108,10 @@ def _search_kind(text: str, *, prefixes: bool = True) -> tuple[str, dict[str, st
     Digits typed full-width (``１３８…``) are digits (NFKC). Other digits are the whole mobile (11),
     its last 4, or a card number; ``digits`` also matches the mobiles starting with them, ``card``
     (``prefixes`` False: a user without the right to see numbers in full) does not: the first digits
-    of a masked mobile would otherwise be rebuilt one search at a time.
+    of a masked mobile would otherwise be rebuilt one search at a time. Every customer search passes
+    here: a text too long or with control characters is refused (``rules.text.search_text``).
     """
-    text = text.strip()
+    text = search_text(text)
     if not text:
         return None
     typed = nfkc(text)

@@ -61,3 +61,19 @@ def test_sms_recipients_by_the_grids_search_refuse_a_page_of_text(demo_clinic: C
     assert e.value.errors["query"].startswith("搜索内容太长")
     with pytest.raises(ValidationError):
         sms.enqueue_filtered(demo_clinic, gl, CustomerQuery(text=HUGE, tab="all"), template_id=1)
+
+
+def test_customer_search_and_the_audit_filter_refuse_a_pasted_page(demo_clinic: Clinic, gl: Actor,
+                                                                   admin: Actor) -> None:
+    from meike.services import audit, customers
+    from meike.services.audit import AuditFilter
+    from meike.services.customers import CustomerQuery
+
+    page = "张" * 100_000
+    for attempt in (lambda: customers.search_customers(demo_clinic, gl, text=page),
+                    lambda: customers.count_customers(demo_clinic, gl, query=CustomerQuery(text=page)),
+                    lambda: customers.search_customers(demo_clinic, gl, query=CustomerQuery(text="王\x00")),
+                    lambda: audit.search(demo_clinic, admin, AuditFilter(text=page)),
+                    lambda: audit.count_matching(demo_clinic, admin, AuditFilter(username="x" * 1000))):
+        with pytest.raises(ValidationError, match="搜索内容"):
+            attempt()
