@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import queue
 import re
 import threading
@@ -440,6 +441,14 @@ def _sync(file: sf.SoundFile) -> None:
         pass
 
 
+def _private_folder(folder: Path) -> None:
+    """Make ``folder`` (0700 on POSIX when this program makes it; a folder the clinic chose keeps its mode)."""
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if os.name == "posix":
+            os.chmod(folder, 0o700)
+
+
 def check_name(name: str) -> None:
     """AudioError unless ``name`` can be a recording's file name (no folders, nothing Windows refuses)."""
     if not name.strip() or name.strip(". ") == "" or _BAD_NAME.search(name):
@@ -537,16 +546,26 @@ class LineInRecorder:
         return Recording(take.path, take.frames / self.samplerate, take.reason or REASON_STOPPED)
 
     def _create_file(self, name: str) -> tuple[Path, sf.SoundFile]:
+        """A new WAV file, its owner's only on POSIX (0600, folders 0700: a call is personal data)."""
         today = self._now()
         sub = self.folder / f"{today:%Y}" / f"{today:%m}"
         try:
-            sub.mkdir(parents=True, exist_ok=True)
+            for folder in (self.folder, self.folder / f"{today:%Y}", sub):
+                _private_folder(folder)
             path = sub / f"{name}.wav"
             number = 1
-            while path.exists():  # never overwrite an earlier recording
-                number += 1
-                path = sub / f"{name}-{number}.wav"
-            file = sf.SoundFile(path, "x", samplerate=self.samplerate, channels=1, format="WAV", subtype="PCM_16")
+            while True:  # never overwrite an earlier recording
+                try:
+                    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o600))
+                    break
+                except FileExistsError:
+                    number += 1
+                    path = sub / f"{name}-{number}.wav"
+            try:  # the empty file made above keeps its mode when libsndfile writes it
+                file = sf.SoundFile(path, "w", samplerate=self.samplerate, channels=1, format="WAV", subtype="PCM_16")
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
         except (OSError, sf.SoundFileError) as e:
             raise AudioError(f"无法创建录音文件 {sub / name}.wav：{e}") from e
         return path, file

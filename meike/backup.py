@@ -12,6 +12,12 @@ Every automatic and manual attempt (daily, exit, manual, before a migration) is 
 ``system_settings`` (``backup.last_*``): the last success and the last failure with a short Chinese
 reason. A failure is also written to the audit log. ``backup_status`` reads it back for the dashboard,
 whose ``warning`` is set when the last attempt failed or the last success is more than a day old.
+
+A backup is the whole clinic, every number in full: choosing the backup folder (and the other backup
+settings) and 立即备份 need the administrator or the right 数据备份 (``can_manage``), and are audited with
+the folder. Backup files are their owner's only (POSIX 0600, folders 0700; Windows: the PC's users).
+A restore carries the receipt numbers issued since the backup forward (``meike.numbering``) and says
+beforehand what will be lost (``restore_losses``).
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ from types import TracebackType
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from meike import clock
+from meike import clock, numbering, paths
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import MeikeError, PermissionDenied, ValidationError
 from meike.models import SystemSetting
-from meike.permissions import Actor, Page
+from meike.permissions import RIGHT_LABELS, Actor, Page, Right
 from meike.services import audit
 
 log = logging.getLogger(__name__)
@@ -173,9 +179,11 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Online copy with the backup API: a consistent snapshot of what is committed, WAL included."""
+    """Online copy with the backup API: a consistent snapshot of what is committed, WAL included. The
+    target is made empty and private first (SQLite keeps a file's mode and gives its journal the same)."""
     src = sqlite3.connect(str(source), timeout=BUSY_TIMEOUT_S)
     try:
+        paths.create_private(target)
         dst = sqlite3.connect(str(target))
         try:
             src.backup(dst)
@@ -199,7 +207,9 @@ def make_backup(db_path: Path, folder: Path, *, kind: str) -> BackupInfo:
     if not db_path.is_file():
         raise BackupError(f"找不到数据库文件 {db_path}，无法备份", reason=REASON_NO_DATABASE)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        # The folder beside the database is the program's own (0700); a folder the clinic chose keeps
+        # its rights (an external disk, a share), the files in it are private all the same.
+        paths.private_dir(folder, tighten=folder.resolve() == (db_path.parent / "backups").resolve())
     except OSError as e:
         raise BackupError(f"无法创建备份文件夹 {folder}：{e}") from e
     taken = clock.now()
@@ -219,6 +229,7 @@ def make_backup(db_path: Path, folder: Path, *, kind: str) -> BackupInfo:
                               "当前数据库可能已损坏，请运行 main.py --check 检查", reason=REASON_CHECK)
         _fsync_file(tmp)
         os.replace(tmp, target)
+        paths.windows_acl(target)  # Windows: the PC's users only, whatever the chosen folder allows
     except OSError as e:
         raise BackupError(f"写入备份文件失败（磁盘已满或没有权限？）：{e}") from e
     finally:
@@ -338,6 +349,9 @@ def apply_retention(folder: Path, *, daily: int = 14, monthly: int = 12, keep_ot
                    and p.is_file() and p.stat().st_mtime < stale]
     except OSError:  # pragma: no cover
         pass
+    for info in infos:  # a backup an older version wrote readable by every user of the PC
+        if info.path in keep:
+            paths.private_file(info.path)
     deleted: list[Path] = []
     for path in doomed:
         try:
@@ -378,6 +392,9 @@ def restore(backup_path: Path, db_path: Path, folder: Path) -> Path | None:
         raise BackupError(f"备份文件已损坏，不能用来恢复：{'；'.join(errors[:3])}")
     if describe(backup_path).revision is None:
         raise BackupError(f"{backup_path.name} 不是美客的数据库备份")
+    if not db_path.exists():  # a new computer: the clinic's file is made private before SQLite fills it
+        paths.private_dir(db_path.parent, tighten=False)
+        paths.create_private(db_path)
     dst = sqlite3.connect(str(db_path), timeout=2.0, isolation_level=None)
     try:
         existed = dst.execute("PRAGMA page_count").fetchone()[0] > 0
@@ -449,9 +466,22 @@ def load_settings(clinic: Clinic) -> BackupSettings:
         enabled=enabled not in ("0", "false", "") if enabled is not None else default.enabled)
 
 
+def can_manage(actor: Actor) -> bool:
+    """May choose where the backups go and make one now: the administrator, or an account with the
+    settings page and the right 数据备份 (a backup holds every number in full, whatever one may see)."""
+    return actor.is_admin or (actor.can_open(Page.SETTINGS) and actor.has_right(Right.BACKUP))
+
+
+def require_manage(actor: Actor) -> None:
+    if not can_manage(actor):
+        raise PermissionDenied(f"备份文件夹和立即备份只有管理员或有“{RIGHT_LABELS[Right.BACKUP].split('（')[0]}”权限的账号"
+                               "可以操作（备份里是全部资料，包括完整的手机号和身份证号），请联系管理员")
+
+
 def save_settings(clinic: Clinic, actor: Actor, settings: BackupSettings) -> BackupSettings:
-    """Save the backup settings (system settings page); audited."""
-    actor.require_page(Page.SETTINGS)
+    """Save the backup settings (the administrator's 备份与恢复, or 系统管理 with the right 数据备份);
+    audited with the folder before and after."""
+    require_manage(actor)
     errors: dict[str, str] = {}
     folder = settings.folder.strip()
     if folder and not Path(folder).is_absolute():
@@ -747,8 +777,9 @@ def migration_backup(clinic: Clinic, folder: Path) -> BackupInfo:
 
 
 def manual_backup(clinic: Clinic, actor: Actor) -> BackupInfo:
-    """【立即备份】 on the settings page: a "manual" backup (kept by count, not thinned by date); audited."""
-    actor.require_page(Page.SETTINGS)
+    """【立即备份】: a "manual" backup (kept by count, not thinned by date) into the clinic's backup folder;
+    the administrator or 数据备份 only (``can_manage``); audited with the folder and the file."""
+    require_manage(actor)
     path = clinic.path
     if path is None:
         raise BackupError("PostgreSQL 数据库请在数据库服务器上备份（pg_dump）")
@@ -756,7 +787,8 @@ def manual_backup(clinic: Clinic, actor: Actor) -> BackupInfo:
         folder = attempt.folder = load_settings(clinic).folder_for(path)
         info = attempt.made(make_backup(path, folder, kind="manual"))
     with clinic.write() as s:
-        audit.record(s, actor, "backup.manual", "backup", None, after={"file": str(info.path), "size": info.size})
+        audit.record(s, actor, "backup.manual", "backup", None, after={
+            "folder": str(info.path.parent), "file": info.path.name, "size": info.size})
     return info
 
 
@@ -770,6 +802,7 @@ def restore_clinic(clinic: Clinic, actor: Actor, backup_path: Path) -> Path | No
     """
     from alembic.script import ScriptDirectory
 
+    from meike.clinic_setup import after_upgrade
     from meike.db.migrate import alembic_config, upgrade
 
     actor.require_admin()
@@ -781,6 +814,7 @@ def restore_clinic(clinic: Clinic, actor: Actor, backup_path: Path) -> Path | No
     if summary.revision is not None and summary.revision not in known:
         raise BackupError("这个备份来自更新版本的美客，请先升级本程序再恢复")
     folder = load_settings(clinic).folder_for(path)
+    issued = numbers_issued(clinic)  # read before the data that issued them is replaced
     clinic.dispose()
     safety = restore(Path(backup_path), path, folder)
     clinic.dispose()
@@ -789,7 +823,102 @@ def restore_clinic(clinic: Clinic, actor: Actor, backup_path: Path) -> Path | No
         audit.record(s, actor, "backup.restore", "database", None, after={
             "backup": Path(backup_path).name, "taken_at": summary.taken_at, "revision": summary.revision,
             "safety_copy": safety.name if safety else None})
+        # The row right after the restored chain is the restore's (``audit_guard`` reads it so); the receipt
+        # numbers issued since the backup follow it, audited as "receipt.numbers.skipped".
+        numbering.carry_forward(s, issued, reason="restore")
+    after_upgrade(clinic)  # secrets an old backup holds in clear are sealed
     safety_info = parse_name(safety) if safety else None
     if safety_info is not None:  # the restored data carries the backup's old status: the copy just made is newer
         _record_success(clinic, safety_info)
     return safety
+
+
+def numbers_issued(clinic: Clinic) -> dict[date, int]:
+    """The last receipt number issued on each day: the clinic's counters, raised to the mark kept beside
+    its file (the counters of a database that cannot be read count as none)."""
+    try:
+        with clinic.read() as s:
+            floor = numbering.issued(s)
+    except Exception:  # noqa: BLE001 (a damaged database: the mark is what is left)
+        log.warning("the receipt counters could not be read before the restore", exc_info=True)
+        floor = {}
+    if clinic.path is not None:
+        for day, top in numbering.read_mark(clinic.path).items():
+            floor[day] = max(floor.get(day, 0), top)
+    return floor
+
+
+# --- what a restore loses --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreLosses:
+    """What the current data holds and the backup does not: gone after the restore."""
+
+    receipts: int = 0
+    receipts_fen: int = 0  # what those receipts moved (signed: refunds count negative)
+    first_receipt: str | None = None
+    last_receipt: str | None = None
+    customers: int = 0
+    visits: int = 0
+    day_closes: tuple[date, ...] = ()
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.receipts or self.customers or self.visits or self.day_closes)
+
+    def lines(self) -> list[str]:
+        """One Chinese line per kind of loss, for the confirmation."""
+        out: list[str] = []
+        if self.receipts:
+            span = (self.first_receipt if self.receipts == 1 or self.first_receipt == self.last_receipt
+                    else f"{self.first_receipt} 至 {self.last_receipt}")
+            sign, fen = ("-" if self.receipts_fen < 0 else ""), abs(self.receipts_fen)
+            out.append(f"收据 {self.receipts} 张（{span}，金额合计 {sign}¥{fen // 100:,}.{fen % 100:02d}）；"
+                       "这些收据号以后不会再用")
+        if self.customers:
+            out.append(f"新登记的顾客 {self.customers} 位")
+        if self.visits:
+            out.append(f"到诊记录 {self.visits} 条")
+        if self.day_closes:
+            days = "、".join(f"{d:%Y-%m-%d}" for d in self.day_closes[:5])
+            more = f" 等 {len(self.day_closes)} 天" if len(self.day_closes) > 5 else ""
+            out.append(f"日结 {days}{more}")
+        return out
+
+
+def restore_losses(clinic: Clinic, actor: Actor, backup_path: Path) -> RestoreLosses:
+    """Compare the current database with a backup (both read-only): the receipts, customers, visits and
+    day closes that only the current data has (the administrator's restore confirmation lists them)."""
+    actor.require_admin()
+    path = clinic.path
+    if path is None or not path.exists():
+        return RestoreLosses()
+    try:
+        conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error as e:
+        raise BackupError(f"无法读取当前的数据库：{e}") from e
+    try:
+        conn.execute("ATTACH DATABASE ? AS b", (_ro_uri(Path(backup_path)),))
+        mine = {r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+        theirs = {r[0] for r in conn.execute("SELECT name FROM b.sqlite_master WHERE type = 'table'")}
+
+        def only_here(table: str, column: str) -> str:
+            kept = f"SELECT {column} FROM b.{table}" if table in theirs else "SELECT NULL WHERE 0"
+            return f"FROM main.{table} WHERE {column} NOT IN ({kept})"
+
+        receipts = (conn.execute("SELECT count(*), coalesce(sum(amount_fen), 0), min(receipt_no), max(receipt_no) "
+                                 + only_here("receipts", "receipt_no")).fetchone()
+                    if "receipts" in mine else (0, 0, None, None))
+        customers = conn.execute("SELECT count(*) " + only_here("customers", "id")).fetchone()[0] \
+            if "customers" in mine else 0
+        visits = conn.execute("SELECT count(*) " + only_here("visits", "id")).fetchone()[0] if "visits" in mine else 0
+        closes = [date.fromisoformat(str(r[0])[:10]) for r in conn.execute(
+            "SELECT business_date " + only_here("day_closes", "business_date") + " ORDER BY business_date")] \
+            if "day_closes" in mine else []
+    except sqlite3.Error as e:
+        raise BackupError(f"无法比较当前数据和备份：{e}") from e
+    finally:
+        conn.close()
+    return RestoreLosses(int(receipts[0]), int(receipts[1]), receipts[2], receipts[3], int(customers), int(visits),
+                         tuple(closes))

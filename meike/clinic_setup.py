@@ -55,6 +55,7 @@ def open_clinic(url: str, *, demo_mode: bool = False, backup_dir: Path | None = 
             raise OpenFailed(_newer_text(current, url), kind="newer")
         upgrade(clinic, backup_dir=backup_dir)
         _check_writable(clinic)
+        after_upgrade(clinic)
         if demo_mode and not system.is_initialised(clinic):
             demo.build(clinic)
         elif demo_mode:
@@ -69,6 +70,20 @@ def open_clinic(url: str, *, demo_mode: bool = False, backup_dir: Path | None = 
         log.warning("cannot open the database: %s (%s)", failure.kind, type(exc).__name__)
         raise failure from exc
     return clinic
+
+
+def after_upgrade(clinic: Clinic) -> None:
+    """What every start (and a restore) does once the schema is current: platform secrets an older
+    version stored in clear are sealed (``meike.secret_box``), and receipt counters are raised past every
+    number this PC saw issued (``meike.numbering``: a database copied back by hand). Never stops a start."""
+    from meike import numbering
+    from meike.services import sms
+
+    for step in (sms.seal_stored_secrets, numbering.apply_mark):
+        try:
+            step(clinic)
+        except Exception:  # noqa: BLE001 (logged; the clinic opens all the same)
+            log.warning("start-up step %s failed", step.__qualname__, exc_info=True)
 
 
 def known_revisions() -> set[str]:

@@ -1,18 +1,22 @@
 """The program's log: a rotating file in the data folder's ``logs/``, fatal errors, uncaught thread errors.
 
 Personal data stays out of it: messages name ids, never names or numbers, and the database engine
-hides statement parameters from its errors (``meike.db.make_engine``).
+hides statement parameters from its errors (``meike.db.make_engine``). The folder is 0700 and every log
+file 0600 on POSIX (``meike.paths``), the rotated ones too.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import threading
 from collections.abc import Callable
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import IO
+
+from meike.paths import FILE_MODE, private_dir, private_file
 
 LOG_FILE = "meike.log"
 FAULT_FILE = "faults.log"
@@ -21,9 +25,26 @@ MAX_BYTES, BACKUP_COUNT = 2_000_000, 5
 
 log = logging.getLogger(__name__)
 _fault_file: IO[str] | None = None
-_handler: RotatingFileHandler | None = None
+_handler: PrivateRotatingFileHandler | None = None
 ThreadErrorListener = Callable[[threading.ExceptHookArgs], None]
 _thread_listeners: list[ThreadErrorListener] = []
+
+
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A rotating log whose files are their owner's only (POSIX 0600): each new file is made so before
+    the first line goes in."""
+
+    def _open(self) -> IO[str]:
+        _touch_private(Path(self.baseFilename))
+        return super()._open()
+
+
+def _touch_private(path: Path) -> None:
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, FILE_MODE))
+    except OSError:
+        pass  # the handler's own open says what is wrong
+    private_file(path)
 
 
 def setup(folder: Path, *, name: str = LOG_FILE, level: int = logging.INFO) -> Path:
@@ -32,14 +53,14 @@ def setup(folder: Path, *, name: str = LOG_FILE, level: int = logging.INFO) -> P
     One process writes one file: the program names it after its database (one Meike per database runs
     on a PC), so rotating never renames a file another process holds open (Windows refuses that)."""
     global _fault_file, _handler
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     path = folder / name
     root = logging.getLogger()
     if _handler is None or Path(_handler.baseFilename) != path.resolve():
         if _handler is not None:
             root.removeHandler(_handler)
             _handler.close()
-        _handler = RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
+        _handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8")
         _handler.setFormatter(logging.Formatter(FORMAT))
         root.addHandler(_handler)
     if root.level == logging.NOTSET or root.level > level:
@@ -47,6 +68,7 @@ def setup(folder: Path, *, name: str = LOG_FILE, level: int = logging.INFO) -> P
     for noisy in ("sqlalchemy.engine", "apscheduler.executors.default", "apscheduler.scheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if _fault_file is None:  # a segfault in Qt or a driver: Python's traceback of every thread
+        _touch_private(folder / FAULT_FILE)
         _fault_file = open(folder / FAULT_FILE, "a", encoding="utf-8")  # noqa: SIM115 (open for the process)
         faulthandler.enable(file=_fault_file, all_threads=True)
     threading.excepthook = thread_excepthook

@@ -4,6 +4,13 @@ On Windows everything is under ``%PROGRAMDATA%\\Meike`` (``C:\\ProgramData\\Meik
 by every Windows user of the PC (the installer makes it writable for them), so a second user of the
 same PC sees the same clinic. Elsewhere the user's data and config directories (platformdirs).
 ``MEIKE_DATA_DIR`` / ``MEIKE_CONFIG_DIR`` override both (tests, portable installs).
+
+Who may read them: on POSIX every folder the program makes is 0700 and every file it writes (database
+and its -wal/-shm, backups, logs, recordings, settings, the key file) 0600 — ``private_dir``,
+``private_file``, ``create_private``, ``write_private``. On Windows a folder the program makes gets an
+access list that names the PC's users only (SYSTEM, Administrators, Users; no Everyone, nothing inherited
+from above: ``windows_acl``); the files in it inherit it. The installer grants the same to
+``C:\\ProgramData\\Meike``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import logging
 import os
 import shutil
 import sqlite3
+import stat
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,24 +53,131 @@ def legacy_data_dirs() -> list[Path]:
     return [Path(_dirs.user_data_dir)] if sys.platform == "win32" else []
 
 
-def data_dir() -> Path:
-    override = os.environ.get("MEIKE_DATA_DIR")
-    path = Path(override) if override else default_data_dir()
-    path.mkdir(parents=True, exist_ok=True)
+# --- who may read the files ------------------------------------------------------------------------
+
+DIR_MODE, FILE_MODE = 0o700, 0o600
+# Windows: the PC's users and nobody else. SIDs, not names (names are translated on a Chinese Windows).
+WINDOWS_GRANTS = ("*S-1-5-18:(OI)(CI)F", "*S-1-5-32-544:(OI)(CI)F", "*S-1-5-32-545:(OI)(CI)M")  # SYSTEM, Administrators, Users
+WINDOWS_REMOVED = ("*S-1-1-0", "*S-1-5-7", "*S-1-5-32-546")  # Everyone, ANONYMOUS LOGON, Guests
+
+
+def windows_acl(path: Path) -> bool:
+    """Windows: give ``path`` an access list of its own (nothing inherited from above) that lets SYSTEM,
+    the Administrators and the PC's Users in (folders: inherited by what is made inside) and nobody else.
+    ``icacls`` does it (every Windows has it); a failure (a FAT stick, a NAS that keeps its own rights) is
+    logged, never raised. False elsewhere or when it failed."""
+    if sys.platform != "win32":
+        return False
+    command = ["icacls", str(path), "/inheritance:r", "/grant:r", *WINDOWS_GRANTS, "/remove:g", *WINDOWS_REMOVED]
+    if not Path(path).is_dir():
+        command = [part.replace("(OI)(CI)", "") for part in command]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=30,
+                              creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
+    except (OSError, subprocess.SubprocessError) as e:
+        log.warning("could not limit who may read %s: %s", path, e)
+        return False
+    if done.returncode != 0:
+        log.warning("could not limit who may read %s (icacls exit %s)", path, done.returncode)
+        return False
+    return True
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(path: Path, message: str, *args: object) -> None:
+    """A folder looked up on every call (the data folder) must not fill the log with the same warning."""
+    if str(path) not in _warned:
+        _warned.add(str(path))
+        log.warning(message, *args)
+
+
+def private_file(path: Path) -> None:
+    """POSIX: ``path`` readable and writable by its owner only (0600). A file of another owner or on a file
+    system without modes is logged and left as it is."""
+    if os.name != "posix":
+        return
+    try:
+        if stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+            os.chmod(path, FILE_MODE)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        _warn_once(path, "could not make %s private: %s", Path(path).name, e)
+
+
+def private_dir(path: Path, *, tighten: bool = True) -> Path:
+    """Make the folder ``path`` (and its missing parents) for the program's own files: 0700 on POSIX, the
+    PC's users only on Windows. ``tighten``: a folder that exists already is made 0700 too (POSIX; the
+    program's own folders, not a folder the clinic chose). Returns ``path``."""
+    path = Path(path)
+    created = not path.is_dir()
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)  # mode: the leaf; the umask can only narrow it
+    if os.name == "posix":
+        if created or tighten:
+            try:
+                if stat.S_IMODE(path.stat().st_mode) != DIR_MODE:
+                    os.chmod(path, DIR_MODE)
+            except OSError as e:  # a FAT stick, a folder of another owner
+                _warn_once(path, "could not make the folder %s private: %s", path, e)
+    elif created:
+        windows_acl(path)
     return path
+
+
+def create_private(path: Path) -> None:
+    """Create the empty file ``path`` readable by its owner only (0600 on POSIX; FileExistsError when it is
+    there), so what is written into it afterwards (SQLite, libsndfile) keeps that mode."""
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    os.close(os.open(path, flags, FILE_MODE))
+    private_file(path)  # in case the file system ignored the mode given to open()
+
+
+def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``path`` with ``data`` in one step (a temporary file, fsynced unless ``sync`` is False,
+    renamed), 0600 on POSIX."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # 0600, binary
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --- the folders ------------------------------------------------------------------------------------
+
+
+def data_dir() -> Path:
+    """The clinic's folder (0700 on POSIX, made so on every call; on Windows the installer set its rights)."""
+    override = os.environ.get("MEIKE_DATA_DIR")
+    return private_dir(Path(override) if override else default_data_dir())
 
 
 def config_dir() -> Path:
     override = os.environ.get("MEIKE_CONFIG_DIR")
-    path = Path(override) if override else default_config_dir()
-    path.mkdir(parents=True, exist_ok=True)
+    return private_dir(Path(override) if override else default_config_dir())
+
+
+def private_config_file(name: str) -> Path:
+    """A settings file of this PC in the config folder, made empty and 0600 (POSIX) when missing, so a
+    writer that keeps an existing file's mode (Qt's QSettings) keeps it private."""
+    path = config_dir() / name
+    try:
+        create_private(path)
+    except FileExistsError:
+        private_file(path)
     return path
 
 
 def log_dir() -> Path:
-    path = data_dir() / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private_dir(data_dir() / "logs")
 
 
 def clinic_database() -> Path:
@@ -100,6 +217,7 @@ def _copy_database(source: Path, target: Path) -> None:
         # The copy reads through a connection of its own: the backup API cannot read through the one
         # that holds the write lock.
         source_conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=5)
+        create_private(tmp)
         target_conn = sqlite3.connect(tmp)
         try:
             source_conn.backup(target_conn)
@@ -151,7 +269,7 @@ def adopt_legacy_data(target: Path, legacy: list[Path], config: Path | None = No
                 if not (old / "数据已移动.txt").exists():
                     result.left_behind.append(old / name)
                 continue
-            target.mkdir(parents=True, exist_ok=True)
+            private_dir(target)
             _copy_database(old / name, target / name)
             _retire(old / name)
             moved_here.append(target / name)
@@ -161,7 +279,7 @@ def adopt_legacy_data(target: Path, legacy: list[Path], config: Path | None = No
                 moved_here.append(target / folder)
         for name in WORKSTATION_FILES if moved_here and config is not None else ():
             if (old / name).is_file() and not (config / name).exists():
-                config.mkdir(parents=True, exist_ok=True)
+                private_dir(config)
                 shutil.move(str(old / name), str(config / name))
                 moved_here.append(config / name)
         if moved_here or result.left_behind:

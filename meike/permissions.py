@@ -38,6 +38,7 @@ class Right(StrEnum):
     REFUND = "refund"
     BUSINESS_DATE = "business_date"
     VIEW_PRIVATE = "view_private"
+    BACKUP = "backup"  # choose the backup folder, 立即备份: a backup holds every number in full
 
 
 RIGHT_LABELS: dict[Right, str] = {
@@ -47,6 +48,7 @@ RIGHT_LABELS: dict[Right, str] = {
     Right.REFUND: "退款",
     Right.BUSINESS_DATE: "修改营业日期",
     Right.VIEW_PRIVATE: "查看完整手机号/身份证",
+    Right.BACKUP: "数据备份（含完整资料）",
 }
 
 

@@ -1,13 +1,13 @@
 """Settings of this PC (not of the clinic): which receipt printer and caller-ID box are attached to it,
 and the Chinese font its receipt PDFs embed.
 
-Kept as JSON in the user's config directory, so each workstation of a clinic has its own printer.
+Kept as JSON in the user's config directory, so each workstation of a clinic has its own printer
+(the file is its owner's only on POSIX: ``meike.paths.write_private``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -87,10 +87,8 @@ def _store(key: str, value: dict) -> None:
     path = _file()
     data = _load()
     data[key] = value
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    paths.private_dir(path.parent)
+    paths.write_private(path, json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"))  # 0600
 
 
 def callerid_setting() -> CallerIdSetting:
@@ -184,7 +182,7 @@ def save_recording_setting(mode: str, device: int | None = None, folder: str = "
     if mode != "none" and folder:
         target = Path(folder)
         try:
-            target.mkdir(parents=True, exist_ok=True)
+            paths.private_dir(target, tighten=False)  # made here: 0700 / the PC's users only (Windows)
             probe = target / ".meike-write-test"
             probe.write_bytes(b"")
             probe.unlink()

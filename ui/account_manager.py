@@ -82,7 +82,7 @@ class AccountManager(QMainWindow):
         tabs = QTabWidget(objectName="account_tabs")
         tabs.addTab(splitter, "账号与权限")
         tabs.addTab(self.audit_viewer, "操作日志")
-        self.backup_panel = BackupPanel(clinic, actor, configure=False, can_restore=True)
+        self.backup_panel = BackupPanel(clinic, actor, configure=True, can_restore=True)
         self.backup_panel.restored.connect(self._restored)
         tabs.addTab(self.backup_panel, "备份与恢复")
         tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())

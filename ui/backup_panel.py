@@ -1,5 +1,7 @@
-"""数据备份: the backup list with each backup's date and counts; settings and 立即备份 on the settings page
-(系统管理), 恢复 in the administrator's window. Backups and restores run off the GUI thread."""
+"""数据备份: the backup list with each backup's date and counts; the folder, retention and 立即备份 for the
+administrator and for 系统管理 with the right 数据备份 (a backup is every number in full); 恢复 in the
+administrator's window, after a confirmation that lists what the backup does not hold. Backups run off
+the GUI thread."""
 
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def _size(n: int) -> str:
 
 
 class BackupPanel(QWidget):
-    """``configure``: the settings form and 立即备份 (settings page); ``can_restore``: 恢复 (administrator)."""
+    """``configure``: the settings form and 立即备份 when the user may (``backup.can_manage``), otherwise a
+    note saying who may; ``can_restore``: 恢复 (administrator)."""
 
     restored = Signal(str)  # the safety copy's name: the program should restart now
 
@@ -58,7 +61,14 @@ class BackupPanel(QWidget):
             layout.addStretch(1)
             return
         self.form = ErrorForm()
-        if configure:
+        self.note = QLabel(objectName="backup_rights_note", wordWrap=True)
+        self.note.setStyleSheet("color: #888;")
+        manage = configure and backup.can_manage(actor)
+        if configure and not manage:
+            self.note.setText("备份里是诊所的全部资料（包括完整的手机号和身份证号），所以选择备份文件夹和立即备份只有"
+                              "管理员或有“数据备份”权限的账号可以操作。自动备份照常进行。")
+            layout.addWidget(self.note)
+        if manage:
             settings = backup.load_settings(clinic)
             self.enabled = QCheckBox("每天自动备份，退出程序时也备份", objectName="backup_enabled")
             self.enabled.setChecked(settings.enabled)
@@ -91,7 +101,7 @@ class BackupPanel(QWidget):
         self.save_button = QPushButton("保存设置", objectName="backup_save")
         self.backup_button = QPushButton("立即备份", objectName="backup_now")
         self.restore_button = QPushButton("用所选备份恢复…", objectName="backup_restore")
-        for button, shown in ((self.save_button, configure), (self.backup_button, configure),
+        for button, shown in ((self.save_button, manage), (self.backup_button, manage),
                               (self.restore_button, can_restore)):
             button.setVisible(shown)
             buttons.addWidget(button)
@@ -173,14 +183,27 @@ class BackupPanel(QWidget):
 
         run_in_background(lambda: backup.manual_backup(self.clinic, self.actor), done, failed, owner=self)
 
+    def confirmation(self, info: BackupInfo) -> str:
+        """The restore question: which backup, and what the current data holds that it does not."""
+        head = f"用 {info.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}替换现在的全部数据？"
+        try:
+            losses = backup.restore_losses(self.clinic, self.actor, info.path)
+        except MeikeError as e:
+            lost = f"\n\n无法比较现在的数据和这个备份（{e.message}）：备份之后的收据、顾客和日结都会丢失。"
+        else:
+            lost = ("\n\n备份之后没有新的收据、顾客、到诊或日结。" if losses.nothing else
+                    "\n\n恢复后，备份之后的这些数据将丢失：\n" + "\n".join(f"· {line}" for line in losses.lines())
+                    + "\n以及备份之后对已有资料的修改。")
+        return (head + lost + "\n\n现在的数据会先备份一份（恢复前备份），收据号接着现在的往下编，不会重复。"
+                "恢复后程序将关闭，请重新打开。")
+
     def restore(self, *, confirm: bool = True) -> bool:
         """Replace the clinic's data with the selected backup (the current data is backed up first)."""
         info = self.current()
         if info is None:
             self.status.setText("请先在列表中选择一个备份")
             return False
-        if confirm and not messages.ask(self, "恢复备份", f"用 {info.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}替换现在的"
-                                        "全部数据？\n现在的数据会先备份一份。恢复后程序将关闭，请重新打开。"):
+        if confirm and not messages.ask(self, "恢复备份", self.confirmation(info)):
             return False
         from meike.sms_jobs import running
 

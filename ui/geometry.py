@@ -14,7 +14,7 @@ FRAME_GUESS = QMargins(8, 32, 8, 8)
 
 
 def _settings() -> QSettings:
-    return QSettings(str(paths.config_dir() / "workstation.ini"), QSettings.Format.IniFormat)
+    return QSettings(str(paths.private_config_file("workstation.ini")), QSettings.Format.IniFormat)
 
 
 def restore(widget: QWidget, username: str) -> bool:

@@ -175,6 +175,12 @@ def _excel() -> str:
     return "openpyxl"
 
 
+def _secret_box(work: Path) -> str:
+    from meike import secret_box  # cryptography's Fernet; DPAPI on Windows
+
+    return secret_box.selftest(work)
+
+
 def _audio() -> str:
     from devices import audio
 
@@ -235,6 +241,7 @@ PARTS: list[tuple[str, Callable[[Path], str]]] = [
     ("时区", lambda _w: _time_zone()),
     ("PostgreSQL 驱动", lambda _w: _postgresql()),
     ("Excel 导出", lambda _w: _excel()),
+    ("加密保存平台密钥", lambda w: _secret_box(w)),
     ("录音（声卡）", lambda _w: _audio()),
     ("Windows 打印机", lambda _w: _windows_printer()),
     ("Qt 界面", lambda _w: _qt()),

@@ -93,11 +93,11 @@ def _printed(s: Session, receipt_id: int) -> bool:
 
 
 def _pdf(data: receipts.ReceiptData) -> Path:
-    folder = paths.data_dir() / "receipts" / f"{data.business_date:%Y-%m}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = paths.private_dir(paths.private_dir(paths.data_dir() / "receipts") / f"{data.business_date:%Y-%m}")
     suffix = f"-重印{clock.now():%H%M%S}" if data.reprint else ""
-    return receipts.render_pdf(data, folder / f"{data.receipt_no}{suffix}.pdf",
-                               font_file=workstation.pdf_font_file())
+    path = receipts.render_pdf(data, folder / f"{data.receipt_no}{suffix}.pdf", font_file=workstation.pdf_font_file())
+    paths.private_file(path)  # a customer's name and what was paid: its owner's only (POSIX)
+    return path
 
 
 def print_test_page(setting: PrinterSetting) -> None:
@@ -144,7 +144,8 @@ def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
 
 
 def _label_pdf(label: receipts.ArrivalLabel) -> Path:
-    folder = paths.data_dir() / "labels" / f"{label.arrived_at:%Y-%m}"
-    folder.mkdir(parents=True, exist_ok=True)
-    return receipts.render_label_pdf(label, folder / f"{label.card_no}-{label.arrived_at:%Y%m%d%H%M}.pdf",
+    folder = paths.private_dir(paths.private_dir(paths.data_dir() / "labels") / f"{label.arrived_at:%Y-%m}")
+    path = receipts.render_label_pdf(label, folder / f"{label.card_no}-{label.arrived_at:%Y%m%d%H%M}.pdf",
                                      font_file=workstation.pdf_font_file())
+    paths.private_file(path)
+    return path

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from devices.sms import SmsError
 from devices.sms.pdu import count_parts
 from devices.sms.platforms import ALIYUN_ENDPOINT, TENCENT_ENDPOINT
-from meike import clock
+from meike import clock, secret_box
 from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
 from meike.models import Customer, SystemSetting, User
@@ -35,6 +35,7 @@ from meike.models.sms import MESSAGE_KINDS, SmsMessage, SmsTemplate
 from meike.permissions import Actor, Page
 from meike.rules.text import search_text
 from meike.rules.validation import MOBILE_RE, mask_mobile, normalise_mobile
+from meike.secret_box import SecretUnavailable
 from meike.services import audit, scope
 from meike.services.customers import CustomerQuery, _tab_query, guard_search, load_in_scope
 
@@ -227,7 +228,13 @@ def ensure_default_templates(clinic: Clinic) -> int:
 
 @dataclass(frozen=True)
 class ChannelSettings:
-    """How this clinic sends SMS (kept as ``sms.*`` rows of ``system_settings``)."""
+    """How this clinic sends SMS (kept as ``sms.*`` rows of ``system_settings``).
+
+    The platform secrets (``SECRET_FIELDS``) are stored sealed by ``meike.secret_box`` with the key of the
+    PC that saved them (``secret_host``); here they are in clear, or '' when this PC cannot open them
+    (sealed on another PC): then only that PC sends through the platform, as only the PC with the modem
+    sends through a GSM modem.
+    """
 
     channel: str = "none"  # none / gsm / aliyun / tencent
     gsm_port: str = ""
@@ -243,24 +250,40 @@ class ChannelSettings:
     tencent_sign: str = ""
     tencent_endpoint: str = TENCENT_ENDPOINT
     daily_limit: int = 300
+    secret_host: str = ""  # the PC whose key sealed the platform secrets (only it can send through them)
 
 
 SECRET_FIELDS = ("aliyun_secret", "tencent_secret_key")
+PLATFORM_SECRET = {"aliyun": "aliyun_secret", "tencent": "tencent_secret_key"}
 _INT_FIELDS = ("gsm_baud", "daily_limit")
 
 
 @dataclass(frozen=True)
 class ChannelView:
-    """The settings as the settings tab shows them: secrets blank, ``secret_hints`` say one is saved."""
+    """The settings as the settings tab shows them: secrets blank, ``secret_hints`` say one is saved,
+    ``secret_note`` which PC can use them."""
 
     settings: ChannelSettings
     secret_hints: dict[str, str] = field(default_factory=dict)
     hostname: str = ""
+    secret_note: str = ""
+
+
+def _rows(s: Session) -> dict[str, str]:
+    return dict(s.execute(select(SystemSetting.key, SystemSetting.value)
+                          .where(SystemSetting.key.in_([f"sms.{f.name}" for f in fields(ChannelSettings)]))).all())
+
+
+def _open_secret(value: str) -> str:
+    """A stored secret in clear; '' when this PC cannot open it (sealed elsewhere, the key file lost)."""
+    try:
+        return secret_box.open_value(value)
+    except SecretUnavailable:
+        return ""
 
 
 def load_channel(s: Session) -> ChannelSettings:
-    rows = dict(s.execute(select(SystemSetting.key, SystemSetting.value)
-                          .where(SystemSetting.key.in_([f"sms.{f.name}" for f in fields(ChannelSettings)]))).all())
+    rows = _rows(s)
     values: dict[str, Any] = {}
     for f in fields(ChannelSettings):
         raw = rows.get(f"sms.{f.name}")
@@ -271,6 +294,8 @@ def load_channel(s: Session) -> ChannelSettings:
                 values[f.name] = int(raw)
             except ValueError:
                 continue
+        elif f.name in SECRET_FIELDS:
+            values[f.name] = _open_secret(raw)
         else:
             values[f.name] = raw
     return ChannelSettings(**values)
@@ -282,24 +307,52 @@ def read_channel(clinic: Clinic) -> ChannelSettings:
         return load_channel(s)
 
 
+def _stored_secrets(s: Session) -> dict[str, str]:
+    """The secret fields that hold a value, as stored (sealed, or clear from an older version)."""
+    rows = _rows(s)
+    return {k: rows[f"sms.{k}"] for k in SECRET_FIELDS if rows.get(f"sms.{k}")}
+
+
 def _hint(secret: str) -> str:
     return "" if not secret else "已保存（" + "•" * 6 + (secret[-4:] if len(secret) >= 12 else "") + "）"
 
 
+def _where_note(current: ChannelSettings, stored: Mapping[str, str], here: str) -> str:
+    if not stored:
+        return ""
+    if all(secret_box.key_matches(v) for v in stored.values()):
+        return f"平台密钥已加密保存，只有本机（{here}）能用它发送短信"
+    host = current.secret_host or "另一台电脑"
+    return (f"平台密钥是在 {host} 上保存的，加密后只有那台电脑能用它发送短信；"
+            "在本机重新填写密钥并保存，则改由本机发送")
+
+
 def channel_settings(clinic: Clinic, actor: Actor) -> ChannelView:
     actor.require_page(Page.SETTINGS)
-    current = read_channel(clinic)
-    hints = {k: _hint(getattr(current, k)) for k in SECRET_FIELDS if getattr(current, k)}
-    return ChannelView(replace(current, **{k: "" for k in SECRET_FIELDS}), hints, socket.gethostname())
+    with clinic.read() as s:
+        current, stored = load_channel(s), _stored_secrets(s)
+    hints: dict[str, str] = {}
+    for key in stored:
+        plain = getattr(current, key)
+        hints[key] = _hint(plain) if plain else "已在另一台电脑上保存（本机不能使用）"
+    here = socket.gethostname()
+    return ChannelView(replace(current, **{k: "" for k in SECRET_FIELDS}), hints, here,
+                       _where_note(current, stored, here))
 
 
-def _clean_channel(values: Mapping[str, Any], current: ChannelSettings, hostname: str) -> ChannelSettings:
+def _clean_channel(values: Mapping[str, Any], current: ChannelSettings, hostname: str,
+                   stored: Mapping[str, str] | None = None) -> ChannelSettings:
+    """Check what was typed. ``stored``: the secrets saved already (sealed here or elsewhere): an empty
+    secret box keeps them."""
     errors: dict[str, str] = {}
+    stored = stored or {}
     raw = {f.name: values.get(f.name, getattr(current, f.name)) for f in fields(ChannelSettings)}
     text = {k: str(v if v is not None else "").strip() for k, v in raw.items()}
+    typed = [key for key in SECRET_FIELDS if text[key]]
     for key in SECRET_FIELDS:  # empty means "keep the saved one"
         if not text[key]:
             text[key] = getattr(current, key)
+    text["secret_host"] = hostname if typed else current.secret_host
     channel = text["channel"]
     if channel not in CHANNEL_LABELS:
         errors["channel"] = "请选择短信通道"
@@ -323,7 +376,7 @@ def _clean_channel(values: Mapping[str, Any], current: ChannelSettings, hostname
                 "tencent": [("tencent_secret_id", "请填写 SecretId"), ("tencent_secret_key", "请填写 SecretKey"),
                             ("tencent_app_id", "请填写 SdkAppId"), ("tencent_sign", "请填写短信签名（不含【】）")]}
     for key, message in required.get(channel, []):
-        if not text[key]:
+        if not text[key] and key not in stored:
             errors[key] = message
     if channel == "tencent" and text["tencent_app_id"] and not text["tencent_app_id"].isdigit():
         errors["tencent_app_id"] = "SdkAppId 是一串数字，例如 1400000000"
@@ -346,17 +399,24 @@ def save_channel_settings(clinic: Clinic, actor: Actor, values: Mapping[str, Any
     plugged into the PC that saves (``hostname``): only that PC's program sends through it."""
     actor.require_page(Page.SETTINGS)
     hostname = hostname or socket.gethostname()
+    typed = {key for key in SECRET_FIELDS if str(values.get(key) or "").strip()}
     with clinic.write() as s:
-        current = load_channel(s)
-        clean = _clean_channel(values, current, hostname)
+        current, stored = load_channel(s), _stored_secrets(s)
+        clean = _clean_channel(values, current, hostname, stored)
         changed: dict[str, tuple[Any, Any]] = {}
         for f in fields(ChannelSettings):
             before, after = getattr(current, f.name), getattr(clean, f.name)
+            if f.name in SECRET_FIELDS:
+                if f.name not in typed:
+                    continue  # kept as stored: sealed, perhaps by another PC's key
+                value = secret_box.seal(after)  # never in clear in the database (nor in its backups)
+            else:
+                value = str(after)
             row = s.get(SystemSetting, f"sms.{f.name}")
             if row is None:
-                s.add(SystemSetting(key=f"sms.{f.name}", value=str(after)))
+                s.add(SystemSetting(key=f"sms.{f.name}", value=value))
             else:
-                row.value = str(after)
+                row.value = value
             if before != after:
                 changed[f.name] = ("***", "***") if f.name in SECRET_FIELDS else (before, after)
         if changed:
@@ -366,14 +426,43 @@ def save_channel_settings(clinic: Clinic, actor: Actor, values: Mapping[str, Any
 
 
 def configure_channel_in(s: Session, settings: ChannelSettings) -> None:
-    """Write the channel without checks (the demo points it at the simulators)."""
+    """Write the channel without checks (the demo points it at the simulators). Secrets are sealed; an
+    empty one keeps what is stored."""
     for f in fields(ChannelSettings):
         row = s.get(SystemSetting, f"sms.{f.name}")
         value = str(getattr(settings, f.name))
+        if f.name in SECRET_FIELDS:
+            if not value:
+                continue
+            value = secret_box.seal(value)
         if row is None:
             s.add(SystemSetting(key=f"sms.{f.name}", value=value))
         else:
             row.value = value
+
+
+def seal_stored_secrets(clinic: Clinic, *, hostname: str | None = None) -> int:
+    """On start (and after a restore): secrets an older version stored in clear are sealed with this PC's
+    key, which makes this PC the one that sends through the platform. Returns how many were sealed."""
+    with clinic.read() as s:
+        if not any(not secret_box.is_sealed(v) for v in _stored_secrets(s).values()):
+            return 0
+    with clinic.write() as s:
+        clear = {k: v for k, v in _stored_secrets(s).items() if not secret_box.is_sealed(v)}
+        for key, value in clear.items():
+            row = s.get(SystemSetting, f"sms.{key}")
+            assert row is not None
+            row.value = secret_box.seal(value)
+        if clear:
+            host = s.get(SystemSetting, "sms.secret_host")
+            if host is None:
+                s.add(SystemSetting(key="sms.secret_host", value=hostname or socket.gethostname()))
+            elif not host.value:
+                host.value = hostname or socket.gethostname()
+            audit.record(s, None, "sms.secrets.sealed", "system_setting", None,
+                         after={"fields": sorted(clear), "host": hostname or socket.gethostname()})
+            log.info("sealed %d SMS platform secret(s) stored in clear by an older version", len(clear))
+        return len(clear)
 
 
 # --- senders --------------------------------------------------------------------------------------
@@ -481,9 +570,13 @@ class TencentSender:
 
 
 def make_sender(settings: ChannelSettings) -> Sender | None:
-    """The sender of the configured channel; None when no channel is set."""
+    """The sender of the configured channel; None when no channel is set, or when the platform's secret
+    cannot be used on this PC (sealed on another PC: that PC sends)."""
     if settings.channel == "gsm" and settings.gsm_port:
         return GsmSender(settings.gsm_port, settings.gsm_baud)
+    secret = PLATFORM_SECRET.get(settings.channel)
+    if secret is not None and not getattr(settings, secret):
+        return None
     if settings.channel == "aliyun":
         return AliyunSender(settings.aliyun_key_id, settings.aliyun_secret, settings.aliyun_sign,
                             settings.aliyun_endpoint)
@@ -496,7 +589,14 @@ def make_sender(settings: ChannelSettings) -> Sender | None:
 def test_channel(clinic: Clinic, actor: Actor) -> str:
     """测试连接 with the saved settings (a fresh sender, closed afterwards). Raises SmsError / ValidationError."""
     actor.require_page(Page.SETTINGS)
-    sender = make_sender(read_channel(clinic))
+    with clinic.read() as s:
+        settings, stored = load_channel(s), _stored_secrets(s)
+    sender = make_sender(settings)
+    secret = PLATFORM_SECRET.get(settings.channel)
+    if sender is None and secret is not None and secret in stored:
+        where = settings.secret_host or "另一台电脑"
+        raise ValidationError.single(secret, f"平台密钥是在 {where} 上加密保存的，本机不能使用：请在本机重新填写密钥并保存"
+                                             "（之后由本机发送），或在那台电脑上测试")
     if sender is None:
         raise ValidationError.single("channel", "请先选择短信通道并保存")
     try:

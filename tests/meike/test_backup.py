@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from meike import backup, clock
+from meike import backup, clock, numbering
 from meike.backup import BackupError, BackupInfo, BackupSettings
+from meike.clinic_setup import after_upgrade
 from meike.db import Clinic
 from meike.db.migrate import head_revision
 from meike.errors import PermissionDenied, ValidationError
-from meike.models import AuditEntry, Channel
-from meike.permissions import Actor, Page
-from meike.services import cashier
+from meike.models import AuditEntry, Channel, Receipt
+from meike.permissions import Actor, Page, Right, right_code
+from meike.services import cashier, customers, dayclose
 from meike.services.cashier import LineSpec, Tender
 from tests.conftest import make_user
 from tests.meike.conftest_money import Desk, desk_fixture, frozen_fixture  # noqa: F401 (fixtures)
@@ -35,6 +36,12 @@ def now_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
     now = [NOW]
     monkeypatch.setattr(clock, "now", lambda: now[0])
     yield now
+
+
+@pytest.fixture
+def user(clinic: Clinic, admin: Actor) -> Actor:
+    """Every page and the right 数据备份 (choosing the folder and 立即备份 need it)."""
+    return make_user(clinic, admin, "keeper", grants={right_code(Right.BACKUP)})
 
 
 def add_channel(clinic: Clinic, name: str) -> None:
@@ -398,3 +405,114 @@ def test_jobs_do_nothing_when_switched_off(clinic: Clinic, user: Actor, tmp_path
     assert manual.kind == "manual" and manual.path.parent == tmp_path / "b"
     with clinic.read() as s:
         assert s.scalar(select(AuditEntry.action).where(AuditEntry.action == "backup.manual")) == "backup.manual"
+
+
+def test_the_backup_folder_and_a_manual_backup_need_the_administrator_or_the_backup_right(
+        clinic: Clinic, admin: Actor, user: Actor, tmp_path: Path, now: list[datetime]) -> None:
+    """系统管理 without 数据备份 (and without the reveal right) cannot send a full copy anywhere."""
+    manager = make_user(clinic, admin, "manager")  # every page, no right at all
+    stolen = BackupSettings(str(tmp_path / "usb-stick"))
+    with pytest.raises(PermissionDenied, match="数据备份"):
+        backup.save_settings(clinic, manager, stolen)
+    with pytest.raises(PermissionDenied):
+        backup.manual_backup(clinic, manager)
+    assert backup.load_settings(clinic) == BackupSettings() and not (tmp_path / "usb-stick").exists()
+    assert not backup.can_manage(manager) and backup.can_manage(user) and backup.can_manage(admin)
+
+    backup.save_settings(clinic, admin, BackupSettings(str(tmp_path / "chosen")))  # the administrator
+    made = backup.manual_backup(clinic, admin)
+    assert made.path.parent == tmp_path / "chosen"
+    assert backup.manual_backup(clinic, user).path.parent == tmp_path / "chosen"  # and the right's holder
+    with clinic.read() as s:
+        rows = s.execute(select(AuditEntry.username, AuditEntry.action, AuditEntry.before, AuditEntry.after)
+                         .where(AuditEntry.action.in_(["setting.change", "backup.manual"]))
+                         .order_by(AuditEntry.id)).all()
+    rows = [r for r in rows if r.action == "backup.manual" or "backup.folder" in (r.after or "")]
+    assert [(r.username, r.action) for r in rows] == [
+        ("admin", "setting.change"), ("admin", "backup.manual"), ("keeper", "backup.manual")]
+    assert str(tmp_path / "chosen") in (rows[0].after or "")  # the destination, before and after
+    assert str(tmp_path / "chosen") in (rows[1].after or "") and made.path.name in (rows[1].after or "")
+
+
+# --- receipt numbers across a restore --------------------------------------------------------------
+
+
+def _pay(clinic: Clinic, desk: Desk, key: str) -> str:
+    order = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["脱毛"])])
+    return cashier.pay(clinic, desk.cashier, order, [Tender(desk.methods["现金"], 50_000)],
+                       idempotency_key=key).receipt_no
+
+
+def _receipt_numbers(clinic: Clinic) -> list[str]:
+    with clinic.read() as s:
+        return list(s.scalars(select(Receipt.receipt_no).order_by(Receipt.receipt_no)))
+
+
+def test_a_restore_never_hands_out_a_receipt_number_again(
+        clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    day = frozen[0].date()
+    first = _pay(clinic, desk, "k1")
+    taken = backup.manual_backup(clinic, desk.admin)
+    frozen[0] += timedelta(minutes=30)
+    after = [_pay(clinic, desk, "k2"), _pay(clinic, desk, "k3")]  # handed to customers, then the restore
+    assert after == [ledger_no(day, 2), ledger_no(day, 3)]
+
+    backup.restore_clinic(clinic, desk.admin, taken.path)
+
+    assert _receipt_numbers(clinic) == [first]
+    nxt = _pay(clinic, desk, "k4")
+    assert nxt == ledger_no(day, 4) and nxt not in after
+    with clinic.read() as s:
+        assert numbering.skipped_numbers(s) == {day: {2, 3}}  # for the check of the books: issued, then lost
+        audit = s.execute(select(AuditEntry.action, AuditEntry.after).where(
+            AuditEntry.action.in_(["backup.restore", "receipt.numbers.skipped"])).order_by(AuditEntry.id)).all()
+    assert [a.action for a in audit] == ["backup.restore", "receipt.numbers.skipped"]
+    assert f'"{day.isoformat()}": "2-3"' in (audit[1].after or "") and '"restore"' in (audit[1].after or "")
+
+
+def test_numbers_survive_a_database_replaced_by_hand(clinic: Clinic, desk: Desk, frozen: list[datetime],
+                                                     tmp_path: Path) -> None:
+    """The damaged database moved away and a backup put in its place (or copied over it): the mark kept
+    beside the file still knows the numbers issued since."""
+    day = frozen[0].date()
+    _pay(clinic, desk, "k1")
+    taken = backup.make_backup(db(clinic), tmp_path / "elsewhere", kind="daily")
+    _pay(clinic, desk, "k2")
+    assert numbering.read_mark(db(clinic)) == {day: 2}
+    clinic.dispose()
+    backup.restore(taken.path, db(clinic), tmp_path / "elsewhere")  # no program around it: a copy by hand
+    after_upgrade(clinic)  # the next start
+    assert _pay(clinic, desk, "k3") == ledger_no(day, 3)
+    with clinic.read() as s:
+        assert numbering.skipped_numbers(s) == {day: {2}}
+    after_upgrade(clinic)  # nothing more on the start after
+    with clinic.read() as s:
+        assert numbering.skipped_numbers(s) == {day: {2}}
+
+
+def test_the_restore_confirmation_lists_what_will_be_lost(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    chief = make_user(clinic, desk.admin, "chief", grants={right_code(r) for r in Right})
+    _pay(clinic, desk, "k1")
+    taken = backup.manual_backup(clinic, desk.admin)
+    assert backup.restore_losses(clinic, desk.admin, taken.path).nothing
+    frozen[0] += timedelta(hours=1)
+    _pay(clinic, desk, "k2")
+    _pay(clinic, desk, "k3")
+    customers.register_customer(clinic, chief, name="备份之后", mobile="13877778888")
+    dayclose.close_day(clinic, chief, counted_cash_fen=dayclose.day_report(clinic, chief).expected_cash_fen)
+    with pytest.raises(PermissionDenied):
+        backup.restore_losses(clinic, chief, taken.path)  # the restore is the administrator's
+
+    losses = backup.restore_losses(clinic, desk.admin, taken.path)
+
+    day = frozen[0].date()
+    assert (losses.receipts, losses.receipts_fen, losses.first_receipt, losses.last_receipt) == (
+        2, 100_000, ledger_no(day, 2), ledger_no(day, 3))
+    assert (losses.customers, losses.visits, losses.day_closes) == (1, 0, (day,))
+    assert losses.lines() == [
+        f"收据 2 张（{ledger_no(day, 2)} 至 {ledger_no(day, 3)}，金额合计 ¥1,000.00）；这些收据号以后不会再用",
+        "新登记的顾客 1 位", f"日结 {day:%Y-%m-%d}"]
+
+
+def ledger_no(day: date, serial: int) -> str:
+    return f"R{day:%Y%m%d}-{serial:04d}"

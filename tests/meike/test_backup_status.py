@@ -16,8 +16,9 @@ from meike import backup, clock
 from meike.backup import BackupError, BackupSettings
 from meike.db import Clinic
 from meike.models import AuditEntry, SystemSetting
-from meike.permissions import Actor
+from meike.permissions import Actor, Right, right_code
 from meike.scheduler import start_backup_schedule
+from tests.conftest import make_user
 
 NOW = datetime(2026, 12, 7, 14, 5)
 
@@ -28,6 +29,12 @@ def now_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[datetime]]:
     now = [NOW]
     monkeypatch.setattr(clock, "now", lambda: now[0])
     yield now
+
+
+@pytest.fixture
+def user(clinic: Clinic, admin: Actor) -> Actor:
+    """Every page and the right 数据备份 (choosing the folder and 立即备份 need it)."""
+    return make_user(clinic, admin, "keeper", grants={right_code(Right.BACKUP)})
 
 
 def _unwritable_folder(tmp_path: Path) -> Path:

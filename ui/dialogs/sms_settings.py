@@ -221,8 +221,9 @@ class SmsTemplatesTab(QWidget):
 class SmsChannelSettings(DeviceSettings):
     """短信通道: GSM modem (port, baud), Aliyun or Tencent Cloud (keys, sign name, endpoint), daily limit.
 
-    Secrets are never shown back: their boxes stay empty with a hint that one is saved; left empty
-    on saving, the saved secret is kept.
+    Secrets are never shown back: their boxes stay empty with a hint that one is saved (masked: at most
+    its last 4 characters); left empty on saving, the saved secret is kept. They are stored sealed with
+    this PC's key (``meike.secret_box``): ``secret_note`` says which PC can use them.
     """
 
     GROUPS = {"gsm": ("gsm_port", "gsm_baud"),
@@ -262,6 +263,10 @@ class SmsChannelSettings(DeviceSettings):
         self.host_note = QLabel(objectName="sms_channel_host", wordWrap=True)
         self.host_note.setStyleSheet("color: #888;")
         self.form.addRow("", self.host_note)
+        self.secret_note = QLabel(objectName="sms_channel_secret_note", wordWrap=True)
+        self.secret_note.setStyleSheet("color: #888;")
+        self.secret_note.setMinimumWidth(360)  # a wrapped label in a form row is otherwise squeezed narrow
+        self.form.addRow("", self.secret_note)
         self.channel.currentIndexChanged.connect(lambda _i: self._show_channel())
         self.finish("短信通过短信猫（插在本机的 GSM 调制解调器，用一张手机卡发送）或短信平台发送。短信猫发送过多"
                     "会被运营商锁卡，请设置每日上限，超出的短信留到第二天发送；群发营销短信建议使用短信平台。", "测试连接")
@@ -280,6 +285,7 @@ class SmsChannelSettings(DeviceSettings):
                 edit.setPlaceholderText(f"{hint}，不修改请留空" if hint else "")
             else:
                 edit.setText(str(getattr(st, key)))
+        self.secret_note.setText(view.secret_note)
         here = view.hostname
         self.host_note.setText(f"短信猫插在 {st.gsm_host} 上，只有那台电脑发送短信" if st.gsm_host and st.gsm_host != here
                                else f"短信猫插在本机（{here}）上")
@@ -292,6 +298,7 @@ class SmsChannelSettings(DeviceSettings):
                 widget = self.gsm_baud if key == "gsm_baud" else self.edits[key]
                 self.form.setRowVisible(widget.parentWidget(), channel == current)
         self.form.setRowVisible(self.host_note, current == "gsm")
+        self.form.setRowVisible(self.secret_note, current in ("aliyun", "tencent") and bool(self.secret_note.text()))
 
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {"channel": self.channel.currentData(), "daily_limit": self.daily_limit.text(),
