@@ -28,6 +28,7 @@ from devices.callerid import CallerIdSetting  # noqa: E402
 from meike.db import Clinic, sqlite_url  # noqa: E402
 from meike.models import CallRecord, Customer, User  # noqa: E402
 from meike.permissions import Actor, DataScope, Page, page_code  # noqa: E402
+from meike.services import accounts  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 CUSTOMERS = 1_000_000
@@ -70,7 +71,8 @@ def run(calls: int = 50, *, seed: int = 5) -> dict[str, float]:
         # gl as it would be with the 电话管理 page granted (the cache was built before the page existed)
         actor = Actor(user_id=gl.id, username=gl.username, display_name=gl.display_name, data_scope=DataScope.ALL,
                       department_id=gl.department_id,
-                      grants=frozenset(page_code(p) for p in (Page.PHONE, Page.REGISTRATION, Page.CUSTOMERS)))
+                      grants=frozenset(page_code(p) for p in (Page.PHONE, Page.REGISTRATION, Page.CUSTOMERS)),
+                      version=gl.account_version, account=accounts.account_link(clinic))
         top = s.scalar(select(func.max(Customer.id))) or 0
         first_record = s.scalar(select(func.max(CallRecord.id))) or 0
         rng = random.Random(seed)

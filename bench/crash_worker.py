@@ -169,7 +169,8 @@ class Worker:
         if op == "sell_coupon":
             return _receipt(ledger.sell_coupon(c, d.cashier, a["customer"], name="代金券", face_value_fen=a["face"],
                                                valid_until=date.fromisoformat(a["valid_until"]),
-                                               tenders=tenders_of(a["tenders"]), idempotency_key=key))
+                                               tenders=tenders_of(a["tenders"]), idempotency_key=key,
+                                               supervisor=d.boss))  # below its face value: a gift
         if op == "refund_line":
             return _receipt(cashier.refund_line(c, d.cashier, a["line_id"], amount_fen=a["amount"],
                                                 tenders=tenders_of(a["tenders"]), reason="效果不满意",

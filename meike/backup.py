@@ -473,6 +473,7 @@ def can_manage(actor: Actor) -> bool:
 
 
 def require_manage(actor: Actor) -> None:
+    actor.check_live()  # a right taken away since the login counts now (issue 14/10)
     if not can_manage(actor):
         raise PermissionDenied(f"备份文件夹和立即备份只有管理员或有“{RIGHT_LABELS[Right.BACKUP].split('（')[0]}”权限的账号"
                                "可以操作（备份里是全部资料，包括完整的手机号和身份证号），请联系管理员")

@@ -15,9 +15,16 @@ ones ``tests/meike/test_money_state_machine.py`` checks after every step):
   what it costs); a voided order nets to zero; an unpaid or cancelled order has no money;
 * a course was bought once for its sessions, its remaining sessions are 0…sessions, and the sessions
   used (net of restored) are the course lines of settled orders;
-* a closed day's stored report equals the report recomputed from its rows;
+* only a coupon's sale may grant value (赠送): a granted entry is a coupon's, on the receipt that sold
+  it, and a coupon holds its face value = what was paid for it + what was granted;
+* a closed day's stored report equals the report recomputed from its rows, every figure of it
+  (each payment method, cashier and department by id, each account), and every close matches its
+  "day.close" row in the audit log (a deleted or forged close is found);
+* every receipt matches the audit row the same transaction wrote (number, cashier, amount, voided
+  or not), so a receipt deleted with its day's counter lowered, or inserted past the program, shows;
 * a department's performance of an order is never negative, and zero after a void;
-* the audit log's hash chain is unbroken (``meike.services.audit.verify_chain``).
+* the audit log's hash chain is unbroken, its end matches the anchors kept outside the database (this
+  PC's settings, the backups) and its triggers are in place (``meike.services.audit.verify_chain``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import groupby
 from typing import Any
@@ -39,26 +46,30 @@ from meike.db import Clinic
 from meike.db.migrate import current_revision, head_revision
 from meike.models import (
     AccountEntry,
+    AuditEntry,
     Coupon,
     Customer,
     DayClose,
+    Department,
     Order,
     OrderAdjustment,
     OrderLine,
     Package,
     PackageUse,
     Payment,
+    PaymentMethod,
     PerformanceEntry,
     Receipt,
     ReceiptCounter,
     Reminder,
     ReminderTally,
+    User,
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
 from meike.services import audit
 from meike.services.cashier import STATUS_LABELS
-from meike.services.dayclose import report_in
+from meike.services.dayclose import DayReport, report_in
 from meike.services.followups import KINDS, TALLY_KEYS, tallies_recounted
 from meike.services.ledger import receipt_number, yuan
 
@@ -78,7 +89,10 @@ TITLES = {
     "overpaid": "业务单已付金额超过应收",
     "order_receipt": "已结单的业务单缺少结单收据",
     "package": "疗程次数异常",
+    "grant": "赠送金额异常（只有券可以赠送）",
     "day_close": "日结数据与当天流水不符",
+    "day_close_audit": "日结记录与操作日志不符",
+    "receipt_audit": "收据与操作日志不符",
     "performance": "科室业绩异常",
     "audit_chain": "审计日志被改动",
     "reminder_scope": "提醒记录的查看范围与顾客资料不一致",
@@ -160,9 +174,11 @@ def run_check(clinic: Clinic) -> CheckReport:
         _receipts(s, report)
         _receipt_numbers(s, report)
         _balances(s, report)
+        _grants(s, report)
         _orders(s, report)
         _packages(s, report)
         _day_closes(s, report)
+        _audit_cross_check(s, report)
         _performance(s, report)
         _reminder_scope(s, report)
         _reminder_tallies(s, report)
@@ -419,51 +435,235 @@ def _packages(s: Session, report: CheckReport) -> None:
     report.add("package", details)
 
 
-# Figures of a day's report that do not depend on the names of methods, departments and cashiers
-# (those may be renamed after the close): report key → label, and how to reduce the value.
-_FIGURES: dict[str, tuple[str, Callable[[Any], object]]] = {
-    "receipts": ("收据张数", int),
+# Figures of a day's report that are numbers and numbers of receipts: report key → label, how shown.
+_SCALARS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "receipts": ("收据张数", str),
     "first_receipt_no": ("首张收据", str),
     "last_receipt_no": ("末张收据", str),
     "expected_cash_fen": ("应有现金", yuan),
     "received_fen": ("实收", yuan),
-    "by_account": ("账户变动", lambda d: "、".join(f"{k} {yuan(int(v))}" for k, v in sorted(d.items()))),
-    "by_method": ("各支付方式合计", lambda d: yuan(sum(int(v) for v in d.values()))),
-    "by_department": ("科室业绩合计", lambda d: yuan(sum(int(v) for v in d.values()))),
-    "by_cashier": ("各收银员合计", lambda d: yuan(sum(int(v) for v in d.values()))),
 }
+# The figures by name (stored) and by id (stored since issue 14/15): id kind → report key, label.
+_GROUPS = {"method": ("by_method", "支付方式"), "cashier": ("by_cashier", "收银员"), "department": ("by_department", "科室")}
+
+
+def _show(how: Callable[[Any], str], value: object) -> str:
+    try:
+        return how(value)
+    except (TypeError, ValueError, AttributeError):
+        return repr(value)
+
+
+def _amounts(value: object) -> dict[str, int]:
+    """A stored ``{name: amount}`` (a report of the close), read defensively."""
+    if not isinstance(value, dict):
+        raise ValueError("not an object")
+    return {str(k): int(v) for k, v in value.items()}
+
+
+def _names(s: Session) -> dict[str, dict[str, str]]:
+    """The current names of payment methods, cashiers and departments, by id (as the reports key them)."""
+    return {
+        "method": {str(i): n for i, n in s.execute(select(PaymentMethod.id, PaymentMethod.name))},
+        "cashier": {str(i): d or u for i, d, u in s.execute(select(User.id, User.display_name, User.username))},
+        "department": {"": "未分科室", **{str(i): n for i, n in s.execute(select(Department.id, Department.name))}},
+    }
+
+
+def _by_name(label: str, stored: dict[str, int], now: dict[str, int], current: set[str]) -> list[str]:
+    """A close stored before the ids were kept: each name compared, except names that are no longer in use
+    (renamed since): the money of those is compared together with the names that have appeared since."""
+    changed = []
+    before_pool = after_pool = 0
+    for name in sorted(set(stored) | set(now)):
+        if name in stored and name not in current:
+            before_pool += stored[name]
+            after_pool += now.get(name, 0)
+        elif name not in stored:
+            after_pool += now[name]
+        elif stored[name] != now.get(name, 0):
+            changed.append(f"{label} {name} 日结时 {yuan(stored[name])}，现在 {yuan(now.get(name, 0))}")
+    if before_pool != after_pool:
+        changed.append(f"{label}（改过名或新出现的）日结时 {yuan(before_pool)}，现在 {yuan(after_pool)}")
+    return changed
+
+
+def _compare_day(stored: dict[str, Any], now: DayReport, names: dict[str, dict[str, str]]) -> list[str]:
+    """Every figure of a stored day report against the same report recomputed now."""
+    changed = []
+    for key, (label, how) in _SCALARS.items():
+        if key in stored and stored[key] != getattr(now, key):
+            changed.append(f"{label} 日结时 {_show(how, stored[key])}，现在 {how(getattr(now, key))}")
+    accounts = _amounts(stored.get("by_account", {}))
+    for name in sorted(set(accounts) | set(now.by_account)):
+        if accounts.get(name, 0) != now.by_account.get(name, 0):
+            changed.append(f"账户 {name} 日结时 {yuan(accounts.get(name, 0))}，现在 {yuan(now.by_account.get(name, 0))}")
+    by_id = stored.get("by_id")
+    for kind, (key, label) in _GROUPS.items():
+        if isinstance(by_id, dict) and kind in by_id:
+            before, after = _amounts(by_id[kind]), now.by_id.get(kind, {})
+            for k in sorted(set(before) | set(after)):
+                if before.get(k, 0) != after.get(k, 0):
+                    name = names[kind].get(k, f"#{k}")
+                    changed.append(f"{label} {name} 日结时 {yuan(before.get(k, 0))}，现在 {yuan(after.get(k, 0))}")
+        elif key in stored:
+            current = set(names[kind].values())
+            changed += _by_name(label, _amounts(stored[key]), getattr(now, key), current)
+    return changed
 
 
 def _day_closes(s: Session, report: CheckReport) -> None:
     details = []
+    names = _names(s)
     for close in s.scalars(select(DayClose).order_by(DayClose.business_date)):
         day = close.business_date
         try:
             stored = json.loads(close.summary)
             if not isinstance(stored, dict):
                 raise ValueError("not an object")
-        except ValueError as e:
+            now = report_in(s, day)
+            kept = stored.get("expected_cash_fen")
+            if close.expected_cash_fen != kept:
+                details.append(f"{day:%Y-%m-%d}：应有现金记为 {yuan(close.expected_cash_fen)}，"
+                               f"日结报表为 {_show(yuan, kept)}")
+            changed = _compare_day(stored, now, names)
+        except (ValueError, TypeError, AttributeError) as e:
             details.append(f"{day:%Y-%m-%d}：保存的日结报表无法读取（{e}）")
             continue
-        now = asdict(report_in(s, day))
-        kept = stored.get("expected_cash_fen")
-        if close.expected_cash_fen != kept:
-            details.append(f"{day:%Y-%m-%d}：应有现金记为 {yuan(close.expected_cash_fen)}，"
-                           f"日结报表为 {yuan(kept) if isinstance(kept, int) else kept}")
-        changed = []
-        for key, (label, show) in _FIGURES.items():
-            if key not in stored:  # a report of an older version
-                continue
-            try:
-                before = show(stored[key])
-            except (TypeError, ValueError, AttributeError):
-                before = repr(stored[key])
-            after = show(now[key])
-            if before != after:
-                changed.append(f"{label} 日结时 {before}，现在 {after}")
         if changed:
             details.append(f"{day:%Y-%m-%d}：" + "；".join(changed))
     report.add("day_close", details)
+
+
+# --- grants: value that no money paid for ------------------------------------------------------------
+
+
+def _grants(s: Session, report: CheckReport) -> None:
+    """Only the sale of a coupon may grant value (its face value above its price): a granted entry on any
+    other account, receipt or coupon would be spendable value that no money paid for."""
+    label = ACCOUNT_LABELS
+    rows = s.execute(
+        select(AccountEntry.id, AccountEntry.account, AccountEntry.amount_fen, Receipt.receipt_no, Customer.name,
+               Customer.card_no)
+        .join(Customer, Customer.id == AccountEntry.customer_id)
+        .outerjoin(Receipt, Receipt.id == AccountEntry.receipt_id)
+        .outerjoin(Coupon, Coupon.id == AccountEntry.coupon_id)
+        .where(AccountEntry.is_grant.is_(True), or_(
+            AccountEntry.account != ACCOUNT_COUPON, AccountEntry.amount_fen <= 0, Coupon.id.is_(None),
+            Receipt.kind.is_distinct_from("coupon"), AccountEntry.receipt_id.is_distinct_from(Coupon.receipt_id)))
+        .order_by(AccountEntry.id)).all()
+    details = [f"{_who(name, card)}：账户流水 #{eid}（{label.get(account, account)} {yuan(amount)}，收据 {no or '无'}）"
+               "记为赠送，但只有售券时券面值高于售价的部分可以赠送"
+               for eid, account, amount, no, name, card in rows]
+    on_sale = (AccountEntry.coupon_id == Coupon.id, AccountEntry.receipt_id == Coupon.receipt_id)
+    paid = (select(func.coalesce(func.sum(AccountEntry.amount_fen), 0)).where(*on_sale, AccountEntry.is_grant.is_(False))
+            .scalar_subquery())
+    granted = (select(func.coalesce(func.sum(AccountEntry.amount_fen), 0)).where(*on_sale, AccountEntry.is_grant.is_(True))
+               .scalar_subquery())
+    rows = s.execute(
+        select(Coupon.id, Coupon.name, Coupon.face_value_fen, Coupon.price_fen, Receipt.receipt_no, Receipt.amount_fen,
+               paid, granted, Customer.name, Customer.card_no)
+        .join(Customer, Customer.id == Coupon.customer_id)
+        .outerjoin(Receipt, Receipt.id == Coupon.receipt_id)
+        .where(or_(paid != Coupon.price_fen, granted != Coupon.face_value_fen - Coupon.price_fen,
+                   Receipt.amount_fen.is_distinct_from(Coupon.price_fen)))
+        .order_by(Coupon.id)).all()
+    details += [f"{_who(cname, card)}：券 #{cid}“{name}”面值 {yuan(face)}、售价 {yuan(price)}，售券收据 {no or '无'} "
+                f"金额 {yuan(amount) if amount is not None else '无'}，入账 {yuan(int(got))} + 赠送 {yuan(int(given))}"
+                for cid, name, face, price, no, amount, got, given, cname, card in rows]
+    report.add("grant", details)
+
+
+# --- the books against the audit log ---------------------------------------------------------------
+
+# Audit actions that write a receipt (its number in ``after.receipt_no``), with the receipt's amount as
+# the row gives it.
+_MONEY_ACTIONS = {
+    "account.deposit": "amount_fen", "account.prepaid": "amount_fen", "account.inpatient": "amount_fen",
+    "account.coupon": "price_fen", "account.refund": "-amount_fen", "account.discharge": "-amount_fen",
+    "order.settle": "paid_fen", "order.collect": "paid_fen", "order.void": "-refunded_fen",
+    "order.refund": "tenders", "order.package_refund": "tenders", "order.reprice": "paid_fen",
+}
+
+
+def _audited_amount(action: str, after: dict[str, Any]) -> int | None:
+    tenders = after.get("tenders")
+    if isinstance(tenders, list):  # the receipt's own tender rows, signed
+        return sum(int(t.get("amount_fen", 0)) for t in tenders if isinstance(t, dict))
+    key = _MONEY_ACTIONS[action]
+    value = after.get(key.lstrip("-"))
+    if not isinstance(value, int):
+        return None
+    return -value if key.startswith("-") else value
+
+
+@dataclass
+class _Audited:
+    entry_id: int
+    action: str
+    at: datetime
+    user_id: int | None
+    amount: int | None
+
+
+def _audit_cross_check(s: Session, report: CheckReport) -> None:
+    """Receipts and closed days against the audit rows written in the same transactions."""
+    receipts: dict[str, _Audited] = {}
+    voided: set[str] = set()
+    closes: dict[str, tuple[int, dict[str, Any]]] = {}
+    rows = s.execute(select(AuditEntry.id, AuditEntry.action, AuditEntry.at, AuditEntry.user_id, AuditEntry.after)
+                     .where(AuditEntry.action.in_([*_MONEY_ACTIONS, "day.close"]))
+                     .order_by(AuditEntry.id).execution_options(yield_per=5_000))
+    for entry_id, action, at, user_id, text in rows:
+        try:
+            after = json.loads(text or "{}")
+        except ValueError:
+            continue  # an edited row: the chain check reports it
+        if not isinstance(after, dict):
+            continue
+        if action == "day.close":
+            closes[str(after.get("business_date"))] = (entry_id, after)
+            continue
+        number = after.get("receipt_no")
+        if isinstance(number, str):
+            receipts[number] = _Audited(entry_id, action, at, user_id, _audited_amount(action, after))
+        if action == "order.void" and isinstance(after.get("voided_receipts"), list):
+            voided.update(str(n) for n in after["voided_receipts"])
+    details: list[str] = []
+    for number, amount, cashier_id, status, kind in s.execute(
+            select(Receipt.receipt_no, Receipt.amount_fen, Receipt.cashier_id, Receipt.status, Receipt.kind)
+            .order_by(Receipt.business_date, Receipt.receipt_no).execution_options(yield_per=20_000)):
+        seen = receipts.pop(number, None)
+        if seen is None:
+            details.append(f"收据 {number}（{kind}，{yuan(amount)}）：操作日志中没有写入它的记录（不是收费程序写入的？）")
+            continue
+        if seen.user_id != cashier_id:
+            details.append(f"收据 {number}：收款人与操作日志第 {seen.entry_id} 条不符")
+        if seen.amount is not None and seen.amount != amount:
+            details.append(f"收据 {number}：金额 {yuan(amount)}，操作日志第 {seen.entry_id} 条记为 {yuan(seen.amount)}")
+        if (status == "voided") != (number in voided):
+            details.append(f"收据 {number}：{'已作废' if status == 'voided' else '有效'}，与操作日志的退单记录不符")
+    for number, seen in sorted(receipts.items(), key=lambda kv: kv[1].entry_id):
+        details.append(f"收据 {number}：操作日志第 {seen.entry_id} 条（{audit.action_label(seen.action)}，"
+                       f"{seen.at:%Y-%m-%d %H:%M}）写入了它，但收据不存在（被删除？）")
+    report.add("receipt_audit", details)
+
+    details = []
+    for close in s.scalars(select(DayClose).order_by(DayClose.business_date)):
+        day = close.business_date.isoformat()
+        logged = closes.pop(day, None)
+        if logged is None:
+            details.append(f"{day}：日结记录在操作日志中没有对应的日结操作（不是收费程序写入的？）")
+            continue
+        entry_id, after = logged
+        stored = {"expected_cash_fen": close.expected_cash_fen, "counted_cash_fen": close.counted_cash_fen}
+        wrong = [k for k, v in stored.items() if after.get(k) != v]
+        if wrong:
+            details.append(f"{day}：日结记录的应有 / 清点现金与操作日志第 {entry_id} 条不符")
+    for day, (entry_id, after) in sorted(closes.items()):
+        details.append(f"{day}：操作日志第 {entry_id} 条记录了这天的日结（应有现金 {_show(yuan, after.get('expected_cash_fen'))}），"
+                       "但日结记录不存在（被删除？），这一天现在又能收款")
+    report.add("day_close_audit", details)
 
 
 def _performance(s: Session, report: CheckReport) -> None:

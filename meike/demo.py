@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from meike import clock
 from meike.db import Clinic
 from meike.models import Customer, User, UserGrant
-from meike.permissions import Actor, DataScope, Page, Right, page_code, right_code
+from meike.permissions import UNCHECKED, Actor, DataScope, Page, Right, page_code, right_code
 from meike.rules.pinyin import initials
 from meike.services import accounts, dictionaries, promotions, system
 from meike.services.dictionaries import Kind
@@ -100,7 +100,7 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
         system.set_in(s, None, "clinic.name", CLINIC_NAME)
     # The dictionaries go in through the same services the settings page uses, audited as "demo".
     setup_actor = Actor(user_id=0, username="demo", display_name="示范数据", data_scope=DataScope.ALL,
-                        grants=frozenset({page_code(Page.SETTINGS)}))
+                        grants=frozenset({page_code(Page.SETTINGS)}), account=UNCHECKED)  # no account yet
     dept = {n: _add(clinic, setup_actor, Kind.DEPARTMENT, {"name": n}) for n in DEPARTMENTS}
     cat = {n: _add(clinic, setup_actor, Kind.ITEM_CATEGORY, {"name": n}) for n in CATEGORIES}
     for name, price, minimum, c, d in ITEMS:
@@ -132,7 +132,8 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
                  grants=[UserGrant(code=page_code(p)) for p in (Page.DASHBOARD, Page.REGISTRATION, Page.CUSTOMERS)]),
             User(username="sy", display_name="黄丹", password_hash=accounts.hash_password("123"),
                  data_scope="all", department_id=dept["收银"], staff_id=staff["黄丹"], created_at=now,
-                 grants=[UserGrant(code=page_code(p)) for p in (Page.DASHBOARD, Page.CASHIER, Page.CUSTOMERS)]),
+                 grants=[UserGrant(code=page_code(p)) for p in (Page.DASHBOARD, Page.CASHIER, Page.CUSTOMERS)]
+                 + [UserGrant(code=right_code(Right.CLOSE_DAY))]),
         ]
         s.add_all(users)
         s.flush()
@@ -161,8 +162,10 @@ def build(clinic: Clinic, *, customers: int = 300, seed: int = 20261123, now: da
         if rows:
             s.execute(insert(Customer), rows)
     # A promotion running this month (seed 004: a promotion item shows its promotional price).
-    manager = Actor(user_id=users[0].id, username="gl", display_name="总台", data_scope=DataScope.ALL,
-                    grants=frozenset({page_code(Page.SETTINGS)}))
+    with clinic.read() as s:
+        gl_user = s.get(User, users[0].id)
+        assert gl_user is not None
+        manager = accounts.actor_for(gl_user, accounts.account_link(clinic))
     photo = next(e.id for e in dictionaries.list_entries(clinic, manager, Kind.ITEM) if e.name == "光子嫩肤")
     promotions.add_promotion(clinic, manager, name="冬季嫩肤特惠", item_id=photo, price_fen=78_000,
                              starts_on=now.date() - timedelta(days=3), ends_on=now.date() + timedelta(days=27))
@@ -210,7 +213,8 @@ def _today_at_the_clinic(clinic: Clinic, rng: random.Random, now: datetime) -> N
     ledger.top_up(clinic, gl, ids[13], account="prepaid", tenders=[ledger.Tender(methods["银行卡"], 500_000)],
                   idempotency_key="demo-prepaid")
     ledger.sell_coupon(clinic, gl, ids[14], name="新客体验券", face_value_fen=20_000,
-                       valid_until=now.date() + timedelta(days=90), tenders=[], idempotency_key="demo-coupon")
+                       valid_until=now.date() + timedelta(days=90), tenders=[], idempotency_key="demo-coupon",
+                       supervisor=accounts.verify_supervisor(clinic, "gl", "123", Right.APPROVE_PRICE, now=now))
     unpaid = cashier.list_orders(clinic, gl, status="new")
     if unpaid:  # half now, the rest owed 欠款
         order = unpaid[0]

@@ -27,6 +27,11 @@ class PermissionDenied(MeikeError):
     """The acting user lacks the page, the right or the data scope for this action."""
 
 
+class AccountChanged(PermissionDenied):
+    """The acting user's account was disabled, deleted or changed (pages, rights, scope, department,
+    password reset) since the login: nothing was done; the window logs the user out with this message."""
+
+
 class NotFound(MeikeError):
     """The record does not exist (or is outside the user's data scope and so is not shown)."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -194,3 +195,21 @@ def save_recording_setting(mode: str, device: int | None = None, folder: str = "
     if not check:
         _store("recording", asdict(setting))
     return setting
+
+
+# --- the audit log's anchor on this PC (``meike.services.audit_guard``) --------------------------------
+
+_anchor_lock = threading.Lock()
+
+
+def audit_anchors() -> dict[str, dict]:
+    """Per database (``audit_guard.database_key``): the audit chain's end as last seen here, and restores."""
+    raw = _load().get("audit_anchors", {})
+    return {k: v for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
+
+
+def save_audit_anchor(database: str, entry: dict) -> None:
+    with _anchor_lock:
+        anchors = audit_anchors()
+        anchors[database] = entry
+        _store("audit_anchors", anchors)

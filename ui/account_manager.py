@@ -142,7 +142,7 @@ class AccountManager(QMainWindow):
             cb = QCheckBox(PAGE_LABELS[page], objectName=f"grant_page_{page.value}")
             self.page_boxes[page_code(page)] = cb
             grid.addWidget(cb, i // 3, i % 3)
-        rights = QGroupBox("主管权限（需输入本人密码确认）")
+        rights = QGroupBox("权限（审批类由主管当场输入本人密码确认）")
         grid = QGridLayout(rights)
         self.right_boxes: dict[str, QCheckBox] = {}
         for i, right in enumerate(Right):

@@ -63,6 +63,10 @@ class AuditViewer(QWidget):
         self.text.setToolTip(PRIVACY_NOTE)
         self.search_button = QPushButton("查询", objectName="audit_search")
         self.verify_button = QPushButton("校验日志完整性", objectName="audit_verify")
+        self.accept_button = QPushButton("以当前日志为准", objectName="audit_accept")
+        self.accept_button.setToolTip("日志与本机或备份中保存的记录不一致、且已查明原因（例如确实换过数据库）时："
+                                      "以现在的日志作为今后比较的基准（记入操作日志）")
+        self.accept_button.hide()
         self.export_button = QPushButton("导出 Excel…", objectName="audit_export")
         self.more_button = QPushButton("更多…", objectName="audit_more")
         self.status = QLabel(objectName="audit_status", wordWrap=True)
@@ -83,6 +87,7 @@ class AuditViewer(QWidget):
         actions.addWidget(self.status, 1)
         actions.addWidget(self.more_button)
         actions.addWidget(self.verify_button)
+        actions.addWidget(self.accept_button)
         actions.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.addLayout(filters)
@@ -95,6 +100,7 @@ class AuditViewer(QWidget):
         self.category.currentIndexChanged.connect(lambda _i: self.reload())
         self.more_button.clicked.connect(self.load_more)
         self.verify_button.clicked.connect(self.verify)
+        self.accept_button.clicked.connect(self.accept_log)
         self.export_button.clicked.connect(lambda: self.export())
 
     def filter(self) -> AuditFilter:
@@ -134,8 +140,11 @@ class AuditViewer(QWidget):
 
         def done(report: ChainReport) -> None:
             self.verify_button.setEnabled(True)
+            # The log no longer matches what this PC or a backup kept: once explained, it can become the base.
+            self.accept_button.setVisible(any("记录的" in p for p in report.problems))
             if report.ok:
-                self.status.setText(f"校验通过：{report.checked} 条记录完整，没有被修改、删除或插入")
+                self.status.setText(f"校验通过：{report.checked} 条记录完整，没有被修改、删除或插入，"
+                                    "与本机和备份中保存的记录一致")
             else:
                 self.status.setText(f"校验发现问题（共检查 {report.checked} 条）：" + "；".join(report.problems[:5]))
 
@@ -144,6 +153,19 @@ class AuditViewer(QWidget):
             self.status.setText(f"校验失败：{exc}")
 
         run_in_background(lambda: audit.verify_chain(self.clinic, self.actor), done, failed, owner=self)
+
+    def accept_log(self) -> None:
+        """以当前日志为准 (``audit_guard.accept``): audited with the record it replaces."""
+        from meike.services import audit_guard
+
+        try:
+            audit_guard.accept(self.clinic, self.actor)
+        except MeikeError as e:
+            self.status.setText(e.message)
+            return
+        self.accept_button.hide()
+        self.status.setText("已以当前日志为准：今后与现在的日志比较（已记入操作日志）")
+        self.reload()
 
     def export(self, path: Path | None = None) -> int | None:
         if path is None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 import meike
 from meike import logs
+from meike.errors import AccountChanged
 
 log = logging.getLogger(__name__)
 qt_log = logging.getLogger("qt")
@@ -108,11 +109,16 @@ class CrashReporter(QObject):
         if issubclass(exc_type, KeyboardInterrupt):
             sys.__excepthook__(exc_type, value, tb)
             return
+        if issubclass(exc_type, AccountChanged):  # no error: the main window logs the user out and says why
+            log.info("the account changed since the login: logging out")
+            return
         log.critical("uncaught error", exc_info=(exc_type, value, tb))
         self.reported.emit(describe(exc_type, value, tb))
 
     def thread_error(self, args: threading.ExceptHookArgs) -> None:
         """Another thread (already logged by ``meike.logs``)."""
+        if issubclass(args.exc_type, AccountChanged):
+            return
         value = args.exc_value or args.exc_type()
         self.reported.emit(describe(args.exc_type, value, args.exc_traceback))
 

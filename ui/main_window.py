@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QButtonGroup,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -45,6 +47,9 @@ QFrame#nav QLabel { color: #ffffff; padding: 14px 18px; font-size: 17px; font-we
 
 class MainWindow(QMainWindow):
     closed = Signal(bool)  # True when the user logged out (show the login again)
+    # The account was disabled or changed: found by a service call on any thread (Actor.check_live), acted
+    # on here on the GUI thread: the message, then the login again.
+    account_changed = Signal(str)
 
     def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "", *,
                  callerid: CallerIdSetting | None = None, recording: RecordingSetting | None = None,
@@ -59,6 +64,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{clinic_name} — {actor.label}" if clinic_name else actor.label)
         self.pages: dict[Page, QWidget] = {}
         self._logging_out = False
+        self.account_notice = ""  # why the window logged the user out by itself
+        self.account_changed.connect(self._account_changed, Qt.ConnectionType.QueuedConnection)
+        self._unwatch = actor.account.watch(self.account_changed.emit)
         self.nav_buttons: dict[Page, QPushButton] = {}
 
         nav = QFrame(objectName="nav")
@@ -175,8 +183,10 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     def open_page(self, page: Page) -> QWidget:
-        """Show a page, building it on first use. The page's own service calls check permission too."""
-        self.actor.require_page(page)
+        """Show a page, building it on first use. The page's own service calls check permission (and the
+        account) too; this is the login's view, without a database round trip on the GUI thread."""
+        if not self.actor.can_open(page):
+            raise PermissionDenied(f"您没有“{PAGE_LABELS[page]}”的权限，请联系管理员")
         widget = self.pages.get(page)
         if widget is None:
             widget = factory(page)(self.clinic, self.actor)
@@ -232,7 +242,37 @@ class MainWindow(QMainWindow):
         self._logging_out = True
         self.close()
 
+    def _account_changed(self, message: str) -> None:
+        """The account was disabled or changed since the login: the window's dialogs close, nothing more of
+        the clinic is shown, the user reads why and logs in again. Under the idle lock the window only
+        logs out (nothing shows over the lock)."""
+        if self._logging_out or self.account_notice or not self.isVisible():
+            return
+        self.account_notice = message
+        for widget in QApplication.topLevelWidgets():  # its dialogs first (a modal one ends its loop)
+            if widget is not self and widget.isVisible() and self._owns(widget):
+                widget.close()
+        central = self.centralWidget()
+        if central is not None:
+            central.hide()
+        if not self.idle_lock.locked:
+            box = QMessageBox(QMessageBox.Icon.Information, "请重新登录", message, QMessageBox.StandardButton.Ok,
+                              self)
+            box.setObjectName("account_changed")
+            box.button(QMessageBox.StandardButton.Ok).setText("确定")
+            box.exec()
+        self.logout()
+
+    def _owns(self, widget: QWidget) -> bool:
+        parent = widget.parentWidget()
+        while parent is not None:
+            if parent is self:
+                return True
+            parent = parent.parentWidget()
+        return False
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        self._unwatch()
         geometry.save(self, self.actor.username)
         self.idle_lock.stop()
         if self.phone_listener is not None:

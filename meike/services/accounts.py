@@ -12,15 +12,16 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Integer, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
+from meike.db.prepared import Prepared
 from meike.errors import LoginFailed, NotFound, PermissionDenied, ValidationError
 from meike.models import AuditEntry, Customer, Department, LoginThrottle, Staff, User, UserGrant
-from meike.permissions import ALL_GRANT_CODES, Actor, DataScope, Right, right_code
+from meike.permissions import ALL_GRANT_CODES, AccountLink, Actor, DataScope, Right, right_code
 from meike.services import audit, system
 
 MIN_PASSWORD_LENGTH = 6
@@ -41,7 +42,25 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def actor_for(user: User) -> Actor:
+# An account's version and whether it is active: the one small SELECT (by primary key, on a reader
+# connection of its own, no ORM) that every service call's check makes (Actor.check_live).
+_ACCOUNT_STATE = Prepared(lambda: select(User.account_version, User.is_active)
+                          .where(User.id == bindparam("user_id", type_=Integer)))
+
+
+def account_link(clinic: Clinic) -> AccountLink:
+    """How a login's Actor reads its account in ``clinic`` (one link per login: the window watches it)."""
+    engine = clinic.engine
+
+    def state(user_id: int) -> tuple[int, bool] | None:
+        rows = _ACCOUNT_STATE.rows(engine, {"user_id": user_id})
+        return (int(rows[0][0]), bool(rows[0][1])) if rows else None
+
+    return AccountLink(state)
+
+
+def actor_for(user: User, account: AccountLink) -> Actor:
+    """The Actor of ``user`` as the database holds it now (its version included)."""
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -51,6 +70,8 @@ def actor_for(user: User) -> Actor:
         staff_id=user.staff_id,
         data_scope=DataScope(user.data_scope),
         grants=frozenset(user.grant_codes),
+        version=user.account_version or 1,
+        account=account,
     )
 
 
@@ -74,7 +95,7 @@ def initialise_clinic(clinic: Clinic, *, clinic_name: str, admin_password: str, 
                      created_at=clock.now())
         s.add(admin)
         s.flush()
-        actor = actor_for(admin)
+        actor = actor_for(admin, account_link(clinic))
         system.set_in(s, actor, "clinic.name", clinic_name)
         audit.record(s, actor, "clinic.initialise", "user", admin.id, after={"username": admin_username})
         return actor
@@ -262,7 +283,7 @@ def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime 
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
             user.last_login_at = now
-            actor = actor_for(user)
+            actor = actor_for(user, account_link(clinic))
             audit.record(s, actor, "login.ok", "user", user.id)
     if failure is not None:
         raise LoginFailed(failure)
@@ -284,7 +305,7 @@ def verify_supervisor(clinic: Clinic, username: str, password: str, right: Right
         elif user is None or user.is_admin or right_code(right) not in user.grant_codes:
             failure = "该账号没有此项审批权限"
         else:
-            actor = actor_for(user)
+            actor = actor_for(user, account_link(clinic))  # the action re-checks it (ledger.require_supervisor)
     if failure is not None:
         raise PermissionDenied(failure)
     return actor
@@ -298,6 +319,8 @@ def _forget_failures(s: Session, user: User) -> None:
 
 
 def change_own_password(clinic: Clinic, actor: Actor, *, old: str, new: str, confirm: str) -> None:
+    """The user's own new password. Not a change of the account's rights: the session goes on."""
+    actor.check_live()
     errors = _password_errors(new, confirm)
     if errors:
         raise ValidationError(errors)
@@ -468,6 +491,8 @@ def reset_password(clinic: Clinic, actor: Actor, user_id: int, *, password: str,
     with clinic.write() as s:
         user = _load(s, user_id)
         user.password_hash = hash_password(password)
+        if not user.is_admin:  # whoever is logged in as it now logs in again (other changes bump by themselves)
+            user.account_version = (user.account_version or 1) + 1
         _forget_failures(s, user)
         audit.record(s, actor, "user.password_reset", "user", user.id)
 

@@ -25,6 +25,7 @@ from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
 from meike.privacy import MASK, mask_details
 from meike.rules.text import search_text
+from meike.services import audit_guard
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -80,6 +81,7 @@ def record(
                                 entry.entity, entry.entity_id, entry.before, entry.after)
     session.add(entry)
     head.last_id, head.last_hash = entry.id, entry.row_hash
+    audit_guard.note_head(session, entry.id, entry.row_hash, action)  # this PC's anchor follows after the commit
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,16 @@ class ChainReport:
 
 
 def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_000) -> ChainReport:
-    """Walk the whole log: a changed row, a deleted row, an inserted row or a cut-off end breaks it."""
+    """Walk the whole log: a changed row, a deleted row, an inserted row or a cut-off end breaks it. Then
+    the end against the anchors kept outside the database (this PC, every backup) and the triggers that
+    guard the log (``audit_guard``): a tail cut off with its end moved, everything deleted, rows edited and
+    re-hashed onward up to an anchor, a dropped or disabled trigger."""
     if actor is not None:
         actor.require_admin()
     problems: list[str] = []
     checked, expected_id, prev = 0, 1, GENESIS
     with clinic.read() as s:
+        problems += audit_guard.trigger_problems(s)
         head = s.get(AuditHead, 1)
         last = 0
         while len(problems) < 20:
@@ -125,8 +131,9 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
                 prev, expected_id = row_hash, entry_id + 1
         if head is not None and (head.last_id != last or head.last_hash != prev) and len(problems) < 20:
             problems.append(f"日志末尾被截断：应有 {head.last_id} 条，实际最后一条是第 {last} 条")
-        elif head is None and checked:
+        elif head is None:  # made with the log (migration 0008) and never removed
             problems.append("审计日志的链尾记录丢失")
+        problems += audit_guard.outside_problems(clinic, s, all_backups=True)
     return ChainReport(checked, problems)
 
 
@@ -202,6 +209,7 @@ ACTION_LABELS = {
     "account.coupon": "售券", "account.refund": "余额退款", "account.discharge": "出院退款",
     "session.lock": "自动锁屏", "session.unlock": "解锁", "audit.export": "导出操作日志", "audit.verify": "校验操作日志", "backup.manual": "手动备份",
     "backup.restore": "恢复备份", "backup.failed": "备份失败", "sms.batch": "群发短信",
+    "audit.anchor_mismatch": "日志与本机或备份的记录不符", "audit.anchor_accept": "接受当前日志为基准",
 }
 
 # Categories of the viewer's filter: action prefixes (an exact action or "prefix.").

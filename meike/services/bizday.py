@@ -3,6 +3,14 @@
 Every money row carries the business date it was posted on. Rows dated on a closed day cannot be
 added, changed or deleted: a guard on every session flush refuses it, whichever service tries.
 Corrections post on the open day.
+
+Money and the close take turns on the day (several workstations on PostgreSQL): every money write
+takes the day with ``posting_day`` — it locks the day's receipt counter row (``SELECT … FOR
+UPDATE``) and only then looks whether the day is closed — and the close locks the same row with
+``lock_day`` before it counts the day. A payment still open when another PC closes is counted by
+that close (the close waits for it); a payment started while a close is open waits, sees the day
+closed and posts on the next one. On SQLite every write transaction begins IMMEDIATE (the whole
+database's write lock, ``meike.db.sqlite``), which serialises them anyway.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meike import clock
@@ -23,6 +32,7 @@ from meike.models import (
     Payment,
     PerformanceEntry,
     Receipt,
+    ReceiptCounter,
     SystemSetting,
 )
 
@@ -50,6 +60,43 @@ def open_business_date(s: Session) -> date:
     while day in closed:
         day += timedelta(days=1)
     return day
+
+
+def lock_day(s: Session, day: date) -> ReceiptCounter:
+    """Lock ``day``'s counter row for the rest of the caller's transaction (made when the day has none yet).
+
+    Every money write and the close of ``day`` take this lock, so they never overlap. Take it before
+    anything else of the day is read: in PostgreSQL's READ COMMITTED every statement after the wait
+    sees what the other transaction committed.
+    """
+    query = select(ReceiptCounter).where(ReceiptCounter.business_date == day).with_for_update()
+    counter = s.scalar(query)
+    if counter is None:  # the day's first receipt; another workstation may be writing it right now
+        try:
+            with s.begin_nested():
+                s.add(ReceiptCounter(business_date=day, last_no=0))
+        except IntegrityError:
+            pass
+        counter = s.scalar(query)
+        assert counter is not None
+    return counter
+
+
+def posting_day(s: Session) -> date:
+    """The open business day, locked for the caller's money write (``lock_day``).
+
+    A close that committed while this transaction waited for the lock is seen after it: money then
+    posts on the next open day instead.
+    """
+    seen: set[date] = set()
+    day = open_business_date(s)
+    while day not in seen:
+        seen.add(day)
+        lock_day(s, day)
+        if s.scalar(select(DayClose.business_date).where(DayClose.business_date == day)) is None:
+            return day
+        day = open_business_date(s)
+    return day  # a date that stays closed (never from open_business_date): the flush guard refuses it in words
 
 
 def _touched(session: Session) -> set[date]:

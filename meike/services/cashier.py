@@ -279,8 +279,9 @@ def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: 
                consultant_id: int | None = None, shares: Sequence[ShareSpec] = ()) -> int:
     """开单: a new unpaid order 新单 for a customer in the actor's scope. Returns its id.
 
-    A unit price below the item's minimum needs ``supervisor``: a user holding ``Right.APPROVE_PRICE``
-    who confirmed with their password (``accounts.verify_supervisor``).
+    A unit price below the item's minimum, or a line given free (¥0 where it has a price: an item, a
+    course's sessions), needs ``supervisor``: a user holding ``Right.APPROVE_PRICE`` who confirmed with
+    their password (``accounts.verify_supervisor``).
     """
     actor.require_page(Page.CASHIER)
     errors: dict[str, str] = {}
@@ -319,10 +320,13 @@ def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[
     now = clock.now()
     order_lines, below_min = _build_lines(s, customer, [_spec(line) for line in lines])
     if below_min:
-        if supervisor is not None and not supervisor.has_right(Right.APPROVE_PRICE):
-            raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
+        if supervisor is not None:
+            ledger.supervisor_live(supervisor)
+            if not supervisor.has_right(Right.APPROVE_PRICE):
+                raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
         if supervisor is None:
-            messages = [f"低于最低价 {_yuan(minimum)}，需要主管审批" for _line, minimum in below_min]
+            messages = [f"低于最低价 {_yuan(minimum)}，需要主管审批" if minimum else "免费赠送，需要主管审批"
+                        for _line, minimum in below_min]
             if len(order_lines) > 1:  # say which line
                 messages = [f"{line.item_name}{m}" for (line, _min), m in zip(below_min, messages, strict=True)]
             raise ValidationError.single("price", "；".join(messages))
@@ -419,7 +423,7 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
                          package_sessions=spec.package_sessions, package_id=None,
                          promotion_id=offer.promotion_id if price == offer.price_fen else None)
         built.append(line)
-        if price < minimum:
+        if price < minimum or (price == 0 and offer.price_fen > 0):  # below the minimum, or given free
             below_min.append((line, minimum))
     if errors:
         raise ValidationError(errors)
@@ -692,7 +696,7 @@ def _collect_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender
 
 def _empty_receipt(s: Session, actor: Actor, kind: str, customer_id: int, order_id: int | None, key: str,
                    note: str = "") -> Receipt:
-    day = bizday.open_business_date(s)
+    day = bizday.posting_day(s)
     receipt = Receipt(receipt_no=ledger.next_receipt_no(s, day), business_date=day, kind=kind,
                       customer_id=customer_id, order_id=order_id, amount_fen=0, status="valid",
                       cashier_id=actor.user_id, created_at=clock.now(), idempotency_key=key, note=note, reprints=0)
@@ -793,7 +797,7 @@ def void(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, supervisor
             receipts = list(s.scalars(select(Receipt).where(Receipt.order_id == order.id, Receipt.status == "valid")))
             payments = list(s.scalars(select(Payment).where(Payment.order_id == order.id)))
             entries = list(s.scalars(select(AccountEntry).where(AccountEntry.order_id == order.id)))
-            day = bizday.open_business_date(s)
+            day = bizday.posting_day(s)
             now = clock.now()
             receipt = Receipt(receipt_no=ledger.next_receipt_no(s, day), business_date=day, kind="void",
                               customer_id=order.customer_id, order_id=order.id,
@@ -958,9 +962,11 @@ def refund_package(clinic: Clinic, actor: Actor, package_id: int, *, sessions: i
             amount = refund_value(package.value_fen, package.sessions, left, sessions)
             result = _refund_in(s, actor, order, line, amount, sessions, "package_refund", tenders, reason,
                                 supervisor, reverse_performance, key)
+            receipt = s.get(Receipt, result.receipt_id)
+            assert receipt is not None
             s.add(PackageUse(package_id=package.id, sessions=-sessions, kind="refunded", order_line_id=line.id,
-                             receipt_id=result.receipt_id, business_date=bizday.open_business_date(s),
-                             created_at=clock.now()))
+                             receipt_id=receipt.id, business_date=receipt.business_date,
+                             created_at=receipt.created_at))
             return result
 
     return ledger.once(clinic, key, work, replay)

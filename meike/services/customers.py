@@ -54,6 +54,7 @@ _CONSULTANT = aliased(Staff, name="consultant")
 
 
 def _require_customer_page(actor: Actor) -> None:
+    actor.check_live()
     if actor.is_admin or not any(actor.can_open(p) for p in CUSTOMER_PAGES):
         raise PermissionDenied("您没有查看顾客的权限，请联系管理员")
 
@@ -246,6 +247,7 @@ def _probe_key(clinic: Clinic, actor: Actor) -> tuple[str, int]:
 def guard_search(clinic: Clinic, actor: Actor, text: str, *, field: str = "text") -> None:
     """Refuse a new number probe beyond the limit (ValidationError on ``field``, logged once a window).
     Every service that matches customers by typed digits calls it first."""
+    actor.check_live()
     found = _search_kind(text, prefixes=_may_see_numbers(actor))
     _guard(clinic, actor, found, field)
 
@@ -352,8 +354,10 @@ def search_customers(clinic: Clinic, actor: Actor, *, text: str = "", query: Cus
     found = _search_kind(text if query is None else query.text, prefixes=_may_see_numbers(actor))
     if found is not None and box_alone:
         if _probe_of(found) is not None:
-            _require_customer_page(actor)
+            _require_customer_page(actor)  # checks the account too
             _guard(clinic, actor, found)
+        else:  # the statement and the scope's values are kept per actor: the account is checked here
+            actor.check_live()
         rows = _search_box(clinic, actor, *found, offset=offset, limit=limit)
     else:
         _require_customer_page(actor)
@@ -446,6 +450,7 @@ def _search_grid(clinic: Clinic, actor: Actor, q: CustomerQuery, *, offset: int,
 def load_in_scope(s: Session, actor: Actor, customer_id: int, *, lock: bool = False) -> Customer:
     """The customer, or NotFound when missing or outside the actor's data scope. ``lock``: the row stays
     locked to this transaction (PostgreSQL ``FOR UPDATE``; SQLite writers hold the database lock)."""
+    actor.check_live()
     customer = s.get(Customer, customer_id, with_for_update=lock or None)
     if customer is None or not scope.in_scope(actor, customer):
         raise NotFound("顾客不存在或不在您的查看范围内")
@@ -795,8 +800,7 @@ def reveal(clinic: Clinic, actor: Actor, customer_id: int, field: str) -> str:
     """The full mobile or ID-card number, for a user with the right to see it; every reveal is logged."""
     if field not in REVEALABLE:
         raise ValueError(field)
-    if not actor.has_right(Right.VIEW_PRIVATE):
-        raise PermissionDenied(f"您没有查看完整{REVEALABLE[field]}的权限")
+    actor.require_right(Right.VIEW_PRIVATE, f"您没有查看完整{REVEALABLE[field]}的权限")
     with clinic.write() as s:
         c = load_in_scope(s, actor, customer_id)
         value = str(getattr(c, field) or "")
@@ -810,8 +814,7 @@ def update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dict
     """Edit the profile with the registration rules. The masked values shown (138****8000) mean
     "unchanged". ``expected_version`` is the version the form was filled from: if another workstation
     saved in between, ConflictError and nothing is written."""
-    if not any(actor.can_open(p) for p in (Page.CUSTOMERS, Page.REGISTRATION)):
-        actor.require_page(Page.CUSTOMERS)
+    actor.require_any_page(Page.CUSTOMERS, Page.REGISTRATION)
     now = now or clock.now()
     try:
         _update_customer(clinic, actor, customer_id, values, now, expected_version)

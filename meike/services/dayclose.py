@@ -3,6 +3,11 @@
 A day's report is computed from the rows posted on it (tenders, account entries, performance). The
 close stores it; since nothing dated a closed day can change (``bizday``), recomputing it later gives
 the same figures, which the tests check.
+
+The reports follow the data scope (DESIGN.md): an account that sees all customers gets the clinic's
+figures; one limited to its department's (or its own) customers gets the money, accounts and
+performance of those customers only, through each row's receipt. Closing the day counts the whole
+clinic's money, so it needs the right 日结 and an all-customers account.
 """
 
 from __future__ import annotations
@@ -11,14 +16,15 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import ValidationError
+from meike.errors import PermissionDenied, ValidationError
 from meike.models import (
     AccountEntry,
+    Customer,
     DayClose,
     Department,
     Payment,
@@ -30,8 +36,8 @@ from meike.models import (
 )
 from meike.models.ledger import ACCOUNT_LABELS
 from meike.money import MAX_FEN
-from meike.permissions import Actor, Page, Right
-from meike.services import audit, bizday, ledger
+from meike.permissions import Actor, DataScope, Page, Right
+from meike.services import audit, bizday, ledger, scope
 
 MAX_RANGE_DAYS = 3660
 
@@ -48,6 +54,10 @@ class DayReport:
     by_cashier: dict[str, int] = field(default_factory=dict)  # money each cashier took (signed)
     expected_cash_fen: int = 0
     received_fen: int = 0  # money through payment methods that are not customer accounts
+    # The same figures by id ("method" / "cashier" / "department" → id → amount; "" for no department):
+    # stored with the close so that ``--check`` compares each of them exactly even after a payment
+    # method, cashier or department is renamed (not shown; not part of the report's equality).
+    by_id: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -61,35 +71,76 @@ class DayReport:
         return cls(**data)
 
 
-def report_in(s: Session, day: date) -> DayReport:
-    count, first, last = s.execute(select(func.count(Receipt.id), func.min(Receipt.receipt_no),
-                                          func.max(Receipt.receipt_no)).where(Receipt.business_date == day)).one()
+Customers = ColumnElement[bool] | None  # the customers a report covers (``scope.customer_clause``); None: all
+
+
+def customers_of(actor: Actor) -> Customers:
+    """The customers of the actor's data scope for a report; None for all customers (the clinic's figures,
+    without the joins)."""
+    clause = scope.customer_clause(actor)  # checks the account too
+    return None if actor.data_scope is DataScope.ALL else clause
+
+
+def _through_receipt(q: Select, receipt_id: object, customers: Customers) -> Select:  # type: ignore[type-arg]
+    """``q`` limited to rows whose receipt is of one of ``customers`` (unchanged for all customers)."""
+    if customers is None:
+        return q
+    return (q.join(Receipt, Receipt.id == receipt_id)
+            .join(Customer, Customer.id == Receipt.customer_id).where(customers))
+
+
+def report_in(s: Session, day: date, customers: Customers = None) -> DayReport:
+    """The figures of ``day``: the clinic's, or those of ``customers`` only (a scoped account's view)."""
+    receipts = select(func.count(Receipt.id), func.min(Receipt.receipt_no), func.max(Receipt.receipt_no)).where(
+        Receipt.business_date == day)
+    if customers is not None:
+        receipts = receipts.join(Customer, Customer.id == Receipt.customer_id).where(customers)
+    count, first, last = s.execute(receipts).one()
     by_method: dict[str, int] = {}
     expected_cash = received = 0
-    for name, kind, account, amount in s.execute(
+    for name, kind, account, amount in s.execute(_through_receipt(
             select(PaymentMethod.name, PaymentMethod.kind, Payment.account, func.sum(Payment.amount_fen))
-            .join(Payment, Payment.payment_method_id == PaymentMethod.id).where(Payment.business_date == day)
+            .select_from(Payment).join(PaymentMethod, Payment.payment_method_id == PaymentMethod.id)
+            .where(Payment.business_date == day), Payment.receipt_id, customers)
             .group_by(PaymentMethod.name, PaymentMethod.kind, Payment.account).order_by(PaymentMethod.name)):
         by_method[name] = by_method.get(name, 0) + int(amount)
         if kind == "cash":
             expected_cash += int(amount)
         if account is None:
             received += int(amount)
+    entries = select(AccountEntry.account, func.sum(AccountEntry.amount_fen)).where(AccountEntry.business_date == day)
+    if customers is not None:
+        entries = entries.join(Customer, Customer.id == AccountEntry.customer_id).where(customers)
     by_account = {ACCOUNT_LABELS.get(a, a): int(v) for a, v in s.execute(
-        select(AccountEntry.account, func.sum(AccountEntry.amount_fen)).where(AccountEntry.business_date == day)
-        .group_by(AccountEntry.account).order_by(AccountEntry.account))}
-    by_department = {name or "未分科室": int(v) for name, v in s.execute(
-        select(Department.name, func.sum(PerformanceEntry.amount_fen))
+        entries.group_by(AccountEntry.account).order_by(AccountEntry.account))}
+    by_department = {name or "未分科室": int(v) for name, v in s.execute(_through_receipt(
+        select(Department.name, func.sum(PerformanceEntry.amount_fen)).select_from(PerformanceEntry)
         .outerjoin(Department, Department.id == PerformanceEntry.department_id)
-        .where(PerformanceEntry.business_date == day, PerformanceEntry.role == "department")
+        .where(PerformanceEntry.business_date == day, PerformanceEntry.role == "department"),
+        PerformanceEntry.receipt_id, customers)
         .group_by(Department.name).order_by(Department.name))}
-    by_cashier = {(display or username): int(v) for display, username, v in s.execute(
-        select(User.display_name, User.username, func.sum(Payment.amount_fen))
-        .join(Payment, Payment.received_by_id == User.id)
-        .where(Payment.business_date == day, Payment.account.is_(None))
+    by_cashier = {(display or username): int(v) for display, username, v in s.execute(_through_receipt(
+        select(User.display_name, User.username, func.sum(Payment.amount_fen)).select_from(Payment)
+        .join(User, Payment.received_by_id == User.id)
+        .where(Payment.business_date == day, Payment.account.is_(None)), Payment.receipt_id, customers)
         .group_by(User.display_name, User.username).order_by(User.username))}
     return DayReport(day, int(count), first or "", last or "", by_method, by_account, by_department, by_cashier,
-                     expected_cash, received)
+                     expected_cash, received, figures_by_id(s, day) if customers is None else {})
+
+
+def figures_by_id(s: Session, day: date) -> dict[str, dict[str, int]]:
+    """A day's money by payment method, cashier and department id (see ``DayReport.by_id``)."""
+    def grouped(key: object, amount: object, *where: object) -> dict[str, int]:
+        rows = s.execute(select(key, func.sum(amount)).where(*where).group_by(key))  # type: ignore[call-overload]
+        return {("" if k is None else str(k)): int(v) for k, v in rows if int(v)}
+
+    return {
+        "method": grouped(Payment.payment_method_id, Payment.amount_fen, Payment.business_date == day),
+        "cashier": grouped(Payment.received_by_id, Payment.amount_fen, Payment.business_date == day,
+                           Payment.account.is_(None)),
+        "department": grouped(PerformanceEntry.department_id, PerformanceEntry.amount_fen,
+                              PerformanceEntry.business_date == day, PerformanceEntry.role == "department"),
+    }
 
 
 @dataclass(frozen=True)
@@ -108,27 +159,46 @@ def business_day(clinic: Clinic, actor: Actor) -> BusinessDay:
 
 
 def day_report(clinic: Clinic, actor: Actor, day: date | None = None) -> DayReport:
-    """The day's figures so far (the open day) or as closed (a closed day: the stored report)."""
+    """The day's figures so far (the open day) or as closed (a closed day: the stored report). A scoped
+    account gets its customers' figures (a closed day recomputed: it cannot have changed)."""
     actor.require_page(Page.CASHIER)
+    customers = customers_of(actor)
     with clinic.read() as s:
         day = day or bizday.open_business_date(s)
-        closed = s.get(DayClose, day)
+        closed = s.get(DayClose, day) if customers is None else None
         if closed is not None:
             return DayReport.from_json(closed.summary)
-        return report_in(s, day)
+        return report_in(s, day, customers)
+
+
+def close_refusal(actor: Actor) -> str | None:
+    """Why the actor may not close the day, or None (from what the login holds: the 日结 dialog says it
+    before the cashier counts the cash; ``close_day`` asks again after checking the account)."""
+    if not actor.has_right(Right.CLOSE_DAY):
+        return "您没有“日结”的权限，请联系管理员"
+    if actor.data_scope is not DataScope.ALL:
+        return "日结统计的是全店的收款，只有数据范围为“所有人的顾客”的账号可以日结"
+    return None
 
 
 def close_day(clinic: Clinic, actor: Actor, *, counted_cash_fen: int, note: str = "",
               day: date | None = None) -> DayReport:
     """日结: freeze the open business day. A cash difference needs a note. Afterwards money posts on
-    the next day; nothing dated this day changes again."""
-    actor.require_page(Page.CASHIER)
+    the next day; nothing dated this day changes again. Needs the right 日结 and all customers as the data
+    scope (the close counts the whole clinic's money)."""
+    actor.require_page(Page.CASHIER)  # the account checked: what it holds is the database's
+    refusal = close_refusal(actor)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     note = note.strip()
     if not isinstance(counted_cash_fen, int) or not 0 <= counted_cash_fen < MAX_FEN:
         raise ValidationError.single("counted_cash", "请填写清点的现金金额")
     with clinic.write() as s:
         day = day or bizday.open_business_date(s)
-        if bizday.is_closed(s, day):
+        # Money of this day still being written at another workstation is waited for (and counted);
+        # money started from now on waits for this close and posts on the next day (``bizday``).
+        bizday.lock_day(s, day)
+        if s.scalar(select(DayClose.business_date).where(DayClose.business_date == day)) is not None:
             raise ValidationError.single("business_date", f"{day:%Y-%m-%d} 已经日结")
         if day > clock.now().date():
             raise ValidationError.single("business_date", "不能为将来的日期日结")
@@ -180,25 +250,51 @@ class ClosedDay:
     closed_by: str
     received_fen: int
     expected_cash_fen: int
-    counted_cash_fen: int
+    counted_cash_fen: int | None  # None: a scoped account's view (the drawer's count is the whole clinic's)
     receipts: int
     note: str
 
 
 def closed_days(clinic: Clinic, actor: Actor, start: date, end: date) -> list[ClosedDay]:
-    """【历史】: the closed days of a range, newest first."""
+    """【历史】: the closed days of a range, newest first. A scoped account sees its customers' receipts,
+    money and cash of each day, without the clinic's counted cash and the close's note."""
     actor.require_page(Page.CASHIER)
+    customers = customers_of(actor)
     with clinic.read() as s:
         rows = s.execute(select(DayClose, User.display_name, User.username)
                          .join(User, User.id == DayClose.closed_by_id)
                          .where(DayClose.business_date >= start, DayClose.business_date <= end)
                          .order_by(DayClose.business_date.desc())).all()
+        if customers is not None:
+            return _closed_days_in_scope(s, rows, start, end, customers)
         out = []
         for d, display, username in rows:
             report = DayReport.from_json(d.summary)
             out.append(ClosedDay(d.business_date, d.closed_at, display or username, report.received_fen,
                                  d.expected_cash_fen, d.counted_cash_fen, report.receipts, d.note))
         return out
+
+
+def _closed_days_in_scope(s: Session, rows: list, start: date, end: date,  # type: ignore[type-arg]
+                          customers: ColumnElement[bool]) -> list[ClosedDay]:
+    receipts = dict(s.execute(
+        select(Receipt.business_date, func.count(Receipt.id)).join(Customer, Customer.id == Receipt.customer_id)
+        .where(Receipt.business_date >= start, Receipt.business_date <= end, customers)
+        .group_by(Receipt.business_date)).tuples().all())
+    received: dict[date, int] = {}
+    cash: dict[date, int] = {}
+    for day, kind, account, amount in s.execute(_through_receipt(
+            select(Payment.business_date, PaymentMethod.kind, Payment.account, func.sum(Payment.amount_fen))
+            .select_from(Payment).join(PaymentMethod, Payment.payment_method_id == PaymentMethod.id)
+            .where(Payment.business_date >= start, Payment.business_date <= end), Payment.receipt_id, customers)
+            .group_by(Payment.business_date, PaymentMethod.kind, Payment.account)):
+        if account is None:
+            received[day] = received.get(day, 0) + int(amount)
+        if kind == "cash":
+            cash[day] = cash.get(day, 0) + int(amount)
+    return [ClosedDay(d.business_date, d.closed_at, display or username, received.get(d.business_date, 0),
+                      cash.get(d.business_date, 0), None, int(receipts.get(d.business_date, 0)), "")
+            for d, display, username in rows]
 
 
 @dataclass(frozen=True)
@@ -212,20 +308,22 @@ class Revenue:
 
 
 def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
-    """店内营收统计 for any range of business dates: by payment method and by department."""
+    """店内营收统计 for any range of business dates: by payment method and by department (of the
+    customers in the actor's data scope)."""
     actor.require_page(Page.CASHIER)
     if end < start:
         raise ValidationError.single("end", "结束日期不能早于开始日期")
     if (end - start).days > MAX_RANGE_DAYS:
         raise ValidationError.single("end", "统计范围不能超过十年")
+    customers = customers_of(actor)
     with clinic.read() as s:
         # One pass over each covering index; names are looked up in the small dictionaries after.
         names = dict(s.execute(select(PaymentMethod.id, PaymentMethod.name)).all())
         by_method: dict[str, int] = {}
         received = 0
-        for method_id, account, amount in s.execute(
+        for method_id, account, amount in s.execute(_through_receipt(
                 select(Payment.payment_method_id, Payment.account, func.sum(Payment.amount_fen))
-                .where(Payment.business_date >= start, Payment.business_date <= end)
+                .where(Payment.business_date >= start, Payment.business_date <= end), Payment.receipt_id, customers)
                 .group_by(Payment.payment_method_id, Payment.account)):
             name = names.get(method_id, "")
             by_method[name] = by_method.get(name, 0) + int(amount)
@@ -233,10 +331,10 @@ def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
                 received += int(amount)
         departments = dict(s.execute(select(Department.id, Department.name)).all())
         by_department: dict[str, int] = {}
-        for department_id, amount in s.execute(
+        for department_id, amount in s.execute(_through_receipt(
                 select(PerformanceEntry.department_id, func.sum(PerformanceEntry.amount_fen))
                 .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end,
-                       PerformanceEntry.role == "department")
+                       PerformanceEntry.role == "department"), PerformanceEntry.receipt_id, customers)
                 .group_by(PerformanceEntry.department_id)):
             name = departments.get(department_id, "未分科室")
             by_department[name] = by_department.get(name, 0) + int(amount)
@@ -253,17 +351,21 @@ class PerformanceRow:
 
 
 def performance_report(clinic: Clinic, actor: Actor, start: date, end: date) -> list[PerformanceRow]:
-    """业绩: net performance per role and staff member / department over a range."""
+    """业绩: net performance per role and staff member / department over a range (of the customers in the
+    actor's data scope)."""
     from meike.models import Staff
     from meike.services.performance import ROLE_LABELS
 
     actor.require_page(Page.CASHIER)
+    customers = customers_of(actor)
     with clinic.read() as s:
-        rows = s.execute(
+        rows = s.execute(_through_receipt(
             select(PerformanceEntry.role, Staff.name, Department.name, func.sum(PerformanceEntry.amount_fen))
+            .select_from(PerformanceEntry)
             .outerjoin(Staff, Staff.id == PerformanceEntry.staff_id)
             .outerjoin(Department, Department.id == PerformanceEntry.department_id)
-            .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end)
+            .where(PerformanceEntry.business_date >= start, PerformanceEntry.business_date <= end),
+            PerformanceEntry.receipt_id, customers)
             .group_by(PerformanceEntry.role, Staff.name, Department.name)
             .order_by(PerformanceEntry.role, Staff.name, Department.name))
         return [PerformanceRow(ROLE_LABELS.get(role, role), staff or dept or "", int(v)) for role, staff, dept, v in rows]

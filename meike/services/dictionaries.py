@@ -134,6 +134,7 @@ def _entry(kind: Kind, row: Any) -> Entry:
 
 def _require_reader(actor: Actor) -> None:
     # Every signed-in account needs the dictionaries (pickers); the administrator for departments/staff.
+    actor.check_live()
     if not actor.is_admin and not actor.pages:
         raise PermissionDenied("您没有任何页面权限，请联系管理员")
 

@@ -25,8 +25,7 @@ FOLLOWUP_PAGES = (Page.DASHBOARD, Page.CUSTOMERS)
 
 
 def _require(actor: Actor) -> None:
-    if not any(actor.can_open(p) for p in FOLLOWUP_PAGES):
-        actor.require_page(Page.DASHBOARD)
+    actor.require_any_page(*FOLLOWUP_PAGES)
 
 
 def _visible(actor: Actor) -> ColumnElement[bool]:

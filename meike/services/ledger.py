@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, PermissionDenied, StorageError, ValidationError
+from meike.errors import AccountChanged, NotFound, PermissionDenied, StorageError, ValidationError
 from meike.models import (
     AccountEntry,
     Coupon,
@@ -33,7 +33,6 @@ from meike.models import (
     Payment,
     PaymentMethod,
     Receipt,
-    ReceiptCounter,
     Staff,
 )
 from meike.models.ledger import (
@@ -91,17 +90,9 @@ def receipt_number(day: date, serial: int) -> str:
 
 
 def next_receipt_no(s: Session, day: date) -> str:
-    """Take the next number of ``day`` inside the caller's transaction (rolled back with it: no gaps)."""
-    query = select(ReceiptCounter).where(ReceiptCounter.business_date == day).with_for_update()
-    counter = s.scalar(query)
-    if counter is None:  # the day's first receipt; another workstation may be writing it right now
-        try:
-            with s.begin_nested():
-                s.add(ReceiptCounter(business_date=day, last_no=0))
-        except IntegrityError:
-            pass
-        counter = s.scalar(query)
-        assert counter is not None
+    """Take the next number of ``day`` inside the caller's transaction (rolled back with it: no gaps).
+    ``day`` comes from ``bizday.posting_day``, which holds the counter's lock already."""
+    counter = bizday.lock_day(s, day)
     counter.last_no += 1
     s.flush()
     return receipt_number(day, counter.last_no)
@@ -212,7 +203,7 @@ def write_receipt(s: Session, actor: Actor, *, kind: str, customer: Customer, ke
     amount is given positive and stored with the sign. A tender through an account method takes the
     money from (or, paid out, puts it into) that account, which must hold enough.
     """
-    day = bizday.open_business_date(s)
+    day = bizday.posting_day(s)  # locked: the close of this day waits for this transaction
     now = clock.now()
     errors: dict[str, str] = {}
     rows: list[tuple[PaymentMethod, int, str | None, Coupon | None]] = []
@@ -284,11 +275,23 @@ def post(s: Session, actor: Actor, receipt: Receipt, account: str, amount_fen: i
 
 
 def require_supervisor(supervisor: Actor | None, right: Right, what: str) -> Actor:
+    """The supervisor who confirmed ``what`` with their password, holding ``right`` now (their account is
+    checked against the database like the cashier's)."""
     if supervisor is None:
         raise ValidationError.single("supervisor", f"{what}需要主管输入密码确认")
+    supervisor_live(supervisor)
     if not supervisor.has_right(right):
         raise PermissionDenied(f"{supervisor.label}没有{what}的权限")
     return supervisor
+
+
+def supervisor_live(supervisor: Actor) -> None:
+    """A supervisor's account unchanged since they confirmed; else a refusal that names them (the cashier
+    stays logged in)."""
+    try:
+        supervisor.check_live()
+    except AccountChanged:
+        raise PermissionDenied(f"主管“{supervisor.label}”的账号已停用或权限已变更，请重新输入主管密码") from None
 
 
 # --- deposits, prepaid, coupons, inpatient deposits ---------------------------------------------
@@ -344,8 +347,14 @@ def top_up(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: st
 
 
 def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: str, face_value_fen: int,
-                valid_until: date, tenders: Sequence[Tender], idempotency_key: str) -> ReceiptResult:
-    """购券: a coupon bought for the tenders' sum, or given free (no tenders: 赠券)."""
+                valid_until: date, tenders: Sequence[Tender], idempotency_key: str,
+                supervisor: Actor | None = None) -> ReceiptResult:
+    """购券: a coupon bought for the tenders' sum, or given free (no tenders: 赠券).
+
+    A coupon is money to spend: the part of its face value nobody pays for (a free coupon, a price below
+    the face value) is given away, so it needs ``supervisor``, a holder of ``Right.APPROVE_PRICE`` who
+    confirmed with their password; the sale's audit row names them and the amount given.
+    """
     actor.require_page(Page.CASHIER)
     errors: dict[str, str] = {}
     name = name.strip()
@@ -358,6 +367,10 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
         if expired:
             errors["valid_until"] = "有效期不能早于今天"
         raise ValidationError(errors)
+    paying = sum(t.amount_fen for t in tenders if isinstance(t.amount_fen, int) and t.amount_fen > 0)
+    if paying < face_value_fen:
+        what = "赠券" if not tenders else f"售价低于券面值（赠送 {yuan(face_value_fen - paying)}）"
+        require_supervisor(supervisor, Right.APPROVE_PRICE, what)
     key = check_key(idempotency_key)
 
     def work() -> ReceiptResult:
@@ -373,7 +386,7 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
                 receipt = write_receipt(s, actor, kind="coupon", customer=customer, key=key, tenders=tenders,
                                         note=name, external_only=True)
             else:
-                day = bizday.open_business_date(s)
+                day = bizday.posting_day(s)
                 receipt = Receipt(receipt_no=next_receipt_no(s, day), business_date=day, kind="coupon",
                                   customer_id=customer.id, order_id=None, amount_fen=0, status="valid",
                                   cashier_id=actor.user_id, created_at=clock.now(), idempotency_key=key,
@@ -382,6 +395,7 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
                 s.flush()
             if receipt.amount_fen > face_value_fen:
                 raise ValidationError.single("amount", "售价不能高于券面值")
+            granted = face_value_fen - receipt.amount_fen  # > 0 only with the supervisor required above
             coupon = Coupon(customer_id=customer.id, name=name, face_value_fen=face_value_fen,
                             price_fen=receipt.amount_fen, valid_until=valid_until, receipt_id=receipt.id,
                             created_at=receipt.created_at)
@@ -395,7 +409,8 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
                      is_grant=True, note="赠送")
             audit.record(s, actor, "account.coupon", "coupon", coupon.id, after={
                 "customer": customer.name, "name": name, "face_value_fen": face_value_fen,
-                "price_fen": receipt.amount_fen, "valid_until": valid_until, "receipt_no": receipt.receipt_no})
+                "price_fen": receipt.amount_fen, "valid_until": valid_until, "receipt_no": receipt.receipt_no,
+                "granted_fen": granted, "supervisor": supervisor.username if granted and supervisor else None})
             return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen)
 
     return once(clinic, key, work, lambda s: replayed(s, key, kind="coupon"))
@@ -477,8 +492,7 @@ class AccountSummary:
 
 
 def customer_accounts(clinic: Clinic, actor: Actor, customer_id: int) -> AccountSummary:
-    if not any(actor.can_open(p) for p in (Page.CASHIER, Page.CUSTOMERS)):
-        actor.require_page(Page.CASHIER)
+    actor.require_any_page(Page.CASHIER, Page.CUSTOMERS)
     with clinic.read() as s:
         load_in_scope(s, actor, customer_id)
         return summary_in(s, customer_id)
@@ -501,6 +515,18 @@ def summary_in(s: Session, customer_id: int) -> AccountSummary:
         AccountEntry.customer_id == customer_id, AccountEntry.account == ACCOUNT_INPATIENT,
         AccountEntry.inpatient_no != "").order_by(AccountEntry.id.desc()).limit(1)) or ""
     return AccountSummary(balances(s, customer_id), coupons, packages, inpatient_no)
+
+
+def receipt_for_key(clinic: Clinic, actor: Actor, key: str) -> ReceiptResult | None:
+    """The receipt a money call with this idempotency key wrote, if it went through (within the actor's scope)."""
+    actor.require_page(Page.CASHIER)
+    key = check_key(key)
+    with clinic.read() as s:
+        receipt = s.scalar(select(Receipt).where(Receipt.idempotency_key == key))
+        if receipt is None:
+            return None
+        load_in_scope(s, actor, receipt.customer_id)
+        return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen, replayed=True)
 
 
 def load_receipt(s: Session, actor: Actor, receipt_id: int) -> Receipt:

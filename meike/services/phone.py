@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import NotFound, PermissionDenied, ValidationError
+from meike.errors import NotFound, ValidationError
 from meike.models import (
     AccountEntry,
     CallRecord,
@@ -188,8 +188,7 @@ def reveal_call_number(clinic: Clinic, actor: Actor, call_id: int) -> str:
     """The full number of a call, for a user with the right to see numbers; the reveal is logged (the
     pop-up's 显示 for a caller who is not a customer in the actor's scope)."""
     actor.require_page(Page.PHONE)
-    if not actor.has_right(Right.VIEW_PRIVATE):
-        raise PermissionDenied("您没有查看完整号码的权限")
+    actor.require_right(Right.VIEW_PRIVATE, "您没有查看完整号码的权限")
     with clinic.write() as s:
         record = _load(s, actor, call_id)
         audit.record(s, actor, "privacy.reveal", "call_record", record.id,

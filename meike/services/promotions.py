@@ -77,8 +77,7 @@ def _view(p: Promotion, item: Item) -> PromotionView:
 
 def list_promotions(clinic: Clinic, actor: Actor, *, include_finished: bool = False) -> list[PromotionView]:
     """Running and coming promotions (and finished / stopped ones when asked), newest start first."""
-    if not (actor.can_open(Page.SETTINGS) or actor.can_open(Page.CASHIER)):
-        actor.require_page(Page.SETTINGS)
+    actor.require_any_page(Page.SETTINGS, Page.CASHIER)
     with clinic.read() as s:
         q = select(Promotion, Item).join(Item, Item.id == Promotion.item_id)
         if not include_finished:
@@ -136,12 +135,15 @@ def add_promotion(clinic: Clinic, actor: Actor, *, name: str, item_id: int | Non
         price = unit_price(promotion, item.price_fen)
         if price > item.price_fen:
             raise ValidationError.single("price", f"特价不能高于项目单价 ¥{format_fen(item.price_fen)}")
-        if price < item.min_price_fen:
+        approved = price < item.min_price_fen or (price == 0 and item.price_fen > 0)  # below the minimum, or free
+        if approved:
             try:
                 ledger.require_supervisor(supervisor, Right.APPROVE_PRICE, "低于最低价的促销")
             except ValidationError as e:
+                below = (f"低于最低价 ¥{format_fen(item.min_price_fen)}" if price < item.min_price_fen
+                         else "等于免费赠送")
                 raise ValidationError.single(
-                    "supervisor", f"促销价 ¥{format_fen(price)} 低于最低价 ¥{format_fen(item.min_price_fen)}，"
+                    "supervisor", f"促销价 ¥{format_fen(price)} {below}，"
                                   f"{e.errors.get('supervisor', '需要主管审批')}") from None
         s.add(promotion)
         s.flush()
@@ -150,7 +152,7 @@ def add_promotion(clinic: Clinic, actor: Actor, *, name: str, item_id: int | Non
         }, after={
             "name": name, "item": item.name, "price_fen": price_fen, "discount_permille": discount_permille,
             "unit_price_fen": price, "starts_on": starts_on, "ends_on": ends_on,
-            "supervisor": supervisor.username if supervisor is not None and price < item.min_price_fen else None,
+            "supervisor": supervisor.username if supervisor is not None and approved else None,
         })
         return promotion.id
 

@@ -118,7 +118,9 @@ def add_treatment(clinic: Clinic, actor: Actor, customer_id: int, *, item_id: in
         record = Treatment(customer_id=customer.id, visit_id=visit, item_id=item.id, item_name=item.name,
                            quantity=quantity, price_fen=price, doctor_id=doctor, performed_on=performed_on,
                            notes=notes.strip(), order_id=order.id,
-                           approved_by_id=supervisor.user_id if supervisor and price < item.min_price_fen else None,
+                           approved_by_id=(supervisor.user_id if supervisor and (price < item.min_price_fen
+                                                                                  or price == 0 < item.price_fen)
+                                           else None),
                            created_by_id=actor.user_id, created_at=now)
         s.add(record)
         s.flush()

@@ -1,4 +1,9 @@
-"""Data scope: which customers an account may see (all / own department / own customers)."""
+"""Data scope: which customers an account may see (all / own department / own customers).
+
+Every clause here first checks that the actor's account is unchanged since the login
+(``Actor.check_live``), so a narrowed scope or a disabled account is refused, never applied late.
+``in_scope`` is a plain test of one customer for a service that checked already (``load_in_scope``).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ def tally_clause(actor: Actor) -> ColumnElement[bool]:
 def _terms(actor: Actor) -> list[tuple[str, str, int]]:
     """(key, parameter name, value) of the own-scope terms, OR'ed: registrar, customer service,
     consultant, department. Empty for scope "all"."""
+    actor.check_live()
     if actor.is_admin:
         raise NotFound("管理员账号不能查看顾客资料")
     if actor.data_scope is DataScope.ALL:
@@ -73,6 +79,8 @@ def bind_values(actor: Actor) -> dict[str, int]:
 
 
 def in_scope(actor: Actor, customer: Customer) -> bool:
+    """Whether ``customer`` is in the actor's scope as the login saw it (no database check: the caller's
+    ``load_in_scope`` or scope clause made it)."""
     if actor.is_admin:
         return False
     if actor.data_scope is DataScope.ALL:

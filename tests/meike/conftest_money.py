@@ -45,7 +45,7 @@ START = datetime(2026, 3, 2, 9, 0)
 @dataclass
 class Desk:
     admin: Actor
-    cashier: Actor  # every page, all customers, no supervisor rights
+    cashier: Actor  # the cashier's pages, all customers, the right to close the day, no supervisor rights
     boss: Actor  # supervisor with void / refund / price / business-date rights (password boss-pass)
     items: dict[str, int]
     departments: dict[str, int]
@@ -88,7 +88,8 @@ def build_desk(clinic: Clinic) -> Desk:
         methods["住院押金"] = inpatient.id
     level = dictionaries.add_entry(clinic, setup, Kind.MEMBER_LEVEL, {"name": "金卡", "discount_permille": 900})
     deep = dictionaries.add_entry(clinic, setup, Kind.MEMBER_LEVEL, {"name": "钻石卡", "discount_permille": 600})
-    cashier = make_user(clinic, admin, "sy", pages=[Page.CASHIER, Page.CUSTOMERS, Page.REGISTRATION])
+    cashier = make_user(clinic, admin, "sy", pages=[Page.CASHIER, Page.CUSTOMERS, Page.REGISTRATION],
+                        grants={right_code(Right.CLOSE_DAY)})
     boss = make_user(clinic, admin, "boss", pages=[Page.DASHBOARD], password="boss-pass",
                      grants={right_code(r) for r in SUPERVISOR_RIGHTS})
     member = customers.register_customer(clinic, cashier, name="张三", mobile="13812345678",

@@ -15,6 +15,7 @@ every service and the closed-day guard.
 
 from __future__ import annotations
 
+import inspect
 import re
 import sqlite3
 from collections.abc import Callable
@@ -36,13 +37,18 @@ pytestmark = pytest.mark.sqlite_only  # the SQLite file: backup API, PRAGMAs, ra
 MONDAY = date(2026, 3, 2)
 
 
+def _granting(boss: object) -> dict[str, object]:
+    """A coupon sold below its face value needs the supervisor where the service asks for one (issue 14/11)."""
+    return {"supervisor": boss} if "supervisor" in inspect.signature(ledger.sell_coupon).parameters else {}
+
+
 def work_two_days(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
     m, sy, boss = desk.methods, desk.cashier, desk.boss
     ledger.top_up(clinic, sy, desk.member, account="prepaid", tenders=[Tender(m["现金"], 100_000)], idempotency_key="1")
     ledger.top_up(clinic, sy, desk.member, account="deposit", tenders=[Tender(m["微信"], 50_000)], idempotency_key="2",
                   staff_id=desk.staff["钱推介"], department_id=desk.departments["美容外科"])
     ledger.sell_coupon(clinic, sy, desk.plain, name="代金券", face_value_fen=20_000, valid_until=MONDAY + timedelta(30),
-                       tenders=[Tender(m["微信"], 10_000)], idempotency_key="3")
+                       tenders=[Tender(m["微信"], 10_000)], idempotency_key="3", **_granting(boss))
     with clinic.read() as s:
         coupon = s.scalar(select(Coupon.id))
     big = cashier.open_order(clinic, sy, customer_id=desk.plain, consultant_id=desk.staff["王咨询"],
@@ -196,6 +202,53 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         *(f"DROP TRIGGER {name}" for name in _audit_triggers(c)),
         "UPDATE audit_log SET after = replace(after, '100000', '1000') WHERE action = 'account.prepaid'"],
         {"audit_chain"}, "（account.prepaid）的内容被改动过"),
+    # issue 14/15: what the check used to miss
+    "a prepaid entry added as a grant": (lambda c: [
+        "INSERT INTO account_entries (customer_id, account, amount_fen, receipt_id, order_id, coupon_id, staff_id,"
+        " department_id, inpatient_no, is_grant, business_date, note, created_by_id, created_at)"
+        " SELECT customer_id, 'prepaid', 500000, id, NULL, NULL, NULL, NULL, '', 1, business_date, '', cashier_id,"
+        " created_at FROM receipts WHERE receipt_no = 'R20260303-0004'"],
+        {"grant"}, "（预存 ¥5,000.00，收据 R20260303-0004）记为赠送"),
+    "a coupon's grant raised": (lambda c: [
+        f"UPDATE account_entries SET amount_fen = amount_fen + 100000 WHERE id = "
+        f"{first_id('account_entries', 'is_grant')}"],
+        {"grant"}, "券 #1“代金券”面值 ¥200.00、售价 ¥100.00"),
+    "a day's last receipt deleted with its counter lowered": (lambda c: [
+        *(f"DELETE FROM {table} WHERE receipt_id = (SELECT id FROM receipts WHERE receipt_no = 'R20260303-0004')"
+          for table in ("payments", "account_entries", "performance_entries")),
+        "DELETE FROM receipts WHERE receipt_no = 'R20260303-0004'",
+        "UPDATE receipt_counters SET last_no = 3 WHERE business_date = '2026-03-03'"],
+        {"receipt_audit"}, "收据 R20260303-0004：操作日志第"),
+    "a receipt written past the program": (lambda c: [
+        "INSERT INTO receipts (receipt_no, business_date, kind, customer_id, order_id, amount_fen, status,"
+        " cashier_id, created_at, idempotency_key, note, reprints)"
+        " SELECT 'R20260303-0005', business_date, 'prepaid', customer_id, NULL, 0, 'valid', cashier_id, created_at,"
+        " 'forged', '', 0 FROM receipts WHERE receipt_no = 'R20260303-0004'",
+        "UPDATE receipt_counters SET last_no = 5 WHERE business_date = '2026-03-03'"],
+        {"receipt_audit"}, "收据 R20260303-0005（prepaid，¥0.00）：操作日志中没有写入它的记录"),
+    "a receipt's cashier changed": (lambda c: [
+        "UPDATE receipts SET cashier_id = (SELECT id FROM users WHERE username = 'boss')"
+        " WHERE receipt_no = 'R20260303-0002'"],
+        {"receipt_audit"}, "收据 R20260303-0002：收款人与操作日志第"),
+    "a voided receipt made valid again": (lambda c: [
+        "UPDATE receipts SET status = 'valid' WHERE status = 'voided'"],
+        {"receipt_audit"}, "有效，与操作日志的退单记录不符"),
+    "a closed day's tenders moved between methods": (lambda c: [
+        "UPDATE payments SET payment_method_id = (SELECT id FROM payment_methods WHERE name = '银行卡')"
+        " WHERE business_date = '2026-03-02'"
+        " AND payment_method_id = (SELECT id FROM payment_methods WHERE name = '微信')"],
+        {"day_close"}, "支付方式 微信 日结时 ¥600.00，现在 ¥0.00"),
+    "a closed day's tenders moved between cashiers": (lambda c: [
+        "UPDATE payments SET received_by_id = (SELECT id FROM users WHERE username = 'boss')"
+        " WHERE id = (SELECT min(id) FROM payments WHERE business_date = '2026-03-02' AND account IS NULL)"],
+        {"day_close"}, "收银员 boss 日结时 ¥0.00，现在 ¥1,000.00"),
+    "a closed day's sales moved between departments": (lambda c: [
+        "UPDATE performance_entries SET department_id = (SELECT id FROM departments WHERE name = '皮肤科')"
+        " WHERE role = 'department' AND business_date = '2026-03-02'"
+        " AND department_id = (SELECT id FROM departments WHERE name = '美容外科')"],
+        {"day_close"}, "科室 美容外科 日结时"),
+    "a day close deleted": (lambda c: ["DELETE FROM day_closes"],
+                            {"day_close_audit"}, "2026-03-02：操作日志第"),
     "a payment pointing at a missing payment method": (lambda c: [
         f"UPDATE payments SET payment_method_id = 9999 WHERE id = {first_id('payments', '1')}"],
         {"foreign_key"}, "payments 第"),
@@ -214,6 +267,20 @@ def test_tampering_is_reported(books: Clinic, what: str) -> None:
     assert "发现" in rendered and "个问题" in rendered
     for code in codes:
         assert f"【{check.TITLES[code]}】" in rendered
+
+
+def test_a_close_stored_before_ids_were_kept_compares_each_name_and_allows_renames(books: Clinic) -> None:
+    """Closes written by an older version keep names only: a renamed method is not a finding, money moved
+    between names still is."""
+    tamper(books, "UPDATE day_closes SET summary = json_remove(summary, '$.by_id')",
+           "UPDATE payment_methods SET name = '微信支付' WHERE name = '微信'")
+    assert check.run_check(books).ok, check.run_check(books).render()
+    tamper(books, "UPDATE payments SET payment_method_id = (SELECT id FROM payment_methods WHERE name = '银行卡')"
+                  " WHERE business_date = '2026-03-02'"
+                  " AND payment_method_id = (SELECT id FROM payment_methods WHERE name = '微信支付')")
+    report = check.run_check(books)
+    assert "day_close" in report.codes()
+    assert "支付方式 银行卡 日结时 ¥4,760.00，现在 ¥5,360.00" in report.render()
 
 
 def test_a_damaged_file_is_reported_by_the_integrity_check(books: Clinic) -> None:

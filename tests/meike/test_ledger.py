@@ -127,7 +127,7 @@ def test_split_tender_across_cash_wechat_prepaid_deposit_and_a_coupon(clinic: Cl
     top_up(clinic, desk, desk.plain, "prepaid", 300_000, "p")
     top_up(clinic, desk, desk.plain, "deposit", 100_000, "d")
     sold = ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000,
-                              valid_until=date(2026, 3, 31), tenders=[], idempotency_key="c")
+                              valid_until=date(2026, 3, 31), tenders=[], idempotency_key="c", supervisor=desk.boss)
     coupon = coupon_of(clinic, sold.receipt_id)
     order_id = order(clinic, desk, desk.plain, ("双眼皮", 1, None))
     tenders = [cash(desk, 230_000), by(desk, "微信", 200_000), by(desk, "预存", 300_000), by(desk, "定金", 100_000),
@@ -187,10 +187,10 @@ def test_an_expired_coupon_or_another_customers_coupon_is_refused(clinic: Clinic
                                                                   frozen: list[datetime]) -> None:
     mine = coupon_of(clinic, ledger.sell_coupon(
         clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000, valid_until=date(2026, 3, 3),
-        tenders=[cash(desk, 40_000)], idempotency_key="mine").receipt_id)
+        tenders=[cash(desk, 40_000)], idempotency_key="mine", supervisor=desk.boss).receipt_id)
     theirs = coupon_of(clinic, ledger.sell_coupon(
         clinic, desk.cashier, desk.member, name="生日券", face_value_fen=50_000, valid_until=date(2026, 3, 31),
-        tenders=[], idempotency_key="theirs").receipt_id)
+        tenders=[], idempotency_key="theirs", supervisor=desk.boss).receipt_id)
     order_id = order(clinic, desk, desk.plain, ("脱毛", 1, None))
     before = snapshot(clinic)
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [by(desk, "券", 50_000, theirs)],
@@ -202,7 +202,8 @@ def test_an_expired_coupon_or_another_customers_coupon_is_refused(clinic: Clinic
                                 idempotency_key="x"), "“代金券”已于 2026-03-03 过期")
     assert snapshot(clinic) == before
     refused(lambda: ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000,
-                                       valid_until=date(2026, 3, 3), tenders=[], idempotency_key="late"),
+                                       valid_until=date(2026, 3, 3), tenders=[], idempotency_key="late",
+                                       supervisor=desk.boss),
             "有效期不能早于今天")
     refused(lambda: ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000,
                                        valid_until=date(2026, 3, 9), tenders=[cash(desk, 60_000)],
@@ -211,7 +212,8 @@ def test_an_expired_coupon_or_another_customers_coupon_is_refused(clinic: Clinic
 
 def test_a_coupon_sold_below_face_value_counts_the_difference_as_a_grant(clinic: Clinic, desk: Desk) -> None:
     sold = ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000,
-                              valid_until=date(2026, 3, 31), tenders=[cash(desk, 40_000)], idempotency_key="c")
+                              valid_until=date(2026, 3, 31), tenders=[cash(desk, 40_000)], idempotency_key="c",
+                              supervisor=desk.boss)
     assert sold.amount_fen == 40_000
     [view] = ledger.customer_accounts(clinic, desk.cashier, desk.plain).coupons
     assert (view.name, view.face_value_fen, view.remaining_fen) == ("代金券", 50_000, 50_000)

@@ -334,7 +334,8 @@ class MoneyMachine(RuleBasedStateMachine):
 
         def call() -> ledger.ReceiptResult:
             return ledger.sell_coupon(self.clinic, self.d.cashier, customer, name="代金券", face_value_fen=face,
-                                      valid_until=valid_until, tenders=tenders, idempotency_key=key)
+                                      valid_until=valid_until, tenders=tenders, idempotency_key=key,
+                                      supervisor=self.d.boss if price < face else None)  # a gift: confirmed
 
         result = self.attempt(paid != "over", "coupon sold above its face value", call)
         if result is not None:

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from meike.db import Clinic
-from meike.errors import LoginFailed
+from meike.errors import LoginFailed, PermissionDenied
 from meike.permissions import DataScope, Page, Right, page_code, right_code
 from meike.services import accounts, audit
 from ui.account_manager import AccountManager
@@ -80,6 +80,21 @@ def test_edit_permissions_is_audited(qtbot, manager: AccountManager) -> None:  #
     manager.load_audit()
     shown = [manager.audit_table.item(r, 3).text() for r in range(manager.audit_table.rowCount())]
     assert "修改权限" in shown
+
+
+def test_the_right_to_close_the_day_is_shown_and_granted_like_the_others(qtbot, manager: AccountManager) -> None:  # type: ignore[no-untyped-def]
+    box = manager.right_boxes[right_code(Right.CLOSE_DAY)]
+    assert box.objectName() == "grant_right_close_day" and box.text() == "日结"
+    manager.table.selectRow(manager.row_of("sy"))
+    assert box.isChecked()  # the demo's cashier holds it
+    manager.table.selectRow(manager.row_of("wl"))
+    assert not box.isChecked()
+    wl = accounts.authenticate(manager.clinic, "wl", "123")
+    box.setChecked(True)
+    click(qtbot, manager.btn_save)
+    assert accounts.authenticate(manager.clinic, "wl", "123").has_right(Right.CLOSE_DAY)
+    with pytest.raises(PermissionDenied, match="您的账号权限已变更，请重新登录"):  # wl's earlier login is over
+        accounts.change_own_password(manager.clinic, wl, old="123", new="secret-2", confirm="secret-2")
 
 
 def test_disable_and_enable_account(qtbot, manager: AccountManager) -> None:  # type: ignore[no-untyped-def]

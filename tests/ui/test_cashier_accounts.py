@@ -100,6 +100,9 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     coupon.name.setText("水光针体验券")
     coupon.face_value.setText("300")
     click(qtbot, coupon.free)
+    click(qtbot, coupon.ok)  # given away: a supervisor confirms (issue 14/11)
+    assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
+    supervise(coupon, "gl", "123")
     click(qtbot, coupon.ok)
     assert not coupon.isVisible(), coupon.message.text()
     assert acc.coupons.rowCount() == 1 and acc.coupons.item(0, 0).text() == "水光针体验券"
@@ -255,6 +258,12 @@ def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic
     click(qtbot, coupon.ok)
     assert coupon.findChild(QWidget, "cashier_coupon_pay_error").text() == "售价不能高于券面值"
     amount.setText("400")
+    click(qtbot, coupon.ok)  # ¥100 of it given away: a supervisor confirms
+    assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
+    supervise(coupon, "sy", "123")
+    click(qtbot, coupon.ok)
+    assert coupon.form.error_text("supervisor") == "该账号没有此项审批权限"
+    supervise(coupon, "gl", "123")
     click(qtbot, coupon.ok)
     assert not coupon.isVisible(), coupon.message.text()
     held = ledger.customer_accounts(demo_clinic, gl, customer.id)

@@ -337,6 +337,17 @@ def _cancel_order(s: Scene) -> QWidget:
     return CancelOrderDialog(s.clinic, s.gl, s.unpaid_order, f"{s.customer.name}　双眼皮、水光针、祛痣　¥12,380.00")
 
 
+def _pending_money(s: Scene) -> QWidget:
+    from meike import journal
+    from ui.dialogs.cashier_pending import PendingMoneyDialog
+
+    for n in range(6):  # a crash left a few unanswered: the longest lines the dialog shows
+        journal.write(journal.entry(s.clinic, s.gl, "pay", s.key(), customer_id=s.customer.id,
+                                    order_id=s.unpaid_order, amount_fen=1_238_000 + n,
+                                    tenders=[[s.methods["现金"], 238_000, None], [s.methods["微信"], 1_000_000, None]]))
+    return PendingMoneyDialog(s.clinic, s.gl)
+
+
 def _promotion(s: Scene) -> QWidget:
     from ui.dialogs.promotion import PromotionDialog
 
@@ -447,6 +458,7 @@ WINDOWS: dict[str, Builder] = {
     "NewOrderDialog": _new_order,
     "PaymentDialog": _payment,
     "CancelOrderDialog": _cancel_order,
+    "PendingMoneyDialog": _pending_money,
     "PromotionDialog": _promotion,
     "ConsultationDialog": _consultation,
     "TreatmentDialog": _treatment,

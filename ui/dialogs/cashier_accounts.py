@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meike import clock
+from meike import clock, journal
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.models.ledger import ACCOUNT_DEPOSIT, ACCOUNT_INPATIENT, ACCOUNT_LABELS, ACCOUNT_PREPAID
@@ -68,7 +68,8 @@ def _qdate(day: date) -> QDate:
 
 
 class _MoneyDialog(FormDialog):
-    """A form that moves money for one customer: one idempotency key; ``result`` after success."""
+    """A form that moves money for one customer: one idempotency key (written down on this PC before each
+    call, ``meike.journal``); ``result`` after success."""
 
     def __init__(self, name: str, title: str, clinic: Clinic, actor: Actor, customer_id: int, customer: str,
                  parent: QWidget | None, ok_text: str) -> None:
@@ -132,7 +133,7 @@ class TopUpDialog(_MoneyDialog):
 
     def save(self) -> None:
         tenders = [t for _r, t in self.rows.tenders()]
-        self.result = ledger.top_up(
+        self.result = journal.top_up(
             self.clinic, self.actor, self.customer_id, account=self.account, tenders=tenders,
             idempotency_key=self.key, staff_id=self.staff.currentData() if self.staff else None,
             department_id=self.department.currentData() if self.department else None,
@@ -140,7 +141,8 @@ class TopUpDialog(_MoneyDialog):
 
 
 class CouponSaleDialog(_MoneyDialog):
-    """购券: sold (price ≤ face value) or given free (赠券)."""
+    """购券: sold (price ≤ face value) or given free (赠券). What nobody pays for (a free coupon, a price below
+    the face value) is given away: a supervisor with 审批低于最低价/赠送 confirms it with their password."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer: str,
                  parent: QWidget | None = None) -> None:
@@ -159,6 +161,9 @@ class CouponSaleDialog(_MoneyDialog):
         self.form.add_field("valid_until", "有效期至", self.valid_until, required=True)
         self.form.add_field("free", "", self.free)
         self.form.add_field("tenders", "售价收款", self.rows)
+        self.supervisor = SupervisorFields("cashier_coupon")
+        self.supervisor.add_to(self.form, required=False)
+        self.form.addRow("", hint("赠券或售价低于面值时，需主管输入用户名和密码确认。"))
         self.finish_layout()
         self.free.toggled.connect(lambda free: self.form.setRowVisible(self.rows.parentWidget(), not free))
         self.face_value.textChanged.connect(self._face_value_changed)
@@ -182,9 +187,11 @@ class CouponSaleDialog(_MoneyDialog):
         tenders = [] if self.free.isChecked() else [t for _r, t in self.rows.tenders()]
         if not self.free.isChecked() and not tenders:
             raise ValidationError.single("amount", "请填写售价，或勾选“赠券”")
-        self.result = ledger.sell_coupon(self.clinic, self.actor, self.customer_id, name=self.name.text(),
-                                         face_value_fen=face, valid_until=self.valid_until.date().toPython(),
-                                         tenders=tenders, idempotency_key=self.key)
+        given = sum(t.amount_fen for t in tenders) < face  # a free coupon, or sold below its face value
+        supervisor = self.supervisor.verify(self.clinic, Right.APPROVE_PRICE) if given else None
+        self.result = journal.sell_coupon(self.clinic, self.actor, self.customer_id, name=self.name.text(),
+                                          face_value_fen=face, valid_until=self.valid_until.date().toPython(),
+                                          tenders=tenders, idempotency_key=self.key, supervisor=supervisor)
 
 
 class BalanceRefundDialog(_MoneyDialog):
@@ -237,11 +244,13 @@ class BalanceRefundDialog(_MoneyDialog):
         if errors:
             raise ValidationError(errors)
         supervisor = self.supervisor.verify(self.clinic, Right.REFUND)
-        self.result = ledger.refund_balance(self.clinic, self.actor, self.customer_id,
-                                            account=self.account.currentData(),
-                                            tenders=[Tender(self.method.currentData(), amount)],
-                                            idempotency_key=self.key, supervisor=supervisor, reason=self.reason.text(),
-                                            reverse_performance=self.reverse.isChecked())
+        tenders = [Tender(self.method.currentData(), amount)]
+        self.result = journal.guarded(
+            self.clinic, self.actor, "refund_balance", self.key, lambda: ledger.refund_balance(
+                self.clinic, self.actor, self.customer_id, account=self.account.currentData(), tenders=tenders,
+                idempotency_key=self.key, supervisor=supervisor, reason=self.reason.text(),
+                reverse_performance=self.reverse.isChecked()),
+            customer_id=self.customer_id, tenders=tenders, account=self.account.currentData())
 
 
 class PackageRefundDialog(_MoneyDialog):
@@ -315,9 +324,12 @@ class PackageRefundDialog(_MoneyDialog):
         supervisor = self.supervisor.verify(self.clinic, Right.REFUND)
         out = self.amount_fen - min(self.arrears_fen, self.amount_fen)
         tenders = [Tender(self.method.currentData(), out)] if out else []
-        self.result = cashier.refund_package(self.clinic, self.actor, p.id, sessions=self.sessions.value(),
-                                             tenders=tenders, reason=self.reason.text(), supervisor=supervisor,
-                                             reverse_performance=self.reverse.isChecked(), idempotency_key=self.key)
+        self.result = journal.guarded(
+            self.clinic, self.actor, "refund_package", self.key, lambda: cashier.refund_package(
+                self.clinic, self.actor, p.id, sessions=self.sessions.value(), tenders=tenders,
+                reason=self.reason.text(), supervisor=supervisor, reverse_performance=self.reverse.isChecked(),
+                idempotency_key=self.key),
+            customer_id=self.customer_id, tenders=tenders, package_id=p.id, sessions=self.sessions.value())
 
 
 class CustomerAccountDialog(QDialog):

@@ -152,7 +152,9 @@ class DayCloseDialog(QDialog):
     def _loaded(self, report: DayReport) -> None:
         self.report = report
         self.view.show_report(report, "日结　营业日期")
-        self.ok.setEnabled(True)
+        refusal = dayclose.close_refusal(self.actor)  # the report may be seen; closing needs the right
+        self.ok.setEnabled(refusal is None)
+        self.message.setText(refusal or "")
         self._update_diff()
 
     def _failed(self, exc: Exception) -> None:
@@ -269,8 +271,9 @@ class ClosedDaysDialog(QDialog):
             self.message.setText(e.message)
             return
         fill(self.table, [[f"{d.business_date:%Y-%m-%d}", f"{d.closed_at:%Y-%m-%d %H:%M}", d.closed_by,
-                           str(d.receipts), yuan(d.received_fen), yuan(d.expected_cash_fen), yuan(d.counted_cash_fen),
-                           yuan(d.counted_cash_fen - d.expected_cash_fen), d.note] for d in self.days],
+                           str(d.receipts), yuan(d.received_fen), yuan(d.expected_cash_fen),
+                           *((yuan(d.counted_cash_fen), yuan(d.counted_cash_fen - d.expected_cash_fen))
+                             if d.counted_cash_fen is not None else ("—", "—")), d.note] for d in self.days],
              money_columns=[3, 4, 5, 6, 7])
         if not self.days:
             self.message.setText("这段时间没有日结记录")

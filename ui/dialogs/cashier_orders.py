@@ -6,6 +6,7 @@ import uuid
 
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
+from meike import journal
 from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.permissions import Actor, Right
@@ -65,9 +66,11 @@ class VoidDialog(FormDialog):
                 errors["supervisor"] = "请主管输入用户名和密码"
             raise ValidationError(errors)
         supervisor = self.supervisor.verify(self.clinic, Right.VOID)
-        self.result = cashier.void(self.clinic, self.actor, self.order_id, reason=self.reason.text(),
-                                   supervisor=supervisor, reverse_performance=self.reverse.isChecked(),
-                                   idempotency_key=self.key)
+        self.result = journal.guarded(
+            self.clinic, self.actor, "void", self.key, lambda: cashier.void(
+                self.clinic, self.actor, self.order_id, reason=self.reason.text(), supervisor=supervisor,
+                reverse_performance=self.reverse.isChecked(), idempotency_key=self.key),
+            order_id=self.order_id)
 
 
 def _line_combo(name: str, lines: list[LineFacts]) -> QComboBox:
@@ -156,9 +159,11 @@ class RefundLineDialog(FormDialog):
         supervisor = self.supervisor.verify(self.clinic, Right.REFUND)
         out = self.pay_out(amount)
         tenders = [Tender(self.method.currentData(), out)] if out else []
-        self.result = cashier.refund_line(self.clinic, self.actor, line.id, amount_fen=amount, tenders=tenders,
-                                          reason=self.reason.text(), supervisor=supervisor,
-                                          reverse_performance=self.reverse.isChecked(), idempotency_key=self.key)
+        self.result = journal.guarded(
+            self.clinic, self.actor, "refund_line", self.key, lambda: cashier.refund_line(
+                self.clinic, self.actor, line.id, amount_fen=amount, tenders=tenders, reason=self.reason.text(),
+                supervisor=supervisor, reverse_performance=self.reverse.isChecked(), idempotency_key=self.key),
+            order_id=self.order_id, tenders=tenders, line_id=line.id, refund_fen=amount)
 
 
 class RepriceDialog(FormDialog):
@@ -253,9 +258,12 @@ class RepriceDialog(FormDialog):
         supervisor = None
         if diff < 0 or self.supervisor.filled:
             supervisor = self.supervisor.verify(self.clinic, Right.REFUND if diff < 0 else Right.APPROVE_PRICE)
-        self.result = cashier.reprice_line(self.clinic, self.actor, line.id, unit_price_fen=price,
-                                           reason=self.reason.text(), supervisor=supervisor, tenders=tenders,
-                                           idempotency_key=self.key, reverse_performance=self.reverse.isChecked())
+        self.result = journal.guarded(
+            self.clinic, self.actor, "reprice_line", self.key, lambda: cashier.reprice_line(
+                self.clinic, self.actor, line.id, unit_price_fen=price, reason=self.reason.text(),
+                supervisor=supervisor, tenders=tenders, idempotency_key=self.key,
+                reverse_performance=self.reverse.isChecked()),
+            order_id=self.order_id, tenders=tenders, line_id=line.id, unit_price_fen=price)
 
 
 class InvoiceDialog(FormDialog):

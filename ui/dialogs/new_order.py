@@ -60,7 +60,10 @@ class PendingLine:
 
     @property
     def below_min(self) -> bool:
-        return self.unit_price_fen < self.minimum_fen
+        """Needs a supervisor: below the minimum, or given free (a typed ¥0 where the item has a price)."""
+        free = (self.unit_price_fen == 0 and self.package_id is None and not self.quoted
+                and self.item.price_fen > 0)
+        return self.unit_price_fen < self.minimum_fen or free
 
     @property
     def label(self) -> str:
@@ -389,7 +392,7 @@ class NewOrderDialog(QDialog):
         total = sum(line.unit_price_fen * line.quantity for line in self.lines)
         self.total_label.setText(f"合计：¥{format_fen(total)}")
         self.supervisor_box.setEnabled(self.needs_approval)
-        self.supervisor_box.setTitle("主管审批（有项目低于最低价，请主管输入密码）" if self.needs_approval
+        self.supervisor_box.setTitle("主管审批（有项目低于最低价或免费赠送，请主管输入密码）" if self.needs_approval
                                      else "主管审批（单价不低于最低价时无需填写）")
 
     @property
@@ -404,7 +407,9 @@ class NewOrderDialog(QDialog):
         try:
             if self.needs_approval and self.customer_id is not None:
                 if not self.supervisor_user.text().strip() or not self.supervisor_password.text():
-                    raise ValidationError.single("supervisor", "单价低于最低价，需要主管输入用户名和密码")
+                    below = any(line.unit_price_fen < line.minimum_fen for line in self.lines)
+                    raise ValidationError.single("supervisor", "单价低于最低价，需要主管输入用户名和密码" if below
+                                                 else "免费赠送，需要主管输入用户名和密码")
                 try:
                     supervisor = accounts.verify_supervisor(self.clinic, self.supervisor_user.text(),
                                                             self.supervisor_password.text(), Right.APPROVE_PRICE)

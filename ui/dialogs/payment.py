@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meike import journal
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.models.cashier import ORDER_NEW, ORDER_SETTLED
@@ -72,7 +73,8 @@ def capped(tenders: list[tuple[str, Tender]], change: int) -> list[Tender]:
 
 
 class PaymentDialog(QDialog):
-    """Shown with ``open()``. One idempotency key per dialog: pressing 确认收款 twice pays once.
+    """Shown with ``open()``. One idempotency key per dialog: pressing 确认收款 twice pays once, and the
+    call is written down on this PC before it is sent (``meike.journal``), so a crash does not lose the key.
 
     A new order is settled; a settled order with arrears collects them (title 收欠款). After
     ``accepted``, ``result`` holds the receipt and ``change_fen`` the change given for cash.
@@ -185,8 +187,9 @@ class PaymentDialog(QDialog):
                 raise ValidationError.single("amount", f"收款合计 {yuan(entered)} 超过{what} {yuan(self.due)}；"
                                                        "只有现金可以找零")
             tenders = capped([(self.rows.kind(r), t) for r, t in filled], change)
-            result = cashier.pay(self.clinic, self.actor, self.order_id, tenders, expected_version=self.facts.version,
-                                 idempotency_key=self.idempotency_key,
+            # Written down on this PC first: after a crash the same key is offered again (meike.journal).
+            result = journal.pay(self.clinic, self.actor, self.order_id, tenders, expected_version=self.facts.version,
+                                 idempotency_key=self.idempotency_key, customer_id=self.facts.customer_id,
                                  allow_arrears=self.allow_arrears.isChecked() and not self.collecting)
         except ValidationError as e:
             rest = self.rows.show_errors(e.errors)

@@ -220,7 +220,9 @@ class TreatmentDialog(FormDialog):
             price = parse_yuan(self.price.text())
         except ValueError:
             return False
-        return entry is not None and price < entry.fields["min_price_fen"]
+        # below the minimum, or given free where the item has a price
+        return entry is not None and (price < entry.fields["min_price_fen"]
+                                      or price == 0 < entry.fields["price_fen"])
 
     def _update_supervisor(self) -> None:
         below = self.needs_supervisor()
