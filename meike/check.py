@@ -41,7 +41,7 @@ from sqlalchemy import Integer, and_, case, func, literal, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from meike import clock
+from meike import clock, numbering
 from meike.db import Clinic
 from meike.db.migrate import current_revision, head_revision
 from meike.models import (
@@ -275,8 +275,10 @@ def _receipts(s: Session, report: CheckReport) -> None:
 _NUMBER = re.compile(r"^R(\d{8})-(\d{4,})$")
 
 
-def day_number_problems(day: date, numbers: list[str]) -> list[str]:
-    """What is wrong with one business day's receipt numbers (they must be R{day}-0001…n)."""
+def day_number_problems(day: date, numbers: list[str], skipped: set[int] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    """What is wrong with one business day's receipt numbers (they must be R{day}-0001…n). ``skipped``
+    are numbers issued in data a restore replaced (``numbering.skipped_numbers``): accounted for, not
+    missing, and never to be seen again."""
     problems: list[str] = []
     serials: list[int] = []
     for number in numbers:
@@ -291,11 +293,11 @@ def day_number_problems(day: date, numbers: list[str]) -> list[str]:
     seen: dict[int, int] = {}
     for serial in serials:
         seen[serial] = seen.get(serial, 0) + 1
-    dupes = sorted(k for k, v in seen.items() if v > 1)
+    dupes = sorted(k for k, v in seen.items() if v > 1 or k in skipped)
     if dupes:
         problems.append(f"{day:%Y-%m-%d}：收据号重复 " + "、".join(receipt_number(day, k) for k in dupes[:10]))
     top = max(serials, default=0)  # a missing last number shows in the day's counter
-    gaps = [k for k in range(1, top + 1) if k not in seen]
+    gaps = [k for k in range(1, top + 1) if k not in seen and k not in skipped]
     if gaps:
         more = f" 等 {len(gaps)} 个" if len(gaps) > 10 else ""
         problems.append(f"{day:%Y-%m-%d}：缺号 " + "、".join(receipt_number(day, k) for k in gaps[:10]) + more)
@@ -304,6 +306,7 @@ def day_number_problems(day: date, numbers: list[str]) -> list[str]:
 
 def _receipt_numbers(s: Session, report: CheckReport) -> None:
     counters = dict(s.execute(select(ReceiptCounter.business_date, ReceiptCounter.last_no)).tuples().all())
+    skipped = numbering.skipped_numbers(s)  # issued before a restore, in data that is gone
     problems: list[str] = []
     counter_problems: list[str] = []
     days = 0
@@ -312,11 +315,18 @@ def _receipt_numbers(s: Session, report: CheckReport) -> None:
     for day, group in groupby(rows, key=lambda r: r[0]):
         days += 1
         numbers = [r[1] for r in group]
-        problems += day_number_problems(day, numbers)
+        lost = skipped.pop(day, set())
+        problems += day_number_problems(day, numbers, lost)
         last = counters.pop(day, None)
-        if last != len(numbers):
-            counter_problems.append(f"{day:%Y-%m-%d}：收据 {len(numbers)} 张，计数器为 {last if last is not None else '无'}")
-    counter_problems += [f"{day:%Y-%m-%d}：没有收据，计数器为 {last}" for day, last in sorted(counters.items()) if last]
+        if last != len(numbers) + len(lost):
+            gone = f"（另有恢复备份时跳过的 {len(lost)} 个）" if lost else ""
+            counter_problems.append(f"{day:%Y-%m-%d}：收据 {len(numbers)} 张{gone}，计数器为 {last if last is not None else '无'}")
+    for day, last in sorted(counters.items()):
+        lost = skipped.pop(day, set())
+        if last != len(lost) and (last or lost):
+            counter_problems.append(f"{day:%Y-%m-%d}：没有收据，计数器为 {last}"
+                                    + (f"，恢复备份时跳过 {len(lost)} 个" if lost else ""))
+    counter_problems += [f"{day:%Y-%m-%d}：恢复备份时跳过的收据号没有计数器" for day in sorted(skipped)]
     report.counts["营业日"] = days
     report.add("receipt_numbers", problems)
     report.add("receipt_counter", counter_problems)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from meike import backup, clock, numbering
 from meike.backup import BackupError, BackupInfo, BackupSettings
+from meike.check import run_check
 from meike.clinic_setup import after_upgrade
 from meike.db import Clinic
 from meike.db.migrate import head_revision
@@ -468,6 +469,8 @@ def test_a_restore_never_hands_out_a_receipt_number_again(
             AuditEntry.action.in_(["backup.restore", "receipt.numbers.skipped"])).order_by(AuditEntry.id)).all()
     assert [a.action for a in audit] == ["backup.restore", "receipt.numbers.skipped"]
     assert f'"{day.isoformat()}": "2-3"' in (audit[1].after or "") and '"restore"' in (audit[1].after or "")
+    report = run_check(clinic)  # the skipped numbers are accounted for, not missing
+    assert report.ok, report.render()
 
 
 def test_numbers_survive_a_database_replaced_by_hand(clinic: Clinic, desk: Desk, frozen: list[datetime],
@@ -488,6 +491,7 @@ def test_numbers_survive_a_database_replaced_by_hand(clinic: Clinic, desk: Desk,
     after_upgrade(clinic)  # nothing more on the start after
     with clinic.read() as s:
         assert numbering.skipped_numbers(s) == {day: {2}}
+    assert run_check(clinic).ok, run_check(clinic).render()
 
 
 def test_the_restore_confirmation_lists_what_will_be_lost(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
