@@ -157,9 +157,9 @@ class MainWindow(QMainWindow):
         page = self.open_page(Page.REGISTRATION)
         if hasattr(page, "clear"):
             page.clear()
-        mobile = getattr(page, "mobile", None)
-        if mobile is not None:
-            mobile.setText(number)
+        form = getattr(page, "form", None)
+        if form is not None:  # masked: a full number is only shown by a logged reveal (issue 14/8)
+            form.set_hidden_mobile(number)
         name = getattr(page, "name", None)
         if name is not None:
             name.setFocus()

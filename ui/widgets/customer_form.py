@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Right
-from meike.rules.validation import birthday_from_id_card, id_card_error
+from meike.rules.validation import birthday_from_id_card, id_card_error, mask_number
 from meike.services import customers, dictionaries
 from meike.services.customers import GENDERS, CustomerDetail
 from meike.services.dictionaries import Kind
@@ -46,6 +46,8 @@ class CustomerForm(QWidget):
         for code, label in GENDERS.items():
             self.gender.addItem(label, code)
         self.mobile = QLineEdit(objectName=f"{p}_mobile", placeholderText="11 位手机号")
+        self.hidden_mobile = ""  # a caller's number filled in from the pop-up, shown masked (set_hidden_mobile)
+        self.mobile.textEdited.connect(self._mobile_typed)
         self.channel = _combo(f"{p}_channel")
         self.info_source = _combo(f"{p}_info_source")
         self.cs_staff = _combo(f"{p}_cs_staff")
@@ -135,7 +137,7 @@ class CustomerForm(QWidget):
         if errors:
             raise ValidationError(errors)
         return dict(
-            name=self.name.text(), gender=self.gender.currentData(), mobile=self.mobile.text(),
+            name=self.name.text(), gender=self.gender.currentData(), mobile=self.hidden_mobile or self.mobile.text(),
             channel_id=self.channel.currentData(), info_source_id=self.info_source.currentData(),
             cs_staff_id=self.cs_staff.currentData(), developer_id=self.developer.currentData(),
             member_level_id=self.member_level.currentData(), referrer=self.referrer.text(),
@@ -144,6 +146,20 @@ class CustomerForm(QWidget):
             address=self.address.text(), occupation=self.occupation.text(), sms_opt_in=self.sms_opt_in.isChecked(),
             notes=self.notes.toPlainText(),
         )
+
+    def set_hidden_mobile(self, number: str) -> None:
+        """The caller's number (登记新顾客 from the pop-up): saved in full but shown masked, like every number
+        shown without a logged reveal. Typing in the field replaces it with what is typed."""
+        self.hidden_mobile = number
+        self.mobile.setText(mask_number(number))
+        self.mobile.setToolTip("来电号码已隐藏，保存时使用完整号码；要改成别的号码请直接输入")
+
+    def _mobile_typed(self, text: str) -> None:
+        if self.hidden_mobile:
+            self.hidden_mobile = ""
+            self.mobile.setToolTip("")
+            if "*" in text:  # an edit of the masked number: start from an empty field
+                self.mobile.clear()
 
     def _revealable(self, key: str, edit: QLineEdit, prefix: str) -> QWidget:
         """The field with a "显示" button (shown once a saved customer is loaded, to users with the right)."""
@@ -223,6 +239,8 @@ class CustomerForm(QWidget):
 
     def clear(self) -> None:
         self.clear_errors()
+        self.hidden_mobile = ""
+        self.mobile.setToolTip("")
         for edit in self.findChildren(QLineEdit):
             edit.clear()
         self._hide_birthday(False)
