@@ -183,7 +183,9 @@ class PhoneListener(QObject):
         recorder = LineInRecorder(self.recording.folder_path(), device=self.recording.device,
                                   backend=self.audio_backend, silence_s=float(self.recording.silence_s),
                                   on_hangup=heard_hangup)
-        name = f"{at:%Y%m%d-%H%M%S}-{call.number or '未知号码'}"
+        # the file's name shows only the last 4 digits: a folder listing is not a logged reveal (14/8)
+        digits = "".join(ch for ch in call.number or "" if ch.isdigit())
+        name = f"{at:%Y%m%d-%H%M%S}-" + (f"尾号{digits[-4:]}" if len(digits) >= 4 else "未知号码")
         try:
             recorder.start(name)
         except AudioError as exc:
