@@ -324,12 +324,18 @@ def change_own_password(clinic: Clinic, actor: Actor, *, old: str, new: str, con
     errors = _password_errors(new, confirm)
     if errors:
         raise ValidationError(errors)
-    with clinic.write() as s:
+    now = clock.now()
+    with clinic.write() as s:  # the old password is guessed no faster than at the login: the same throttle
         user = s.get(User, actor.user_id)
-        if user is None or not verify_password(user.password_hash, old):
-            raise ValidationError.single("old", "原密码不正确")
-        user.password_hash = hash_password(new)
-        audit.record(s, actor, "user.password_change", "user", user.id)
+        if user is None:
+            failure: str | None = "原密码不正确"
+        else:
+            checked, failure = _attempt(s, user.username, old, workstation=None, now=now, who="修改密码：")
+            if checked is not None:
+                user.password_hash = hash_password(new)
+                audit.record(s, actor, "user.password_change", "user", user.id)
+    if failure is not None:  # the counted failure is committed; nothing else was written
+        raise ValidationError.single("old", failure.replace(WRONG, "原密码不正确"))
 
 
 # --- account manager (administrator only) ------------------------------------------------------

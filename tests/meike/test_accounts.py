@@ -255,6 +255,26 @@ def test_change_own_password_needs_the_old_one(clinic: Clinic, admin: Actor, use
     assert accounts.authenticate(clinic, "front", "brand-new").username == "front"
 
 
+def test_the_old_password_is_guessed_no_faster_than_at_the_login(
+        clinic: Clinic, admin: Actor, user: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone at an unlocked PC trying old passwords in 修改密码 meets the login's throttle."""
+    t0 = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: t0)
+    for _ in range(5):
+        with pytest.raises(ValidationError) as e:
+            accounts.change_own_password(clinic, user, old="guess", new="brand-new", confirm="brand-new")
+    assert "尝试次数过多" in e.value.errors["old"]
+    with pytest.raises(ValidationError) as e:  # even the right one waits
+        accounts.change_own_password(clinic, user, old="secret-1", new="brand-new", confirm="brand-new")
+    assert "尝试次数过多" in e.value.errors["old"]
+    assert _login_error(clinic, "front", "secret-1", now=t0).startswith("尝试次数过多")  # the same counter
+    failed = [r for r in audit.recent(clinic, admin, entity="user") if r.action == "login.failed"]
+    assert len(failed) >= 5
+    monkeypatch.setattr(clock, "now", lambda: t0 + timedelta(hours=1))
+    accounts.change_own_password(clinic, user, old="secret-1", new="brand-new", confirm="brand-new")
+    assert accounts.authenticate(clinic, "front", "brand-new").username == "front"
+
+
 # --- who may manage accounts ---------------------------------------------------------------------
 
 
