@@ -23,6 +23,13 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
+def whole_number(text: str) -> int | None:
+    """A typed whole number (full-width ``３０`` too, after NFKC), or None: only the digits 0–9, no sign,
+    no ``_`` or other scripts' digits, which Python's ``int()`` would take (and ``²``, which it refuses)."""
+    text = nfkc(text)
+    return int(text) if text and text.isascii() and text.isdigit() else None
+
+
 def has_foreign_digits(text: str) -> bool:
     """A decimal digit that is not 0–9 (``٣``, ``३``): Python's ``isdigit()`` and ``int()`` take them."""
     return any(c.isdigit() and not "0" <= c <= "9" for c in text)

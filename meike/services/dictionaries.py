@@ -29,6 +29,8 @@ from meike.models import (
 from meike.money import MAX_FEN
 from meike.permissions import Actor, Page
 from meike.rules.pinyin import initials
+from meike.rules.validation import nfkc
+from meike.rules.text import take_text
 from meike.services import audit
 
 
@@ -179,11 +181,11 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
     label = KIND_LABELS[kind]
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
-    name = str(values.get("name", "")).strip()
-    if not name:
+    name = take_text(errors, values.get("name", ""), field="name", label="名称", limit=60)
+    if "name" in errors:
+        pass
+    elif not name:
         errors["name"] = f"请填写{label}名称"
-    elif len(name) > 60:
-        errors["name"] = "名称不能超过 60 个字"
     else:
         dup = select(model.id).where(func.lower(model.name) == name.lower(), model.id != (entry_id or 0))
         if s.scalar(dup) is not None:
@@ -222,7 +224,7 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
         elif len(code) > 60:
             errors["pinyin_code"] = "拼音码不能超过 60 位"
         out["pinyin_code"] = code or initials(name)
-        out["unit"] = str(values.get("unit") or "次").strip()[:10] or "次"
+        out["unit"] = take_text(errors, values.get("unit"), field="unit", label="单位", limit=10) or "次"
         ref("category_id", Kind.ITEM_CATEGORY)
         ref("department_id", Kind.DEPARTMENT)
         for role, label in SHARE_ROLES.items():
@@ -237,8 +239,8 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
         if unknown:
             errors["roles"] = f"未知岗位：{', '.join(unknown)}"
         out["roles"] = sorted(set(roles))
-        mobile = str(values.get("mobile") or "").strip()
-        if mobile and not (mobile.isdigit() and 7 <= len(mobile) <= 15):
+        mobile = nfkc(str(values.get("mobile") or ""))
+        if mobile and not (mobile.isascii() and mobile.isdigit() and 7 <= len(mobile) <= 15):
             errors["mobile"] = "电话号码应为 7–15 位数字"
         out["mobile"] = mobile
         ref("department_id", Kind.DEPARTMENT)

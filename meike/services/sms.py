@@ -892,7 +892,7 @@ def _unwanted(s: Session, m: SmsMessage) -> str | None:
         from meike.models import Appointment
 
         appointment_id = m.dedupe_key.split(":")[1]
-        appointment = s.get(Appointment, int(appointment_id)) if appointment_id.isdigit() else None
+        appointment = s.get(Appointment, int(appointment_id)) if appointment_id.isascii() and appointment_id.isdigit() else None
         if appointment is not None and appointment.status != "booked":
             return "预约已取消或已到诊，未发送"
     return None

@@ -12,6 +12,8 @@ from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.models import SystemSetting
 from meike.permissions import Actor, Page
+from meike.rules.validation import nfkc, whole_number
+from meike.rules.text import clean_text
 from meike.services import audit
 
 
@@ -37,19 +39,24 @@ SPECS: dict[str, SettingSpec] = {
 }
 
 
+TEXT_LIMITS = {"clinic.name": 60}
+
+
 def _coerce(spec: SettingSpec, raw: Any) -> Any:
     if spec.kind is int:
         try:
-            value = int(str(raw).strip())
+            value = raw if isinstance(raw, int) and not isinstance(raw, bool) else whole_number(str(raw))
+            if value is None:
+                raise ValueError(raw)
         except ValueError:
             raise ValidationError.single(spec.key, f"{spec.label}必须是整数") from None
         if spec.minimum is not None and value < spec.minimum or spec.maximum is not None and value > spec.maximum:
             raise ValidationError.single(spec.key, f"{spec.label}应在 {spec.minimum}–{spec.maximum} 之间")
         return value
-    value = str(raw).strip()
+    value = clean_text(raw, field=spec.key, label=spec.label, limit=TEXT_LIMITS.get(spec.key, 200))
     if spec.key == "followup.postop_days":
-        parts = [p.strip() for p in value.replace("，", ",").split(",") if p.strip()]
-        if not parts or not all(p.isdigit() and 0 < int(p) <= 365 for p in parts):
+        parts = [p.strip() for p in nfkc(value).replace("，", ",").split(",") if p.strip()]
+        if not parts or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 365 for p in parts):
             raise ValidationError.single(spec.key, "请填写 1–365 之间的天数，用逗号分隔，例如 2,7,15")
         value = ",".join(str(d) for d in sorted({int(p) for p in parts}))
     if spec.key == "clinic.name" and not value:

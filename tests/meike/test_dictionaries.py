@@ -207,6 +207,12 @@ def test_unknown_staff_role_and_bad_phone_refused(clinic: Clinic, user: Actor) -
         dictionaries.add_entry(clinic, user, Kind.STAFF, {"name": "林强", "roles": ["pilot"], "mobile": "12-34"})
     assert set(e.value.errors) == {"roles", "mobile"}
     assert _rows(clinic, Kind.STAFF) == 0
+    for foreign in ("١٣٨٠٠١٣٨٠٠٠", "१३८००१३८०००"):  # other scripts' digits: isdigit() takes them
+        with pytest.raises(ValidationError) as e:
+            dictionaries.add_entry(clinic, user, Kind.STAFF, {"name": "林强", "mobile": foreign})
+        assert set(e.value.errors) == {"mobile"}
+    staff = dictionaries.add_entry(clinic, user, Kind.STAFF, {"name": "林强", "mobile": "１３８００１３８０００"})
+    assert dictionaries.get_entry(clinic, user, Kind.STAFF, staff).fields["mobile"] == "13800138000"
 
 
 @pytest.mark.parametrize(("discount", "ok"), [(1, True), (850, True), (1000, True), (0, False), (-5, False),

@@ -56,6 +56,8 @@ def test_one_bad_value_saves_nothing(clinic: Clinic, admin: Actor, user: Actor) 
         ("login.max_failures", "five"),
         ("login.max_failures", "3.5"),
         ("login.max_failures", ""),
+        ("login.max_failures", "1_0"),  # int() reads 10
+        ("login.max_failures", "٣"),  # int() reads 3
         ("login.lock_minutes", 1441),
         ("login.lock_minutes", -1),
         ("followup.postop_days", ""),
@@ -64,6 +66,7 @@ def test_one_bad_value_saves_nothing(clinic: Clinic, admin: Actor, user: Actor) 
         ("followup.postop_days", "2,seven"),
         ("followup.postop_days", "-2,7"),
         ("followup.postop_days", ", ,"),
+        ("followup.postop_days", "2,٧"),
         ("clinic.name", ""),
     ],
 )
@@ -83,11 +86,16 @@ def test_invalid_values_are_refused_with_a_field_message(clinic: Clinic, admin: 
         ("7，2，7", "2,7"),
         (" 30 ", "30"),
         ("1,365,", "1,365"),
+        ("２，７，１５", "2,7,15"),  # full-width, as typed with a Chinese input method
     ],
 )
 def test_postop_days_are_normalised(clinic: Clinic, admin: Actor, user: Actor, raw: str, stored: str) -> None:
     assert system.update(clinic, user, {"followup.postop_days": raw}) == {"followup.postop_days": stored}
     assert system.get(clinic, "followup.postop_days") == stored
+
+
+def test_a_full_width_number_is_a_number(clinic: Clinic, admin: Actor, user: Actor) -> None:
+    assert system.update(clinic, user, {"login.max_failures": "１０"}) == {"login.max_failures": 10}
 
 
 def test_changes_are_audited_with_before_and_after(clinic: Clinic, admin: Actor, user: Actor) -> None:

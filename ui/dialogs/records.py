@@ -23,6 +23,7 @@ from meike.db import Clinic
 from meike.errors import PermissionDenied, ValidationError
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor, Right
+from meike.rules.validation import nfkc
 from meike.services import accounts, dictionaries, followups, records, triage
 from meike.services.dictionaries import Entry, Kind
 from ui.dialogs.reminders import AddReminderDialog
@@ -105,8 +106,8 @@ class ConsultationDialog(FormDialog):
 
 def parse_days(text: str) -> list[int]:
     """"2,7，15" → [2, 7, 15]; anything else than whole numbers is an error beside the field."""
-    parts = [p for p in re.split(r"[\s,，、;；]+", text.strip()) if p]
-    if not parts or not all(p.isdigit() for p in parts):
+    parts = [p for p in re.split(r"[\s,，、;；]+", nfkc(text)) if p]
+    if not parts or not all(p.isascii() and p.isdigit() for p in parts):
         raise ValidationError.single("followup_days", "回访天数格式如 2,7,15")
     return [int(p) for p in parts]
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Right
-from meike.rules.validation import birthday_from_id_card, id_card_error, mask_number
+from meike.rules.validation import birthday_from_id_card, id_card_error, mask_number, whole_number
 from meike.services import customers, dictionaries
 from meike.services.customers import GENDERS, CustomerDetail
 from meike.services.dictionaries import Kind
@@ -130,9 +130,8 @@ class CustomerForm(QWidget):
                 errors["birthday"] = "生日格式应为 年-月-日，例如 1990-05-01"
         age: int | None = None
         if self.age.text().strip():
-            if self.age.text().strip().isdigit():
-                age = int(self.age.text().strip())
-            else:
+            age = whole_number(self.age.text())
+            if age is None:
                 errors["age"] = "年龄应为整数"
         if errors:
             raise ValidationError(errors)
