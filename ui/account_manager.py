@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -37,13 +37,14 @@ from meike.permissions import (
     page_code,
     right_code,
 )
-from meike.services import accounts, audit, dictionaries
+from meike.services import accounts, audit, dictionaries, system
 from meike.services.dictionaries import Kind
 from ui import geometry
 from ui.about import show_about
 from ui.audit_viewer import AuditViewer
 from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
+from ui.idle_lock import IdleLock
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
@@ -93,6 +94,14 @@ class AccountManager(QMainWindow):
         geometry.fit_to_screen(self, default=(1100, 680))
         self.reload()
         self.new_account()
+        # the administrator's window locks like the staff's: an unattended PC must not hand out rights
+        self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
+        self.idle_lock.screen.logout.connect(self.logout)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        if hasattr(self, "idle_lock"):
+            self.idle_lock.resize_cover()
 
     def setup_menus(self) -> None:
         menu = self.menuBar().addMenu("系统")

@@ -139,3 +139,20 @@ def test_the_lock_screens_own_tooltips_and_menus_still_show(qtbot, demo_clinic: 
     assert not other.isVisible()
     _unlock(window)
     assert not other.isVisible()  # a menu does not come back by itself
+
+
+def test_the_account_manager_locks_too(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """The administrator's window, left open, must not hand out rights to whoever sits down."""
+    from ui.account_manager import AccountManager
+
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    manager = AccountManager(demo_clinic, admin)
+    qtbot.addWidget(manager)
+    manager.show()
+    assert manager.idle_lock.watcher.limit_s == 10 * 60
+    manager.idle_lock.lock()
+    assert manager.idle_lock.locked and not manager.centralWidget().isVisible()
+    qtbot.keyClicks(manager.idle_lock.screen.password, "admin")
+    qtbot.keyClick(manager.idle_lock.screen.password, Qt.Key.Key_Return)
+    assert not manager.idle_lock.locked and manager.centralWidget().isVisible()
+    manager.idle_lock.stop()
