@@ -303,7 +303,7 @@ class AccountManager(QMainWindow):
             lambda pw, confirm: accounts.reset_password(self.clinic, self.actor, user_id, password=pw, confirm=confirm),
             self,
         )
-        if dialog.exec():
+        if messages.run(dialog):
             self.status.setText("密码已重置，账号锁定已解除")
             self.reload(select_id=user_id)
 

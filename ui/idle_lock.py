@@ -16,13 +16,14 @@ import time
 
 import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from meike.db import Clinic
 from meike.errors import LoginFailed
 from meike.permissions import Actor
 from meike.services import accounts, audit
 from ui.widgets.form import ERROR_STYLE
+from ui.widgets.messages import INTERRUPTED
 
 OVER_LOCK = "meike_over_lock"  # a window with this property true may show while the window is locked
 LOCKED = "meike_locked"  # set on the main window while it is locked (``ui.app.bring_forward`` reads it)
@@ -152,6 +153,8 @@ class IdleLock(QObject):
         self.hidden = [w for w in QApplication.topLevelWidgets()
                        if w is not self.window and w.isVisible() and w.window() is not self.window.window()]
         for widget in self.hidden:
+            if isinstance(widget, QDialog):  # its exec() ends with the hide: messages.run runs it again
+                widget.setProperty(INTERRUPTED, True)
             widget.hide()
         self.hidden = [w for w in self.hidden if self._comes_back(w)]
         central = getattr(self.window, "centralWidget", lambda: None)()
@@ -173,6 +176,7 @@ class IdleLock(QObject):
         hidden, self.hidden = self.hidden, []
         for widget in hidden:
             if shiboken6.isValid(widget):  # a message box that was waiting may be gone by now
+                widget.setProperty(INTERRUPTED, False)
                 widget.show()
         self.watcher.rearm()
         with self.clinic.write() as s:

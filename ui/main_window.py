@@ -29,6 +29,7 @@ from ui.about import show_about
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
 from ui.pages import factory
+from ui.widgets import messages
 
 if TYPE_CHECKING:
     from devices.callerid import CallerIdSetting
@@ -235,7 +236,7 @@ class MainWindow(QMainWindow):
             accounts.change_own_password(self.clinic, self.actor, old=old, new=new, confirm=confirm)
 
         dialog = PasswordDialog("修改密码", lambda _p, _c: None, self, with_old=save)
-        if dialog.exec():
+        if messages.run(dialog):
             self.statusBar().showMessage("密码已修改", 5000)
 
     def logout(self) -> None:

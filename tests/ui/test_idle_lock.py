@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMenu, QMessageBox
 
 from meike.db import Clinic
 from meike.services import accounts, audit, system
@@ -156,3 +156,36 @@ def test_the_account_manager_locks_too(qtbot, demo_clinic: Clinic) -> None:  # t
     qtbot.keyClick(manager.idle_lock.screen.password, Qt.Key.Key_Return)
     assert not manager.idle_lock.locked and manager.centralWidget().isVisible()
     manager.idle_lock.stop()
+
+
+def test_a_dialog_open_when_the_lock_comes_keeps_what_was_typed(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
+    """Hiding a dialog ends its exec() as if cancelled: through messages.run it waits for the unlock and
+    goes on with what was typed (here: 修改密码, the old and new passwords)."""
+    gl = accounts.authenticate(demo_clinic, "gl", "123")
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    seen: dict[str, object] = {}
+
+    def inside_exec() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, QDialog)
+        edits = [e for e in dialog.findChildren(QLineEdit) if e.isVisible()]
+        for edit, text in zip(edits, ("123", "new-pass-9", "new-pass-9"), strict=False):
+            edit.setText(text)
+        window.idle_lock.lock()
+        QTimer.singleShot(0, lambda: after_lock(dialog))
+
+    def after_lock(dialog: QDialog) -> None:
+        seen["hidden_while_locked"] = not dialog.isVisible()
+        window.idle_lock.screen.password.setText("123")
+        assert window.idle_lock.screen.try_unlock()
+        seen["back"] = dialog.isVisible()
+        seen["kept"] = [e.text() for e in dialog.findChildren(QLineEdit) if e.isVisible()][:3]
+        dialog.reject()
+
+    QTimer.singleShot(0, inside_exec)
+    window.change_password()
+    assert seen["hidden_while_locked"] and seen["back"]
+    assert seen["kept"] == ["123", "new-pass-9", "new-pass-9"]
+    window.idle_lock.stop()

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
+
+# Set by the idle lock on a dialog it hides: hiding a dialog ends its exec() as if it were cancelled.
+INTERRUPTED = "meike_hidden_by_lock"
+
+
+def run(dialog: QDialog) -> int:
+    """``dialog.exec()`` that outlasts the idle lock: when the lock hid the dialog (which ends exec()), it
+    is run again at once — hidden until the unlock — with what was typed still in it."""
+    while True:
+        result = dialog.exec()
+        if not dialog.property(INTERRUPTED):
+            return result
+        dialog.setProperty(INTERRUPTED, False)
 
 
 def ask(parent: QWidget | None, title: str, text: str) -> bool:
-    answer = QMessageBox.question(parent, title, text,
-                                  QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                  QMessageBox.StandardButton.No)
-    return answer == QMessageBox.StandardButton.Yes
+    box = QMessageBox(QMessageBox.Icon.Question, title, text,
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    return run(box) == QMessageBox.StandardButton.Yes
 
 
 def error(parent: QWidget | None, text: str, title: str = "无法完成") -> None:
