@@ -148,10 +148,13 @@ def pending(clinic: Clinic) -> list[Pending]:
     return sorted(out, key=lambda e: e.at)
 
 
-def run(clinic: Clinic, entry: Pending, call: Callable[[], T]) -> T:
+def run(clinic: Clinic, entry: Pending, call: Callable[[], T], *, keep_refused: bool = False) -> T:
     """Write ``entry`` down, send ``call``, clear the entry once the call has answered.
 
-    A refusal (a message for the cashier) wrote nothing, so the entry goes too. Anything else — a lost
+    A refusal (a message for the cashier) wrote nothing, so the entry goes too — the cashier sees it in
+    the dialog that is still open — except for a retry after a crash (``keep_refused``): there the money
+    may be in the drawer with no dialog left, so a refusal (another cashier's scope, a changed account, a
+    supervisor needed) keeps it until a cashier who can completes it or 放弃 it. Anything else — a lost
     connection, a full disk, the program dying — leaves it for the next login (the same dialog may also
     send it again with the same key, which rewrites it)."""
     try:
@@ -162,7 +165,7 @@ def run(clinic: Clinic, entry: Pending, call: Callable[[], T]) -> T:
     try:
         result = call()
     except MeikeError as e:
-        if not isinstance(e, StorageError):
+        if not keep_refused and not isinstance(e, StorageError):
             clear(entry.key)
         raise
     clear(entry.key)
@@ -247,7 +250,8 @@ class Outcome:
 
 def retry(clinic: Clinic, actor: Actor, entry: Pending) -> Outcome:
     """重试: the same call with the same key (payments, top-ups, coupon sales) — its first receipt if it had
-    gone through, else done now; a supervisor's call is only looked up. Cleared when answered."""
+    gone through, else done now; a supervisor's call is only looked up. Cleared when done or found; a
+    refusal keeps it (``run``'s ``keep_refused``)."""
     from meike.services import cashier, ledger
 
     actor.require_page(Page.CASHIER)
@@ -260,17 +264,17 @@ def retry(clinic: Clinic, actor: Actor, entry: Pending) -> Outcome:
     p = entry.params
     if entry.op == "pay":
         assert entry.order_id is not None
-        result: Any = run(clinic, entry, lambda: cashier.pay(
+        result: Any = run(clinic, entry, keep_refused=True, call=lambda: cashier.pay(
             clinic, actor, entry.order_id, _back(p.get("tenders")), idempotency_key=entry.key,  # type: ignore[arg-type]
             allow_arrears=bool(p.get("allow_arrears")), expected_version=p.get("expected_version")))
         return Outcome(result.receipt_no, result.receipt_id, result.paid_fen, not result.replayed)
     if entry.op == "top_up":
-        result = run(clinic, entry, lambda: ledger.top_up(
+        result = run(clinic, entry, keep_refused=True, call=lambda: ledger.top_up(
             clinic, actor, entry.customer_id, account=str(p.get("account")), tenders=_back(p.get("tenders")),
             idempotency_key=entry.key, staff_id=p.get("staff_id"), department_id=p.get("department_id"),
             inpatient_no=str(p.get("inpatient_no") or "")))
     else:
-        result = run(clinic, entry, lambda: ledger.sell_coupon(
+        result = run(clinic, entry, keep_refused=True, call=lambda: ledger.sell_coupon(
             clinic, actor, entry.customer_id, name=str(p.get("name")), face_value_fen=int(p.get("face_value_fen", 0)),
             valid_until=date.fromisoformat(str(p.get("valid_until"))), tenders=_back(p.get("tenders")),
             idempotency_key=entry.key))

@@ -136,6 +136,31 @@ def test_a_refusal_clears_the_entry_and_a_storage_failure_keeps_it(
     assert [e.key for e in journal.pending(clinic)] == ["unknown"]
 
 
+def test_a_retry_that_is_refused_keeps_the_entry(
+        clinic: Clinic, desk: Desk, frozen: list[datetime], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a crash the money may be in the drawer with no dialog left: a retry by someone who cannot
+    complete it (a changed account, another scope, a supervisor needed) must not forget it."""
+    from meike.errors import AccountChanged, MeikeError
+    from meike.services import accounts
+
+    with monkeypatch.context() as m:
+        _crash_before(m, ledger, "top_up")
+        with pytest.raises(Crash):
+            journal.top_up(clinic, desk.cashier, desk.member, account="prepaid", tenders=[_cash(desk, 300_000)],
+                           idempotency_key="drawer-1")
+    [entry] = journal.pending(clinic)
+    accounts.set_active(clinic, desk.admin, desk.cashier.user_id, False)
+    with pytest.raises(MeikeError) as e:
+        journal.retry(clinic, desk.cashier, entry)
+    assert isinstance(e.value, AccountChanged)
+    assert [p.key for p in journal.pending(clinic)] == ["drawer-1"]  # still offered
+    accounts.set_active(clinic, desk.admin, desk.cashier.user_id, True)
+    again = accounts.authenticate(clinic, desk.cashier.username, "secret-1")
+    assert journal.retry(clinic, again, entry).sent_again
+    assert journal.pending(clinic) == []
+    assert ledger.customer_accounts(clinic, again, desk.member).balances["prepaid"] == 300_000
+
+
 def test_the_journal_holds_ids_and_amounts_only_and_is_the_owners_only(
         clinic: Clinic, desk: Desk, frozen: list[datetime], monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as m:

@@ -18,6 +18,7 @@ from tests.conftest import make_user
 from tests.ui.cashier_support import click, methods
 from ui.dialogs.cashier_pending import PendingMoneyDialog, offer
 from ui.dialogs.payment import PaymentDialog
+from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
 
@@ -98,6 +99,11 @@ def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_
     assert dialog.list.count() == 2 and "预存" in dialog.list.item(0).text()
     click(qtbot, dialog.retry_button)
     assert dialog.message.text().startswith("当时没有办理成功，现在已预存 ¥500.00，收据号 R")
+    asked: list[str] = []
+    monkeypatch.setattr(messages, "ask", lambda _p, title, _t: asked.append(title) or False)
+    click(qtbot, dialog.drop_button)  # 放弃 asks first: 否 keeps it
+    assert asked == ["放弃这一笔"] and dialog.list.count() == 1
+    monkeypatch.setattr(messages, "ask", lambda *_a: True)
     click(qtbot, dialog.drop_button)
     assert dialog.message.text() == "已放弃：预存 ¥500.00"
     assert dialog.list.count() == 0 and not dialog.retry_button.isEnabled()

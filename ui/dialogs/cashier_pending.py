@@ -21,6 +21,7 @@ from meike.db import Clinic
 from meike.errors import MeikeError
 from meike.permissions import Actor, Page
 from ui.dialogs.cashier_common import print_receipt, yuan
+from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class PendingMoneyDialog(QDialog):
             outcome = journal.retry(self.clinic, self.actor, entry)
         except MeikeError as e:
             self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"{entry.label}没有办理：{e.message}")
+            self.message.setText(f"{entry.label}没有办理：{e.message}。这一笔仍保留，请由有权限的收银员重试")
             return
         if outcome.receipt_no is None:
             self.message.setText(f"这笔{entry.label}当时没有办理成功，没有收付任何款项；如仍需办理，请重新操作。")
@@ -112,6 +113,9 @@ class PendingMoneyDialog(QDialog):
     def drop(self) -> None:
         entry = self.current()
         if entry is None:
+            return
+        if not messages.ask(self, "放弃这一笔", f"放弃后不再提示这笔{entry.label} {yuan(entry.amount_fen)}。"
+                            "请先确认顾客是否已经付款、款项是否已另行入账。确定放弃吗？"):
             return
         journal.clear(entry.key)
         self.message.setStyleSheet("")
