@@ -67,7 +67,7 @@ from meike.models import (
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
-from meike.services import audit
+from meike.services import audit, receipt_seal
 from meike.services.cashier import STATUS_LABELS
 from meike.services.dayclose import DayReport, report_in
 from meike.services.followups import KINDS, TALLY_KEYS, tallies_recounted
@@ -614,6 +614,7 @@ class _Audited:
     at: datetime
     user_id: int | None
     amount: int | None
+    seal: str | None = None  # receipt_seal: everything the receipt moved, as written (rows since issue 14)
 
 
 def _audit_cross_check(s: Session, report: CheckReport) -> None:
@@ -636,10 +637,20 @@ def _audit_cross_check(s: Session, report: CheckReport) -> None:
             continue
         number = after.get("receipt_no")
         if isinstance(number, str):
-            receipts[number] = _Audited(entry_id, action, at, user_id, _audited_amount(action, after))
+            seal = after.get("seal")
+            receipts[number] = _Audited(entry_id, action, at, user_id, _audited_amount(action, after),
+                                        seal if isinstance(seal, str) else None)
         if action == "order.void" and isinstance(after.get("voided_receipts"), list):
             voided.update(str(n) for n in after["voided_receipts"])
     details: list[str] = []
+    sealed = {number: seen.seal for number, seen in receipts.items() if seen.seal is not None}
+    if sealed:
+        for number, now in receipt_seal.all_seals(s):
+            kept = sealed.pop(number, None)
+            if kept is not None and kept != now:
+                seen = receipts[number]
+                details.append(f"收据 {number}：顾客、收款方式、账户、金额或业绩与操作日志第 {seen.entry_id} 条"
+                               f"（{audit.action_label(seen.action)}，{seen.at:%Y-%m-%d %H:%M}）记下的不符（写入后被改动）")
     for number, amount, cashier_id, status, kind in s.execute(
             select(Receipt.receipt_no, Receipt.amount_fen, Receipt.cashier_id, Receipt.status, Receipt.kind)
             .order_by(Receipt.business_date, Receipt.receipt_no).execution_options(yield_per=20_000)):

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from meike import clock, excel
 from meike.db import Clinic
+from meike.errors import ValidationError
 from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
 from meike.privacy import MASK, mask_details
 from meike.rules.text import search_text
-from meike.services import audit_guard
+from meike.services import audit_guard, receipt_seal
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -71,6 +72,9 @@ def record(
     Personal fields of ``before`` / ``after`` are masked here (``meike.privacy``): the log keeps ids
     and which fields changed, never a customer's name, numbers, address or notes.
     """
+    if after is not None and action in receipt_seal.SEALED_ACTIONS and isinstance(after.get("receipt_no"), str):
+        # the receipt's rows are flushed by the query: the seal is of what this transaction wrote
+        after = {**after, "seal": receipt_seal.seal(session, after["receipt_no"])}
     before, after = mask_details(before, entity), mask_details(after, entity)
     head = _head(session)
     username = actor.username if actor else (who or "system")[:40]
@@ -250,6 +254,8 @@ class AuditFilter:
         if self.username.strip():
             clauses.append(AuditEntry.username == search_text(self.username, field="username", limit=64))
         if self.category:
+            if self.category not in CATEGORIES:
+                raise ValidationError.single("category", "请选择操作类别")
             prefixes = CATEGORIES[self.category][1]
             clauses.append(or_(*[AuditEntry.action.startswith(p, autoescape=True) if p.endswith(".")
                                  else AuditEntry.action == p for p in prefixes]))

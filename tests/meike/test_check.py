@@ -249,6 +249,24 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         {"day_close"}, "科室 美容外科 日结时"),
     "a day close deleted": (lambda c: ["DELETE FROM day_closes"],
                             {"day_close_audit"}, "2026-03-02：操作日志第"),
+    # the review of issue 14: what the receipt's seal in its audit row finds (any day, open or closed)
+    "a closed day's top-up moved to another customer": (lambda c: [
+        "UPDATE receipts SET customer_id = (SELECT id FROM customers WHERE name = '李四')"
+        " WHERE receipt_no = 'R20260302-0001'",
+        "UPDATE account_entries SET customer_id = (SELECT id FROM customers WHERE name = '李四')"
+        " WHERE receipt_id = (SELECT id FROM receipts WHERE receipt_no = 'R20260302-0001')"],
+        {"receipt_audit"}, "收据 R20260302-0001：顾客、收款方式、账户、金额或业绩与操作日志第"),
+    "an open day's tender moved between methods": (lambda c: [
+        "UPDATE payments SET payment_method_id = (SELECT id FROM payment_methods WHERE name = '微信')"
+        " WHERE id = (SELECT min(id) FROM payments WHERE business_date = '2026-03-03' AND account IS NULL)"],
+        {"receipt_audit"}, "与操作日志第"),
+    "an open day's deposit refund booked as prepaid": (lambda c: [
+        "UPDATE account_entries SET account = 'prepaid' WHERE business_date = '2026-03-03' AND account = 'deposit'"],
+        {"receipt_audit"}, "与操作日志第"),
+    "a consultant's commission moved to a doctor": (lambda c: [
+        "UPDATE performance_entries SET staff_id = (SELECT id FROM staff WHERE name = '李医生')"
+        " WHERE role = 'consultant'"],
+        {"receipt_audit"}, "与操作日志第"),
     "a payment pointing at a missing payment method": (lambda c: [
         f"UPDATE payments SET payment_method_id = 9999 WHERE id = {first_id('payments', '1')}"],
         {"foreign_key"}, "payments 第"),
