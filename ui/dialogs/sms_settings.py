@@ -31,8 +31,8 @@ from meike.models.sms import MESSAGE_KINDS
 from meike.permissions import Actor
 from meike.services import sms
 from meike.services.sms import BAUD_RATES, CHANNEL_LABELS, FIELDS, KIND_LABELS, Template
-from ui.pages.settings import DeviceSettings
 from ui.widgets import messages
+from ui.widgets.device_settings import DeviceSettings
 from ui.widgets.form_dialog import FormDialog
 
 TEMPLATE_COLUMNS = ["类型", "名称", "内容", "阿里云模板编号", "腾讯云模板 ID", "状态"]
