@@ -31,9 +31,11 @@ from meike.models.phone import CallRecord
 from meike.models.records import Consultation, Reminder, ReminderTally, ReminderTallyState, Treatment
 from meike.models.sms import SmsMessage, SmsTemplate
 from meike.models.system import SystemSetting
+from meike.models.text_guard import check_row
 from meike.models.visits import Appointment, Visit
 
 __all__ = [
+    "check_row",
     "LoginThrottle",
     "AuditHead",
     "CallRecord",

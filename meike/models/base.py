@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, MetaData
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import operators
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -16,3 +21,33 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+
+_ARITHMETIC = {operators.add, operators.sub, operators.mul, operators.neg, operators.mod}
+
+
+class Money(TypeDecorator[int]):
+    """Money in fen: 64-bit, read back as ``int``.
+
+    ¥21,474,836.48 (2³¹ fen) is a real sum, far below the limit ``meike.money.MAX_FEN`` (¥1000亿):
+    BIGINT on PostgreSQL (migration 0017); SQLite's INTEGER holds 64 bits already and stays INTEGER.
+    PostgreSQL's ``SUM`` of a BIGINT is a NUMERIC, which the driver reads as ``Decimal``: sums of a
+    money column, and arithmetic on one (``amount_fen * sessions``), keep this type and come back as
+    ``int`` like every amount.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    class comparator_factory(BigInteger.Comparator[int]):  # noqa: N801 (SQLAlchemy's name)
+        def _adapt_expression(self, op: Any, other_comparator: Any) -> tuple[Any, TypeEngine[Any]]:
+            if op in _ARITHMETIC and isinstance(other_comparator.type, Integer | Money):
+                return op, self.type
+            return super()._adapt_expression(op, other_comparator)  # type: ignore[no-any-return]
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(Integer() if dialect.name == "sqlite" else BigInteger())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)

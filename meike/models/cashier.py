@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from meike.models.base import Base
+from meike.models.base import Base, Money
 from meike.models.customers import Customer
 
 ORDER_NEW = "new"  # 新单 / 未付款
@@ -31,7 +31,7 @@ class Order(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"), index=True)  # None: walk-in
     status: Mapped[str] = mapped_column(String(12), default=ORDER_NEW)
-    total_fen: Mapped[int] = mapped_column(Integer, default=0)
+    total_fen: Mapped[int] = mapped_column(Money(), default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     settled_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -44,7 +44,7 @@ class Order(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTime)
     invoice_no: Mapped[str] = mapped_column(String(40), default="")
     invoice_title: Mapped[str] = mapped_column(String(100), default="")
-    invoice_fen: Mapped[int] = mapped_column(Integer, default=0)
+    invoice_fen: Mapped[int] = mapped_column(Money(), default=0)
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Every UPDATE checks and bumps the version: two PCs never silently overwrite each other.
@@ -72,9 +72,9 @@ class OrderLine(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     item_name: Mapped[str] = mapped_column(String(60))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
-    unit_price_fen: Mapped[int] = mapped_column(Integer)
-    amount_fen: Mapped[int] = mapped_column(Integer)
-    list_price_fen: Mapped[int] = mapped_column(Integer, default=0)  # the item's price when the order opened
+    unit_price_fen: Mapped[int] = mapped_column(Money())
+    amount_fen: Mapped[int] = mapped_column(Money())
+    list_price_fen: Mapped[int] = mapped_column(Money(), default=0)  # the item's price when the order opened
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     package_sessions: Mapped[int] = mapped_column(Integer, default=0)  # > 0: sells a course of N sessions
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id"))  # paid by a session of it
@@ -127,7 +127,7 @@ class Promotion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
-    price_fen: Mapped[int | None] = mapped_column(Integer)  # per session / unit
+    price_fen: Mapped[int | None] = mapped_column(Money())  # per session / unit
     discount_permille: Mapped[int | None] = mapped_column(Integer)  # 800 = 八折 of the list price
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
@@ -152,7 +152,7 @@ class Receipt(Base):
     kind: Mapped[str] = mapped_column(String(20))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
-    amount_fen: Mapped[int] = mapped_column(Integer)  # what the document moves (tenders, signed)
+    amount_fen: Mapped[int] = mapped_column(Money())  # what the document moves (tenders, signed)
     status: Mapped[str] = mapped_column(String(12), default="valid")  # valid / voided
     cashier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -181,7 +181,7 @@ class Payment(Base):
     payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
     # Set when the method draws on a customer account (its kind is prepaid / deposit / coupon / inpatient).
     account: Mapped[str | None] = mapped_column(String(12))
-    amount_fen: Mapped[int] = mapped_column(Integer)  # > 0 received, < 0 paid out
+    amount_fen: Mapped[int] = mapped_column(Money())  # > 0 received, < 0 paid out
     business_date: Mapped[date] = mapped_column(Date)
     received_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -203,7 +203,7 @@ class OrderAdjustment(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))  # reprice / refund / package_refund
-    amount_fen: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(Money())
     sessions: Mapped[int] = mapped_column(Integer, default=0)
     reverse_performance: Mapped[bool] = mapped_column(default=False)
     receipt_id: Mapped[int | None] = mapped_column(ForeignKey("receipts.id"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from meike.models.base import Base
+from meike.models.base import Base, Money
 
 
 class DictionaryMixin:
@@ -40,8 +40,8 @@ class Item(DictionaryMixin, Base):
                         "AND share_developer_pct BETWEEN 0 AND 100", name="shares_percent"),
     )
 
-    price_fen: Mapped[int] = mapped_column(Integer, default=0)
-    min_price_fen: Mapped[int] = mapped_column(Integer, default=0)
+    price_fen: Mapped[int] = mapped_column(Money(), default=0)
+    min_price_fen: Mapped[int] = mapped_column(Money(), default=0)
     pinyin_code: Mapped[str] = mapped_column(String(60), default="", index=True)
     unit: Mapped[str] = mapped_column(String(10), default="次")
     category_id: Mapped[int | None] = mapped_column(ForeignKey("item_categories.id"))

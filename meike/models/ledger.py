@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meike.models.base import Base
+from meike.models.base import Base, Money
 
 # Customer account kinds. Arrears 欠款 is what the customer owes (positive = owed to the clinic).
 ACCOUNT_DEPOSIT = "deposit"  # 定金
@@ -34,7 +34,7 @@ class AccountEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     account: Mapped[str] = mapped_column(String(12))
-    amount_fen: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(Money())
     receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"), index=True)
@@ -58,8 +58,8 @@ class Coupon(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     name: Mapped[str] = mapped_column(String(60))
-    face_value_fen: Mapped[int] = mapped_column(Integer)
-    price_fen: Mapped[int] = mapped_column(Integer)  # 0: a free coupon 赠券
+    face_value_fen: Mapped[int] = mapped_column(Money())
+    price_fen: Mapped[int] = mapped_column(Money())  # 0: a free coupon 赠券
     valid_until: Mapped[date] = mapped_column(Date)
     receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
@@ -77,7 +77,7 @@ class Package(Base):
     item_name: Mapped[str] = mapped_column(String(60))
     order_line_id: Mapped[int] = mapped_column(Integer, unique=True)  # the line that sold it
     sessions: Mapped[int] = mapped_column(Integer)
-    value_fen: Mapped[int] = mapped_column(Integer)  # what the course was sold for
+    value_fen: Mapped[int] = mapped_column(Money())  # what the course was sold for
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -111,7 +111,7 @@ class PerformanceEntry(Base):
     role: Mapped[str] = mapped_column(String(12))  # consultant / doctor / developer / referrer / department
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
-    amount_fen: Mapped[int] = mapped_column(Integer)
+    amount_fen: Mapped[int] = mapped_column(Money())
     business_date: Mapped[date] = mapped_column(Date)
 
 
@@ -123,7 +123,7 @@ class DayClose(Base):
     business_date: Mapped[date] = mapped_column(Date, primary_key=True)
     closed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[datetime] = mapped_column(DateTime)
-    expected_cash_fen: Mapped[int] = mapped_column(Integer)
-    counted_cash_fen: Mapped[int] = mapped_column(Integer)
+    expected_cash_fen: Mapped[int] = mapped_column(Money())
+    counted_cash_fen: Mapped[int] = mapped_column(Money())
     summary: Mapped[str] = mapped_column(Text)  # the day's totals as JSON, as printed at the close
     note: Mapped[str] = mapped_column(Text, default="")

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meike.models.base import Base
+from meike.models.base import Base, Money
 
 
 class Consultation(Base):
@@ -36,7 +36,7 @@ class Treatment(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     item_name: Mapped[str] = mapped_column(String(60))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
-    price_fen: Mapped[int] = mapped_column(Integer)  # unit price agreed
+    price_fen: Mapped[int] = mapped_column(Money())  # unit price agreed
     doctor_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     performed_on: Mapped[date] = mapped_column(Date)
     notes: Mapped[str] = mapped_column(Text, default="")

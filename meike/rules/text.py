@@ -37,3 +37,78 @@ def search_text(text: str | None, *, field: str = "text", limit: int = MAX_SEARC
     if problem is not None:
         raise ValidationError.single(field, problem)
     return text
+
+
+# --- stored text -----------------------------------------------------------------------------------
+#
+# What a user types into a field that is stored (a name, an address, a note, a reason, an invoice
+# number) passes ``clean_text`` at the service boundary: NFC, line breaks made ``\n`` (and, in a
+# one-line field, any tab or line break a paste brought made one space), trimmed; then refused, with
+# a Chinese message naming the field, when it is longer than the field holds or keeps a character no
+# database should hold: NUL (PostgreSQL refuses it outright), other control characters, lone
+# surrogates. Astral characters (𠮷, emoji), right-to-left marks, quotes, ``%``, ``_`` and ``\`` are
+# text like any other and come back as typed. Lengths count characters, as VARCHAR(n) does.
+
+NOTE_MAX = 2000  # a note, a reason, a follow-up's result: a page of text
+CONTENT_MAX = 10_000  # a consultation's text
+
+_ONE_LINE = str.maketrans({"\t": " ", "\n": " ", "\r": " ", "\v": " ", "\f": " ",
+                           "\x85": " ", "\u2028": " ", "\u2029": " "})
+
+
+def normalise_text(value: object, *, multiline: bool = False) -> str:
+    """``value`` as it would be stored: NFC, ``\\r\\n`` and ``\\r`` → ``\\n`` (one-line: whitespace
+    controls → a space), trimmed. Nothing is refused here; ``clean_text`` does that."""
+    text = "" if value is None else str(value)
+    text = unicodedata.normalize("NFC", text)
+    if multiline:
+        text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    else:
+        text = text.translate(_ONE_LINE)
+    return text.strip()
+
+
+def unsafe_char(text: str, *, multiline: bool = False) -> str | None:
+    """The first character of ``text`` that cannot be stored: a control character (only ``\\n`` and
+    ``\\t`` in a multi-line text) or a lone surrogate."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs") and not (multiline and ch in "\n\t"):
+            return ch
+    return None
+
+
+def text_error(text: str, *, label: str, limit: int, multiline: bool = False) -> str | None:
+    """Why ``text`` (already normalised) cannot be stored in the field called ``label``; None when it can."""
+    if len(text) > limit:
+        return f"{label}不能超过 {limit:,} 个字"
+    bad = unsafe_char(text, multiline=multiline)
+    if bad is not None:
+        return f"{label}含有无法保存的字符（U+{ord(bad):04X}）"
+    return None
+
+
+def clean_text(value: object, *, field: str, label: str, limit: int, multiline: bool = False,
+               required: bool = False) -> str:
+    """``value`` normalised and checked, ready to store.
+
+    Raises:
+        ValidationError: ``{field: message}``: too long, an unsafe character, or empty when required.
+    """
+    text = normalise_text(value, multiline=multiline)
+    problem = text_error(text, label=label, limit=limit, multiline=multiline)
+    if problem is None and required and not text:
+        problem = f"请填写{label}"
+    if problem is not None:
+        raise ValidationError.single(field, problem)
+    return text
+
+
+def take_text(errors: dict[str, str], value: object, *, field: str, label: str, limit: int,
+              multiline: bool = False, required: bool = False) -> str:
+    """``clean_text`` for a form checked all at once: a problem goes into ``errors`` and the
+    normalised text is returned anyway (it is not stored while ``errors`` holds anything)."""
+    try:
+        return clean_text(value, field=field, label=label, limit=limit, multiline=multiline, required=required)
+    except ValidationError as e:
+        errors.setdefault(field, e.errors[field])
+        return normalise_text(value, multiline=multiline)

@@ -22,10 +22,14 @@ from meike.db.prepared import Prepared
 from meike.errors import LoginFailed, NotFound, PermissionDenied, ValidationError
 from meike.models import AuditEntry, Customer, Department, LoginThrottle, Staff, User, UserGrant
 from meike.permissions import ALL_GRANT_CODES, AccountLink, Actor, DataScope, Right, right_code
+from meike.rules.text import normalise_text, take_text, text_error, unsafe_char
 from meike.services import audit, system
 
 MIN_PASSWORD_LENGTH = 6
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}$")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}\Z")
+USERNAME_RULE = "用户名为 2–40 位字母、数字、汉字或 _ . -"
+MAX_PASSWORD_LENGTH = 128
+CLINIC_NAME_MAX = 60
 
 # argon2id with the library's defaults; tests may swap in cheaper parameters.
 hasher = PasswordHasher()
@@ -39,6 +43,9 @@ def verify_password(password_hash: str, password: str) -> bool:
     try:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
+        return False
+    except UnicodeError:  # a lone surrogate cannot be a password (none was ever set): the same work, no
+        hasher.verify(password_hash, password.encode("utf-8", "surrogatepass"))  # type: ignore[arg-type]
         return False
 
 
@@ -82,8 +89,11 @@ def initialise_clinic(clinic: Clinic, *, clinic_name: str, admin_password: str, 
                       admin_username: str = "admin") -> Actor:
     """First run on an empty database: name the clinic and create the administrator."""
     errors: dict[str, str] = {}
-    if not clinic_name.strip():
-        errors["clinic_name"] = "请填写诊所名称"
+    clinic_name = take_text(errors, clinic_name, field="clinic_name", label="诊所名称", limit=CLINIC_NAME_MAX,
+                            required=True)
+    admin_username = admin_username.strip()
+    if not USERNAME_RE.match(admin_username):
+        errors["admin_username"] = USERNAME_RULE
     errors.update(_password_errors(admin_password, confirm))
     if errors:
         raise ValidationError(errors)
@@ -104,6 +114,10 @@ def initialise_clinic(clinic: Clinic, *, clinic_name: str, admin_password: str, 
 def _password_errors(password: str, confirm: str | None, field: str = "password") -> dict[str, str]:
     if len(password) < MIN_PASSWORD_LENGTH:
         return {field: f"密码至少 {MIN_PASSWORD_LENGTH} 位"}
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return {field: f"密码不能超过 {MAX_PASSWORD_LENGTH} 位"}
+    if unsafe_char(password) is not None:
+        return {field: "密码含有无法使用的字符（控制字符）"}
     if confirm is not None and password != confirm:
         return {"confirm": "两次输入的密码不一致"}
     return {}
@@ -398,11 +412,12 @@ def _check_fields(s: Session, *, username: str, display_name: str, department_id
                   staff_id: int | None, data_scope: str, grants: set[str], user_id: int | None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not USERNAME_RE.match(username):
-        errors["username"] = "用户名为 2–40 位字母、数字、汉字或 _ . -"
+        errors["username"] = USERNAME_RULE
     elif s.scalar(select(User.id).where(func.lower(User.username) == username.lower(), User.id != (user_id or 0))):
         errors["username"] = f"用户名“{username}”已存在"
-    if len(display_name) > 40:
-        errors["display_name"] = "姓名不能超过 40 个字"
+    problem = text_error(display_name, label="姓名", limit=40)
+    if problem:
+        errors["display_name"] = problem
     if department_id is not None and s.get(Department, department_id) is None:
         errors["department_id"] = "部门不存在"
     if staff_id is not None and s.get(Staff, staff_id) is None:
@@ -423,7 +438,7 @@ def create_account(clinic: Clinic, actor: Actor, *, username: str, password: str
     """Create an ordinary account (the administrator account is made by the first-run dialog)."""
     actor.require_admin()
     username = username.strip()
-    display_name = display_name.strip()
+    display_name = normalise_text(display_name)
     with clinic.write() as s:
         errors = _check_fields(s, username=username, display_name=display_name, department_id=department_id,
                                staff_id=staff_id, data_scope=data_scope, grants=set(grants), user_id=None)
@@ -445,7 +460,7 @@ def update_account(clinic: Clinic, actor: Actor, user_id: int, *, username: str,
     """Edit an account's name, department, data scope, pages and rights."""
     actor.require_admin()
     username = username.strip()
-    display_name = display_name.strip()
+    display_name = normalise_text(display_name)
     with clinic.write() as s:
         user = _load(s, user_id)
         if user.is_admin:

@@ -42,7 +42,7 @@ from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDE
 from meike.models.ledger import ACCOUNT_ARREARS
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, DataScope, Page, Right
-from meike.rules.text import search_text
+from meike.rules.text import clean_text, normalise_text, search_text, take_text
 from meike.rules.validation import mask_mobile, nfkc, normalise_mobile
 from meike.services import audit, bizday, history, ledger, performance, promotions, scope
 from meike.services.customers import guard_search, load_in_scope
@@ -743,12 +743,10 @@ def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, expected
 
 
 def _reason(reason: str, what: str) -> str:
-    reason = reason.strip()
+    reason = normalise_text(reason, multiline=True)
     if not reason:
         raise ValidationError.single("reason", f"请填写{what}原因")
-    if len(reason) > MAX_REASON:
-        raise ValidationError.single("reason", f"原因不能超过 {MAX_REASON} 个字")
-    return reason
+    return clean_text(reason, field="reason", label="原因", limit=MAX_REASON, multiline=True)
 
 
 @dataclass(frozen=True)
@@ -1052,12 +1050,9 @@ def register_invoice(clinic: Clinic, actor: Actor, order_id: int, *, invoice_no:
                      amount_fen: int) -> None:
     """发票登记 on a settled order."""
     actor.require_page(Page.CASHIER)
-    invoice_no, title = invoice_no.strip(), title.strip()
     errors: dict[str, str] = {}
-    if not invoice_no:
-        errors["invoice_no"] = "请填写发票号"
-    if not title:
-        errors["invoice_title"] = "请填写发票抬头"
+    invoice_no = take_text(errors, invoice_no, field="invoice_no", label="发票号", limit=40, required=True)
+    title = take_text(errors, title, field="invoice_title", label="发票抬头", limit=100, required=True)
     if errors:
         raise ValidationError(errors)
     with clinic.write() as s:

@@ -27,7 +27,7 @@ from meike.rules.customer_class import (
     customer_class,
 )
 from meike.rules.pinyin import initials, is_pinyin_query
-from meike.rules.text import search_text
+from meike.rules.text import CONTENT_MAX, NOTE_MAX, clean_text, search_text, take_text
 from meike.rules.validation import (
     age_error,
     age_on,
@@ -483,6 +483,8 @@ PROFILE_FIELDS = (
 )
 TEXT_LIMITS = {"referrer": 40, "file_no": 30, "wechat": 40, "qq": 20, "region": 40, "address": 200,
                "occupation": 40, "card_no": 20}
+TEXT_LABELS = {"referrer": "介绍人", "file_no": "档案号", "wechat": "微信", "qq": "QQ 号", "region": "地区",
+               "address": "地址", "occupation": "职业", "card_no": "卡号"}
 REFERENCES = {"channel_id": Channel, "info_source_id": InfoSource, "cs_staff_id": Staff, "developer_id": Staff,
               "member_level_id": MemberLevel}
 
@@ -520,11 +522,9 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
         raise ValueError(f"unknown customer fields: {sorted(unknown)}")
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
-    name = str(values.get("name") or "").strip()
-    if not name:
+    name = take_text(errors, values.get("name"), field="name", label="姓名", limit=40)
+    if not name and "name" not in errors:
         errors["name"] = "请填写顾客姓名"
-    elif len(name) > 40:
-        errors["name"] = "姓名不能超过 40 个字"
     out["name"] = name
     gender = values.get("gender") or "F"
     if gender not in GENDERS:
@@ -545,11 +545,9 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
             errors[key] = "所选项目不存在"
         out[key] = int(value)
     for key, limit in TEXT_LIMITS.items():
-        text = str(values.get(key) or "").strip()
-        text = nfkc(text) if key in NUMBER_FIELDS else text
-        if len(text) > limit:
-            errors[key] = f"不能超过 {limit} 个字"
-        out[key] = text
+        raw = values.get(key)
+        raw = nfkc(str(raw or "")) if key in NUMBER_FIELDS else raw
+        out[key] = take_text(errors, raw, field=key, label=TEXT_LABELS[key], limit=limit)
     problem = digits_error(out["qq"], "QQ 号")
     if problem:
         errors["qq"] = problem
@@ -579,14 +577,15 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
         errors["age"] = problem
     out["age"] = age_on(birthday, today) if birthday is not None and "birthday" not in errors else age
     out["sms_opt_in"] = bool(values.get("sms_opt_in", True))
-    out["notes"] = str(values.get("notes") or "").strip()
+    out["notes"] = take_text(errors, values.get("notes"), field="notes", label="备注", limit=CONTENT_MAX,
+                             multiline=True)
     if "mobile" not in errors:
         existing = s.scalar(select(Customer).where(Customer.mobile == mobile, Customer.id != (customer_id or 0)))
         if existing is not None:
             if scope.in_scope(actor, existing):
                 raise DuplicateMobile(f"手机号已登记：{existing.name}（卡号 {existing.card_no}）", existing.id)
             raise DuplicateMobile(DUPLICATE_HIDDEN, None, hidden_id=existing.id)
-    if out["card_no"]:
+    if out["card_no"] and "card_no" not in errors:
         clash = s.scalar(select(Customer.id).where(Customer.card_no == out["card_no"], Customer.id != (customer_id or 0)))
         if clash is not None:
             errors["card_no"] = f"卡号 {out['card_no']} 已被使用"
@@ -611,6 +610,8 @@ def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, g
     actor.require_page(Page.REGISTRATION)
     now = now or clock.now()
     values = dict(fields, name=name, mobile=mobile, gender=gender)
+    if appointment_at is not None:
+        appointment_items, appointment_notes = _appointment_texts(appointment_items, appointment_notes, "appointment_")
     try:
         with clinic.write() as s:
             try:
@@ -639,10 +640,21 @@ def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, g
         raise
 
 
+def _appointment_texts(items: object, notes: object, prefix: str = "") -> tuple[str, str]:
+    """The typed items and note of an appointment, cleaned (fields ``items`` / ``notes``, with ``prefix``)."""
+    errors: dict[str, str] = {}
+    items = take_text(errors, items, field=f"{prefix}items", label="意向项目", limit=200)
+    notes = take_text(errors, notes, field=f"{prefix}notes", label="预约备注", limit=NOTE_MAX, multiline=True)
+    if errors:
+        raise ValidationError(errors)
+    return items, notes
+
+
 def _add_appointment(s: Session, actor: Actor, customer: Customer, at: datetime, items: str, notes: str,
                      now: datetime) -> Appointment:
-    appointment = Appointment(customer_id=customer.id, appointment_at=at, items=items.strip()[:200],
-                              cs_staff_id=customer.cs_staff_id, notes=notes.strip(), created_by_id=actor.user_id,
+    items, notes = _appointment_texts(items, notes)
+    appointment = Appointment(customer_id=customer.id, appointment_at=at, items=items,
+                              cs_staff_id=customer.cs_staff_id, notes=notes, created_by_id=actor.user_id,
                               created_at=now)
     s.add(appointment)
     s.flush()
@@ -711,12 +723,13 @@ def change_appointment(clinic: Clinic, actor: Actor, appointment_id: int, *, app
     errors = _appointment_errors(appointment_at, now)
     if errors:
         raise ValidationError(errors)
+    items, notes = _appointment_texts(items, notes)
     with clinic.write() as s:
         appointment = _booked(s, actor, appointment_id, expected_version)
         before = {"at": appointment.appointment_at, "items": appointment.items, "notes": appointment.notes}
         appointment.appointment_at = appointment_at
-        appointment.items = items.strip()[:200]
-        appointment.notes = notes.strip()
+        appointment.items = items
+        appointment.notes = notes
         audit.record(s, actor, "appointment.update", "appointment", appointment.id, before=before,
                      after={"at": appointment_at, "items": appointment.items, "notes": appointment.notes})
 
@@ -725,9 +738,7 @@ def cancel_appointment(clinic: Clinic, actor: Actor, appointment_id: int, *, rea
                        expected_version: int | None = None) -> None:
     """取消预约 with a reason (kept in the note); the row stays."""
     actor.require_page(Page.REGISTRATION)
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError.single("reason", "请填写取消原因")
+    reason = clean_text(reason, field="reason", label="取消原因", limit=200, required=True)
     with clinic.write() as s:
         appointment = _booked(s, actor, appointment_id, expected_version)
         appointment.status = "cancelled"

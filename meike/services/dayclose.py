@@ -37,6 +37,7 @@ from meike.models import (
 from meike.models.ledger import ACCOUNT_LABELS
 from meike.money import MAX_FEN
 from meike.permissions import Actor, DataScope, Page, Right
+from meike.rules.text import NOTE_MAX, clean_text
 from meike.services import audit, bizday, ledger, scope
 
 MAX_RANGE_DAYS = 3660
@@ -190,7 +191,7 @@ def close_day(clinic: Clinic, actor: Actor, *, counted_cash_fen: int, note: str 
     refusal = close_refusal(actor)
     if refusal is not None:
         raise PermissionDenied(refusal)
-    note = note.strip()
+    note = clean_text(note, field="note", label="说明", limit=NOTE_MAX, multiline=True)
     if not isinstance(counted_cash_fen, int) or not 0 <= counted_cash_fen < MAX_FEN:
         raise ValidationError.single("counted_cash", "请填写清点的现金金额")
     with clinic.write() as s:

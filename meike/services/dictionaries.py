@@ -29,8 +29,8 @@ from meike.models import (
 from meike.money import MAX_FEN
 from meike.permissions import Actor, Page
 from meike.rules.pinyin import initials
-from meike.rules.validation import nfkc
 from meike.rules.text import take_text
+from meike.rules.validation import nfkc
 from meike.services import audit
 
 

@@ -16,6 +16,7 @@ from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
 from meike.models import Appointment, Customer, Reminder, ReminderTally, ReminderTallyState, User
 from meike.permissions import Actor, DataScope, Page
+from meike.rules.text import NOTE_MAX, clean_text, take_text
 from meike.rules.validation import mask_mobile
 from meike.services import audit, scope
 from meike.services.customers import load_in_scope
@@ -45,12 +46,13 @@ def add_in(s: Session, actor: Actor, *, customer_id: int, kind: str, due: date, 
     """Add a reminder inside the caller's transaction (records set theirs this way)."""
     if kind not in KINDS:
         raise ValidationError.single("kind", "提醒类型无效")
+    note = clean_text(note, field="note", label="提醒备注", limit=NOTE_MAX, multiline=True)
     if assignee_id is not None:
         user = s.get(User, assignee_id)
         if user is None or not user.is_active or user.is_admin:
             raise ValidationError.single("assignee_id", "请选择有效的负责人")
     reminder = Reminder(customer_id=customer_id, kind=kind, due_date=due, assignee_id=assignee_id or actor.user_id,
-                        note=note.strip(), consultation_id=consultation_id, treatment_id=treatment_id,
+                        note=note, consultation_id=consultation_id, treatment_id=treatment_id,
                         created_by_id=actor.user_id, created_at=clock.now())
     s.add(reminder)
     return reminder
@@ -231,6 +233,8 @@ def list_due(clinic: Clinic, actor: Actor, *, kind: str | None = None, overdue_o
     q = _rows_query(actor).where(Reminder.status == "open",
                                  Reminder.due_date < today if overdue_only else Reminder.due_date <= today)
     if kind:
+        if kind not in KINDS:
+            raise ValidationError.single("kind", "提醒类型无效")
         q = q.where(Reminder.kind == kind)
     with clinic.read() as s:
         return [_row(r, c, a, actor) for r, c, a in s.execute(q.order_by(Reminder.due_date, Reminder.id).limit(limit))]
@@ -261,8 +265,8 @@ def complete(clinic: Clinic, actor: Actor, reminder_id: int, *, result: str,
     _require(actor)
     today = today or clock.now().date()
     errors: dict[str, str] = {}
-    if not result.strip():
-        errors["result"] = "请填写回访结果"
+    result = take_text(errors, result, field="result", label="回访结果", limit=NOTE_MAX, multiline=True,
+                       required=True)
     if next_due is not None and next_due < today:
         errors["next_due"] = "下次提醒日期不能早于今天"
     if errors:
@@ -272,7 +276,7 @@ def complete(clinic: Clinic, actor: Actor, reminder_id: int, *, result: str,
         if reminder.status != "open":
             raise ValidationError.single("result", "这条提醒已处理")
         reminder.status = "done"
-        reminder.result = result.strip()
+        reminder.result = result
         reminder.done_at = clock.now()
         reminder.done_by_id = actor.user_id
         audit.record(s, actor, "reminder.done", "reminder", reminder.id, after={"result": reminder.result})

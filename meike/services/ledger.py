@@ -46,6 +46,7 @@ from meike.models.ledger import (
 )
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, Page, Right
+from meike.rules.text import clean_text, take_text, unsafe_char
 from meike.services import audit, bizday, performance
 from meike.services.customers import load_in_scope
 
@@ -100,7 +101,7 @@ def next_receipt_no(s: Session, day: date) -> str:
 
 def check_key(key: str) -> str:
     key = key.strip()
-    if not key or len(key) > 64:
+    if not key or len(key) > 64 or unsafe_char(key) is not None:
         raise ValidationError.single("amount", "收款请求无效，请关闭后重新收款")
     return key
 
@@ -319,9 +320,12 @@ def top_up(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: st
     actor.require_page(Page.CASHIER)
     if account not in (ACCOUNT_DEPOSIT, ACCOUNT_PREPAID, ACCOUNT_INPATIENT):
         raise ValidationError.single("account", "账户类型无效")
-    inpatient_no = inpatient_no.strip()
-    if account == ACCOUNT_INPATIENT and not inpatient_no:
-        raise ValidationError.single("inpatient_no", "请填写住院编号")
+    errors: dict[str, str] = {}
+    inpatient_no = take_text(errors, inpatient_no, field="inpatient_no", label="住院编号", limit=30,
+                             required=account == ACCOUNT_INPATIENT)
+    note = take_text(errors, note, field="note", label="备注", limit=MAX_NOTE, multiline=True)
+    if errors:
+        raise ValidationError(errors)
     key = check_key(idempotency_key)
 
     def work() -> ReceiptResult:
@@ -334,7 +338,7 @@ def top_up(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: st
             receipt = write_receipt(s, actor, kind=account, customer=customer, key=key, tenders=tenders,
                                     note=note, external_only=True)
             post(s, actor, receipt, account, receipt.amount_fen, staff_id=staff_id, department_id=department_id,
-                 inpatient_no=inpatient_no, note=note.strip()[:MAX_NOTE])
+                 inpatient_no=inpatient_no, note=note)
             if account != ACCOUNT_PREPAID:
                 performance.credit_deposit(s, receipt, receipt.amount_fen, staff_id, department_id)
             audit.record(s, actor, f"account.{account}", "receipt", receipt.id, after={
@@ -357,9 +361,7 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
     """
     actor.require_page(Page.CASHIER)
     errors: dict[str, str] = {}
-    name = name.strip()
-    if not name:
-        errors["name"] = "请填写券名称"
+    name = take_text(errors, name, field="name", label="券名称", limit=60, required=True)
     if not isinstance(face_value_fen, int) or not 0 < face_value_fen < MAX_FEN:
         errors["face_value"] = "券面值必须大于 0"
     expired = valid_until < clock.now().date()
@@ -426,9 +428,7 @@ def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, acc
     actor.require_page(Page.CASHIER)
     if account not in (ACCOUNT_DEPOSIT, ACCOUNT_PREPAID, ACCOUNT_INPATIENT):
         raise ValidationError.single("account", "账户类型无效")
-    reason = reason.strip()
-    if not reason:
-        raise ValidationError.single("reason", "请填写退款原因")
+    reason = clean_text(reason, field="reason", label="退款原因", limit=MAX_NOTE, multiline=True, required=True)
     require_supervisor(supervisor, Right.REFUND, "退款")
     assert supervisor is not None
     key = check_key(idempotency_key)

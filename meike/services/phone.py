@@ -28,6 +28,7 @@ from meike.models import (
 from meike.models.ledger import ACCOUNT_LABELS
 from meike.permissions import Actor, Page, Right
 from meike.rules.customer_class import CLASS_LABELS, VISIT_TYPE_LABELS, VisitType, customer_class
+from meike.rules.text import clean_text, unsafe_char
 from meike.rules.validation import MOBILE_RE, mask_number, nfkc
 from meike.services import audit, scope
 from meike.services.followups import KINDS as REMINDER_KINDS
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 DIRECTIONS = {"in": "来电", "out": "去电"}
 VISITS, CONSULTATIONS, TREATMENTS, REMINDERS = 5, 3, 3, 5
 NOTE_LIMIT = 2000
+MAX_NUMBER = 24  # call_records.number, sms_messages.number
 
 
 def normalise_number(raw: str) -> str:
@@ -55,6 +57,17 @@ def normalise_number(raw: str) -> str:
     if len(digits) == 12 and digits.startswith("0") and MOBILE_RE.match(digits[1:]):
         digits = digits[1:]
     return digits
+
+
+def device_number(raw: str) -> str:
+    """A number as a caller-ID box reported it, fit to store: ``normalise_number``, cut to the
+    column's 24 digits when a box sends more (noise on the line, a misread). The call is still
+    recorded; the log says it happened, without the number."""
+    number = normalise_number(raw)
+    if len(number) > MAX_NUMBER:
+        log.warning("caller number of %d digits cut to %d", len(number), MAX_NUMBER)
+        number = number[:MAX_NUMBER]
+    return number
 
 
 def _show_number(actor: Actor, number: str) -> str:
@@ -168,7 +181,7 @@ def record_call(clinic: Clinic, actor: Actor, number: str, *, started_at: dateti
     actor.require_page(Page.PHONE)
     if direction not in DIRECTIONS:
         raise ValidationError.single("direction", "通话方向无效")
-    number = normalise_number(number)
+    number = device_number(number)
     with clinic.write() as s:
         if customer_id is not None:
             customer = s.get(Customer, customer_id)
@@ -251,7 +264,7 @@ def attach_recording(clinic: Clinic, actor: Actor, call_id: int, path: str) -> N
     """The call's recording file (made by the box or by this PC's line-in)."""
     actor.require_page(Page.PHONE)
     path = path.strip()
-    if not path or len(path) > 260:
+    if not path or len(path) > 260 or unsafe_char(path) is not None:
         raise ValidationError.single("recording_path", "录音文件路径无效")
     with clinic.write() as s:
         _load(s, actor, call_id).recording_path = path
@@ -259,9 +272,7 @@ def attach_recording(clinic: Clinic, actor: Actor, call_id: int, path: str) -> N
 
 def set_note(clinic: Clinic, actor: Actor, call_id: int, note: str) -> None:
     actor.require_page(Page.PHONE)
-    note = note.strip()
-    if len(note) > NOTE_LIMIT:
-        raise ValidationError.single("note", f"备注不能超过 {NOTE_LIMIT} 个字")
+    note = clean_text(note, field="note", label="备注", limit=NOTE_LIMIT, multiline=True)
     with clinic.write() as s:
         _load(s, actor, call_id).note = note
 

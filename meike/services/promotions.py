@@ -21,6 +21,7 @@ from meike.errors import NotFound, ValidationError
 from meike.models import Item, Promotion
 from meike.money import MAX_FEN, format_fen
 from meike.permissions import Actor, Page, Right
+from meike.rules.text import take_text
 from meike.services import audit, ledger
 
 MAX_DAYS = 366 * 3
@@ -92,11 +93,9 @@ def add_promotion(clinic: Clinic, actor: Actor, *, name: str, item_id: int | Non
     """Set a promotion; a price below the item's minimum needs ``supervisor`` (``Right.APPROVE_PRICE``)."""
     actor.require_page(Page.SETTINGS)
     errors: dict[str, str] = {}
-    name = name.strip()
-    if not name:
+    name = take_text(errors, name, field="name", label="名称", limit=60)
+    if not name and "name" not in errors:
         errors["name"] = "请填写促销名称"
-    elif len(name) > 60:
-        errors["name"] = "名称不能超过 60 个字"
     if item_id is None:
         errors["item_id"] = "请选择促销项目"
     if (price_fen is None) == (discount_permille is None):

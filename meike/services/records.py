@@ -18,9 +18,11 @@ from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.models import Consultation, Item, Order, Staff, StaffRole, Treatment, Visit
 from meike.permissions import Actor, Page
+from meike.rules.text import CONTENT_MAX, NOTE_MAX, clean_text, take_text
 from meike.services import audit, cashier, followups, system
 from meike.services.cashier import STATUS_LABELS
 from meike.services.customers import load_in_scope
+from meike.services.dictionaries import STAFF_ROLES
 
 
 def _require(actor: Actor) -> None:
@@ -58,8 +60,11 @@ def add_consultation(clinic: Clinic, actor: Actor, customer_id: int, *, content:
     _require(actor)
     now = now or clock.now()
     errors: dict[str, str] = {}
-    if not content.strip():
-        errors["content"] = "请填写咨询内容"
+    content = take_text(errors, content, field="content", label="咨询内容", limit=CONTENT_MAX, multiline=True,
+                        required=True)
+    items = take_text(errors, items, field="items", label="意向项目", limit=200)
+    reminder_note = take_text(errors, reminder_note, field="reminder_note", label="提醒备注", limit=NOTE_MAX,
+                              multiline=True)
     if reminder_due is not None and reminder_due < now.date():
         errors["reminder_due"] = "提醒日期不能早于今天"
     if errors:
@@ -68,7 +73,7 @@ def add_consultation(clinic: Clinic, actor: Actor, customer_id: int, *, content:
         customer = load_in_scope(s, actor, customer_id)
         consultant = _staff(s, consultant_id, "onsite_consultant", "consultant_id", "现场咨询", required=False)
         record = Consultation(customer_id=customer.id, visit_id=_visit_for(s, customer.id, visit_id, now.date()),
-                              consultant_id=consultant, items=items.strip()[:200], content=content.strip(),
+                              consultant_id=consultant, items=items, content=content,
                               created_by_id=actor.user_id, created_at=now)
         s.add(record)
         s.flush()
@@ -97,6 +102,7 @@ def add_treatment(clinic: Clinic, actor: Actor, customer_id: int, *, item_id: in
     now = now or clock.now()
     if item_id is None:
         raise ValidationError.single("item_id", "请选择项目")
+    notes = clean_text(notes, field="notes", label="备注", limit=NOTE_MAX, multiline=True)
     if followup_days is None:
         followup_days = postop_days(clinic)
     if any(not 0 < d <= 365 for d in followup_days):
@@ -117,7 +123,7 @@ def add_treatment(clinic: Clinic, actor: Actor, customer_id: int, *, item_id: in
             raise ValidationError({rename.get(k, k): v for k, v in e.errors.items()}) from None
         record = Treatment(customer_id=customer.id, visit_id=visit, item_id=item.id, item_name=item.name,
                            quantity=quantity, price_fen=price, doctor_id=doctor, performed_on=performed_on,
-                           notes=notes.strip(), order_id=order.id,
+                           notes=notes, order_id=order.id,
                            approved_by_id=(supervisor.user_id if supervisor and (price < item.min_price_fen
                                                                                   or price == 0 < item.price_fen)
                                            else None),
@@ -198,6 +204,8 @@ def list_charges(clinic: Clinic, actor: Actor, customer_id: int) -> list[ChargeR
 
 def staff_choices(clinic: Clinic, actor: Actor, role: str) -> list[tuple[int, str]]:
     _require(actor)
+    if role not in STAFF_ROLES:
+        raise ValidationError.single("role", "岗位无效")
     with clinic.read() as s:
         q = (select(Staff.id, Staff.name).join(StaffRole, StaffRole.staff_id == Staff.id)
              .where(StaffRole.role == role, Staff.is_active.is_(True)).order_by(Staff.sort_order, Staff.id))

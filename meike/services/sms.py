@@ -33,7 +33,7 @@ from meike.errors import NotFound, ValidationError
 from meike.models import Customer, SystemSetting, User
 from meike.models.sms import MESSAGE_KINDS, SmsMessage, SmsTemplate
 from meike.permissions import Actor, Page
-from meike.rules.text import search_text
+from meike.rules.text import clean_text, normalise_text, search_text, take_text, text_error
 from meike.rules.validation import MOBILE_RE, mask_mobile, normalise_mobile
 from meike.secret_box import SecretUnavailable
 from meike.services import audit, scope
@@ -51,6 +51,7 @@ PLATFORM_NAMES = {"姓名": "name", "日期": "date", "时间": "time", "项目"
 BACKOFF_MINUTES = (1, 5, 15, 60, 60)
 MAX_ATTEMPTS = 6
 MAX_TEXT = 300
+MAX_SETTING = 200  # one typed setting of the channel (a port, a key id, an address)
 MAX_BATCH = 10_000
 STALE_SENDING = timedelta(minutes=10)  # a claim older than this was left by a program that stopped
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)
@@ -119,6 +120,8 @@ def list_templates(clinic: Clinic, actor: Actor, *, kind: str | None = None,
     _require_templates_read(actor)
     q = select(SmsTemplate).order_by(SmsTemplate.kind, SmsTemplate.id)
     if kind is not None:
+        if kind not in MESSAGE_KINDS:
+            raise ValidationError.single("kind", "短信类型无效")
         q = q.where(SmsTemplate.kind == kind)
     if not include_inactive:
         q = q.where(SmsTemplate.active.is_(True))
@@ -140,21 +143,21 @@ def _clean_template(s: Session, values: Mapping[str, Any], template_id: int | No
     kind = str(values.get("kind") or "")
     if kind not in MESSAGE_KINDS:
         errors["kind"] = "请选择短信类型"
-    name = str(values.get("name") or "").strip()
-    if not name:
+    name = take_text(errors, values.get("name"), field="name", label="名称", limit=40)
+    if "name" in errors:
+        pass
+    elif not name:
         errors["name"] = "请填写模板名称"
-    elif len(name) > 40:
-        errors["name"] = "名称不能超过 40 个字"
     elif s.scalar(select(SmsTemplate.id).where(SmsTemplate.name == name, SmsTemplate.id != (template_id or 0))):
         errors["name"] = f"已有名为“{name}”的模板"
-    body = str(values.get("body") or "").strip()
+    body = take_text(errors, values.get("body"), field="body", label="短信内容", limit=MAX_TEXT, multiline=True)
     unknown = [f for f in fields_in(body) if f not in FIELDS]
-    if not body:
+    if "body" in errors:
+        pass
+    elif not body:
         errors["body"] = "请填写短信内容"
     elif unknown:
         errors["body"] = f"未知字段 {{{unknown[0]}}}，可用字段：" + " ".join(f"{{{f}}}" for f in FIELDS)
-    elif len(body) > MAX_TEXT:
-        errors["body"] = f"短信内容不能超过 {MAX_TEXT} 个字"
     out = {"kind": kind, "name": name, "body": body, "active": bool(values.get("active", True))}
     for key, label in (("aliyun_code", "阿里云模板编号"), ("tencent_code", "腾讯云模板 ID")):
         code = str(values.get(key) or "").strip()
@@ -348,6 +351,11 @@ def _clean_channel(values: Mapping[str, Any], current: ChannelSettings, hostname
     stored = stored or {}
     raw = {f.name: values.get(f.name, getattr(current, f.name)) for f in fields(ChannelSettings)}
     text = {k: str(v if v is not None else "").strip() for k, v in raw.items()}
+    for key, value in text.items():
+        problem = text_error(value, label="此项", limit=MAX_SETTING)
+        if problem is not None:
+            errors[key] = problem
+            text[key] = ""
     typed = [key for key in SECRET_FIELDS if text[key]]
     for key in SECRET_FIELDS:  # empty means "keep the saved one"
         if not text[key]:
@@ -663,12 +671,7 @@ def _platform_check(s: Session, template: SmsTemplate | None, text: str, rendere
 
 
 def _check_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise ValidationError.single("text", "请填写短信内容")
-    if len(text) > MAX_TEXT:
-        raise ValidationError.single("text", f"短信内容不能超过 {MAX_TEXT} 个字")
-    return text
+    return clean_text(text, field="text", label="短信内容", limit=MAX_TEXT, multiline=True, required=True)
 
 
 def _new_message(*, number: str, text: str, kind: str, now: datetime, template: SmsTemplate | None = None,
@@ -797,7 +800,7 @@ def enqueue_filtered(clinic: Clinic, actor: Actor, query: CustomerQuery, *, temp
     with clinic.write() as s:
         template = _active_template(s, template_id)
         assert template is not None
-        text_body = template.body if body is None else body.strip()
+        text_body = template.body if body is None else normalise_text(body, multiline=True)
         if body is not None:
             unknown = [f for f in fields_in(text_body) if f not in FIELDS]
             if unknown:

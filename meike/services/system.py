@@ -12,8 +12,8 @@ from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.models import SystemSetting
 from meike.permissions import Actor, Page
-from meike.rules.validation import nfkc, whole_number
 from meike.rules.text import clean_text
+from meike.rules.validation import nfkc, whole_number
 from meike.services import audit
 
 

@@ -17,6 +17,7 @@ from meike.errors import NotFound, ValidationError
 from meike.models import Appointment, Staff, StaffRole, Visit
 from meike.permissions import Actor, Page
 from meike.rules.customer_class import VISIT_TYPE_LABELS, VisitType, suggest_visit_type
+from meike.rules.text import clean_text
 from meike.services import audit
 from meike.services.customers import load_in_scope
 from meike.services.history import in_treatment_course, purchase_occasions
@@ -116,15 +117,14 @@ def change_type(clinic: Clinic, actor: Actor, visit_id: int, visit_type: str) ->
 def reject(clinic: Clinic, actor: Actor, visit_id: int, *, reason: str) -> None:
     """作废 a visit entered by mistake (reason required); it stays on file and can be restored."""
     actor.require_page(Page.CUSTOMERS)
-    if not reason.strip():
-        raise ValidationError.single("reason", "请填写作废原因")
+    reason = clean_text(reason, field="reason", label="作废原因", limit=200, required=True)
     with clinic.write() as s:
         visit = _visit(s, actor, visit_id)
         if visit.status == "rejected":
             return
         visit.status = "rejected"
-        visit.reject_reason = reason.strip()
-        audit.record(s, actor, "visit.reject", "visit", visit.id, after={"reason": reason.strip()})
+        visit.reject_reason = reason
+        audit.record(s, actor, "visit.reject", "visit", visit.id, after={"reason": reason})
 
 
 def restore(clinic: Clinic, actor: Actor, visit_id: int) -> None:
