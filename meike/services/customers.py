@@ -579,12 +579,6 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
     out["sms_opt_in"] = bool(values.get("sms_opt_in", True))
     out["notes"] = take_text(errors, values.get("notes"), field="notes", label="备注", limit=CONTENT_MAX,
                              multiline=True)
-    if "mobile" not in errors:
-        existing = s.scalar(select(Customer).where(Customer.mobile == mobile, Customer.id != (customer_id or 0)))
-        if existing is not None:
-            if scope.in_scope(actor, existing):
-                raise DuplicateMobile(f"手机号已登记：{existing.name}（卡号 {existing.card_no}）", existing.id)
-            raise DuplicateMobile(DUPLICATE_HIDDEN, None, hidden_id=existing.id)
     if out["card_no"] and "card_no" not in errors:
         clash = s.scalar(select(Customer.id).where(Customer.card_no == out["card_no"], Customer.id != (customer_id or 0)))
         if clash is not None:
@@ -592,6 +586,18 @@ def _clean_profile(s: Session, actor: Actor, values: dict[str, Any], customer_id
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def _refuse_duplicate(s: Session, actor: Actor, mobile: str, customer_id: int | None) -> None:
+    """The mobile on file already: DuplicateMobile. Asked only once everything else of the form is valid,
+    right before the write: a form refused for another field says nothing about the number, so the
+    duplicate check is no oracle that rebuilds a masked mobile for free (every miss saves the customer,
+    audited)."""
+    existing = s.scalar(select(Customer).where(Customer.mobile == mobile, Customer.id != (customer_id or 0)))
+    if existing is not None:
+        if scope.in_scope(actor, existing):
+            raise DuplicateMobile(f"手机号已登记：{existing.name}（卡号 {existing.card_no}）", existing.id)
+        raise DuplicateMobile(DUPLICATE_HIDDEN, None, hidden_id=existing.id)
 
 
 def _appointment_errors(appointment_at: datetime | None, now: datetime) -> dict[str, str]:
@@ -616,14 +622,13 @@ def register_customer(clinic: Clinic, actor: Actor, *, name: str, mobile: str, g
         with clinic.write() as s:
             try:
                 clean = _clean_profile(s, actor, values, None, now.date())
-            except DuplicateMobile:
-                raise
             except ValidationError as e:
                 e.errors.update(_appointment_errors(appointment_at, now))
                 raise
             errors = _appointment_errors(appointment_at, now)
             if errors:
                 raise ValidationError(errors)
+            _refuse_duplicate(s, actor, clean["mobile"], None)
             clean["card_no"] = clean["card_no"] or next_card_no(s, now)
             customer = Customer(**clean, name_initials=initials(clean["name"]), mobile_last4=clean["mobile"][-4:],
                                 department_id=actor.department_id, registered_by_id=actor.user_id, created_at=now)
@@ -847,6 +852,8 @@ def _update_customer(clinic: Clinic, actor: Actor, customer_id: int, values: dic
             if str(values.get(key) or "").strip() == masked[key] and masked[key]:
                 values[key] = getattr(c, key)
         clean = _clean_profile(s, actor, values, customer_id, now.date())
+        if clean["mobile"] != c.mobile:
+            _refuse_duplicate(s, actor, clean["mobile"], customer_id)
         clean["card_no"] = clean["card_no"] or c.card_no
         before = {k: getattr(c, k) for k in clean}
         for key, value in clean.items():

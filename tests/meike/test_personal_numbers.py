@@ -203,3 +203,27 @@ def test_a_name_prefix_finds_names_outside_the_bmp(demo_clinic: Clinic, gl: Acto
 @pytest.fixture
 def gl(demo_clinic: Clinic) -> Actor:
     return accounts.authenticate(demo_clinic, "gl", "123")
+
+
+def test_a_refused_form_says_nothing_about_the_mobile(demo_clinic: Clinic, gl: Actor) -> None:
+    """Review of issue 14/3 and 14/9: a registration or edit refused for another field (an empty name, an
+    appointment in the past) used to answer whether the number was on file, and wrote nothing: a free
+    oracle that rebuilt a masked mobile in a few thousand tries. The duplicate check now comes last."""
+    from datetime import datetime
+
+    taken = "13655550001"
+    customers.register_customer(demo_clinic, gl, name="已登记", mobile=taken)
+    for kwargs in ({"name": ""}, {"name": "新人", "appointment_at": datetime(2000, 1, 1)}):
+        with pytest.raises(ValidationError) as e:
+            customers.register_customer(demo_clinic, gl, mobile=taken, **kwargs)
+        assert not isinstance(e.value, customers.DuplicateMobile) and "mobile" not in e.value.errors
+    with pytest.raises(customers.DuplicateMobile):  # a valid form: the duplicate is named
+        customers.register_customer(demo_clinic, gl, name="新人", mobile=taken)
+    other = customers.register_customer(demo_clinic, gl, name="别人", mobile="13655550002")
+    detail = customers.get_customer(demo_clinic, gl, other)
+    values = {k: getattr(detail, k) for k in customers.PROFILE_FIELDS}
+    with pytest.raises(ValidationError) as e:
+        customers.update_customer(demo_clinic, gl, other, dict(values, mobile=taken, name=""))
+    assert not isinstance(e.value, customers.DuplicateMobile) and "mobile" not in e.value.errors
+    with pytest.raises(customers.DuplicateMobile):
+        customers.update_customer(demo_clinic, gl, other, dict(values, mobile=taken))
