@@ -268,6 +268,20 @@ def _guard(clinic: Clinic, actor: Actor, found: tuple[str, dict[str, str]] | Non
     raise ValidationError.single(field, TOO_MANY_PROBES)
 
 
+def guard_number(clinic: Clinic, actor: Actor, number: str, *, field: str = "number") -> None:
+    """A whole number looked up outside the search box (the caller card) by a user who may not see
+    numbers: within the same budget of probes (ValidationError beyond it, logged). Call
+    ``number_missed`` when it found nobody."""
+    if number and not _may_see_numbers(actor):
+        _guard(clinic, actor, ("mobile", {"mobile": number}), field)
+
+
+def number_missed(clinic: Clinic, actor: Actor, number: str) -> None:
+    """``guard_number``'s number found nobody: it counts as a probe."""
+    if number and not _may_see_numbers(actor):
+        _missed(clinic, actor, ("mobile", {"mobile": number}), 0)
+
+
 def _missed(clinic: Clinic, actor: Actor, found: tuple[str, dict[str, str]] | None, hits: int) -> None:
     probe = _probe_of(found)
     if probe is not None and not probe[1] and hits == 0:

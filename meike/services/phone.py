@@ -30,7 +30,7 @@ from meike.permissions import Actor, Page, Right
 from meike.rules.customer_class import CLASS_LABELS, VISIT_TYPE_LABELS, VisitType, customer_class
 from meike.rules.text import clean_text, unsafe_char
 from meike.rules.validation import MOBILE_RE, mask_number, nfkc
-from meike.services import audit, scope
+from meike.services import audit, customers, scope
 from meike.services.followups import KINDS as REMINDER_KINDS
 
 log = logging.getLogger(__name__)
@@ -113,12 +113,20 @@ def _find_customer(s: Session, number: str, clause: ColumnElement[bool] | None =
 
 
 def caller_card(clinic: Clinic, actor: Actor, number: str) -> CallerCard | None:
-    """The card of the customer with this mobile, or None (unknown, withheld, or outside the scope)."""
+    """The card of the customer with this mobile, or None (unknown, withheld, or outside the scope).
+
+    For a user who may not see numbers, a number that finds nobody is a number probe like one in the
+    search box (``customers.guard_number``): typing guesses here rebuilds a masked mobile no faster
+    than there (ValidationError beyond the budget, logged)."""
     actor.require_page(Page.PHONE)
     number = normalise_number(number)
+    customers.guard_number(clinic, actor, number)
     with clinic.read() as s:
         c = _find_customer(s, number, scope.customer_clause(actor))
-        return None if c is None else card_in(s, actor, c)
+        card = None if c is None else card_in(s, actor, c)
+    if card is None:
+        customers.number_missed(clinic, actor, number)
+    return card
 
 
 def card_in(s: Session, actor: Actor, c: Customer) -> CallerCard:

@@ -227,3 +227,29 @@ def test_a_device_time_a_moment_before_the_ring_is_the_calls_start(demo_clinic: 
     assert "taken as the start" in caplog.text and MOBILE not in caplog.text
     with pytest.raises(ValidationError, match="结束时间"):  # a time well before the ring is still refused
         phone.finish_call(demo_clinic, gl, call, ended_at=NOW - timedelta(minutes=1))
+
+
+def test_guessing_numbers_at_the_caller_card_is_a_limited_probe(demo_clinic: Clinic) -> None:
+    """Review of issue 14/3: the caller card answered any typed number, so a user who may not see numbers
+    rebuilt a masked mobile in a few thousand guesses. Numbers that find nobody now count as probes."""
+    from meike.models import AuditEntry, Customer
+
+    customers.forget_probes()
+    kf = accounts.authenticate(demo_clinic, "kf", "123")
+    assert not kf.has_right(Right.VIEW_PRIVATE)
+    target = customers.search_customers(demo_clinic, kf, limit=1)[0]
+    refused = 0
+    for i in range(40):
+        try:
+            phone.caller_card(demo_clinic, kf, f"1990000{i:04d}")
+        except ValidationError as e:
+            assert "号码查询过于频繁" in e.errors["number"]
+            refused += 1
+    assert refused == 20  # 20 different misses in 10 minutes, then nothing more
+    with demo_clinic.read() as s:
+        mobile = s.scalar(select(Customer.mobile).where(Customer.id == target.id))
+    with pytest.raises(ValidationError):  # even a number that would find someone
+        phone.caller_card(demo_clinic, kf, mobile)
+    with demo_clinic.read() as s:
+        assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "privacy.search_limited")) is not None
+    customers.forget_probes()
