@@ -40,7 +40,8 @@ bench: $(STAMP) dist     ## speed on large synthetic data, figures in bench/resu
 	$(PY) -m bench.callerid
 	$(PY) -m bench.frozen_start
 
-crashtest: $(STAMP)      ## SIGKILL a cashier at random instants, audit the books: bench/reliability.json
+crashtest: $(STAMP)      ## SIGKILL cashiers at random instants (one, two at once, on PostgreSQL when
+                         ## MEIKE_TEST_DATABASE_URL is set), audit the books with meike.check: bench/reliability.json
 	$(PY) -m bench.crashtest
 
 lint: $(STAMP)

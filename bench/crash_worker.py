@@ -1,12 +1,21 @@
 """The crash-test worker: random money operations through the services until the harness kills it.
 
-``python -m bench.crash_worker DB SEED`` imports, prints "loaded" and waits for "go" on stdin (the
-harness starts it early, so the imports overlap the previous round), then opens the clinic, replays
-the last request that was not acknowledged, prints "ready" and works until it is killed.
+``python -m bench.crash_worker URL LOG SEED`` imports, prints "loaded" and waits for "go" on stdin (the
+harness starts it early, so the imports overlap the previous round), then opens the clinic (an SQLite
+file or a PostgreSQL database), compares the audit log with this PC's anchor as the program does before
+the login (``audit_guard.check_on_start``; this "PC" is ``MEIKE_CONFIG_DIR``), replays the last request
+that was not acknowledged, prints "ready" and works until it is killed. Two workers may work on the
+same database at once (two workstations), each with its own log and its own config folder.
 
 Every request is logged before the call (an "intent" line with its idempotency key and arguments)
 and acknowledged after the call returns (an "ack" line with the receipt): one fsynced JSON line
-each, appended to ``DB.acks.jsonl``. An acknowledged request is one the cashier saw succeed.
+each, appended to ``LOG``. An acknowledged request is one the cashier saw succeed.
+
+When the database connection is lost under it (the harness ends its PostgreSQL backend with
+``pg_terminate_backend``), the call's outcome is unknown: the worker logs it as "lost" and recovers as
+the cashier's retry would, by sending the request again with the same key; a connection lost outside a
+call is just reopened. A worker that cannot recover dies; the harness then checks the books as after
+a kill.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,9 +38,10 @@ if __name__ == "__main__":  # a worker process, not the harness importing the he
 
 from argon2 import PasswordHasher  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from meike import clock  # noqa: E402
-from meike.db import Clinic, sqlite_url  # noqa: E402
+from meike.db import Clinic  # noqa: E402
 from meike.errors import MeikeError  # noqa: E402
 from meike.models import (  # noqa: E402
     AccountEntry,
@@ -47,7 +58,7 @@ from meike.models import (  # noqa: E402
     Staff,
 )
 from meike.permissions import Actor, Right  # noqa: E402
-from meike.services import accounts, cashier, dayclose, ledger  # noqa: E402
+from meike.services import accounts, audit_guard, cashier, dayclose, ledger  # noqa: E402
 from meike.services.cashier import LineSpec, Tender  # noqa: E402
 
 LOG_SUFFIX = ".acks.jsonl"
@@ -67,8 +78,28 @@ def cheap_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
-def log_path(db: Path) -> Path:
-    return db.with_name(db.name + LOG_SUFFIX)
+def log_path(folder: Path, lane: int) -> Path:
+    """The acknowledgement log of one workstation (lane) of a run."""
+    return folder / f"lane{lane}{LOG_SUFFIX}"
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """The database connection died under the call: SQLAlchemy saw a disconnect (directly or as the cause
+    of the StorageError the clinic's write transaction raised for it), or the driver's own error came
+    through as it is (``meike.db.prepared`` reads on DBAPI connections of its own)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if type(seen).__module__.startswith("psycopg") and any(
+                c.__name__ == "OperationalError" for c in type(seen).__mro__):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class Lost(Exception):
+    """A call whose connection was lost: committed or not, nobody knows until it is sent again."""
 
 
 class AckLog:
@@ -141,6 +172,7 @@ class Worker:
 
     def __init__(self, clinic: Clinic, log: AckLog, rng: random.Random, sim: SimClock, desk: Desk) -> None:
         self.clinic, self.log, self.rng, self.sim, self.d = clinic, log, rng, sim, desk
+        self.recoveries = 0
 
     # --- calling a service: intent, call, acknowledgement ------------------------------------------
 
@@ -207,7 +239,12 @@ class Worker:
         self.log.write({"t": "intent", "id": ident, "op": op, "key": key, "args": args})
         try:
             ack = self.execute(op, args, key)
-        except MeikeError as e:
+        except Exception as e:  # noqa: BLE001 (a driver error may come unwrapped)
+            if connection_lost(e):
+                self.log.write({"t": "lost", "id": ident, "op": op, "error": type(e).__name__})
+                raise Lost(op) from e
+            if not isinstance(e, MeikeError):
+                raise
             self.log.write({"t": "refused", "id": ident, "op": op, "error": str(e)})
             return None
         self.log.write({"t": "ack", "id": ident, "op": op, "key": key, **self.ack_context(op, args), **ack})
@@ -232,6 +269,8 @@ class Worker:
         try:
             ack = self.execute(op, intent["args"], key)
         except MeikeError as e:
+            if connection_lost(e):  # still unknown: ``recover`` sends it again
+                raise
             self.log.write({"t": "refused", "id": intent["id"], "op": op, "error": str(e)})
             self.log.write({**record, "refused": str(e)})
             return
@@ -449,12 +488,39 @@ class Worker:
         day = self.sim.today + timedelta(days=self.rng.choice((1, 1, 0)))
         self.call("business_date", {"day": day.isoformat()})
 
+    def recover(self) -> None:
+        """After a lost connection: the next call opens a new one (SQLAlchemy dropped the pool's); the
+        request that was in flight is sent again with its key, as the cashier's retry does. A connection
+        lost again while recovering is tried a few times more; then the worker gives up (dies)."""
+        self.recoveries += 1
+        for attempt in range(5):
+            try:
+                self.replay_pending()
+                self.log.write({"t": "recovered", "attempts": attempt + 1})
+                return
+            except Exception as e:  # noqa: BLE001 (a driver error may come unwrapped)
+                if not connection_lost(e) or attempt == 4:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
+
+    def catch_up(self) -> None:
+        """Another workstation may have closed the day this one was on: its clock moves on with the clinic."""
+        self.sim.today = max(self.sim.today, simulated_today(self.clinic))
+
     def run(self) -> None:
         names = list(OPS)
         weights = list(OPS.values())
         ops: dict[str, Callable[[], None]] = {name: getattr(self, f"op_{name}") for name in names}
         while True:
-            ops[self.rng.choices(names, weights)[0]]()
+            try:
+                self.catch_up()
+                ops[self.rng.choices(names, weights)[0]]()
+            except Lost:
+                self.recover()
+            except Exception as e:  # noqa: BLE001 lost while it looked for something to do: nothing in flight
+                if not connection_lost(e):
+                    raise
+                self.recover()
 
 
 def load_desk(clinic: Clinic) -> Desk:
@@ -484,17 +550,20 @@ def simulated_today(clinic: Clinic) -> date:
 
 
 def main(argv: list[str]) -> int:
-    db, seed = Path(argv[0]), int(argv[1])
+    url, log, seed = argv[0], AckLog(Path(argv[1])), int(argv[2])
     gc.freeze()
     gc.enable()
     print("loaded", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 0
     accounts.hasher = cheap_hasher()
-    clinic = Clinic.open(sqlite_url(db))
+    clinic = Clinic.open(url)
+    problems = audit_guard.check_on_start(clinic)  # before the login, as the program does
+    if problems:
+        log.write({"t": "start_check", "problems": problems})
     sim = SimClock(simulated_today(clinic))
     clock.now = sim.now
-    worker = Worker(clinic, AckLog(log_path(db)), random.Random(seed), sim, load_desk(clinic))
+    worker = Worker(clinic, log, random.Random(seed), sim, load_desk(clinic))
     worker.replay_pending()
     print("ready", flush=True)
     worker.run()
