@@ -603,7 +603,7 @@ def pay(clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], 
     key = ledger.check_key(idempotency_key)
 
     def replay(s: Session) -> PayResult | None:
-        found = ledger.replayed(s, key, kind=("settle", "collect"), order_id=order_id)
+        found = ledger.replayed(s, key, kind=("settle", "collect"), order_id=order_id, tenders=tenders)
         if found is None:
             return None
         _load_order(s, actor, order_id)

@@ -107,8 +107,10 @@ def check_key(key: str) -> str:
 
 
 def replayed(s: Session, key: str, *, kind: str | tuple[str, ...], customer_id: int | None = None,
-             order_id: int | None = None) -> ReceiptResult | None:
-    """The receipt an earlier call with this key wrote, if any; a key reused for another thing is refused."""
+             order_id: int | None = None, tenders: Sequence[Tender] | None = None) -> ReceiptResult | None:
+    """The receipt an earlier call with this key wrote, if any; a key reused for another thing is refused,
+    and so is one sent again with other ``tenders`` (methods and amounts): the first call went through
+    as it was, and the cashier must not be told that the corrected amount was taken."""
     receipt = s.scalar(select(Receipt).where(Receipt.idempotency_key == key))
     if receipt is None:
         return None
@@ -116,6 +118,14 @@ def replayed(s: Session, key: str, *, kind: str | tuple[str, ...], customer_id: 
     if (receipt.kind not in kinds or (customer_id is not None and receipt.customer_id != customer_id)
             or (order_id is not None and receipt.order_id != order_id)):
         raise ValidationError.single("amount", "收款请求无效，请关闭后重新收款")
+    if tenders is not None:
+        asked = sorted((t.payment_method_id, abs(t.amount_fen)) for t in tenders
+                       if isinstance(t.amount_fen, int) and t.amount_fen)
+        done = sorted((m, abs(a)) for m, a in s.execute(
+            select(Payment.payment_method_id, Payment.amount_fen).where(Payment.receipt_id == receipt.id)))
+        if asked != done:
+            raise ValidationError.single("amount", f"这笔已经办理过（收据 {receipt.receipt_no}，{yuan(abs(receipt.amount_fen))}），"
+                                                   "与现在填写的金额或支付方式不同，没有再次收付。请核对收据后关闭窗口重新办理")
     return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen, replayed=True)
 
 
@@ -331,7 +341,7 @@ def top_up(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: st
     def work() -> ReceiptResult:
         with clinic.write() as s:
             customer = _customer(s, actor, customer_id)
-            again = replayed(s, key, kind=account, customer_id=customer.id)
+            again = replayed(s, key, kind=account, customer_id=customer.id, tenders=tenders)
             if again is not None:
                 return again
             _check_staff(s, staff_id, department_id)
@@ -347,7 +357,7 @@ def top_up(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: st
                 "inpatient_no": inpatient_no})
             return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen)
 
-    return once(clinic, key, work, lambda s: replayed(s, key, kind=account))
+    return once(clinic, key, work, lambda s: replayed(s, key, kind=account, tenders=tenders))
 
 
 def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: str, face_value_fen: int,
@@ -378,7 +388,7 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
     def work() -> ReceiptResult:
         with clinic.write() as s:
             customer = _customer(s, actor, customer_id)
-            again = replayed(s, key, kind="coupon", customer_id=customer.id)
+            again = replayed(s, key, kind="coupon", customer_id=customer.id, tenders=tenders)
             if again is not None:
                 return again
             # Checked after the replay: a retry after midnight of a sale that went through gets its receipt.
@@ -415,7 +425,7 @@ def sell_coupon(clinic: Clinic, actor: Actor, customer_id: int | None, *, name: 
                 "granted_fen": granted, "supervisor": supervisor.username if granted and supervisor else None})
             return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen)
 
-    return once(clinic, key, work, lambda s: replayed(s, key, kind="coupon"))
+    return once(clinic, key, work, lambda s: replayed(s, key, kind="coupon", tenders=tenders))
 
 
 def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, account: str,
@@ -437,7 +447,7 @@ def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, acc
     def work() -> ReceiptResult:
         with clinic.write() as s:
             customer = _customer(s, actor, customer_id)
-            again = replayed(s, key, kind=kind, customer_id=customer.id)
+            again = replayed(s, key, kind=kind, customer_id=customer.id, tenders=tenders)
             if again is not None:
                 return again
             have = balance(s, customer.id, account)
@@ -457,7 +467,7 @@ def refund_balance(clinic: Clinic, actor: Actor, customer_id: int | None, *, acc
                 "reverse_performance": reverse_performance})
             return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen)
 
-    return once(clinic, key, work, lambda s: replayed(s, key, kind=kind))
+    return once(clinic, key, work, lambda s: replayed(s, key, kind=kind, tenders=tenders))
 
 
 # --- what a customer holds ---------------------------------------------------------------------

@@ -569,8 +569,11 @@ def test_every_money_call_replayed_with_its_key_changes_nothing(clinic: Clinic, 
     assert [r.receipt_no for r in again] == [r.receipt_no for r in first]
     assert all(r.replayed for r in again if not isinstance(r, cashier.VoidResult))
     assert again[-1] == first[-1]
-    assert cashier.settle(clinic, desk.cashier, order_id, payment_method_id=desk.methods["现金"], amount_fen=1,
-                          idempotency_key="pay") == first[3].receipt_no
+    # The same key with another amount is refused, never answered with the first receipt as if it were this
+    with pytest.raises(ValidationError) as e:
+        cashier.settle(clinic, desk.cashier, order_id, payment_method_id=desk.methods["现金"], amount_fen=1,
+                       idempotency_key="pay")
+    assert e.value.errors["amount"].startswith(f"这笔已经办理过（收据 {first[3].receipt_no}")
     # A key belongs to one request: used for another thing it is refused.
     refused(lambda: top_up(clinic, desk, desk.member, "prepaid", 300_000, "top"), "收款请求无效，请关闭后重新收款")
     refused(lambda: top_up(clinic, desk, desk.plain, "deposit", 300_000, "top"), "收款请求无效，请关闭后重新收款")
@@ -631,3 +634,26 @@ def test_an_invoice_is_registered_on_a_settled_order_up_to_its_net_amount(clinic
         saved = s.get(Order, order_id)
         assert saved is not None and (saved.invoice_no, saved.invoice_title, saved.invoice_fen) == (
             "No.1", "李四", 40_000)
+
+
+def test_a_key_sent_again_with_another_amount_is_refused_not_replayed(
+        clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    """Review of issue 14: a dialog keeps its key; a cashier who corrected the amount after an error that
+    had in fact gone through was told the corrected amount was taken."""
+    cash = desk.methods["现金"]
+    first = ledger.top_up(clinic, desk.cashier, desk.member, account="prepaid", tenders=[Tender(cash, 100_000)],
+                          idempotency_key="k-same")
+    again = ledger.top_up(clinic, desk.cashier, desk.member, account="prepaid", tenders=[Tender(cash, 100_000)],
+                          idempotency_key="k-same")
+    assert again.replayed and again.receipt_no == first.receipt_no
+    with pytest.raises(ValidationError) as e:
+        ledger.top_up(clinic, desk.cashier, desk.member, account="prepaid", tenders=[Tender(cash, 500_000)],
+                      idempotency_key="k-same")
+    assert f"收据 {first.receipt_no}，¥1,000.00" in e.value.errors["amount"]
+    assert ledger.customer_accounts(clinic, desk.cashier, desk.member).balances["prepaid"] == 100_000
+    order = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["脱毛"])])
+    paid = cashier.pay(clinic, desk.cashier, order, [Tender(cash, 50_000)], idempotency_key="p-same")
+    assert cashier.pay(clinic, desk.cashier, order, [Tender(cash, 50_000)], idempotency_key="p-same").replayed
+    with pytest.raises(ValidationError):
+        cashier.pay(clinic, desk.cashier, order, [Tender(desk.methods["微信"], 50_000)], idempotency_key="p-same")
+    assert paid.receipt_no

@@ -855,9 +855,14 @@ class MoneyMachine(RuleBasedStateMachine):
         key = self.calls.index(call)
         customer = data.draw(st.sampled_from(self.customers), label="customer")
         with self.clinic.read() as s:
-            old_key = s.scalar(select(Receipt.idempotency_key).where(Receipt.receipt_no == call.receipt_no))
+            old_key, rid = s.execute(select(Receipt.idempotency_key, Receipt.id)
+                                     .where(Receipt.receipt_no == call.receipt_no)).one()
+            tenders = s.execute(select(Payment.payment_method_id, Payment.amount_fen)
+                                .where(Payment.receipt_id == rid)).tuples().all()
         assert old_key is not None
-        same = call.kind == "prepaid" and call.customer == customer
+        # the same request again (kind, customer and tenders) replays; another amount is refused too
+        same = (call.kind == "prepaid" and call.customer == customer
+                and tenders == [(self.d.methods["现金"], 777)])
         result = self.attempt(same, f"reuse key #{key} of {call.name}", lambda: ledger.top_up(
             self.clinic, self.d.cashier, customer, account="prepaid", tenders=[Tender(self.d.methods["现金"], 777)],
             idempotency_key=old_key))
