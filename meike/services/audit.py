@@ -109,7 +109,9 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
         actor.require_admin()
     problems: list[str] = []
     checked, expected_id, prev = 0, 1, GENESIS
+    kept = audit_guard.kept_anchor(clinic)  # before the moment read below: this PC may write meanwhile
     with clinic.read() as s:
+        audit_guard.one_moment(s)
         problems += audit_guard.trigger_problems(s)
         head = s.get(AuditHead, 1)
         last = 0
@@ -137,7 +139,7 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
             problems.append(f"日志末尾被截断：应有 {head.last_id} 条，实际最后一条是第 {last} 条")
         elif head is None:  # made with the log (migration 0008) and never removed
             problems.append("审计日志的链尾记录丢失")
-        problems += audit_guard.outside_problems(clinic, s, all_backups=True)
+        problems += audit_guard.outside_problems(clinic, s, all_backups=True, kept=kept)
     return ChainReport(checked, problems)
 
 

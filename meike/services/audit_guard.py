@@ -334,11 +334,13 @@ def _backups(clinic: Clinic, *, newest_only: bool) -> Iterable[tuple[str, dateti
     return out
 
 
-def outside_problems(clinic: Clinic, s: Session, *, all_backups: bool) -> list[str]:
-    """The chain against this PC's anchor and the backups' (all of them, or the newest)."""
+def outside_problems(clinic: Clinic, s: Session, *, all_backups: bool, kept: Any = ...) -> list[str]:
+    """The chain against this PC's anchor and the backups' (all of them, or the newest). ``kept``: this
+    PC's anchor as read before ``s`` took its moment (``one_moment``), when this PC may write meanwhile."""
     problems = []
     key = _key(clinic)
-    kept = kept_anchor(clinic)
+    if kept is ...:
+        kept = kept_anchor(clinic)
     if kept is not None:
         problems += anchor_problems(s, kept, "本机")
     restores = _restores(key)
@@ -355,11 +357,22 @@ def outside_problems(clinic: Clinic, s: Session, *, all_backups: bool) -> list[s
 # --- on start, and accepting the log as it is -------------------------------------------------------------
 
 
+def one_moment(s: Session) -> Session:
+    """Every read of ``s`` sees the same moment. PostgreSQL's READ COMMITTED gives each statement its own:
+    another workstation's commit between reading the end row and the last row would look like a cut-off
+    log, so the session takes REPEATABLE READ (call it before the session's first statement). SQLite's
+    read transaction is one snapshot already."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    return s
+
+
 def check_on_start(clinic: Clinic) -> list[str]:
     """Before the login: the guards, the chain's end, this PC's anchor and the newest backup's. When all
     hold, this PC's anchor follows the log from now on; otherwise the problems are written to the log
     (the administrator sees them) and the anchor stays where it was until ``accept``."""
     with clinic.read() as s:
+        one_moment(s)
         problems = trigger_problems(s) + head_problems(s) + outside_problems(clinic, s, all_backups=False)
         now = anchor_in(s)
     key = _key(clinic)

@@ -384,3 +384,31 @@ def test_on_postgresql_the_programs_role_owns_nothing_it_could_truncate_or_ungua
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             for role in (app, owner):
                 conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{role}"')
+
+
+def test_another_pcs_commit_during_the_check_is_not_a_cut_off_log(demo_clinic: Clinic) -> None:
+    """Found by the crash harness on PostgreSQL: the start-up check and 校验 read the chain's end row, then
+    the last row; another workstation's commit in between looked like a log cut off by hand (a false
+    "审计日志被改动" and an anchor that stopped moving). Each now reads one moment of the database."""
+    from sqlalchemy import event
+
+    other = Clinic.open(demo_clinic.engine.url.render_as_string(hide_password=False))
+    try:
+        for check in (lambda: audit_guard.check_on_start(demo_clinic), lambda: audit.verify_chain(demo_clinic).problems):
+            fired: list[int] = []
+
+            def after(_conn, _cursor, statement, *_args, fired: list[int] = fired) -> None:  # type: ignore[no-untyped-def]
+                if "FROM audit_head" in statement and not fired:
+                    fired.append(1)
+                    with other.write() as s:  # the other PC commits an audited change right then
+                        audit.record(s, None, "login.failed", "user", None, who="someone")
+
+            event.listen(demo_clinic.engine, "after_cursor_execute", after)
+            try:
+                assert check() == []
+            finally:
+                event.remove(demo_clinic.engine, "after_cursor_execute", after)
+            assert fired == [1]
+        assert audit.verify_chain(demo_clinic).problems == []
+    finally:
+        other.dispose()
