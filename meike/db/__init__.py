@@ -59,7 +59,10 @@ def storage_error(exc: DBAPIError) -> StorageError | None:
         return StorageError(f"读写数据库文件出错（磁盘故障或 U 盘被拔出？），{NOT_SAVED}")
     if "malformed" in text or "not a database" in text:
         return StorageError(f"数据库文件已损坏，{NOT_SAVED}。请联系管理员用备份恢复")
-    if code.startswith("08") or "connection refused" in text or "server closed the connection" in text:
+    # 08…: connection exceptions; 57P01–57P03: the server shut down, crashed or is starting (a restart,
+    # pg_terminate_backend)
+    if (code.startswith("08") or code in ("57P01", "57P02", "57P03") or "connection refused" in text
+            or "server closed the connection" in text):
         return StorageError(f"连接不上数据库服务器，{NOT_SAVED}。请检查网络后再试", transient=True)
     return None
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Select, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
 
@@ -69,6 +70,8 @@ class Prepared:
             connection = engine.raw_connection()
             try:
                 fetched = _fetchall(connection, compiled.sql, args)
+            except engine.dialect.loaded_dbapi.Error as e:
+                raise _wrapped(engine, compiled.sql, args, e) from e
             finally:
                 connection.close()  # back to the pool (which ends the read transaction)
         converted = compiled.converted
@@ -113,12 +116,27 @@ class _Readers:
         with self._lock:
             disposals = self._disposals
             connection = self._idle.pop() if self._idle else None
+        reused = connection is not None
         if connection is None:
             connection = _connect(engine)
         try:
             fetched = _fetchall(connection, sql, args)
+        except engine.dialect.loaded_dbapi.Error as e:
+            _close_quietly(connection)  # it may be broken (a server restart, a disk error): not reused
+            if not reused:
+                raise _wrapped(engine, sql, args, e) from e
+            # an idle connection the server ended meanwhile (a restart, pg_terminate_backend): a new one
+            connection = _connect(engine)
+            try:
+                fetched = _fetchall(connection, sql, args)
+            except engine.dialect.loaded_dbapi.Error as again:
+                _close_quietly(connection)
+                raise _wrapped(engine, sql, args, again) from again
+            except BaseException:
+                _close_quietly(connection)
+                raise
         except BaseException:
-            connection.close()  # it may be broken (a server restart, a disk error): not reused
+            _close_quietly(connection)
             raise
         with self._lock:
             if disposals == self._disposals:
@@ -133,6 +151,18 @@ class _Readers:
             idle = self._idle[:]
             self._idle.clear()
         _close_all(idle)
+
+
+def _close_quietly(connection: Any) -> None:
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 (a connection the server already ended)
+        pass
+
+
+def _wrapped(engine: Engine, sql: str, args: Any, error: Exception) -> DBAPIError:
+    """The driver's error as SQLAlchemy's, as every other read raises it (``meike.db.storage_error`` reads it)."""
+    return DBAPIError.instance(sql, args, error, engine.dialect.loaded_dbapi.Error)
 
 
 def _connect(engine: Engine) -> Any:

@@ -151,3 +151,17 @@ def test_postgresql_connections_are_never_left_in_a_transaction(setup: tuple[Cli
         states = conn.execute(text("SELECT state FROM pg_stat_activity WHERE datname = current_database() "
                                    "AND pid <> pg_backend_pid()")).scalars().all()
     assert states and "idle in transaction" not in states
+
+
+def test_a_lookup_after_the_server_ended_its_connection_works(setup: tuple[Clinic, Actor, str, int]) -> None:
+    """Found by the crash harness: a kept connection the server ended (a restart, pg_terminate_backend)
+    raised the driver's raw AdminShutdown at the next search ("出现意外错误"). It is replaced instead."""
+    clinic, gl, mobile, _cid = setup
+    if clinic.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only (MEIKE_TEST_DATABASE_URL)")
+    name = _name(clinic, gl, mobile)  # a kept reader connection now exists
+    with clinic.engine.connect() as conn:
+        ended = conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND pid <> pg_backend_pid()")).scalars().all()
+    assert ended and all(ended)
+    assert _name(clinic, gl, mobile) == name
