@@ -151,8 +151,9 @@ def _dummy_hash() -> str:
 
 
 def typed_name(username: str) -> str:
-    """The user name as typed, fit to look up and log: no control characters, trimmed, at most 64."""
-    kept = "".join(ch for ch in username if unicodedata.category(ch) not in ("Cc", "Cs"))
+    """The user name as typed, fit to look up and log: no control or format characters (a right-to-left
+    override would turn the name round in the audit log), trimmed, at most 64."""
+    kept = "".join(ch for ch in username if unicodedata.category(ch) not in ("Cc", "Cs", "Cf"))
     return kept.strip()[:MAX_TYPED_NAME].strip()
 
 
@@ -273,11 +274,16 @@ def _attempt(s: Session, name: str, password: str, *, workstation: str | None, n
     if user is not None and name_row is not None:  # the account manager shows an account's failures and wait
         user.failed_logins, user.locked_until = name_row.failures, name_row.blocked_until
     user_id = user.id if user is not None else None
-    audit.record(s, None, "login.failed", "user", user_id, after={"username": name, "reason": f"{who}{reason}"}, who=name)
+    # A name that is no account is logged by its first character only: it may be a password typed into
+    # the name field, or someone's name.
+    shown = name if user is not None else f"{name[:1]}***（未知用户名，{len(name)} 个字）"
+    audit.record(s, None, "login.failed", "user", user_id, after={"username": shown, "reason": f"{who}{reason}"},
+                 who=shown[:40])
     if wait is None:
         return None, WRONG
     audit.record(s, None, "login.locked", "user", user_id,
-                 after={"username": name, "wait_seconds": int(wait.total_seconds()), "until": now + wait}, who=name)
+                 after={"username": shown, "wait_seconds": int(wait.total_seconds()), "until": now + wait},
+                 who=shown[:40])
     return None, f"{WRONG}。尝试次数过多，请 {_wait_text(wait)}后再试"
 
 

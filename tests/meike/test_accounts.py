@@ -190,7 +190,8 @@ def test_typed_names_are_cut_before_they_are_stored_or_logged(clinic: Clinic, ad
         stored = [str(e.after) for e in s.scalars(failed)]
         names = [e.username for e in s.scalars(failed)]
         keys = list(s.scalars(select(LoginThrottle.key)))
-    assert all(len(v) < 200 for v in stored) and "x" * 64 in stored[0] and "x" * 65 not in stored[0]
+    # a name that is no account: its first character and its length (cut to 64) only
+    assert all(len(v) < 200 for v in stored) and "x***（未知用户名，64 个字）" in stored[0] and "xx" not in stored[0]
     assert "\x00" not in stored[1] and "\\u0000" not in stored[1]
     assert all(len(n) <= 40 for n in names)
     assert all(len(k) == 64 and "x" not in k for k in keys)  # SHA-256 hex digests, no typed text
@@ -471,3 +472,14 @@ def test_verify_supervisor(clinic: Clinic, admin: Actor) -> None:
     accounts.set_active(clinic, admin, _user_id(clinic, "boss"), False)
     with pytest.raises(PermissionDenied):
         accounts.verify_supervisor(clinic, "boss", "secret-1", Right.VOID)
+
+
+def test_a_typed_name_cannot_turn_itself_round_in_the_audit_log(clinic: Clinic, admin: Actor) -> None:
+    """Review of issue 14: a right-to-left override typed in the name field reversed the display of the
+    administrator's 操作日志; an unknown name (maybe a password typed in the wrong field) was logged whole."""
+    assert accounts.typed_name("\u202eadmin\u200b") == "admin"
+    assert _login_error(clinic, "\u202emy-secret-password", "x") == WRONG
+    with clinic.read() as s:
+        after = s.scalars(select(AuditEntry.after).where(AuditEntry.action == "login.failed")
+                          .order_by(AuditEntry.id.desc())).first()
+    assert after is not None and "secret" not in after and "\u202e" not in after and "m***" in after
