@@ -272,12 +272,14 @@ def guard_number(clinic: Clinic, actor: Actor, number: str, *, field: str = "num
     """A whole number looked up outside the search box (the caller card) by a user who may not see
     numbers: within the same budget of probes (ValidationError beyond it, logged). Call
     ``number_missed`` when it found nobody."""
+    actor.check_live()
     if number and not _may_see_numbers(actor):
         _guard(clinic, actor, ("mobile", {"mobile": number}), field)
 
 
 def number_missed(clinic: Clinic, actor: Actor, number: str) -> None:
     """``guard_number``'s number found nobody: it counts as a probe."""
+    actor.check_live()
     if number and not _may_see_numbers(actor):
         _missed(clinic, actor, ("mobile", {"mobile": number}), 0)
 
