@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from meike.ports import CallerIdSetting, compile_pattern  # noqa: F401 (the port's setting, used here and by importers)
+
 RECORD_RE = re.compile(r"^(DATE|TIME|NMBR|NAME|DDN_NMBR|MESG)\s*=\s*(.*)$")
 INIT_COMMANDS = ("ATZ", "ATE0")
 CID_COMMANDS = ("AT+VCID=1", "AT#CID=1")  # the second for older chipsets that answer ERROR to the first
@@ -79,41 +81,8 @@ class LineEvent:
     source: str = ""
 
 
-@dataclass(frozen=True)
-class CallerIdSetting:
-    """This PC's caller-ID box.
-
-    ``kind`` ``serial``: a modem or a box on ``port`` ('' = none) with, for boxes with their own
-    format, a line ``pattern`` and the lines it prints when the handset goes off / on hook.
-    ``kind`` ``dll``: a USB box driven by its vendor DLL (``dll_path``, ``family``; Windows only).
-    """
-
-    port: str = ""
-    pattern: str = ""
-    kind: str = "serial"
-    dll_path: str = ""
-    family: str = "USBBox"
-    offhook_pattern: str = ""
-    onhook_pattern: str = ""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.dll_path.strip()) if self.kind == "dll" else bool(self.port.strip())
-
-
 class CallerIdError(Exception):
     """The port could not be opened or the modem refused caller-ID; the message is shown as it is."""
-
-
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A custom line pattern; ValueError with a clear message when it is not usable."""
-    try:
-        compiled = re.compile(pattern)
-    except re.error as e:
-        raise ValueError(f"行格式不是有效的正则表达式：{e}") from None
-    if "number" not in compiled.groupindex:
-        raise ValueError("行格式必须包含名为 number 的分组，例如 (?P<number>\\d+)")
-    return compiled
 
 
 def call_time(mmdd: str, hhmm: str, now: datetime) -> datetime:

@@ -4,25 +4,14 @@ printer object; the receipt bytes themselves come from ``meike.receipts``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from meike.ports import PRINTER_KINDS, PrinterError, PrinterSetting
 
 if TYPE_CHECKING:
     from escpos.escpos import Escpos
 
-KINDS = {"none": "不打印（生成 PDF）", "network": "网络打印机 (IP:9100)", "serial": "串口", "usb": "USB (VID:PID)",
-         "file": "设备文件 (/dev/usb/lp0)", "win32": "Windows 打印机名称"}
-
-
-class PrinterError(Exception):
-    """The printer could not be opened or did not take the data; the message is shown as it is."""
-
-
-@dataclass(frozen=True)
-class PrinterSetting:
-    kind: str = "none"
-    target: str = ""
-    width_mm: int = 80
+KINDS = PRINTER_KINDS
 
 
 def open_printer(setting: PrinterSetting) -> Escpos:

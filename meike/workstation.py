@@ -13,10 +13,10 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from devices.callerid import CallerIdSetting, compile_pattern
-from devices.printer import KINDS, PrinterSetting
 from meike import paths, pdf_fonts
 from meike.errors import ValidationError
+from meike.ports import PRINTER_KINDS as KINDS
+from meike.ports import CallerIdSetting, PrinterSetting, adapters, compile_pattern
 
 CALLERID_KINDS = {"serial": "串口 / USB 调制解调器或文本来电盒", "dll": "USB 录音盒（厂商驱动 DLL，仅 Windows）"}
 
@@ -110,7 +110,7 @@ def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial",
                           check: bool = False) -> CallerIdSetting:
     """Save the caller-ID box. Patterns must compile (the caller's line must name a ``number`` group).
     ``check``: validate only, write nothing."""
-    from devices.callerid_dll import FAMILIES, untrusted_dll_reason
+    devices = adapters()
 
     errors: dict[str, str] = {}
     pattern, offhook_pattern, onhook_pattern = pattern.strip(), offhook_pattern.strip(), onhook_pattern.strip()
@@ -128,11 +128,11 @@ def save_callerid_setting(port: str, pattern: str = "", *, kind: str = "serial",
             except re.error as e:
                 errors[key] = f"不是有效的正则表达式：{e}"
     if kind == "dll":
-        if family not in FAMILIES:
+        if family not in devices.callerid_families:
             errors["callerid_family"] = "请选择来电盒型号"
         if not dll_path.strip():
             errors["callerid_dll"] = "请填写厂商驱动 DLL 的位置"
-        elif (untrusted := untrusted_dll_reason(dll_path.strip())) is not None:
+        elif (untrusted := devices.dll_problem(dll_path.strip())) is not None:
             errors["callerid_dll"] = untrusted
     if errors:
         raise ValidationError(errors)

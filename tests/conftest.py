@@ -21,11 +21,14 @@ from argon2 import PasswordHasher
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import devices  # noqa: E402
 from meike import clock  # noqa: E402
 from meike.db import Clinic, sqlite_url  # noqa: E402
 from meike.db.migrate import upgrade  # noqa: E402
 from meike.permissions import ALL_GRANT_CODES, Actor, DataScope, Page, page_code  # noqa: E402
 from meike.services import accounts  # noqa: E402
+
+devices.plug()  # the composition root of the tests: the real adapters behind meike's ports
 
 # Cheap argon2id parameters keep the suite fast; production uses the library's defaults.
 accounts.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -24,7 +24,7 @@ def user_error(exc: Exception) -> Exception:
     """What a window may show of a failure: the services' and the devices' own errors (in Chinese) as
     they are; a database error in words; anything else logged with its traceback and said in general
     terms (never an exception's English text on screen)."""
-    if isinstance(exc, MeikeError) or type(exc).__module__.startswith("devices."):
+    if isinstance(exc, MeikeError) or type(exc).__module__.startswith(("devices.", "meike.ports")):
         return exc
     if isinstance(exc, DBAPIError):
         log.warning("database error in a background job", exc_info=exc)

@@ -13,19 +13,6 @@ modem) or not (bad number, template, signature, SIM missing — a person must ac
 
 from __future__ import annotations
 
+from meike.ports import SmsError  # the port's error type: devices raise what the clinic catches
 
-class SmsError(Exception):
-    """A send failed. ``code``: ``CMS:330``, ``CME:10``, ``TIMEOUT``, ``DISCONNECTED``, a platform code…
-
-    ``sent_parts``: parts of a long message that had already gone out (modem only); ``detail``:
-    the device's or platform's own words, for the log.
-    """
-
-    def __init__(self, code: str, message: str, retryable: bool, *, sent_parts: int = 0,
-                 detail: str = "") -> None:
-        super().__init__(message)
-        self.code, self.message, self.retryable = code, message, retryable
-        self.sent_parts, self.detail = sent_parts, detail
-
-    def __repr__(self) -> str:
-        return f"SmsError({self.code!r}, {self.message!r}, retryable={self.retryable})"
+__all__ = ["SmsError"]

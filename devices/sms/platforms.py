@@ -41,9 +41,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devices.sms import SmsError
+from meike.ports import ALIYUN_ENDPOINT, TENCENT_ENDPOINT
 
-ALIYUN_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
-TENCENT_ENDPOINT = "https://sms.tencentcloudapi.com/"
 TENCENT_VERSION = "2021-01-11"
 TC3_ALGORITHM = "TC3-HMAC-SHA256"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"

@@ -10,13 +10,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devices.printer import PrinterError, PrinterSetting, send
 from meike import clock, paths, receipts, workstation
 from meike.db import Clinic
 from meike.errors import MeikeError
 from meike.models import Order, Payment, PaymentMethod, Receipt, User  # noqa: F401
 from meike.models.ledger import ACCOUNT_LABELS
 from meike.permissions import Actor, Page, Right
+from meike.ports import PrinterError, PrinterSetting, adapters
 from meike.services import audit, ledger, system
 
 
@@ -77,7 +77,7 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supe
             "supervisor": reprint_supervisor.username if already and reprint_supervisor else None})
     if setting.kind != "none":
         try:
-            send(setting, receipts.escpos_bytes(data, setting.width_mm))
+            adapters().print_raw(setting, receipts.escpos_bytes(data, setting.width_mm))
             return None
         except PrinterError as e:
             path = _pdf(data)
@@ -109,7 +109,7 @@ def print_test_page(setting: PrinterSetting) -> None:
         kind_label="测试页", customer_name="测试顾客", card_no="0000", cashier="", lines=[
             receipts.ReceiptLine("双眼皮（测试）", 1, 100, 0, 100)], total_fen=100, discount_fen=0,
         tenders=[receipts.ReceiptTender("现金", 100)], arrears_fen=0, balances=[])
-    send(setting, receipts.escpos_bytes(page, setting.width_mm))
+    adapters().print_raw(setting, receipts.escpos_bytes(page, setting.width_mm))
 
 
 def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
@@ -135,7 +135,7 @@ def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
             "customer": customer.name, "card_no": customer.card_no, "printer": setting.kind})
     if setting.kind != "none":
         try:
-            send(setting, receipts.label_escpos_bytes(label, setting.width_mm))
+            adapters().print_raw(setting, receipts.label_escpos_bytes(label, setting.width_mm))
             return None
         except PrinterError as e:
             path = _label_pdf(label)

@@ -24,15 +24,13 @@ from sqlalchemy import Select, case, desc, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from devices.sms import SmsError
-from devices.sms.pdu import count_parts
-from devices.sms.platforms import ALIYUN_ENDPOINT, TENCENT_ENDPOINT
 from meike import clock, secret_box
 from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
 from meike.models import Customer, SystemSetting, User
 from meike.models.sms import MESSAGE_KINDS, SmsMessage, SmsTemplate
 from meike.permissions import Actor, Page
+from meike.ports import ALIYUN_ENDPOINT, TENCENT_ENDPOINT, SmsError, adapters
 from meike.rules.text import clean_text, normalise_text, search_text, take_text, text_error
 from meike.rules.validation import MOBILE_RE, mask_mobile, normalise_mobile
 from meike.secret_box import SecretUnavailable
@@ -507,9 +505,7 @@ class GsmSender:
     channel = "gsm"
 
     def __init__(self, port: str, baudrate: int = 115200, *, timeout: float = 5.0, send_timeout: float = 40.0) -> None:
-        from devices.sms.modem import GsmModem
-
-        self.modem = GsmModem(port, baudrate=baudrate, timeout=timeout, send_timeout=send_timeout)
+        self.modem = adapters().modem(port, baudrate=baudrate, timeout=timeout, send_timeout=send_timeout)
 
     def send(self, message: Outgoing) -> str:
         return ",".join(str(r) for r in self.modem.send(message.number, message.text))
@@ -526,9 +522,7 @@ class AliyunSender:
     _KEYS_OK = ("isv.MOBILE_NUMBER_ILLEGAL", "isv.SMS_TEMPLATE_ILLEGAL", "isv.TEMPLATE_MISSING_PARAMETERS")
 
     def __init__(self, key_id: str, secret: str, sign: str, endpoint: str = ALIYUN_ENDPOINT) -> None:
-        from devices.sms.platforms import AliyunSms
-
-        self.client = AliyunSms(key_id, secret, sign, endpoint=endpoint)
+        self.client = adapters().aliyun(key_id, secret, sign, endpoint=endpoint)
 
     def send(self, message: Outgoing) -> str:
         if not message.aliyun_code:
@@ -555,9 +549,7 @@ class TencentSender:
 
     def __init__(self, secret_id: str, secret_key: str, app_id: str, sign: str,
                  endpoint: str = TENCENT_ENDPOINT) -> None:
-        from devices.sms.platforms import TencentSms
-
-        self.client = TencentSms(secret_id, secret_key, app_id, sign, endpoint=endpoint)
+        self.client = adapters().tencent(secret_id, secret_key, app_id, sign, endpoint=endpoint)
 
     def send(self, message: Outgoing) -> str:
         if not message.tencent_code:
@@ -1070,7 +1062,7 @@ def list_messages(clinic: Clinic, actor: Actor, *, status: str | None = None, cu
                        customers.get(m.customer_id, "") if m.customer_id else "", m.kind, m.text, m.status,
                        m.attempts, m.last_error, m.sent_at, m.next_attempt_at, m.channel,
                        users.get(m.created_by_id, "系统") if m.created_by_id else "系统（自动）", m.batch_key,
-                       count_parts(m.text) if m.text else 0)
+                       adapters().sms_parts(m.text) if m.text else 0)
                 for m in messages]
 
 
