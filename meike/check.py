@@ -586,14 +586,7 @@ def _grants(s: Session, report: CheckReport) -> None:
 
 # --- the books against the audit log ---------------------------------------------------------------
 
-# Audit actions that write a receipt (its number in ``after.receipt_no``), with the receipt's amount as
-# the row gives it.
-_MONEY_ACTIONS = {
-    "account.deposit": "amount_fen", "account.prepaid": "amount_fen", "account.inpatient": "amount_fen",
-    "account.coupon": "price_fen", "account.refund": "-amount_fen", "account.discharge": "-amount_fen",
-    "order.settle": "paid_fen", "order.collect": "paid_fen", "order.void": "-refunded_fen",
-    "order.refund": "tenders", "order.package_refund": "tenders", "order.reprice": "paid_fen",
-}
+_MONEY_ACTIONS = receipt_seal.MONEY_ACTIONS
 
 
 def _audited_amount(action: str, after: dict[str, Any]) -> int | None:

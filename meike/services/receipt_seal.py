@@ -24,12 +24,16 @@ from sqlalchemy.orm import Session
 
 from meike.models import AccountEntry, Payment, PerformanceEntry, Receipt
 
-# The audit actions whose row seals the receipt named by ``after["receipt_no"]``.
-SEALED_ACTIONS = frozenset({
-    "account.deposit", "account.prepaid", "account.inpatient", "account.coupon", "account.refund",
-    "account.discharge", "order.settle", "order.collect", "order.void", "order.refund", "order.package_refund",
-    "order.reprice",
-})
+# The audit actions that write a receipt (its number in ``after["receipt_no"]``), with the receipt's amount
+# as the row gives it ("-": the row keeps it positive; "tenders": the sum of the row's own tender list).
+# Each of them seals its receipt.
+MONEY_ACTIONS = {
+    "account.deposit": "amount_fen", "account.prepaid": "amount_fen", "account.inpatient": "amount_fen",
+    "account.coupon": "price_fen", "account.refund": "-amount_fen", "account.discharge": "-amount_fen",
+    "order.settle": "paid_fen", "order.collect": "paid_fen", "order.void": "-refunded_fen",
+    "order.refund": "tenders", "order.package_refund": "tenders", "order.reprice": "paid_fen",
+}
+SEALED_ACTIONS = frozenset(MONEY_ACTIONS)
 
 _RECEIPT = (Receipt.id, Receipt.receipt_no, Receipt.kind, Receipt.customer_id, Receipt.order_id, Receipt.amount_fen,
             Receipt.business_date, Receipt.cashier_id, Receipt.created_at)

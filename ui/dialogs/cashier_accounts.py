@@ -44,7 +44,7 @@ from ui.dialogs.cashier_common import (
     money_text,
     parse_money,
     payment_methods,
-    print_receipt,
+    print_into,
     reverse_box,
     table,
     yuan,
@@ -531,9 +531,4 @@ class CustomerAccountDialog(QDialog):
                                               self.summary.packages, self, package_id=chosen), "疗程退款成功")
 
     def print_last(self) -> None:
-        if self.last_receipt_id is None:
-            return
-        try:
-            self.status.setText(print_receipt(self.clinic, self.actor, self.last_receipt_id))
-        except MeikeError as e:
-            self.status.setText(e.message)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)

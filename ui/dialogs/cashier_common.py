@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import PermissionDenied, ValidationError
+from meike.errors import MeikeError, PermissionDenied, ValidationError
 from meike.models.ledger import ASSET_ACCOUNTS
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor, Right
@@ -105,6 +105,16 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, supervisor: Act
         return "收据已发送到打印机"
     open_file(path)
     return f"已生成收据 PDF：{path}"
+
+
+def print_into(label: QLabel, clinic: Clinic, actor: Actor, receipt_id: int | None) -> None:
+    """打印收据 of the last receipt, saying in ``label`` what happened (sent, the PDF, or why not)."""
+    if receipt_id is None:
+        return
+    try:
+        label.setText(print_receipt(clinic, actor, receipt_id))
+    except MeikeError as e:
+        label.setText(e.message)
 
 
 def method_combo(name: str, methods: Sequence[Entry], *, prepaid_label: str = "") -> QComboBox:

@@ -20,7 +20,7 @@ from meike import journal
 from meike.db import Clinic
 from meike.errors import MeikeError
 from meike.permissions import Actor, Page
-from ui.dialogs.cashier_common import print_receipt, yuan
+from ui.dialogs.cashier_common import print_into, yuan
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 
@@ -124,12 +124,7 @@ class PendingMoneyDialog(QDialog):
         self.reload()
 
     def print_receipt(self) -> None:
-        if self.last_receipt_id is None:
-            return
-        try:
-            self.message.setText(print_receipt(self.clinic, self.actor, self.last_receipt_id))
-        except MeikeError as e:
-            self.message.setText(e.message)
+        print_into(self.message, self.clinic, self.actor, self.last_receipt_id)
 
 
 def offer(parent: QWidget | None, clinic: Clinic, actor: Actor) -> PendingMoneyDialog | None:

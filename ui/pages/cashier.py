@@ -31,7 +31,7 @@ from meike.permissions import Actor, Page
 from meike.services import cashier, cashier_view, dayclose
 from meike.services.cashier import STATUS_LABELS, OrderRow
 from ui.dialogs.cashier_accounts import CustomerAccountDialog
-from ui.dialogs.cashier_common import print_receipt, yuan
+from ui.dialogs.cashier_common import print_into, yuan
 from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, DayCloseDialog, RevenueDialog
 from ui.dialogs.cashier_orders import (
     InvoiceDialog,
@@ -519,12 +519,7 @@ class CashierPage(QWidget):
         self.print_button.show()
 
     def print_last_receipt(self) -> None:
-        if self.last_receipt_id is None:
-            return
-        try:
-            self.status.setText(print_receipt(self.clinic, self.actor, self.last_receipt_id))
-        except MeikeError as e:
-            self.status.setText(e.message)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)
 
     def cancel_order(self) -> CancelOrderDialog | None:
         row = self._need(self.unpaid, "收费单")
