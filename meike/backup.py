@@ -41,6 +41,7 @@ from meike import clock, numbering, paths
 from meike.db import Clinic
 from meike.errors import MeikeError, PermissionDenied, ValidationError
 from meike.models import SystemSetting
+from meike.money import yuan
 from meike.permissions import RIGHT_LABELS, Actor, Page, Right
 from meike.services import audit
 
@@ -874,8 +875,7 @@ class RestoreLosses:
         if self.receipts:
             span = (self.first_receipt if self.receipts == 1 or self.first_receipt == self.last_receipt
                     else f"{self.first_receipt} 至 {self.last_receipt}")
-            sign, fen = ("-" if self.receipts_fen < 0 else ""), abs(self.receipts_fen)
-            out.append(f"收据 {self.receipts} 张（{span}，金额合计 {sign}¥{fen // 100:,}.{fen % 100:02d}）；"
+            out.append(f"收据 {self.receipts} 张（{span}，金额合计 {yuan(self.receipts_fen)}）；"
                        "这些收据号以后不会再用")
         if self.customers:
             out.append(f"新登记的顾客 {self.customers} 位")

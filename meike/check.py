@@ -67,11 +67,12 @@ from meike.models import (
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
+from meike.money import yuan
 from meike.services import audit, receipt_seal
 from meike.services.cashier import STATUS_LABELS
 from meike.services.dayclose import DayReport, report_in
 from meike.services.followups import KINDS, TALLY_KEYS, tallies_recounted
-from meike.services.ledger import receipt_number, yuan
+from meike.services.ledger import receipt_number
 
 MAX_DETAILS = 20  # findings listed per check; the rest are counted
 

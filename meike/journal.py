@@ -286,8 +286,8 @@ def describe(clinic: Clinic, actor: Actor, entry: Pending) -> str:
     from sqlalchemy import select
 
     from meike.models import Order, PaymentMethod, User
+    from meike.money import yuan
     from meike.services.customers import load_in_scope
-    from meike.services.ledger import yuan
 
     with clinic.read() as s:
         who = s.scalar(select(User.username).where(User.id == entry.user_id)) or f"#{entry.user_id}"

@@ -108,7 +108,15 @@ def to_yuan(fen: int) -> Decimal:
     return (Decimal(fen) / FEN_PER_YUAN).quantize(Decimal("0.01"))
 
 
+YUAN_SIGN = "￥"  # the full-width sign: in GBK, so a receipt printer's Chinese font has it (¥ U+00A5 is not)
+
+
 def format_fen(fen: int, *, symbol: bool = False) -> str:
     """1234550 → "12,345.50" (or "￥12,345.50")."""
     text = f"{to_yuan(fen):,.2f}"
-    return f"￥{text}" if symbol else text
+    return f"{YUAN_SIGN}{text}" if symbol else text
+
+
+def yuan(fen: int) -> str:
+    """The one way an amount is shown, on screen, on receipts and in messages: ￥1,280.00; -￥20.00."""
+    return f"-{YUAN_SIGN}{format_fen(-fen)}" if fen < 0 else f"{YUAN_SIGN}{format_fen(fen)}"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from meike.money import format_fen
+from meike.money import format_fen, yuan
 
 if TYPE_CHECKING:
     from escpos.escpos import Escpos
@@ -59,10 +59,6 @@ class ReceiptData:
 
 
 REPRINT_MARK = "重印"
-
-
-def _yuan(fen: int) -> str:
-    return format_fen(fen, symbol=True)
 
 
 def _title_kind(data: ReceiptData) -> str:
@@ -139,9 +135,9 @@ def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) 
         rows = [[para("项目"), para("数量", right), para("单价", right), para("优惠", right),
                  para("金额", right)]]
         for line in data.lines:
-            rows.append([para(line.name), para(str(line.quantity), right), para(_yuan(line.unit_price_fen), right),
-                         para(_yuan(line.discount_fen) if line.discount_fen else "-", right),
-                         para(_yuan(line.amount_fen), right)])
+            rows.append([para(line.name), para(str(line.quantity), right), para(yuan(line.unit_price_fen), right),
+                         para(yuan(line.discount_fen) if line.discount_fen else "-", right),
+                         para(yuan(line.amount_fen), right)])
         items = Table(rows, colWidths=[width - 84 * mm, 12 * mm, 24 * mm, 24 * mm, 24 * mm], repeatRows=1)
         items.setStyle(TableStyle([
             ("LINEABOVE", (0, 0), (-1, 0), 0.8, colors.black),
@@ -156,18 +152,18 @@ def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) 
     styles: list[tuple] = [("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
                            ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
     if data.discount_fen:
-        sums.append([para("优惠合计", right), para(_yuan(data.discount_fen), right)])
-    sums.append([para("应收合计", strong), para(_yuan(data.total_fen), strong)])
+        sums.append([para("优惠合计", right), para(yuan(data.discount_fen), right)])
+    sums.append([para("应收合计", strong), para(yuan(data.total_fen), strong)])
     for tender in data.tenders:
-        sums.append([para(tender.label, right), para(_yuan(tender.amount_fen), right)])
+        sums.append([para(tender.label, right), para(yuan(tender.amount_fen), right)])
     if data.arrears_fen:
         alert = ParagraphStyle("alert", parent=strong, textColor=red)
-        sums.append([para("欠款", alert), para(_yuan(data.arrears_fen), alert)])
+        sums.append([para("欠款", alert), para(yuan(data.arrears_fen), alert)])
     if data.balances:
         styles.append(("LINEABOVE", (0, len(sums)), (-1, len(sums)), 0.25, grey))
         sums.append([para("账户余额", ParagraphStyle("caption", parent=right, textColor=grey)), para("")])
         for label, fen in data.balances:
-            sums.append([para(label, right), para(_yuan(fen), right)])
+            sums.append([para(label, right), para(yuan(fen), right)])
     totals = Table(sums, colWidths=[width - 34 * mm, 34 * mm])
     totals.setStyle(TableStyle(styles))
     story.append(totals)
@@ -347,17 +343,17 @@ def _receipt_text(data: ReceiptData, width: int) -> list[tuple[bytes, list[str]]
             body += _item_lines(line, width)
     body.append(rule)
     if data.discount_fen:
-        body += _two_cols("优惠合计", _yuan(data.discount_fen), width)
-    total = _two_cols("应收合计", _yuan(data.total_fen), width)
+        body += _two_cols("优惠合计", yuan(data.discount_fen), width)
+    total = _two_cols("应收合计", yuan(data.total_fen), width)
     pay: list[str] = []
     for tender in data.tenders:
-        pay += _two_cols(_clean(tender.label), _yuan(tender.amount_fen), width)
+        pay += _two_cols(_clean(tender.label), yuan(tender.amount_fen), width)
     if data.arrears_fen:
-        pay += _two_cols("欠款", _yuan(data.arrears_fen), width)
+        pay += _two_cols("欠款", yuan(data.arrears_fen), width)
     if data.balances:
         pay += [rule, "账户余额"]
         for label, fen in data.balances:
-            pay += _two_cols(_clean(label), _yuan(fen), width)
+            pay += _two_cols(_clean(label), yuan(fen), width)
     notes = [_clean(part) for part in data.note.splitlines() if part.strip()]
     for i, part in enumerate(notes):
         pay += _wrap(("备注：" if i == 0 else "") + part, width)

@@ -1,4 +1,5 @@
 """The administrator's only window: accounts, their pages, data scope and supervisor rights."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from ui.audit_viewer import AuditViewer
 from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
+from ui.operations import accounts as ops
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
@@ -300,7 +302,7 @@ class AccountManager(QMainWindow):
         user_id = self.current_id
         dialog = PasswordDialog(
             f"重置 {self.username.text()} 的密码",
-            lambda pw, confirm: accounts.reset_password(self.clinic, self.actor, user_id, password=pw, confirm=confirm),
+            lambda pw, confirm: ops.reset_password(dialog, self.clinic, self.actor, user_id, pw, confirm),
             self,
         )
         if messages.run(dialog):

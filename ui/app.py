@@ -1,4 +1,5 @@
 """Program start: QApplication, the clinic's database, first run, login, then the right window."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

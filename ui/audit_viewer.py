@@ -1,4 +1,5 @@
 """操作日志: the administrator's view of the audit log — filters, chain check, export to Excel."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

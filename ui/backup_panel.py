@@ -2,6 +2,7 @@
 administrator and for 系统管理 with the right 数据备份 (a backup is every number in full); 恢复 in the
 administrator's window, after a confirmation that lists what the backup does not hold. Backups run off
 the GUI thread."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ a finished background job, a message box, the crash dialog) is hidden at once an
 unlock — a modal one keeps waiting for its answer meanwhile. Only a window that says it shows nothing
 personal (the property ``OVER_LOCK``: the caller pop-up's "来电" notice) and tooltips may appear.
 """
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

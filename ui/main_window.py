@@ -1,4 +1,5 @@
 """The main window of ordinary accounts: a left menu of granted pages, the page on the right."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -23,12 +24,15 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import PermissionDenied
 from meike.permissions import PAGE_LABELS, Actor, Page
-from meike.services import accounts, system
+from meike.services import system
 from ui import geometry
 from ui.about import show_about
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
+from ui.operations import Op
+from ui.operations import accounts as ops
 from ui.pages import factory
+from ui.pages.base import PageWidget
 from ui.widgets import messages
 
 if TYPE_CHECKING:
@@ -64,6 +68,7 @@ class MainWindow(QMainWindow):
         # Qt adds the application's name: "<clinic> — <user> — 美客"
         self.setWindowTitle(f"{clinic_name} — {actor.label}" if clinic_name else actor.label)
         self.pages: dict[Page, QWidget] = {}
+        self._cover: IdleLock | None = None  # the idle lock, once made (a resize may come before)
         self._logging_out = False
         self.account_notice = ""  # why the window logged the user out by itself
         self.account_changed.connect(self._account_changed, Qt.ConnectionType.QueuedConnection)
@@ -109,13 +114,14 @@ class MainWindow(QMainWindow):
             self.open_page(actor.pages[0])
         self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
         self.idle_lock.screen.logout.connect(self.logout)
+        self._cover = self.idle_lock
         self.phone_listener: PhoneListener | None = None
         self.start_phone(callerid)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
-        if hasattr(self, "idle_lock"):
-            self.idle_lock.resize_cover()
+        if self._cover is not None:
+            self._cover.resize_cover()
 
     def start_phone(self, setting: CallerIdSetting | None = None) -> PhoneListener | None:
         """Listen to this PC's caller-ID box, if one is configured and the user has 电话管理."""
@@ -136,17 +142,11 @@ class MainWindow(QMainWindow):
         listener.device_failed.connect(lambda exc: self.statusBar().showMessage(f"来电盒：{exc}", 15000))
         where = setting.port if setting.kind == "serial" else setting.family
         listener.started.connect(lambda _cmd: self.statusBar().showMessage(f"来电盒已连接（{where}）", 5000))
-        listener.call_recorded.connect(self._call_recorded)
         self.idle_lock.lock_changed.connect(listener.set_locked)  # locked: "来电" only, the card after the unlock
         listener.set_locked(self.idle_lock.locked)
         listener.start(setting)
         self.phone_listener = listener
         return listener
-
-    def _call_recorded(self, _call_id: int) -> None:
-        page = self.pages.get(Page.PHONE)
-        if page is not None and hasattr(page, "refresh"):
-            page.refresh()
 
     def register_caller(self, number: str) -> QWidget | None:
         """登记新顾客 from the pop-up: the registration page, cleared, with the caller's number filled in."""
@@ -155,15 +155,11 @@ class MainWindow(QMainWindow):
         if Page.REGISTRATION not in self.nav_buttons:
             self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
             return None
+        from ui.pages.registration import RegistrationPage
+
         page = self.open_page(Page.REGISTRATION)
-        if hasattr(page, "clear"):
-            page.clear()
-        form = getattr(page, "form", None)
-        if form is not None:  # masked: a full number is only shown by a logged reveal (issue 14/8)
-            form.set_hidden_mobile(number)
-        name = getattr(page, "name", None)
-        if name is not None:
-            name.setFocus()
+        if isinstance(page, RegistrationPage):
+            page.prepare_for_caller(number)
         self.raise_()
         self.activateWindow()
         return page
@@ -194,7 +190,7 @@ class MainWindow(QMainWindow):
             self.pages[page] = widget
             self.stack.addWidget(widget)
             self._wire(widget)
-        elif hasattr(widget, "refresh"):
+        elif isinstance(widget, PageWidget):
             widget.refresh()
         self.stack.setCurrentWidget(widget)
         self.nav_buttons[page].setChecked(True)
@@ -202,9 +198,8 @@ class MainWindow(QMainWindow):
 
     def _wire(self, widget: QWidget) -> None:
         """Pages ask the window for what lies beyond them: a customer's detail, another page."""
-        if hasattr(widget, "open_customer") and isinstance(getattr(type(widget), "open_customer", None), Signal):
+        if isinstance(widget, PageWidget):
             widget.open_customer.connect(self.open_customer)
-        if hasattr(widget, "open_page") and isinstance(getattr(type(widget), "open_page", None), Signal):
             widget.open_page.connect(lambda value: Page(value) in self.nav_buttons and self.open_page(Page(value)))
 
     def open_customer(self, customer_id: int) -> QWidget | None:
@@ -218,24 +213,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("您没有“顾客管理”的权限，不能打开顾客详情", 5000)
             return None
         dialog = CustomerDetailDialog(self.clinic, self.actor, customer_id, self)
-        dialog.changed.connect(self._refresh_counts)
         self.detail = dialog
         dialog.open()
         return dialog
-
-    def _refresh_counts(self) -> None:
-        dashboard = self.pages.get(Page.DASHBOARD)
-        if dashboard is not None and hasattr(dashboard, "refresh"):
-            dashboard.refresh()
 
     def current_page(self) -> Page | None:
         return next((p for p, w in self.pages.items() if w is self.stack.currentWidget()), None)
 
     def change_password(self) -> None:
-        def save(old: str, new: str, confirm: str) -> None:
-            accounts.change_own_password(self.clinic, self.actor, old=old, new=new, confirm=confirm)
+        def save(old: str, new: str, confirm: str) -> Op[None]:
+            return ops.change_own_password(dialog, self.clinic, self.actor, old, new, confirm)
 
-        dialog = PasswordDialog("修改密码", lambda _p, _c: None, self, with_old=save)
+        dialog = PasswordDialog("修改密码", lambda _p, _c: Op(None, lambda: None), self, with_old=save)
         if messages.run(dialog):
             self.statusBar().showMessage("密码已修改", 5000)
 

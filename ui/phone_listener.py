@@ -8,6 +8,7 @@ box's on-hook, or the busy tone the recorder hears).
 While the window is locked a call is recorded as always, but the pop-up shows only "来电" and the
 masked number; the card is looked up and shown after the unlock (``set_locked``).
 """
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import QWidget
 from devices.callerid import ONHOOK, Call, CallerIdSetting, LineEvent, SerialCallerId
 from devices.calltrack import ANSWERED, ENDED, RECORDING, STARTED, CallChange, CallTracker
 from meike import clock
+from meike.changes import Changes
 from meike.db import Clinic
 from meike.permissions import Actor, Page, Right
 from meike.rules.validation import mask_mobile
@@ -30,6 +32,7 @@ from meike.services import phone
 from meike.services.phone import CallerCard
 from meike.workstation import RecordingSetting
 from ui.dialogs.caller_popup import CallerPopup
+from ui.operations import announce
 from ui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
@@ -274,3 +277,4 @@ class PhoneListener(QObject):
         if self.popup.call is call:
             self.popup.call_id = call_id
         self.call_recorded.emit(call_id)
+        announce(Changes.of(call_records=[call_id]))  # the phone page and the caller's history refresh

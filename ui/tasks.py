@@ -6,12 +6,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject
 from sqlalchemy.exc import DBAPIError
 
 from meike.db import NOT_SAVED, storage_error
 from meike.errors import MeikeError, StorageError
+from ui.taskman import Lane, manager
 
 log = logging.getLogger(__name__)
 
@@ -39,53 +39,16 @@ def error_text(exc: Exception) -> str:
     return shown.message if isinstance(shown, MeikeError) else str(shown)
 
 
-class _Relay(QObject):
-    done = Signal(object)
-    failed = Signal(object)
-
-
-class _Job(QRunnable):
-    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
-        super().__init__()
-        self._fn = fn
-        self._relay = relay
-
-    def run(self) -> None:  # worker thread: never touch widgets here
-        try:
-            result = self._fn()
-        except Exception as exc:  # reported to the GUI thread in words, shown there
-            self._emit(self._relay.failed, user_error(exc))
-        else:
-            self._emit(self._relay.done, result)
-
-    @staticmethod
-    def _emit(signal: Any, value: Any) -> None:
-        try:
-            signal.emit(value)
-        except RuntimeError:  # the application quit while the job ran: nobody is waiting any more
-            pass
-
-
-_live: set[_Relay] = set()
-
-
 def run_in_background(fn: Callable[[], Any], on_done: Callable[[Any], None],
-                      on_error: Callable[[Exception], None] | None = None, *, owner: QObject | None = None) -> None:
-    """Run ``fn`` on the shared thread pool; ``on_done`` / ``on_error`` run on the GUI thread.
+                      on_error: Callable[[Exception], None] | None = None, *, owner: QObject | None = None,
+                      lane: Lane = Lane.READ) -> None:
+    """Run ``fn`` on a lane of the task manager (reads by default); ``on_done`` / ``on_error`` run on
+    the GUI thread with the error already in words (``user_error``). With ``owner`` (the widget that
+    asked), a result arriving after the owner was destroyed is dropped."""
 
-    With ``owner`` (the widget that asked), a result arriving after the owner was destroyed is dropped.
-    The relay itself stays alive until the job ends, so the worker never emits on a deleted object.
-    """
-    relay = _Relay()
-    _live.add(relay)
+    def failed(exc: BaseException) -> None:
+        shown = user_error(exc) if isinstance(exc, Exception) else UnexpectedError("操作被中断")
+        if on_error is not None:
+            on_error(shown)
 
-    def finish(callback: Callable[[Any], None] | None, value: Any) -> None:
-        _live.discard(relay)
-        relay.deleteLater()
-        if callback is None or (owner is not None and not shiboken6.isValid(owner)):
-            return
-        callback(value)
-
-    relay.done.connect(lambda value: finish(on_done, value))
-    relay.failed.connect(lambda exc: finish(on_error, exc))
-    QThreadPool.globalInstance().start(_Job(fn, relay))
+    manager().run(lane, fn, on_done, failed, owner=owner)

@@ -40,7 +40,7 @@ from meike.models import (
 )
 from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
 from meike.models.ledger import ACCOUNT_ARREARS
-from meike.money import MAX_FEN, format_fen
+from meike.money import MAX_FEN, yuan
 from meike.permissions import Actor, DataScope, Page, Right
 from meike.rules.text import clean_text, normalise_text, search_text, take_text
 from meike.rules.validation import mask_mobile, nfkc, normalise_mobile
@@ -51,11 +51,6 @@ from meike.services.ledger import Tender, receipt_number  # noqa: F401 (the cash
 STATUS_LABELS = {ORDER_NEW: "未付款", ORDER_SETTLED: "已付款", ORDER_CANCELLED: "已消单", ORDER_VOIDED: "已退单"}
 MAX_QUANTITY = 999
 MAX_REASON = 200
-
-
-def _yuan(fen: int) -> str:
-    """¥1,280.00; a negative amount reads -¥20.00."""
-    return f"-¥{format_fen(-fen)}" if fen < 0 else f"¥{format_fen(fen)}"
 
 
 # --- items for the order dialog ---------------------------------------------------------------
@@ -90,7 +85,7 @@ def find_items(clinic: Clinic, actor: Actor, text: str, *, limit: int = 30) -> l
         choices = []
         for i in items:
             promo = running.get(i.id)
-            note = (f"促销：{promo.name} ¥{format_fen(promotions.unit_price(promo, i.price_fen))}"
+            note = (f"促销：{promo.name} {yuan(promotions.unit_price(promo, i.price_fen))}"
                     if promo is not None else "")
             choices.append(ItemChoice(i.id, i.name, i.pinyin_code, i.price_fen, i.min_price_fen, i.unit, note))
         return choices
@@ -279,7 +274,7 @@ def open_order(clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: 
                consultant_id: int | None = None, shares: Sequence[ShareSpec] = ()) -> int:
     """开单: a new unpaid order 新单 for a customer in the actor's scope. Returns its id.
 
-    A unit price below the item's minimum, or a line given free (¥0 where it has a price: an item, a
+    A unit price below the item's minimum, or a line given free (￥0 where it has a price: an item, a
     course's sessions), needs ``supervisor``: a user holding ``Right.APPROVE_PRICE`` who confirmed with
     their password (``accounts.verify_supervisor``).
     """
@@ -325,7 +320,7 @@ def open_order_in(s: Session, actor: Actor, customer: Customer, lines: Sequence[
             if not supervisor.has_right(Right.APPROVE_PRICE):
                 raise ValidationError.single("price", f"{supervisor.label}没有审批低于最低价的权限")
         if supervisor is None:
-            messages = [f"低于最低价 {_yuan(minimum)}，需要主管审批" if minimum else "免费赠送，需要主管审批"
+            messages = [f"低于最低价 {yuan(minimum)}，需要主管审批" if minimum else "免费赠送，需要主管审批"
                         for _line, minimum in below_min]
             if len(order_lines) > 1:  # say which line
                 messages = [f"{line.item_name}{m}" for (line, _min), m in zip(below_min, messages, strict=True)]
@@ -632,10 +627,10 @@ def _settle_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender]
                allow_arrears: bool) -> PayResult:
     paying = _tendered(tenders)
     if paying > order.total_fen:
-        raise ValidationError.single("amount", f"收款合计 {_yuan(paying)} 超过应收 {_yuan(order.total_fen)}")
+        raise ValidationError.single("amount", f"收款合计 {yuan(paying)} 超过应收 {yuan(order.total_fen)}")
     if paying < order.total_fen and not allow_arrears:
         raise ValidationError.single(
-            "amount", f"收款合计 {_yuan(paying)} 少于应收 {_yuan(order.total_fen)}；如需欠款请勾选“余额记欠款”")
+            "amount", f"收款合计 {yuan(paying)} 少于应收 {yuan(order.total_fen)}；如需欠款请勾选“余额记欠款”")
     customer = order.customer
     if tenders:
         receipt = ledger.write_receipt(s, actor, kind="settle", customer=customer, key=key, tenders=tenders,
@@ -684,7 +679,7 @@ def _collect_in(s: Session, actor: Actor, order: Order, tenders: Sequence[Tender
         raise ValidationError.single("order", "该单已结清，不能再收款")
     paying = _tendered(tenders)
     if paying > owed:
-        raise ValidationError.single("amount", f"收款合计 {_yuan(paying)} 超过欠款 {_yuan(owed)}")
+        raise ValidationError.single("amount", f"收款合计 {yuan(paying)} 超过欠款 {yuan(owed)}")
     receipt = ledger.write_receipt(s, actor, kind="collect", customer=order.customer, key=key, tenders=tenders,
                                    order_id=order.id, note=f"{order.receipt_no} 欠款")
     ledger.post(s, actor, receipt, ACCOUNT_ARREARS, -paying, order_id=order.id, note="还欠款")
@@ -718,7 +713,7 @@ def settle(clinic: Clinic, actor: Actor, order_id: int, *, payment_method_id: in
     with clinic.read() as s:
         order = _load_order(s, actor, order_id)
         if order.status == ORDER_NEW and isinstance(amount_fen, int) and amount_fen != order.total_fen:
-            raise ValidationError.single("amount", f"收款金额应等于应收金额 {_yuan(order.total_fen)}")
+            raise ValidationError.single("amount", f"收款金额应等于应收金额 {yuan(order.total_fen)}")
     result = pay(clinic, actor, order_id, [Tender(payment_method_id, amount_fen)], idempotency_key=idempotency_key)
     return result.receipt_no
 
@@ -907,13 +902,13 @@ def _refund_in(s: Session, actor: Actor, order: Order, line: OrderLine, amount: 
                key: str) -> PayResult:
     net = line_net(s, line)
     if amount > net:
-        raise ValidationError.single("amount", f"退款金额不能超过该项目剩余金额 {_yuan(net)}")
+        raise ValidationError.single("amount", f"退款金额不能超过该项目剩余金额 {yuan(net)}")
     owed = order_arrears(s, order.id)
     from_arrears = min(owed, amount)
     paying_out = _tendered(tenders)
     if paying_out != amount - from_arrears:
-        hint = f"（其中 {_yuan(from_arrears)} 冲减欠款）" if from_arrears else ""
-        raise ValidationError.single("amount", f"退款方式合计应为 {_yuan(amount - from_arrears)}{hint}")
+        hint = f"（其中 {yuan(from_arrears)} 冲减欠款）" if from_arrears else ""
+        raise ValidationError.single("amount", f"退款方式合计应为 {yuan(amount - from_arrears)}{hint}")
     if tenders:
         receipt = ledger.write_receipt(s, actor, kind="refund", customer=order.customer, key=key, tenders=tenders,
                                        order_id=order.id, note=reason, sign=-1)
@@ -1027,7 +1022,7 @@ def reprice_line(clinic: Clinic, actor: Actor, order_line_id: int, *, unit_price
                        if tenders else _empty_receipt(s, actor, "collect", order.customer_id, order.id, key, reason))
             paying = _tendered(tenders)
             if paying > diff:
-                raise ValidationError.single("amount", f"补收金额不能超过差价 {_yuan(diff)}")
+                raise ValidationError.single("amount", f"补收金额不能超过差价 {yuan(diff)}")
             ledger.post(s, actor, receipt, ACCOUNT_ARREARS, diff - paying, order_id=order.id, note="改价补差")
             s.add(OrderAdjustment(order_id=order.id, order_line_id=line.id, kind="reprice", amount_fen=diff,
                                   sessions=0, reverse_performance=False, receipt_id=receipt.id,
@@ -1062,7 +1057,7 @@ def register_invoice(clinic: Clinic, actor: Actor, order_id: int, *, invoice_no:
         net = order.total_fen + int(s.scalar(select(func.coalesce(func.sum(OrderAdjustment.amount_fen), 0))
                                              .where(OrderAdjustment.order_id == order.id)) or 0)
         if not isinstance(amount_fen, int) or not 0 < amount_fen <= net:
-            raise ValidationError.single("invoice_amount", f"发票金额应在 ¥0.01–{_yuan(net)} 之间")
+            raise ValidationError.single("invoice_amount", f"发票金额应在 ￥0.01–{yuan(net)} 之间")
         before = {"invoice_no": order.invoice_no, "title": order.invoice_title, "amount_fen": order.invoice_fen}
         order.invoice_no, order.invoice_title, order.invoice_fen = invoice_no, title, amount_fen
         audit.record(s, actor, "order.invoice", "order", order.id, before=before,

@@ -35,7 +35,7 @@ from meike.models import (
     User,
 )
 from meike.models.ledger import ACCOUNT_LABELS
-from meike.money import MAX_FEN
+from meike.money import MAX_FEN, yuan
 from meike.permissions import Actor, DataScope, Page, Right
 from meike.rules.text import NOTE_MAX, clean_text
 from meike.services import audit, bizday, ledger, scope
@@ -207,7 +207,7 @@ def close_day(clinic: Clinic, actor: Actor, *, counted_cash_fen: int, note: str 
         if counted_cash_fen != report.expected_cash_fen and not note:
             diff = counted_cash_fen - report.expected_cash_fen
             raise ValidationError.single(
-                "note", f"清点现金与应有现金 {ledger.yuan(report.expected_cash_fen)} 相差 {ledger.yuan(diff)}，请填写说明")
+                "note", f"清点现金与应有现金 {yuan(report.expected_cash_fen)} 相差 {yuan(diff)}，请填写说明")
         s.add(DayClose(business_date=day, closed_by_id=actor.user_id, closed_at=clock.now(),
                        expected_cash_fen=report.expected_cash_fen, counted_cash_fen=counted_cash_fen,
                        summary=report.to_json(), note=note))

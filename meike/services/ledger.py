@@ -44,7 +44,7 @@ from meike.models.ledger import (
     ACCOUNT_PREPAID,
     ASSET_ACCOUNTS,
 )
-from meike.money import MAX_FEN, format_fen
+from meike.money import MAX_FEN, yuan
 from meike.permissions import Actor, Page, Right
 from meike.rules.text import clean_text, take_text, unsafe_char
 from meike.services import audit, bizday, performance
@@ -58,11 +58,6 @@ RECEIPT_KINDS = {
 MAX_NOTE = 200
 
 T = TypeVar("T")
-
-
-def yuan(fen: int) -> str:
-    """¥1,280.00; a negative amount reads -¥20.00."""
-    return f"-¥{format_fen(-fen)}" if fen < 0 else f"¥{format_fen(fen)}"
 
 
 @dataclass(frozen=True)

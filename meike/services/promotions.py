@@ -19,7 +19,7 @@ from meike import clock
 from meike.db import Clinic
 from meike.errors import NotFound, ValidationError
 from meike.models import Item, Promotion
-from meike.money import MAX_FEN, format_fen
+from meike.money import MAX_FEN, yuan
 from meike.permissions import Actor, Page, Right
 from meike.rules.text import take_text
 from meike.services import audit, ledger
@@ -51,9 +51,9 @@ class PromotionView:
     def terms(self) -> str:
         """特价 ¥880.00 / 8 折 (¥704.00)."""
         if self.price_fen is not None:
-            return f"特价 ¥{format_fen(self.price_fen)}"
+            return f"特价 {yuan(self.price_fen)}"
         assert self.discount_permille is not None
-        return f"{self.discount_permille / 100:g} 折（¥{format_fen(unit_price(self, self.list_price_fen))}）"
+        return f"{self.discount_permille / 100:g} 折（{yuan(unit_price(self, self.list_price_fen))}）"
 
 
 def unit_price(promotion: Promotion | PromotionView, list_price_fen: int) -> int:
@@ -133,16 +133,16 @@ def add_promotion(clinic: Clinic, actor: Actor, *, name: str, item_id: int | Non
                               created_at=clock.now())
         price = unit_price(promotion, item.price_fen)
         if price > item.price_fen:
-            raise ValidationError.single("price", f"特价不能高于项目单价 ¥{format_fen(item.price_fen)}")
+            raise ValidationError.single("price", f"特价不能高于项目单价 {yuan(item.price_fen)}")
         approved = price < item.min_price_fen or (price == 0 and item.price_fen > 0)  # below the minimum, or free
         if approved:
             try:
                 ledger.require_supervisor(supervisor, Right.APPROVE_PRICE, "低于最低价的促销")
             except ValidationError as e:
-                below = (f"低于最低价 ¥{format_fen(item.min_price_fen)}" if price < item.min_price_fen
+                below = (f"低于最低价 {yuan(item.min_price_fen)}" if price < item.min_price_fen
                          else "等于免费赠送")
                 raise ValidationError.single(
-                    "supervisor", f"促销价 ¥{format_fen(price)} {below}，"
+                    "supervisor", f"促销价 {yuan(price)} {below}，"
                                   f"{e.errors.get('supervisor', '需要主管审批')}") from None
         s.add(promotion)
         s.flush()

@@ -22,7 +22,7 @@ class Shop:
 
 @pytest.fixture(name="shop")
 def shop_fixture(clinic: Clinic, user: Actor) -> Shop:
-    """双眼皮 ¥8,800 (min ¥6,000), 水光针 ¥1,280 (min ¥880); 现金, 微信; customer 张三 registered by ``user``."""
+    """双眼皮 ￥8,800 (min ￥6,000), 水光针 ￥1,280 (min ￥880); 现金, 微信; customer 张三 registered by ``user``."""
     items = {
         name: dictionaries.add_entry(clinic, user, Kind.ITEM,
                                      {"name": name, "price_fen": price, "min_price_fen": minimum})

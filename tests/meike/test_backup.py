@@ -514,7 +514,7 @@ def test_the_restore_confirmation_lists_what_will_be_lost(clinic: Clinic, desk: 
         2, 100_000, ledger_no(day, 2), ledger_no(day, 3))
     assert (losses.customers, losses.visits, losses.day_closes) == (1, 0, (day,))
     assert losses.lines() == [
-        f"收据 2 张（{ledger_no(day, 2)} 至 {ledger_no(day, 3)}，金额合计 ¥1,000.00）；这些收据号以后不会再用",
+        f"收据 2 张（{ledger_no(day, 2)} 至 {ledger_no(day, 3)}，金额合计 ￥1,000.00）；这些收据号以后不会再用",
         "新登记的顾客 1 位", f"日结 {day:%Y-%m-%d}"]
 
 

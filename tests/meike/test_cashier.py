@@ -63,7 +63,7 @@ def test_price_below_minimum_needs_a_supervisor(clinic: Clinic, user: Actor, adm
                                                  supervisor: Actor) -> None:
     with pytest.raises(ValidationError) as e:
         _open(clinic, user, shop, ("双眼皮", 1, 500_000))
-    assert e.value.errors == {"price": "低于最低价 ¥6,000.00，需要主管审批"}
+    assert e.value.errors == {"price": "低于最低价 ￥6,000.00，需要主管审批"}
     with pytest.raises(ValidationError) as e:  # a supervisor without the right does not help
         cashier.open_order(clinic, user, customer_id=shop.customer_id,
                            lines=[(shop.items["双眼皮"], 1, 500_000)], supervisor=user)
@@ -84,7 +84,7 @@ def test_price_below_minimum_needs_a_supervisor(clinic: Clinic, user: Actor, adm
 def test_several_lines_below_minimum_name_each_item(clinic: Clinic, user: Actor, shop: Shop) -> None:
     with pytest.raises(ValidationError) as e:
         _open(clinic, user, shop, ("双眼皮", 1, 1), ("水光针", 1, None))
-    assert e.value.errors["price"] == "双眼皮低于最低价 ¥6,000.00，需要主管审批"
+    assert e.value.errors["price"] == "双眼皮低于最低价 ￥6,000.00，需要主管审批"
 
 
 @pytest.mark.parametrize(("lines", "key"), [
@@ -124,7 +124,7 @@ def test_settle_takes_the_total_and_moves_the_order_to_paid(clinic: Clinic, user
     with pytest.raises(ValidationError) as e:
         cashier.settle(clinic, user, order_id, payment_method_id=shop.methods["现金"], amount_fen=200_000,
                        idempotency_key="k-1")
-    assert e.value.errors == {"amount": "收款金额应等于应收金额 ¥2,560.00"}
+    assert e.value.errors == {"amount": "收款金额应等于应收金额 ￥2,560.00"}
     with pytest.raises(ValidationError) as e:
         cashier.settle(clinic, user, order_id, payment_method_id=None, amount_fen=256_000, idempotency_key="k-1")
     assert e.value.errors == {"payment_method": "请选择支付方式"}

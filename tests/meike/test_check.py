@@ -2,12 +2,12 @@
 
 The books (Monday 2026-03-02, closed; Tuesday open):
 
-    Mon  张三 预存 ¥1,000 (现金), 定金 ¥500 (微信); 李四 buys a coupon ¥200 for ¥100 (微信)
-         李四 双眼皮 + 水光针 ¥10,080: 现金 ¥5,000 + the coupon ¥100, the rest on arrears; pays ¥980
-         张三 buys 5 × 水光针 (金卡 ¥5,760): 预存 ¥1,000 + 银行卡 ¥4,760; uses one session
-         王五 脱毛 ¥300 (现金), voided by the supervisor
-    Tue  李四 水光针 refund ¥280 (from arrears); 双眼皮 repriced to ¥9,000 (+¥200 in cash)
-         张三 course refund of one session (现金); 定金 refund ¥200 (现金)
+    Mon  张三 预存 ￥1,000 (现金), 定金 ￥500 (微信); 李四 buys a coupon ￥200 for ￥100 (微信)
+         李四 双眼皮 + 水光针 ￥10,080: 现金 ￥5,000 + the coupon ￥100, the rest on arrears; pays ￥980
+         张三 buys 5 × 水光针 (金卡 ￥5,760): 预存 ￥1,000 + 银行卡 ￥4,760; uses one session
+         王五 脱毛 ￥300 (现金), voided by the supervisor
+    Tue  李四 水光针 refund ￥280 (from arrears); 双眼皮 repriced to ￥9,000 (+￥200 in cash)
+         张三 course refund of one session (现金); 定金 refund ￥200 (现金)
 
 The tampering is done the way a person with a database browser would: plain SQL on the file, past
 every service and the closed-day guard.
@@ -178,14 +178,14 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
     "a closed day's payment edited": (lambda c: [
         f"UPDATE payments SET amount_fen = amount_fen + 100 WHERE id = "
         f"{first_id('payments', MONDAY_CASH)}"],
-        {"day_close", "receipt_tenders", "receipt_balance"}, "应有现金 日结时 ¥"),
+        {"day_close", "receipt_tenders", "receipt_balance"}, "应有现金 日结时 ￥"),
     "a balance driven below zero": (lambda c: [
         "UPDATE account_entries SET amount_fen = -amount_fen WHERE account = 'deposit' AND amount_fen > 0"],
-        {"negative_balance"}, "定金余额 -¥"),
+        {"negative_balance"}, "定金余额 -￥"),
     "a coupon overdrawn": (lambda c: [
         f"UPDATE account_entries SET amount_fen = amount_fen - 50000 WHERE id = "
         f"{first_id('account_entries', 'is_grant')}"],
-        {"coupon"}, "券 #1“代金券”面值 ¥200.00，余额 -¥400.00"),
+        {"coupon"}, "券 #1“代金券”面值 ￥200.00，余额 -￥400.00"),
     "an order's total lowered": (lambda c: [
         "UPDATE orders SET total_fen = total_fen - 800000 WHERE id = (SELECT min(id) FROM orders)"],
         {"order_amounts", "overpaid", "receipt_balance"}, "已付"),
@@ -197,7 +197,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
     "a voided order's department performance restored": (lambda c: [
         "DELETE FROM performance_entries WHERE role = 'department' AND amount_fen < 0"
         " AND order_id = (SELECT id FROM orders WHERE status = 'voided')"],
-        {"performance"}, "科室业绩 ¥300.00"),
+        {"performance"}, "科室业绩 ￥300.00"),
     "an audit entry rewritten past its triggers": (lambda c: [
         *(f"DROP TRIGGER {name}" for name in _audit_triggers(c)),
         "UPDATE audit_log SET after = replace(after, '100000', '1000') WHERE action = 'account.prepaid'"],
@@ -208,11 +208,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         " department_id, inpatient_no, is_grant, business_date, note, created_by_id, created_at)"
         " SELECT customer_id, 'prepaid', 500000, id, NULL, NULL, NULL, NULL, '', 1, business_date, '', cashier_id,"
         " created_at FROM receipts WHERE receipt_no = 'R20260303-0004'"],
-        {"grant"}, "（预存 ¥5,000.00，收据 R20260303-0004）记为赠送"),
+        {"grant"}, "（预存 ￥5,000.00，收据 R20260303-0004）记为赠送"),
     "a coupon's grant raised": (lambda c: [
         f"UPDATE account_entries SET amount_fen = amount_fen + 100000 WHERE id = "
         f"{first_id('account_entries', 'is_grant')}"],
-        {"grant"}, "券 #1“代金券”面值 ¥200.00、售价 ¥100.00"),
+        {"grant"}, "券 #1“代金券”面值 ￥200.00、售价 ￥100.00"),
     "a day's last receipt deleted with its counter lowered": (lambda c: [
         *(f"DELETE FROM {table} WHERE receipt_id = (SELECT id FROM receipts WHERE receipt_no = 'R20260303-0004')"
           for table in ("payments", "account_entries", "performance_entries")),
@@ -225,7 +225,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         " SELECT 'R20260303-0005', business_date, 'prepaid', customer_id, NULL, 0, 'valid', cashier_id, created_at,"
         " 'forged', '', 0 FROM receipts WHERE receipt_no = 'R20260303-0004'",
         "UPDATE receipt_counters SET last_no = 5 WHERE business_date = '2026-03-03'"],
-        {"receipt_audit"}, "收据 R20260303-0005（prepaid，¥0.00）：操作日志中没有写入它的记录"),
+        {"receipt_audit"}, "收据 R20260303-0005（prepaid，￥0.00）：操作日志中没有写入它的记录"),
     "a receipt's cashier changed": (lambda c: [
         "UPDATE receipts SET cashier_id = (SELECT id FROM users WHERE username = 'boss')"
         " WHERE receipt_no = 'R20260303-0002'"],
@@ -237,11 +237,11 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         "UPDATE payments SET payment_method_id = (SELECT id FROM payment_methods WHERE name = '银行卡')"
         " WHERE business_date = '2026-03-02'"
         " AND payment_method_id = (SELECT id FROM payment_methods WHERE name = '微信')"],
-        {"day_close"}, "支付方式 微信 日结时 ¥600.00，现在 ¥0.00"),
+        {"day_close"}, "支付方式 微信 日结时 ￥600.00，现在 ￥0.00"),
     "a closed day's tenders moved between cashiers": (lambda c: [
         "UPDATE payments SET received_by_id = (SELECT id FROM users WHERE username = 'boss')"
         " WHERE id = (SELECT min(id) FROM payments WHERE business_date = '2026-03-02' AND account IS NULL)"],
-        {"day_close"}, "收银员 boss 日结时 ¥0.00，现在 ¥1,000.00"),
+        {"day_close"}, "收银员 boss 日结时 ￥0.00，现在 ￥1,000.00"),
     "a closed day's sales moved between departments": (lambda c: [
         "UPDATE performance_entries SET department_id = (SELECT id FROM departments WHERE name = '皮肤科')"
         " WHERE role = 'department' AND business_date = '2026-03-02'"
@@ -298,7 +298,7 @@ def test_a_close_stored_before_ids_were_kept_compares_each_name_and_allows_renam
                   " AND payment_method_id = (SELECT id FROM payment_methods WHERE name = '微信支付')")
     report = check.run_check(books)
     assert "day_close" in report.codes()
-    assert "支付方式 银行卡 日结时 ¥4,760.00，现在 ¥5,360.00" in report.render()
+    assert "支付方式 银行卡 日结时 ￥4,760.00，现在 ￥5,360.00" in report.render()
 
 
 def test_a_damaged_file_is_reported_by_the_integrity_check(books: Clinic) -> None:

@@ -49,7 +49,7 @@ def _work(url: str, worker: int, rounds: int, desk: dict[str, object], out: str)
                 r = ledger.top_up(clinic, actor, customer, account="prepaid", tenders=[Tender(cash, amount)],
                                   idempotency_key=key)
                 acks.append({"receipt_no": r.receipt_no, "amount": r.amount_fen, "customer": customer, "prepaid": amount})
-            elif what == "pay":  # ¥500 item: ¥200 from the prepaid balance, ¥300 cash
+            elif what == "pay":  # ￥500 item: ￥200 from the prepaid balance, ￥300 cash
                 order = cashier.open_order(clinic, actor, customer_id=customer, lines=[LineSpec(item, 1, 50_000)])
                 r = cashier.pay(clinic, actor, order, [Tender(prepaid, 20_000), Tender(cash, 30_000)],
                                 idempotency_key=key)

@@ -2,12 +2,12 @@
 
 The day (2026-03-02, cashiers sy and shou):
 
-    R-0001  sy    张三 预存 top-up           现金 ¥1,000
-    R-0002  sy    张三 定金 (钱推介, 美容外科)  微信 ¥500
-    R-0003  sy    李四 双眼皮 + 水光针 ¥10,080  现金 ¥5,000 + 银行卡 ¥4,080, ¥1,000 on arrears
-    R-0004  sy    张三 脱毛 (金卡 ¥450)        预存 ¥450
-    R-0005  shou  李四 pays the arrears        现金 ¥1,000
-    R-0006  sy    李四 水光针 refund ¥280       现金 −¥280 (performance reversed)
+    R-0001  sy    张三 预存 top-up           现金 ￥1,000
+    R-0002  sy    张三 定金 (钱推介, 美容外科)  微信 ￥500
+    R-0003  sy    李四 双眼皮 + 水光针 ￥10,080  现金 ￥5,000 + 银行卡 ￥4,080, ￥1,000 on arrears
+    R-0004  sy    张三 脱毛 (金卡 ￥450)        预存 ￥450
+    R-0005  shou  李四 pays the arrears        现金 ￥1,000
+    R-0006  sy    李四 水光针 refund ￥280       现金 −￥280 (performance reversed)
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_close_compares_counted_cash_and_a_difference_needs_a_note(clinic: Clini
     before = snapshot(clinic)
     with pytest.raises(ValidationError) as e:
         dayclose.close_day(clinic, desk.cashier, counted_cash_fen=670_000)
-    assert e.value.errors == {"note": "清点现金与应有现金 ¥6,720.00 相差 -¥20.00，请填写说明"}
+    assert e.value.errors == {"note": "清点现金与应有现金 ￥6,720.00 相差 -￥20.00，请填写说明"}
     with pytest.raises(ValidationError) as e:
         dayclose.close_day(clinic, desk.cashier, counted_cash_fen=-1)
     assert e.value.errors == {"counted_cash": "请填写清点的现金金额"}
@@ -187,7 +187,7 @@ def test_revenue_and_performance_for_a_range(clinic: Clinic, desk: Desk, frozen:
     dayclose.close_day(clinic, desk.cashier, counted_cash_fen=672_000)
     frozen[0] = datetime(2026, 3, 3, 10, 0)
     extra = cashier.open_order(clinic, desk.cashier, customer_id=desk.vip,
-                               lines=[LineSpec(desk.items["脱毛"], 2)])  # 钻石卡: 2 × ¥300
+                               lines=[LineSpec(desk.items["脱毛"], 2)])  # 钻石卡: 2 × ￥300
     cashier.pay(clinic, desk.cashier, extra, [Tender(desk.methods["微信"], 60_000)], idempotency_key="x")
     revenue = dayclose.revenue(clinic, desk.cashier, MONDAY, TUESDAY)
     assert (revenue.received_fen, revenue.sales_fen) == (1_190_000, 1_085_000)

@@ -1,7 +1,7 @@
 """Value nobody pays for needs a supervisor and is audited (issue 14/11).
 
 A coupon is money to spend. A free coupon, a coupon sold below its face value, an order line given
-free (an item or a course's sessions at ¥0 where they have a price) and a promotion that gives an item
+free (an item or a course's sessions at ￥0 where they have a price) and a promotion that gives an item
 away create value without money: each needs a supervisor holding 审批低于最低价/赠送 who confirms with
 their password, like a void, and the audit log names them. (A manual prepaid grant does not exist: a
 top-up takes money through a payment method only, and ``--check`` reports a granted entry anywhere but
@@ -40,7 +40,7 @@ def audit_after(clinic: Clinic, action: str) -> list[dict[str, object]]:
 
 
 def test_a_cashier_alone_cannot_hand_out_a_coupon_for_nothing(clinic: Clinic, desk: Desk) -> None:
-    """The attack: a ¥999,999.99 coupon for nothing, then a ¥44,500 order settled with it."""
+    """The attack: a ￥999,999.99 coupon for nothing, then a ￥44,500 order settled with it."""
     order_id = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain,
                                   lines=[LineSpec(desk.items["双眼皮"], 5), LineSpec(desk.items["脱毛"], 1)])
     clerk = make_user(clinic, desk.admin, "clerk", pages=[Page.CASHIER], password="clerk-pass",
@@ -53,7 +53,7 @@ def test_a_cashier_alone_cannot_hand_out_a_coupon_for_nothing(clinic: Clinic, de
     with pytest.raises(ValidationError) as e:  # a token price is the same gift
         ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="券", face_value_fen=99_999_999, valid_until=UNTIL,
                            tenders=[cash(desk, 100)], idempotency_key="cheap")
-    assert e.value.errors == {"supervisor": "售价低于券面值（赠送 ¥999,998.99）需要主管输入密码确认"}
+    assert e.value.errors == {"supervisor": "售价低于券面值（赠送 ￥999,998.99）需要主管输入密码确认"}
     with pytest.raises(PermissionDenied, match="clerk没有赠券的权限"):  # a supervisor, but not for gifts
         ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="券", face_value_fen=99_999_999, valid_until=UNTIL,
                            tenders=[], idempotency_key="free", supervisor=clerk)
@@ -81,7 +81,7 @@ def test_a_gift_confirmed_by_a_supervisor_is_audited_with_them(clinic: Clinic, d
 
 
 def test_an_order_line_given_free_needs_a_supervisor(clinic: Clinic, desk: Desk) -> None:
-    """An item whose minimum is ¥0 may be discounted freely, but not given away; nor may a course's
+    """An item whose minimum is ￥0 may be discounted freely, but not given away; nor may a course's
     sessions (spendable value: they are deducted later)."""
     settings = make_user(clinic, desk.admin, "settings", pages=[Page.SETTINGS])
     consult = dictionaries.add_entry(clinic, settings, Kind.ITEM, {"name": "皮肤检测", "price_fen": 20_000,
@@ -111,7 +111,7 @@ def test_a_promotion_that_gives_an_item_away_needs_a_supervisor(clinic: Clinic, 
     with pytest.raises(ValidationError) as e:
         promotions.add_promotion(clinic, settings, name="免费检测", item_id=consult, starts_on=start,
                                  ends_on=start + timedelta(days=7), price_fen=0)
-    assert e.value.errors["supervisor"] == "促销价 ¥0.00 等于免费赠送，低于最低价的促销需要主管输入密码确认"
+    assert e.value.errors["supervisor"] == "促销价 ￥0.00 等于免费赠送，低于最低价的促销需要主管输入密码确认"
     promotions.add_promotion(clinic, settings, name="半价检测", item_id=consult, starts_on=start,
                              ends_on=start + timedelta(days=7), price_fen=10_000)
     boss = accounts.verify_supervisor(clinic, "boss", "boss-pass", Right.APPROVE_PRICE)

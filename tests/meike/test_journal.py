@@ -178,7 +178,7 @@ def test_the_journal_holds_ids_and_amounts_only_and_is_the_owners_only(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     described = journal.describe(clinic, desk.cashier, journal.pending(clinic)[0])
-    assert "住院押金" in described and "张三（卡号" in described and "现金 ¥1,000.00" in described
+    assert "住院押金" in described and "张三（卡号" in described and "现金 ￥1,000.00" in described
 
 
 def test_another_databases_calls_are_not_offered(clinic: Clinic, desk: Desk, frozen: list[datetime],

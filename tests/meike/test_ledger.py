@@ -2,8 +2,8 @@
 the messages a cashier sees: member prices, split tenders, arrears, coupons, balances, refunds,
 voids, courses, price changes, idempotent replays and the data scope.
 
-The desk (tests/meike/conftest_money.py): 双眼皮 ¥8,800 (min ¥6,000, 美容外科), 水光针 ¥1,280
-(min ¥880, 皮肤科), 脱毛 ¥500 (min ¥300, 皮肤科); 张三 is a 金卡 member (90%) developed by 赵开发,
+The desk (tests/meike/conftest_money.py): 双眼皮 ￥8,800 (min ￥6,000, 美容外科), 水光针 ￥1,280
+(min ￥880, 皮肤科), 脱毛 ￥500 (min ￥300, 皮肤科); 张三 is a 金卡 member (90%) developed by 赵开发,
 李四 has no level, 王五 is 钻石卡 (60%). The clock stands at 2026-03-02 09:00.
 """
 
@@ -90,7 +90,7 @@ def test_member_discount_is_applied_and_clamped_at_the_minimum(clinic: Clinic, d
     assert [(li.unit_price_fen, li.amount_fen, li.list_price_fen) for li in lines_of(clinic, gold)] == [
         (792_000, 792_000, 880_000), (115_200, 230_400, 128_000)]
     assert cashier.get_order(clinic, desk.cashier, gold).total_fen == 1_022_400
-    # 钻石卡 60%: ¥5,280 would be below the ¥6,000 minimum, so the automatic price stops there.
+    # 钻石卡 60%: ￥5,280 would be below the ￥6,000 minimum, so the automatic price stops there.
     diamond = order(clinic, desk, desk.vip, ("双眼皮", 1, None), ("水光针", 1, None))
     assert [li.amount_fen for li in lines_of(clinic, diamond)] == [600_000, 88_000]
     plain = order(clinic, desk, desk.plain, ("双眼皮", 1, None))
@@ -98,18 +98,18 @@ def test_member_discount_is_applied_and_clamped_at_the_minimum(clinic: Clinic, d
 
 
 def test_a_course_is_priced_for_all_its_sessions(clinic: Clinic, desk: Desk) -> None:
-    """5 × 水光针 lists at ¥6,400; the 金卡 pays ¥5,760, the 钻石卡 the minimum 5 × ¥880."""
+    """5 × 水光针 lists at ￥6,400; the 金卡 pays ￥5,760, the 钻石卡 the minimum 5 × ￥880."""
     gold = order(clinic, desk, desk.member, LineSpec(desk.items["水光针"], 1, None, package_sessions=5))
     [line] = lines_of(clinic, gold)
     assert (line.list_price_fen, line.unit_price_fen, line.package_sessions) == (640_000, 576_000, 5)
     diamond = order(clinic, desk, desk.vip, LineSpec(desk.items["水光针"], 1, None, package_sessions=5))
     assert lines_of(clinic, diamond)[0].amount_fen == 440_000
     refused(lambda: order(clinic, desk, desk.plain, LineSpec(desk.items["水光针"], 1, 400_000, package_sessions=5)),
-            "低于最低价 ¥4,400.00，需要主管审批")
+            "低于最低价 ￥4,400.00，需要主管审批")
 
 
 def test_a_price_below_the_minimum_needs_a_supervisor(clinic: Clinic, desk: Desk) -> None:
-    refused(lambda: order(clinic, desk, desk.plain, ("双眼皮", 1, 500_000)), "低于最低价 ¥6,000.00，需要主管审批")
+    refused(lambda: order(clinic, desk, desk.plain, ("双眼皮", 1, 500_000)), "低于最低价 ￥6,000.00，需要主管审批")
     clerk = make_user(clinic, desk.admin, "clerk", pages=[Page.CASHIER])
     refused(lambda: order(clinic, desk, desk.plain, ("双眼皮", 1, 500_000), supervisor=clerk),
             "clerk没有审批低于最低价的权限")
@@ -151,9 +151,9 @@ def test_short_payment_becomes_arrears_only_when_asked_and_is_collected_later(cl
     order_id = order(clinic, desk, desk.plain, ("双眼皮", 1, None))
     before = snapshot(clinic)
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [cash(desk, 300_000)], idempotency_key="a"),
-            "收款合计 ¥3,000.00 少于应收 ¥8,800.00；如需欠款请勾选“余额记欠款”")
+            "收款合计 ￥3,000.00 少于应收 ￥8,800.00；如需欠款请勾选“余额记欠款”")
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [cash(desk, 900_000)], idempotency_key="a"),
-            "收款合计 ¥9,000.00 超过应收 ¥8,800.00")
+            "收款合计 ￥9,000.00 超过应收 ￥8,800.00")
     assert snapshot(clinic) == before
     first = cashier.pay(clinic, desk.cashier, order_id, [cash(desk, 300_000)], idempotency_key="a",
                         allow_arrears=True)
@@ -163,7 +163,7 @@ def test_short_payment_becomes_arrears_only_when_asked_and_is_collected_later(cl
     assert (row.total_fen, row.paid_fen) == (880_000, 300_000)
 
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [cash(desk, 600_000)], idempotency_key="b"),
-            "收款合计 ¥6,000.00 超过欠款 ¥5,800.00")
+            "收款合计 ￥6,000.00 超过欠款 ￥5,800.00")
     second = cashier.pay(clinic, desk.cashier, order_id, [by(desk, "微信", 280_000)], idempotency_key="b")
     assert (second.receipt_no, second.paid_fen, second.arrears_fen) == (f"{DAY}-0002", 280_000, 300_000)
     third = cashier.pay(clinic, desk.cashier, order_id, [cash(desk, 300_000)], idempotency_key="c")
@@ -227,16 +227,16 @@ def test_no_balance_goes_below_zero(clinic: Clinic, desk: Desk) -> None:
     order_id = order(clinic, desk, desk.plain, ("脱毛", 1, None))
     before = snapshot(clinic)
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [by(desk, "预存", 20_000), cash(desk, 30_000)],
-                                idempotency_key="k"), "预存余额不足：可用 ¥100.00，需要 ¥200.00")
+                                idempotency_key="k"), "预存余额不足：可用 ￥100.00，需要 ￥200.00")
     # Two tenders on the same account are added up before the check.
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [by(desk, "预存", 6_000), by(desk, "预存", 6_000),
                                                                  cash(desk, 38_000)], idempotency_key="k"),
-            "预存余额不足：可用 ¥100.00，需要 ¥120.00")
+            "预存余额不足：可用 ￥100.00，需要 ￥120.00")
     refused(lambda: cashier.pay(clinic, desk.cashier, order_id, [by(desk, "定金", 50_000)], idempotency_key="k"),
-            "定金余额不足：可用 ¥0.00，需要 ¥500.00")
+            "定金余额不足：可用 ￥0.00，需要 ￥500.00")
     refused(lambda: ledger.refund_balance(clinic, desk.cashier, desk.plain, account="prepaid",
                                           tenders=[cash(desk, 20_000)], idempotency_key="r", supervisor=desk.boss,
-                                          reason="退余额"), "预存余额只有 ¥100.00，不能退 ¥200.00")
+                                          reason="退余额"), "预存余额只有 ￥100.00，不能退 ￥200.00")
     refused(lambda: ledger.top_up(clinic, desk.cashier, desk.plain, account="prepaid",
                                   tenders=[by(desk, "定金", 100)], idempotency_key="t"),
             "“定金”不能用于这笔收款，请选择现金、银行卡等")
@@ -310,10 +310,10 @@ def test_a_refund_needs_a_supervisor_with_the_refund_right(clinic: Clinic, desk:
     assert (result.paid_fen, result.arrears_fen) == (-20_000, 0)
     refused(lambda: cashier.refund_line(clinic, desk.cashier, line, amount_fen=30_001, tenders=[cash(desk, 30_001)],
                                         reason="再退", supervisor=boss, reverse_performance=True,
-                                        idempotency_key="r2"), "退款金额不能超过该项目剩余金额 ¥300.00")
+                                        idempotency_key="r2"), "退款金额不能超过该项目剩余金额 ￥300.00")
     refused(lambda: cashier.refund_line(clinic, desk.cashier, line, amount_fen=30_000, tenders=[cash(desk, 20_000)],
                                         reason="再退", supervisor=boss, reverse_performance=True,
-                                        idempotency_key="r2"), "退款方式合计应为 ¥300.00")
+                                        idempotency_key="r2"), "退款方式合计应为 ￥300.00")
 
 
 def test_a_project_refund_reduces_arrears_first_and_can_go_into_prepaid(clinic: Clinic, desk: Desk) -> None:
@@ -322,7 +322,7 @@ def test_a_project_refund_reduces_arrears_first_and_can_go_into_prepaid(clinic: 
     line = lines_of(clinic, order_id)[0].id
     refused(lambda: cashier.refund_line(clinic, desk.cashier, line, amount_fen=50_000, tenders=[cash(desk, 50_000)],
                                         reason="少做一次", supervisor=desk.boss, reverse_performance=False,
-                                        idempotency_key="r"), "退款方式合计应为 ¥220.00（其中 ¥280.00 冲减欠款）")
+                                        idempotency_key="r"), "退款方式合计应为 ￥220.00（其中 ￥280.00 冲减欠款）")
     result = cashier.refund_line(clinic, desk.cashier, line, amount_fen=50_000, tenders=[by(desk, "预存", 22_000)],
                                  reason="少做一次", supervisor=desk.boss, reverse_performance=False,
                                  idempotency_key="r")
@@ -343,7 +343,7 @@ def test_void_reverses_everything_and_reopens_the_order(clinic: Clinic, desk: De
                      visit_id=visit)
     paid = cashier.pay(clinic, desk.cashier, order_id, [by(desk, "预存", 100_000), cash(desk, 100_000)],
                        idempotency_key="pay", allow_arrears=True)
-    assert paid.arrears_fen == 30_400  # 2 × ¥1,152
+    assert paid.arrears_fen == 30_400  # 2 × ￥1,152
     collected = cashier.pay(clinic, desk.cashier, order_id, [by(desk, "微信", 30_400)], idempotency_key="col")
     with clinic.read() as s:
         assert s.get(Visit, visit).is_deal  # type: ignore[union-attr]
@@ -439,7 +439,7 @@ def test_course_sold_deducted_and_unused_sessions_refunded_at_the_sold_price(cli
                                  reverse_performance=True, idempotency_key="x"),
             "“水光针”疗程已使用，不能退单，请办理疗程退款")
 
-    # ¥5,000 for 3 sessions, one used: the 2 left are worth ¥3,333.33, given back as ¥1,666.67 + ¥1,666.66.
+    # ￥5,000 for 3 sessions, one used: the 2 left are worth ￥3,333.33, given back as ￥1,666.67 + ￥1,666.66.
     assert cashier.package_refund_quote(clinic, desk.cashier, package.id, 2) == 333_333
     assert cashier.package_refund_quote(clinic, desk.cashier, package.id, 1) == 166_667
     refused(lambda: cashier.refund_package(clinic, desk.cashier, package.id, sessions=3, tenders=[], reason="不做了",
@@ -480,7 +480,7 @@ def test_reprice_up_creates_arrears_and_down_refunds_the_difference(clinic: Clin
     line = lines_of(clinic, order_id)[0].id
     up = cashier.reprice_line(clinic, desk.cashier, line, unit_price_fen=150_000, reason="加做", supervisor=None,
                               tenders=[cash(desk, 24_000)], idempotency_key="up")
-    assert (up.paid_fen, up.arrears_fen) == (24_000, 20_000)  # +¥440: ¥240 now, ¥200 owed
+    assert (up.paid_fen, up.arrears_fen) == (24_000, 20_000)  # +￥440: ￥240 now, ￥200 owed
     assert balances(clinic, desk, desk.plain)["arrears"] == 20_000
     assert performance(clinic, order_id) == {"consultant": 300_000, "department": 300_000}
     refused(lambda: cashier.reprice_line(clinic, desk.cashier, line, unit_price_fen=150_000, reason="再改",
@@ -491,14 +491,14 @@ def test_reprice_up_creates_arrears_and_down_refunds_the_difference(clinic: Clin
     refused(lambda: cashier.reprice_line(clinic, desk.cashier, line, unit_price_fen=80_000, reason="降价",
                                          supervisor=None, tenders=[], idempotency_key="down"),
             "低于最低价需要主管输入密码确认")
-    # Down to ¥1,000 each: ¥1,000 less, of which ¥200 cancels the arrears and ¥800 goes back in cash.
+    # Down to ￥1,000 each: ￥1,000 less, of which ￥200 cancels the arrears and ￥800 goes back in cash.
     down = cashier.reprice_line(clinic, desk.cashier, line, unit_price_fen=100_000, reason="按活动价",
                                 supervisor=desk.boss, tenders=[cash(desk, 80_000)], idempotency_key="down")
     assert (down.paid_fen, down.arrears_fen) == (-80_000, 0)
     assert performance(clinic, order_id) == {"consultant": 200_000, "department": 200_000}
     refused(lambda: cashier.reprice_line(clinic, desk.cashier, line, unit_price_fen=160_000, reason="改",
                                          supervisor=None, tenders=[cash(desk, 130_000)], idempotency_key="x"),
-            "补收金额不能超过差价 ¥1,200.00")
+            "补收金额不能超过差价 ￥1,200.00")
 
 
 def test_reprice_of_a_course_is_refused(clinic: Clinic, desk: Desk) -> None:
@@ -626,7 +626,7 @@ def test_an_invoice_is_registered_on_a_settled_order_up_to_its_net_amount(clinic
                         tenders=[cash(desk, 10_000)], reason="退", supervisor=desk.boss, reverse_performance=True,
                         idempotency_key="r")
     refused(lambda: cashier.register_invoice(clinic, desk.cashier, order_id, invoice_no="No.1", title="李四",
-                                             amount_fen=50_000), "发票金额应在 ¥0.01–¥400.00 之间")
+                                             amount_fen=50_000), "发票金额应在 ￥0.01–￥400.00 之间")
     refused(lambda: cashier.register_invoice(clinic, desk.cashier, order_id, invoice_no=" ", title="",
                                              amount_fen=40_000), field="invoice_title")
     cashier.register_invoice(clinic, desk.cashier, order_id, invoice_no="No.1", title="李四", amount_fen=40_000)
@@ -649,7 +649,7 @@ def test_a_key_sent_again_with_another_amount_is_refused_not_replayed(
     with pytest.raises(ValidationError) as e:
         ledger.top_up(clinic, desk.cashier, desk.member, account="prepaid", tenders=[Tender(cash, 500_000)],
                       idempotency_key="k-same")
-    assert f"收据 {first.receipt_no}，¥1,000.00" in e.value.errors["amount"]
+    assert f"收据 {first.receipt_no}，￥1,000.00" in e.value.errors["amount"]
     assert ledger.customer_accounts(clinic, desk.cashier, desk.member).balances["prepaid"] == 100_000
     order = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["脱毛"])])
     paid = cashier.pay(clinic, desk.cashier, order, [Tender(cash, 50_000)], idempotency_key="p-same")

@@ -1,7 +1,7 @@
 """Promotions 促销 and performance shares 业绩分配 / 项目业绩比例, with exact figures.
 
-The desk (tests/meike/conftest_money.py): 双眼皮 ¥8,800 (min ¥6,000), 水光针 ¥1,280 (min ¥880),
-脱毛 ¥500 (min ¥300); 张三 is 金卡 (90%) developed by 赵开发, 李四 has no level. 2026-03-02 09:00.
+The desk (tests/meike/conftest_money.py): 双眼皮 ￥8,800 (min ￥6,000), 水光针 ￥1,280 (min ￥880),
+脱毛 ￥500 (min ￥300); 张三 is 金卡 (90%) developed by 赵开发, 李四 has no level. 2026-03-02 09:00.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def test_split_gives_parts_that_sum_to_the_amount() -> None:
 def test_a_running_promotion_prices_new_lines_and_needs_no_supervisor_below_the_minimum(
         clinic: Clinic, desk: Desk, manager: Actor) -> None:
     item = desk.items["双眼皮"]
-    with pytest.raises(ValidationError) as e:  # ¥5,000 is below the ¥6,000 minimum
+    with pytest.raises(ValidationError) as e:  # ￥5,000 is below the ￥6,000 minimum
         promotions.add_promotion(clinic, manager, name="春季特惠", item_id=item, price_fen=500_000,
                                  starts_on=TODAY, ends_on=TODAY + timedelta(days=30))
     assert "低于最低价" in e.value.errors["supervisor"]
@@ -99,12 +99,12 @@ def test_a_running_promotion_prices_new_lines_and_needs_no_supervisor_below_the_
         after = s.scalars(select(AuditEntry.after).where(AuditEntry.action == "promotion.create")).one() or ""
     assert '"supervisor": "boss"' in after and '"unit_price_fen": 500000' in after
     items = cashier.find_items(clinic, desk.cashier, "双眼皮")
-    assert items[0].promotion == "促销：春季特惠 ¥5,000.00"
+    assert items[0].promotion == "促销：春季特惠 ￥5,000.00"
 
 
 def test_a_member_pays_the_lower_of_the_promotion_and_the_member_discount(
         clinic: Clinic, desk: Desk, manager: Actor) -> None:
-    item = desk.items["水光针"]  # ¥1,280; 张三 金卡 90% → ¥1,152
+    item = desk.items["水光针"]  # ￥1,280; 张三 金卡 90% → ￥1,152
     promotions.add_promotion(clinic, manager, name="水光九五折", item_id=item, discount_permille=950,
                              starts_on=TODAY, ends_on=TODAY)
     assert cashier.quote(clinic, desk.cashier, customer_id=desk.member, item_id=item).price_fen == 115_200
@@ -145,7 +145,7 @@ def test_promotion_form_errors_are_per_field_and_nothing_is_written(clinic: Clin
     with pytest.raises(ValidationError) as e:
         promotions.add_promotion(clinic, manager, name="贵了", item_id=desk.items["脱毛"], price_fen=60_000,
                                  starts_on=TODAY, ends_on=TODAY)
-    assert e.value.errors == {"price": "特价不能高于项目单价 ¥500.00"}
+    assert e.value.errors == {"price": "特价不能高于项目单价 ￥500.00"}
     with pytest.raises(PermissionDenied):
         promotions.add_promotion(clinic, desk.cashier, name="收银不能设促销", item_id=desk.items["脱毛"],
                                  price_fen=40_000, starts_on=TODAY, ends_on=TODAY)
@@ -166,7 +166,7 @@ def test_item_share_and_order_split_credit_exact_amounts(clinic: Clinic, desk: D
         lines=[LineSpec(item, 1, 100_001, doctor_id=desk.staff["李医生"])],
         shares=[ShareSpec("consultant", desk.staff["王咨询"], 70), ShareSpec("consultant", second, 30)])
     settle(clinic, desk, order, 100_001, "k-settle")
-    # Consultants: 50% of ¥1,000.01 = ¥500.01 (rounded half up), split 70/30; doctor 20%; department all.
+    # Consultants: 50% of ￥1,000.01 = ￥500.01 (rounded half up), split 70/30; doctor 20%; department all.
     assert credit(clinic, order) == {("consultant", desk.staff["王咨询"]): 35_001, ("consultant", second): 15_000,
                                      ("doctor", desk.staff["李医生"]): 20_000, ("department", None): 100_001}
     # A half refund with reversal takes back half of each holder's credit.

@@ -26,8 +26,8 @@ ONLY_ALL = "日结统计的是全店的收款，只有数据范围为“所有�
 
 
 def a_day_of_two_departments(clinic: Clinic, desk: Desk) -> tuple[object, int]:
-    """The 皮肤科 cashier takes ¥1,280 cash for its own customer; the clinic's cashier ¥8,800 by WeChat
-    and a ¥1,000 deposit from 李四 (not in 皮肤科's scope)."""
+    """The 皮肤科 cashier takes ￥1,280 cash for its own customer; the clinic's cashier ￥8,800 by WeChat
+    and a ￥1,000 deposit from 李四 (not in 皮肤科's scope)."""
     dept = make_user(clinic, desk.admin, "pf", pages=[Page.CASHIER, Page.REGISTRATION], scope=DataScope.DEPARTMENT,
                      department_id=desk.departments["皮肤科"], grants={right_code(Right.CLOSE_DAY)})
     mine = customers.register_customer(clinic, dept, name="赵六", mobile="13600003333")

@@ -10,6 +10,7 @@ from meike.db import Clinic
 from meike.errors import LoginFailed, PermissionDenied
 from meike.permissions import DataScope, Page, Right, page_code, right_code
 from meike.services import accounts, audit
+from tests.ui.waiting import settle
 from ui.account_manager import AccountManager
 from ui.dialogs.password import PasswordDialog
 from ui.widgets import messages
@@ -118,10 +119,12 @@ def test_reset_password_through_dialog(qtbot, manager: AccountManager) -> None: 
         dialog.password.setText("short")
         dialog.confirm.setText("short")
         dialog.submit()
+        settle()
         assert dialog.form.error_text("password") == "密码至少 6 位" and dialog.isVisible()
         dialog.password.setText("new-pass-9")
         dialog.confirm.setText("new-pass-9")
         dialog.submit()
+        settle()
 
     QTimer.singleShot(0, answer)
     click(qtbot, manager.btn_reset)

@@ -93,7 +93,7 @@ def test_the_restore_confirmation_lists_the_receipts_customers_and_closes_that_w
     assert panel.restore() is False
 
     [text] = asked
-    assert f"收据 1 张（{paid.receipt_no}，金额合计 ¥{price // 100:,}.{price % 100:02d}）" in text
+    assert f"收据 1 张（{paid.receipt_no}，金额合计 ￥{price // 100:,}.{price % 100:02d}）" in text
     assert "这些收据号以后不会再用" in text and "新登记的顾客 1 位" in text and "恢复前备份" in text
     assert customers.search_customers(demo_clinic, gl, text="13877778888") != []  # nothing was restored
 

@@ -59,11 +59,11 @@ def supervise(dialog: QWidget, user: str, password: str) -> None:
 
 def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     customer = first_customer(demo_clinic, gl)
-    order_id = open_order(demo_clinic, gl, customer.id, "syp")  # 双眼皮 ¥8,800
+    order_id = open_order(demo_clinic, gl, customer.id, "syp")  # 双眼皮 ￥8,800
     page = page_of(qtbot, demo_clinic, gl)
     acc = account_dialog(qtbot, page, order_id)
     assert acc.customer.text() == f"{customer.name}（卡号 {customer.card_no}）"
-    assert acc.balance_labels["prepaid"].text() == "¥0.00"
+    assert acc.balance_labels["prepaid"].text() == "￥0.00"
     assert not acc.buttons["refund"].isEnabled() and not acc.buttons["package_refund"].isEnabled()
 
     # 交定金 with the referring staff: the department follows the staff member.
@@ -77,7 +77,7 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     click(qtbot, deposit.ok)
     assert not deposit.isVisible(), deposit.message.text()
     assert acc.status.text().startswith("交定金成功，收据号 R")
-    assert acc.balance_labels["deposit"].text() == "¥500.00"
+    assert acc.balance_labels["deposit"].text() == "￥500.00"
 
     # 预存 by WeChat; an account method is not offered for money coming in.
     click(qtbot, acc.buttons["prepaid"])
@@ -88,7 +88,7 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     method.setCurrentIndex(method.findText("微信"))
     prepaid.findChild(QWidget, "cashier_prepaid_pay_amount_0").setText("1000.00")
     click(qtbot, prepaid.ok)
-    assert acc.balance_labels["prepaid"].text() == "¥1,000.00"
+    assert acc.balance_labels["prepaid"].text() == "￥1,000.00"
 
     # 购券: a free coupon.
     click(qtbot, acc.buttons["coupon"])
@@ -106,7 +106,7 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     click(qtbot, coupon.ok)
     assert not coupon.isVisible(), coupon.message.text()
     assert acc.coupons.rowCount() == 1 and acc.coupons.item(0, 0).text() == "水光针体验券"
-    assert acc.coupons.item(0, 2).text() == "¥300.00"
+    assert acc.coupons.item(0, 2).text() == "￥300.00"
 
     # 住院押金 needs the inpatient number, shown beside the field.
     click(qtbot, acc.buttons["inpatient"])
@@ -118,7 +118,7 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     inpatient.inpatient_no.setText("ZY2026-018")
     click(qtbot, inpatient.ok)
     assert not inpatient.isVisible()
-    assert acc.balance_labels["inpatient"].text() == "¥2,000.00"
+    assert acc.balance_labels["inpatient"].text() == "￥2,000.00"
     assert acc.inpatient_no.text() == "住院号 ZY2026-018"
     acc.reject()
 
@@ -126,21 +126,21 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     page.unpaid.select_order(order_id)
     pay = page.take_payment()
     assert isinstance(pay, PaymentDialog)
-    assert pay.balances.text().startswith("预存 ¥1,000.00　定金 ¥500.00　券 ¥300.00（1 张）　住院押金 ¥2,000.00")
+    assert pay.balances.text().startswith("预存 ￥1,000.00　定金 ￥500.00　券 ￥300.00（1 张）　住院押金 ￥2,000.00")
     m = methods(demo_clinic, gl)
     pay.method.setCurrentIndex(pay.method.findData(m["预存余额"]))
     pay.amount.setText("2000")
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
     coupon_row = pay.row(1)
     coupon_row.method.setCurrentIndex(coupon_row.method.findText("代金券"))
-    assert coupon_row.coupon.isVisible() and coupon_row.coupon.currentText().startswith("水光针体验券　余 ¥300.00")
+    assert coupon_row.coupon.isVisible() and coupon_row.coupon.currentText().startswith("水光针体验券　余 ￥300.00")
     assert coupon_row.amount.text() == "300.00"
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
     cash_row = pay.row(2)
     cash_row.method.setCurrentIndex(cash_row.method.findText("现金"))
     cash_row.amount.setText("6500")
     click(qtbot, pay.ok)
-    assert pay.rows.error.text() == "预存余额不足：可用 ¥1,000.00，需要 ¥2,000.00"
+    assert pay.rows.error.text() == "预存余额不足：可用 ￥1,000.00，需要 ￥2,000.00"
     pay.amount.setText("1000")
     cash_row.amount.setText("7500")
     click(qtbot, pay.ok)
@@ -164,13 +164,13 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     click(qtbot, acc.buttons["refund"])
     refund = acc.dialog
     assert isinstance(refund, BalanceRefundDialog)
-    assert refund.account.currentText() == "预存　余额 ¥800.00"
+    assert refund.account.currentText() == "预存　余额 ￥800.00"
     assert refund.amount.text() == "800.00"
     refund.amount.setText("900")
     refund.reason.setText("顾客搬家")
     supervise(refund, "gl", "123")
     click(qtbot, refund.ok)
-    assert refund.form.error_text("amount") == "预存余额只有 ¥800.00，不能退 ¥900.00"
+    assert refund.form.error_text("amount") == "预存余额只有 ￥800.00，不能退 ￥900.00"
     refund.amount.setText("300")
     supervise(refund, "sy", "123")
     click(qtbot, refund.ok)
@@ -179,18 +179,18 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     click(qtbot, refund.ok)
     assert not refund.isVisible(), refund.message.text()
     assert acc.status.text().startswith("退款成功，收据号 R")
-    assert acc.balance_labels["prepaid"].text() == "¥500.00"
+    assert acc.balance_labels["prepaid"].text() == "￥500.00"
 
     click(qtbot, acc.buttons["discharge"])
     discharge = acc.dialog
     assert isinstance(discharge, BalanceRefundDialog) and discharge.windowTitle() == "出院退款"
-    assert discharge.account.currentText() == "住院押金（ZY-7）　余额 ¥3,000.00"
+    assert discharge.account.currentText() == "住院押金（ZY-7）　余额 ￥3,000.00"
     discharge.amount.setText("1200")
     discharge.reason.setText("出院结算")
     supervise(discharge, "gl", "123")
     click(qtbot, discharge.ok)
     assert not discharge.isVisible(), discharge.message.text()
-    assert acc.balance_labels["inpatient"].text() == "¥1,800.00"
+    assert acc.balance_labels["inpatient"].text() == "￥1,800.00"
     assert ledger.customer_accounts(demo_clinic, gl, customer.id).balances["inpatient"] == 180000
 
     click(qtbot, acc.print_button)
@@ -210,14 +210,14 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     acc = page.open_accounts()
     assert acc is not None
     assert acc.packages.rowCount() == 1
-    assert [acc.packages.item(0, c).text() for c in range(4)] == ["水光针", "10", "10", "¥10,000.00"]
+    assert [acc.packages.item(0, c).text() for c in range(4)] == ["水光针", "10", "10", "￥10,000.00"]
     acc.packages.selectRow(0)
     click(qtbot, acc.buttons["package_refund"])
     refund = acc.dialog
     assert isinstance(refund, PackageRefundDialog)
-    assert refund.sessions.value() == 10 and refund.quote.text() == "¥10,000.00"
+    assert refund.sessions.value() == 10 and refund.quote.text() == "￥10,000.00"
     refund.sessions.setValue(4)
-    assert refund.quote.text() == "¥4,000.00"
+    assert refund.quote.text() == "￥4,000.00"
     refund.method.setCurrentIndex(refund.method.findText("退入预存"))
     refund.reason.setText("顾客不再做了")
     click(qtbot, refund.ok)
@@ -226,7 +226,7 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     click(qtbot, refund.ok)
     assert not refund.isVisible(), refund.message.text()
     assert acc.packages.item(0, 2).text() == "6"
-    assert acc.balance_labels["prepaid"].text() == "¥4,000.00"
+    assert acc.balance_labels["prepaid"].text() == "￥4,000.00"
 
 
 def test_a_customer_can_be_picked_by_search(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
@@ -258,7 +258,7 @@ def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic
     click(qtbot, coupon.ok)
     assert coupon.findChild(QWidget, "cashier_coupon_pay_error").text() == "售价不能高于券面值"
     amount.setText("400")
-    click(qtbot, coupon.ok)  # ¥100 of it given away: a supervisor confirms
+    click(qtbot, coupon.ok)  # ￥100 of it given away: a supervisor confirms
     assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
     supervise(coupon, "sy", "123")
     click(qtbot, coupon.ok)
@@ -268,4 +268,4 @@ def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic
     assert not coupon.isVisible(), coupon.message.text()
     held = ledger.customer_accounts(demo_clinic, gl, customer.id)
     assert [(c.name, c.face_value_fen, c.remaining_fen) for c in held.coupons] == [("周年庆代金券", 50000, 50000)]
-    assert acc.balance_labels["coupon"].text() == "¥500.00"
+    assert acc.balance_labels["coupon"].text() == "￥500.00"

@@ -77,13 +77,13 @@ def today_receipt(n: int, days: int = 0) -> str:
 
 def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                                     _no_pdf_viewer: list[Path]) -> None:
-    order_id = open_order(demo_clinic, gl, "syp")  # 双眼皮 ¥8,800
+    order_id = open_order(demo_clinic, gl, "syp")  # 双眼皮 ￥8,800
     page = page_of(qtbot, demo_clinic, gl)
     assert page.tabs.tabText(0) == "未付款（1）"
     choose(qtbot, page, page.unpaid, order_id)
     pay = menu_action(page, page.unpaid, "cashier_action_pay")
     assert isinstance(pay, PaymentDialog) and pay.isVisible() and pay.windowTitle() == "收款"
-    assert pay.findChild(QWidget, "cashier_pay_due").text() == "¥8,800.00"
+    assert pay.findChild(QWidget, "cashier_pay_due").text() == "￥8,800.00"
     assert pay.findChild(QWidget, "cashier_pay_amount_0").text() == "8800.00"
 
     cash = pay.findChild(QWidget, "cashier_pay_method_0")
@@ -94,13 +94,13 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
     assert pay.findChild(QWidget, "cashier_pay_amount_1").text() == "5700.00"  # what is still due
     wechat.setCurrentIndex(wechat.findText("微信"))
     pay.findChild(QWidget, "cashier_pay_amount_1").setText("5800.00")
-    assert pay.received.text() == "¥8,900.00"
-    assert pay.change.text() == "找零 ¥100.00" and pay.change.isVisible()
+    assert pay.received.text() == "￥8,900.00"
+    assert pay.change.text() == "找零 ￥100.00" and pay.change.isVisible()
 
     click(qtbot, pay.findChild(QWidget, "cashier_pay_ok"))
     assert not pay.isVisible()
     receipt = today_receipt(1)
-    assert page.status.text() == f"收款成功，收据号 {receipt}，找零 ¥100.00"
+    assert page.status.text() == f"收款成功，收据号 {receipt}，找零 ￥100.00"
     # The change is not recorded as money in: cash is capped at what was due.
     assert receipt_payments(demo_clinic, receipt) == [("现金", 300000), ("微信", 580000)]
     pay.submit()  # a second click that got through: same key, same receipt
@@ -124,17 +124,17 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
 
 
 def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
-    order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ¥298
+    order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ￥298
     page = page_of(qtbot, demo_clinic, gl)
     choose(qtbot, page, page.unpaid, order_id)
     pay = page.take_payment()
     assert pay is not None
     pay.method.setCurrentIndex(pay.method.findText("微信"))
     pay.amount.setText("300")
-    assert pay.left.text() == "超出应收 ¥2.00（只有现金可以找零）"
+    assert pay.left.text() == "超出应收 ￥2.00（只有现金可以找零）"
     click(qtbot, pay.ok)
     assert pay.isVisible()
-    assert pay.rows.error.text() == "收款合计 ¥300.00 超过应收 ¥298.00；只有现金可以找零"
+    assert pay.rows.error.text() == "收款合计 ￥300.00 超过应收 ￥298.00；只有现金可以找零"
     pay.amount.setText("2x")
     click(qtbot, pay.ok)
     assert pay.findChild(QWidget, "cashier_pay_row_error_0").text() == "金额格式不正确：不认识「x」，例如 1280 或 1,280.50"
@@ -146,24 +146,24 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
 
 
 def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
-    order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ¥298
+    order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ￥298
     page = page_of(qtbot, demo_clinic, gl)
     choose(qtbot, page, page.unpaid, order_id)
     click(qtbot, page.settle_button)
     pay = page.dialog
     assert isinstance(pay, PaymentDialog)
     pay.amount.setText("100.00")
-    assert pay.left.text() == "未收 ¥198.00"
+    assert pay.left.text() == "未收 ￥198.00"
     click(qtbot, pay.ok)
     assert pay.isVisible()
-    assert pay.rows.error.text() == "收款合计 ¥100.00 少于应收 ¥298.00；如需欠款请勾选“余额记欠款”"
+    assert pay.rows.error.text() == "收款合计 ￥100.00 少于应收 ￥298.00；如需欠款请勾选“余额记欠款”"
     assert payment_count(demo_clinic) == 0
 
     qtbot.mouseClick(pay.allow_arrears, Qt.MouseButton.LeftButton, pos=QPoint(8, pay.allow_arrears.height() // 2))
     assert pay.allow_arrears.isChecked()
     click(qtbot, pay.ok)
     assert not pay.isVisible()
-    assert page.status.text() == f"收款成功，收据号 {today_receipt(1)}，仍欠 ¥198.00"
+    assert page.status.text() == f"收款成功，收据号 {today_receipt(1)}，仍欠 ￥198.00"
     row = page.paid.row_of(order_id)
     assert page.paid.text(row, "实收") == "100.00"
     assert page.paid.text(row, "欠款") == "198.00"
@@ -177,8 +177,8 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     assert page.settle_button.text() == "收欠款" and page.settle_button.isEnabled()
     collect = menu_action(page, page.paid, "cashier_action_collect")
     assert isinstance(collect, PaymentDialog) and collect.windowTitle() == "收欠款"
-    assert collect.findChild(QWidget, "cashier_pay_due").text() == "¥198.00"
-    assert "欠款 ¥198.00" in collect.balances.text()
+    assert collect.findChild(QWidget, "cashier_pay_due").text() == "￥198.00"
+    assert "欠款 ￥198.00" in collect.balances.text()
     assert collect.amount.text() == "198.00"
     collect.method.setCurrentIndex(collect.method.findText("微信"))
     click(qtbot, collect.ok)
@@ -196,7 +196,7 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
 
 def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_clinic: Clinic, sy: Actor,  # type: ignore[no-untyped-def]
                                                                    gl: Actor) -> None:
-    order_id = open_order(demo_clinic, sy, "sgz")  # 水光针 ¥1,280
+    order_id = open_order(demo_clinic, sy, "sgz")  # 水光针 ￥1,280
     m = methods(demo_clinic, sy)
     cashier.pay(demo_clinic, sy, order_id, [Tender(m["现金"], 128000)], idempotency_key="k-void")
     page = page_of(qtbot, demo_clinic, sy)  # the cashier without supervisor rights
@@ -227,7 +227,7 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     assert not void.isVisible()
     assert void.result is not None
     reopened = void.result.reopened_order_id
-    assert page.status.text() == (f"已退单，退单收据号 {today_receipt(2)}，退回 ¥1,280.00；"
+    assert page.status.text() == (f"已退单，退单收据号 {today_receipt(2)}，退回 ￥1,280.00；"
                                   "原单已作废，已生成新的未付款单")
     assert cashier.get_order(demo_clinic, sy, order_id).status == "voided"
     assert cashier.get_order(demo_clinic, sy, reopened).status == "new"
@@ -256,18 +256,18 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
 
 def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic: Clinic, sy: Actor) -> None:  # type: ignore[no-untyped-def]
     consultant = next(e.id for e in dictionaries.list_entries(demo_clinic, sy, Kind.STAFF) if e.name == "李静")
-    order_id = open_order(demo_clinic, sy, "syp", consultant_id=consultant)  # 双眼皮 ¥8,800
+    order_id = open_order(demo_clinic, sy, "syp", consultant_id=consultant)  # 双眼皮 ￥8,800
     m = methods(demo_clinic, sy)
     cashier.pay(demo_clinic, sy, order_id, [Tender(m["微信"], 880000)], idempotency_key="k-refund")
     page = page_of(qtbot, demo_clinic, sy)
     choose(qtbot, page, page.paid, order_id)
     refund = menu_action(page, page.paid, "cashier_action_refund")
     assert isinstance(refund, RefundLineDialog)
-    assert refund.line.currentText() == "双眼皮　现值 ¥8,800.00"
+    assert refund.line.currentText() == "双眼皮　现值 ￥8,800.00"
     assert refund.amount.text() == "8800.00"
 
     refund.amount.setText("1000.00")
-    assert refund.split.text() == "实退 ¥1,000.00"
+    assert refund.split.text() == "实退 ￥1,000.00"
     refund.method.setCurrentIndex(refund.method.findText("微信"))
     click(qtbot, refund.ok)
     assert refund.form.error_text("reason") == "请填写退款原因"
@@ -299,7 +299,7 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
 
 
 def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
-    order_id = open_order(demo_clinic, gl, "sgz")  # ¥1,280, ¥1,000 paid, ¥280 owed
+    order_id = open_order(demo_clinic, gl, "sgz")  # ￥1,280, ￥1,000 paid, ￥280 owed
     m = methods(demo_clinic, gl)
     cashier.pay(demo_clinic, gl, order_id, [Tender(m["现金"], 100000)], idempotency_key="k-a", allow_arrears=True)
     page = page_of(qtbot, demo_clinic, gl)
@@ -307,7 +307,7 @@ def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: 
     refund = page.refund_line()
     assert refund is not None
     refund.amount.setText("500")
-    assert refund.split.text() == "其中 ¥280.00 冲减欠款，实退 ¥220.00"
+    assert refund.split.text() == "其中 ￥280.00 冲减欠款，实退 ￥220.00"
     refund.reason.setText("少做一次")
     refund.supervisor.user.setText("gl")
     refund.supervisor.password.setText("123")
@@ -337,17 +337,17 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     assert isinstance(close, DayCloseDialog)
     qtbot.waitUntil(lambda: close.report is not None, timeout=5000)
     assert close.view.header.text() == f"日结　营业日期　{today:%Y-%m-%d}"
-    assert close.view.expected.text() == "¥298.00"
-    assert close.view.received.text() == "¥298.00"
+    assert close.view.expected.text() == "￥298.00"
+    assert close.view.received.text() == "￥298.00"
     assert close.view.by_method.item(0, 0).text() == "现金"
     assert close.view.by_method.item(0, 1).text() == "298.00"
     assert close.view.by_cashier.item(0, 0).text() == "总台"
     counted = close.findChild(QWidget, "day_close_counted")
     counted.setText("293.00")
-    assert close.diff.text() == "少 ¥5.00"
+    assert close.diff.text() == "少 ￥5.00"
     click(qtbot, close.findChild(QWidget, "day_close_ok"))
     assert close.isVisible()
-    assert close.form.error_text("note") == "清点现金与应有现金 ¥298.00 相差 -¥5.00，请填写说明"
+    assert close.form.error_text("note") == "清点现金与应有现金 ￥298.00 相差 -￥5.00，请填写说明"
     assert counted.text() == "293.00"
     assert dayclose.closed_days(demo_clinic, gl, today, today) == []
 

@@ -87,8 +87,8 @@ def test_menus_offer_what_each_tab_allows(qtbot, demo_clinic: Clinic, gl: Actor)
 
 def test_merge_two_unpaid_orders_of_one_customer_and_pay_once(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    first = open_order(demo_clinic, gl, "xy")  # ¥298
-    second = open_order(demo_clinic, gl, "sgz")  # ¥1,280, same customer
+    first = open_order(demo_clinic, gl, "xy")  # ￥298
+    second = open_order(demo_clinic, gl, "sgz")  # ￥1,280, same customer
     other = open_order(demo_clinic, gl, "xy", customer_index=1)
     page = page_of(qtbot, demo_clinic, gl)
     page.unpaid.select_order(first)
@@ -103,9 +103,9 @@ def test_merge_two_unpaid_orders_of_one_customer_and_pay_once(qtbot, demo_clinic
     asked: list[str] = []
     monkeypatch.setattr(messages, "ask", lambda _p, _t, text: asked.append(text) or True)
     pay = trigger(page, page.unpaid, "cashier_action_merge")
-    assert asked and "2 张收费单合并为一张（合计 ¥1,578.00）" in asked[0]
+    assert asked and "2 张收费单合并为一张（合计 ￥1,578.00）" in asked[0]
     assert isinstance(pay, PaymentDialog)
-    assert pay.findChild(QWidget, "cashier_pay_due").text() == "¥1,578.00"
+    assert pay.findChild(QWidget, "cashier_pay_due").text() == "￥1,578.00"
     click(qtbot, pay.ok)
     assert not pay.isVisible()
     ready(qtbot, page)
@@ -125,13 +125,13 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     assert isinstance(reprice, RepriceDialog)
     assert reprice.price.text() == "8800.00" and reprice.diff.text() == "价格没有变化"
     reprice.price.setText("9000")
-    assert reprice.diff.text() == "补收 ¥200.00" and reprice.collect_amount.text() == "200.00"
+    assert reprice.diff.text() == "补收 ￥200.00" and reprice.collect_amount.text() == "200.00"
     assert reprice.collect_amount.isVisibleTo(reprice) and not reprice.refund_method.isVisibleTo(reprice)
     reprice.collect_amount.setText("150")  # the rest stays owed
     reprice.reason.setText("升级方案")
     click(qtbot, reprice.ok)
     assert not reprice.isVisible(), reprice.message.text()
-    assert page.status.text().startswith("改价成功，收据号 R") and page.status.text().endswith("仍欠 ¥50.00")
+    assert page.status.text().startswith("改价成功，收据号 R") and page.status.text().endswith("仍欠 ￥50.00")
     ready(qtbot, page)
     assert page.paid.text(page.paid.row_of(order_id), "欠款") == "50.00"
 
@@ -139,7 +139,7 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     down = page.reprice_line()
     assert down is not None
     down.price.setText("8500")
-    assert down.diff.text() == "退还 ¥500.00（其中 ¥50.00 冲减欠款）"
+    assert down.diff.text() == "退还 ￥500.00（其中 ￥50.00 冲减欠款）"
     assert down.refund_method.isVisibleTo(down)
     down.reason.setText("按活动价")
     click(qtbot, down.ok)
@@ -164,7 +164,7 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     invoice.invoice_no.setText("FP0012345")
     invoice.amount.setText("300")
     click(qtbot, invoice.ok)
-    assert invoice.form.error_text("invoice_amount") == "发票金额应在 ¥0.01–¥298.00 之间"
+    assert invoice.form.error_text("invoice_amount") == "发票金额应在 ￥0.01–￥298.00 之间"
     invoice.amount.setText("298")
     click(qtbot, invoice.ok)
     assert not invoice.isVisible()
@@ -228,11 +228,11 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     history = page.dialog
     assert isinstance(history, ClosedDaysDialog)
     assert history.table.rowCount() == 1
-    assert [history.table.item(0, c).text() for c in (0, 3, 4, 7)] == [f"{yesterday:%Y-%m-%d}", "1", "¥298.00",
-                                                                      "¥0.00"]
+    assert [history.table.item(0, c).text() for c in (0, 3, 4, 7)] == [f"{yesterday:%Y-%m-%d}", "1", "￥298.00",
+                                                                      "￥0.00"]
     history.table.selectRow(0)
     assert history.view.header.text() == f"日结报表　{yesterday:%Y-%m-%d}"
-    assert history.view.expected.text() == "¥298.00"
+    assert history.view.expected.text() == "￥298.00"
     history.reject()
 
     click(qtbot, page.revenue_button)
@@ -242,7 +242,7 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.run_button.isEnabled(), timeout=5000)
     click(qtbot, revenue.run_button)
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.revenue.start == yesterday, timeout=5000)
-    assert revenue.received.text() == "¥298.00"
+    assert revenue.received.text() == "￥298.00"
     assert revenue.by_method.item(0, 0).text() == "现金"
 
 

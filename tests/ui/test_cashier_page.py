@@ -66,7 +66,7 @@ def test_order_created_paid_and_moved_to_paid_tab(qtbot, demo_clinic: Clinic, gl
     assert dialog.line_table.item(0, 0).text() == "双眼皮"
     assert dialog.line_table.item(0, 2).text() == "8,800.00"  # the list price was filled in
     _fill_order(qtbot, dialog, customer.card_no, "sgz", "1000", quantity=2)
-    assert dialog.total_label.text() == "合计：¥10,800.00"
+    assert dialog.total_label.text() == "合计：￥10,800.00"
     assert not dialog.supervisor_box.isEnabled()
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible()
@@ -148,17 +148,17 @@ def test_wrong_amount_is_shown_beside_the_field_then_cancel_with_reason(qtbot, d
     page = _page(qtbot, demo_clinic, gl)
     customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
     dialog = page.new_order()
-    _fill_order(qtbot, dialog, customer.name, "xy", None)  # 洗牙 ¥298
+    _fill_order(qtbot, dialog, customer.name, "xy", None)  # 洗牙 ￥298
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     page.unpaid.selectRow(0)
 
     pay = page.take_payment()
     assert pay is not None
     pay.amount.setText("200")
-    assert pay.left.text() == "未收 ¥98.00"
+    assert pay.left.text() == "未收 ￥98.00"
     qtbot.mouseClick(pay.ok, Qt.MouseButton.LeftButton)
     assert pay.isVisible()
-    assert pay.rows.error.text() == "收款合计 ¥200.00 少于应收 ¥298.00；如需欠款请勾选“余额记欠款”"
+    assert pay.rows.error.text() == "收款合计 ￥200.00 少于应收 ￥298.00；如需欠款请勾选“余额记欠款”"
     assert pay.amount.text() == "200"
     pay.reject()
     assert _count(demo_clinic, Payment) == 0
@@ -190,7 +190,7 @@ def test_sell_a_course_then_deduct_a_session_on_a_later_order(qtbot, demo_clinic
     dialog.price.setText("10000")
     qtbot.mouseClick(dialog.add_line_button, Qt.MouseButton.LeftButton)
     assert dialog.line_table.item(0, 0).text() == "水光针（疗程 10 次）"
-    assert dialog.line_table.item(0, 4).text() == "8,800.00"  # the minimum is per session (¥880)
+    assert dialog.line_table.item(0, 4).text() == "8,800.00"  # the minimum is per session (￥880)
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert not dialog.isVisible(), dialog.message.text()
     pay = page.take_payment()
@@ -204,11 +204,11 @@ def test_sell_a_course_then_deduct_a_session_on_a_later_order(qtbot, demo_clinic
     assert later.package.currentText() == "水光针　剩 10/10 次"
     qtbot.mouseClick(later.use_package_button, Qt.MouseButton.LeftButton)
     assert later.line_table.item(0, 0).text() == "水光针（疗程划扣）"
-    assert later.total_label.text() == "合计：¥0.00"
+    assert later.total_label.text() == "合计：￥0.00"
     qtbot.mouseClick(later.ok, Qt.MouseButton.LeftButton)
     assert not later.isVisible(), later.message.text()
     deduct = page.take_payment()
-    assert deduct is not None and deduct.findChild(QWidget, "cashier_pay_due").text() == "¥0.00"
+    assert deduct is not None and deduct.findChild(QWidget, "cashier_pay_due").text() == "￥0.00"
     qtbot.mouseClick(deduct.ok, Qt.MouseButton.LeftButton)
     assert not deduct.isVisible(), deduct.message.text()
     assert page.status.text().startswith("收款成功，收据号 R")

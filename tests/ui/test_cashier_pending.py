@@ -29,7 +29,7 @@ class Crash(BaseException):
 
 def _order(clinic: Clinic, actor: Actor) -> tuple[int, customers.CustomerRow]:
     customer = customers.search_customers(clinic, actor, limit=1)[0]
-    item = cashier.find_items(clinic, actor, "syp")[0].id  # 双眼皮 ¥8,800
+    item = cashier.find_items(clinic, actor, "syp")[0].id  # 双眼皮 ￥8,800
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item)]), customer
 
 
@@ -62,7 +62,7 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     assert dialog.isVisible() and dialog.windowTitle() == "上次收款未确认"
     assert dialog.list.count() == 1
     line = dialog.list.item(0).text()
-    assert "收款" in line and "¥8,800.00：现金 ¥8,800.00" in line and f"（卡号 {customer.card_no}）" in line
+    assert "收款" in line and "￥8,800.00：现金 ￥8,800.00" in line and f"（卡号 {customer.card_no}）" in line
     dialog.resize(dialog.sizeHint())
     dialog.grab().save(str(tmp_path / "pending.png"))
 
@@ -98,14 +98,14 @@ def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_
     qtbot.addWidget(dialog)
     assert dialog.list.count() == 2 and "预存" in dialog.list.item(0).text()
     click(qtbot, dialog.retry_button)
-    assert dialog.message.text().startswith("当时没有办理成功，现在已预存 ¥500.00，收据号 R")
+    assert dialog.message.text().startswith("当时没有办理成功，现在已预存 ￥500.00，收据号 R")
     asked: list[str] = []
     monkeypatch.setattr(messages, "ask", lambda _p, title, _t: asked.append(title) or False)
     click(qtbot, dialog.drop_button)  # 放弃 asks first: 否 keeps it
     assert asked == ["放弃这一笔"] and dialog.list.count() == 1
     monkeypatch.setattr(messages, "ask", lambda *_a: True)
     click(qtbot, dialog.drop_button)
-    assert dialog.message.text() == "已放弃：预存 ¥500.00"
+    assert dialog.message.text() == "已放弃：预存 ￥500.00"
     assert dialog.list.count() == 0 and not dialog.retry_button.isEnabled()
     assert ledger.customer_accounts(demo_clinic, sy, customer.id).balances["prepaid"] == before + 50_000
 

@@ -54,7 +54,8 @@ from meike.services.cashier import LineSpec
 from meike.services.customers import CustomerQuery
 from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
-from ui import tasks
+from ui.operations import Op
+from ui.taskman import manager
 
 pytestmark = pytest.mark.gui
 
@@ -229,8 +230,10 @@ def _first_run(s: Scene) -> QWidget:
 def _password(s: Scene) -> list[QWidget]:
     from ui.dialogs.password import PasswordDialog
 
-    return [PasswordDialog("重置 kf 的密码", lambda _p, _c: None),
-            PasswordDialog("修改密码", lambda _p, _c: None, with_old=lambda _o, _p, _c: None)]
+    def nothing(*_typed: str) -> Op[None]:
+        return Op(None, lambda: None)
+
+    return [PasswordDialog("重置 kf 的密码", nothing), PasswordDialog("修改密码", nothing, with_old=nothing)]
 
 
 def _appointment(cls: str) -> Builder:
@@ -334,7 +337,7 @@ def _payment(s: Scene) -> QWidget:
 def _cancel_order(s: Scene) -> QWidget:
     from ui.dialogs.payment import CancelOrderDialog
 
-    return CancelOrderDialog(s.clinic, s.gl, s.unpaid_order, f"{s.customer.name}　双眼皮、水光针、祛痣　¥12,380.00")
+    return CancelOrderDialog(s.clinic, s.gl, s.unpaid_order, f"{s.customer.name}　双眼皮、水光针、祛痣　￥12,380.00")
 
 
 def _pending_money(s: Scene) -> QWidget:
@@ -500,6 +503,7 @@ EMBEDDED: dict[str, str] = {
     "DictionaryTable": "a tab of the settings page",
     "SystemParameters": "a tab of the settings page",
     "DeviceSettings": "base of the settings page's device tabs",
+    "PageWidget": "base class of the left-menu pages",
     "PrinterSettings": "a tab of the settings page",
     "CallerIdSettings": "a tab of the settings page",
     "SettingsPage": "a page of the main window",
@@ -520,7 +524,7 @@ def test_every_window_class_of_ui_is_measured() -> None:
 
 def _settle(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
     """Background loads answered, layouts done."""
-    qtbot.waitUntil(lambda: not tasks._live, timeout=10_000)
+    assert manager().wait_idle(10)
     QApplication.sendPostedEvents()
     QApplication.processEvents()
     if widget.layout() is not None:

@@ -43,8 +43,8 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     assert isinstance(dialog, PromotionDialog)
     dialog.name.setText("水光针体验价")
     dialog.item.setCurrentIndex(dialog.item.findText("水光针", Qt.MatchFlag.MatchStartsWith))
-    qtbot.keyClicks(dialog.value, "800")  # below the ¥880 minimum
-    assert dialog.preview.text() == "¥800.00　原价 ¥1,280.00（低于最低价，需主管确认）"
+    qtbot.keyClicks(dialog.value, "800")  # below the ￥880 minimum
+    assert dialog.preview.text() == "￥800.00　原价 ￥1,280.00（低于最低价，需主管确认）"
     click(qtbot, dialog.ok)
     assert dialog.isVisible() and dialog.form.error_text("supervisor") == "请主管输入用户名和密码"
     qtbot.keyClicks(dialog.supervisor.user, "gl")
@@ -52,7 +52,7 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     click(qtbot, dialog.ok)
     assert not dialog.isVisible()
     row = next(r for r in range(tab.model.rowCount()) if tab.model.item(r, 0).text() == "水光针体验价")
-    assert [tab.model.item(row, c).text() for c in (1, 3, 6)] == ["水光针", "特价 ¥800.00", "进行中"]
+    assert [tab.model.item(row, c).text() for c in (1, 3, 6)] == ["水光针", "特价 ￥800.00", "进行中"]
 
     page = page_of(qtbot, demo_clinic, gl)
     order = page.new_order()
@@ -60,10 +60,10 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     order.customer_search.setText(customer.card_no)
     qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
     qtbot.keyClicks(order.item_search, "sgz")
-    assert "【促销：水光针体验价 ¥800.00】" in order.item_list.item(0).text()
+    assert "【促销：水光针体验价 ￥800.00】" in order.item_list.item(0).text()
     qtbot.keyClick(order.item_search, Qt.Key.Key_Return)
     assert order.price.text() == "800.00"
-    assert order.price_note.text() == "已按促销：水光针体验价计价（原价 ¥1,280.00）"
+    assert order.price_note.text() == "已按促销：水光针体验价计价（原价 ￥1,280.00）"
     click(qtbot, order.add_line_button)
     assert order.line_table.item(0, 0).text() == "水光针　促销：水光针体验价"
     assert not order.needs_approval  # the promotion approved its price
@@ -87,7 +87,7 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
 def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_clinic: Clinic,  # type: ignore[no-untyped-def]
                                                                   gl: Actor) -> None:
     customer = plain_customer(demo_clinic, gl)
-    item = cashier.find_items(demo_clinic, gl, "xy")[0].id  # 洗牙 ¥298
+    item = cashier.find_items(demo_clinic, gl, "xy")[0].id  # 洗牙 ￥298
     order_id = cashier.open_order(demo_clinic, gl, customer_id=customer.id, lines=[LineSpec(item, 1, 29_800)])
     page = page_of(qtbot, demo_clinic, gl)
     page.unpaid.select_order(order_id)
@@ -120,7 +120,7 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
 
 def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     customer = plain_customer(demo_clinic, gl)
-    item = cashier.find_items(demo_clinic, gl, "sgz")[0].id  # 水光针 ¥1,280
+    item = cashier.find_items(demo_clinic, gl, "sgz")[0].id  # 水光针 ￥1,280
     consultant = triage.consultants(demo_clinic, gl)[0][0]
     order_id = cashier.open_order(demo_clinic, gl, customer_id=customer.id, consultant_id=consultant,
                                   lines=[LineSpec(item, 1, 128_000)])

@@ -69,7 +69,7 @@ def test_bad_prices_are_refused_next_to_the_field_and_nothing_is_lost(
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert dialog.isVisible()
     assert dialog.form.error_text("price_fen") == "金额不能为负数"  # refused as typed, before the service
-    dialog.price.setText("10,00")  # never ¥1,000.00
+    dialog.price.setText("10,00")  # never ￥1,000.00
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert dialog.form.error_text("price_fen").startswith("金额格式不正确：“10,00”中的逗号位置不对")
     dialog.price.setText("1000")

@@ -1,4 +1,5 @@
 """改约 / 取消预约 of one booked appointment (the version it was opened with guards against another PC)."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

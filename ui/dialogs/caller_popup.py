@@ -3,6 +3,7 @@
 While the window is locked (自动锁屏) the pop-up only says that someone calls, with the masked number
 (``show_locked``): no name, no card, no buttons that lead to the customer. The card follows the unlock.
 """
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """顾客账户: balances, coupons and courses of one customer; 交定金, 预存, 购券, 住院押金, 退款, 出院退款, 疗程退款."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from meike import clock, journal
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.models.ledger import ACCOUNT_DEPOSIT, ACCOUNT_INPATIENT, ACCOUNT_LABELS, ACCOUNT_PREPAID
+from meike.money import yuan
 from meike.permissions import Actor, Right
 from meike.services import cashier, cashier_view, customers, dictionaries, ledger
 from meike.services.dictionaries import Kind
@@ -47,7 +49,6 @@ from ui.dialogs.cashier_common import (
     print_into,
     reverse_box,
     table,
-    yuan,
 )
 from ui.widgets.form import ERROR_STYLE
 from ui.widgets.form_dialog import FormDialog

@@ -1,4 +1,5 @@
 """Pieces every cashier dialog shares: money text, supervisor fields, rows of tenders, small tables."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -6,21 +7,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +25,7 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import MeikeError, PermissionDenied, ValidationError
 from meike.models.ledger import ASSET_ACCOUNTS
-from meike.money import format_fen, parse_yuan
+from meike.money import format_fen, parse_yuan, yuan
 from meike.permissions import Actor, Right
 from meike.services import accounts, dictionaries
 from meike.services.dictionaries import Entry, Kind
@@ -37,12 +34,7 @@ from ui.widgets.form import ERROR_STYLE, ErrorForm
 
 HINT_STYLE = "color: #7a8794;"
 BIG_STYLE = "font-size: 18px; font-weight: bold;"
-RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-
-
-def yuan(fen: int) -> str:
-    """¥1,280.00 / -¥5.00."""
-    return f"-¥{format_fen(-fen)}" if fen < 0 else f"¥{format_fen(fen)}"
+from ui.widgets.tables import RIGHT, fill, fill_amounts, table  # noqa: E402,F401 (re-exported for the cashier dialogs)
 
 
 def money_text(fen: int) -> str:
@@ -375,42 +367,3 @@ class TenderRows(QWidget):
             row.error.clear()
         self.error.clear()
         self.error.hide()
-
-
-# --- small read-only tables -------------------------------------------------------------------
-
-
-def table(name: str, columns: list[str], *, stretch: int = 0) -> QTableWidget:
-    widget = QTableWidget(0, len(columns), objectName=name)
-    widget.setHorizontalHeaderLabels(columns)
-    widget.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    widget.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    widget.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    widget.verticalHeader().hide()
-    widget.verticalHeader().setDefaultSectionSize(widget.fontMetrics().height() + 8)
-    widget.setAlternatingRowColors(True)
-    header = widget.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    return widget
-
-
-def fill(widget: QTableWidget, rows: Sequence[Sequence[str]], money_columns: Iterable[int] = ()) -> None:
-    money = set(money_columns)
-    widget.setRowCount(len(rows))
-    for r, cells in enumerate(rows):
-        for c, text in enumerate(cells):
-            item = QTableWidgetItem(text)
-            if c in money:
-                item.setTextAlignment(RIGHT)
-            widget.setItem(r, c, item)
-
-
-def fill_amounts(widget: QTableWidget, amounts: dict[str, int], *, total_label: str = "") -> None:
-    rows = [[name, format_fen(fen)] for name, fen in amounts.items()]
-    if total_label and amounts:
-        rows.append([total_label, format_fen(sum(amounts.values()))])
-    if not rows:
-        rows = [["（无）", ""]]
-    fill(widget, rows, money_columns=[1])
-

@@ -1,4 +1,5 @@
 """上次收款未确认: money calls this PC wrote down and never heard back from (a crash), offered after login."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from PySide6.QtWidgets import (
 from meike import journal
 from meike.db import Clinic
 from meike.errors import MeikeError
+from meike.money import yuan
 from meike.permissions import Actor, Page
-from ui.dialogs.cashier_common import print_into, yuan
+from ui.dialogs.cashier_common import print_into
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 

@@ -1,4 +1,5 @@
 """顾客详情 (double-click a customer row): profile, visits, consultations, treatments, reminders, charges."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

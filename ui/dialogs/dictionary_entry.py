@@ -1,4 +1,5 @@
 """Add / edit one dictionary entry (item, staff, member level, …) with errors beside the fields."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """First run on an empty database: the clinic's name and the administrator's password."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

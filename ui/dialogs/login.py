@@ -1,4 +1,5 @@
 """The login dialog: user name, password, one message for every failure (the user name is kept)."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

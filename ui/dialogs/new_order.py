@@ -1,5 +1,6 @@
 """新建收费单: pick a customer, add item lines by pinyin code or name (or a course 疗程, or a session of a
 course the customer holds 划扣), supervisor approval inline."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from meike.db import Clinic
 from meike.errors import MeikeError, NotFound, PermissionDenied, ValidationError
-from meike.money import format_fen, parse_yuan
+from meike.money import format_fen, parse_yuan, yuan
 from meike.permissions import Actor, Right
 from meike.services import accounts, cashier, customers, ledger
 from meike.services.cashier import MAX_QUANTITY, ItemChoice, LineSpec, PriceQuote
@@ -308,8 +309,8 @@ class NewOrderDialog(QDialog):
         self.item_list.clear()
         for choice in self._items:
             promo = f"　【{choice.promotion}】" if choice.promotion else ""
-            self.item_list.addItem(f"{choice.name}　{choice.pinyin_code}　¥{format_fen(choice.price_fen)}"
-                                   f"（最低 ¥{format_fen(choice.min_price_fen)}）{promo}")
+            self.item_list.addItem(f"{choice.name}　{choice.pinyin_code}　{yuan(choice.price_fen)}"
+                                   f"（最低 {yuan(choice.min_price_fen)}）{promo}")
         self.item_list.blockSignals(False)
 
     def pick_item(self, row: int) -> None:
@@ -337,7 +338,7 @@ class NewOrderDialog(QDialog):
             return
         self.price.setText(format_fen(self.quote.price_fen).replace(",", ""))
         if self.quote.note:
-            self.price_note.setText(f"已按{self.quote.note}计价（原价 ¥{format_fen(self.quote.list_price_fen)}）")
+            self.price_note.setText(f"已按{self.quote.note}计价（原价 {yuan(self.quote.list_price_fen)}）")
 
     def _sessions_changed(self) -> None:
         self.price_label.setText("疗程总价（元）" if self.sessions.value() else "单价（元）")
@@ -390,7 +391,7 @@ class NewOrderDialog(QDialog):
                     cell.setForeground(Qt.GlobalColor.red)
                 self.line_table.setItem(r, c, cell)
         total = sum(line.unit_price_fen * line.quantity for line in self.lines)
-        self.total_label.setText(f"合计：¥{format_fen(total)}")
+        self.total_label.setText(f"合计：{yuan(total)}")
         self.supervisor_box.setEnabled(self.needs_approval)
         self.supervisor_box.setTitle("主管审批（有项目低于最低价或免费赠送，请主管输入密码）" if self.needs_approval
                                      else "主管审批（单价不低于最低价时无需填写）")

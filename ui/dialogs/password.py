@@ -7,14 +7,19 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLineEdit, QVBoxLayout, QWidget
 
 from meike.errors import ValidationError
+from ui.operations import Op
+from ui.tasks import error_text
+from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
 
 class PasswordDialog(QDialog):
-    """Asks for a password twice and hands it to ``save``; stays open while ``save`` refuses it."""
+    """Asks for a password twice and hands it to ``save``, which returns the operation that stores it
+    (``ui/operations``); the dialog is busy while it runs and stays open, with the messages next to the
+    fields, while it is refused."""
 
-    def __init__(self, title: str, save: Callable[[str, str], None], parent: QWidget | None = None,
-                 *, with_old: Callable[[str, str, str], None] | None = None) -> None:
+    def __init__(self, title: str, save: Callable[[str, str], Op[None]], parent: QWidget | None = None,
+                 *, with_old: Callable[[str, str, str], Op[None]] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("password_dialog")
         self.setWindowTitle(title)
@@ -39,12 +44,14 @@ class PasswordDialog(QDialog):
         layout.addWidget(buttons)
 
     def submit(self) -> None:
-        try:
-            if self._save_with_old is not None:
-                self._save_with_old(self.old.text(), self.password.text(), self.confirm.text())
-            else:
-                self._save(self.password.text(), self.confirm.text())
-        except ValidationError as e:
-            self.form.show_errors(e.errors)
-            return
-        self.accept()
+        if self._save_with_old is not None:
+            op = self._save_with_old(self.old.text(), self.password.text(), self.confirm.text())
+        else:
+            op = self._save(self.password.text(), self.confirm.text())
+        op.success(lambda _none: self.accept()).failure(self._refused).run()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.form.show_errors(error.errors)
+        else:
+            messages.error(self, error_text(error))

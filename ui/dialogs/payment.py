@@ -1,4 +1,5 @@
 """收款 / 收欠款: split tender across methods, coupons, change for cash, arrears; and 消单 with a reason."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from meike import journal
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.models.cashier import ORDER_NEW, ORDER_SETTLED
+from meike.money import yuan
 from meike.permissions import Actor
 from meike.services import cashier, cashier_view, ledger
 from meike.services.cashier import PayResult
@@ -32,7 +34,6 @@ from ui.dialogs.cashier_common import (
     hint,
     payment_methods,
     wrap,
-    yuan,
 )
 from ui.widgets.form import ERROR_STYLE, ErrorForm
 

@@ -1,4 +1,5 @@
 """促销活动: the settings tab listing promotions, and the dialog that sets one."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 from meike import clock
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
-from meike.money import format_fen, parse_yuan
+from meike.money import parse_yuan, yuan
 from meike.permissions import Actor, Right
 from meike.services import dictionaries, promotions
 from meike.services.dictionaries import Kind
@@ -53,8 +54,8 @@ class PromotionDialog(FormDialog):
         self.item.addItem("（请选择）", None)
         self.items = {e.id: e for e in dictionaries.list_entries(clinic, actor, Kind.ITEM)}
         for e in self.items.values():
-            self.item.addItem(f"{e.name}　¥{format_fen(e.fields['price_fen'])}"
-                              f"（最低 ¥{format_fen(e.fields['min_price_fen'])}）", e.id)
+            self.item.addItem(f"{e.name}　{yuan(e.fields['price_fen'])}"
+                              f"（最低 {yuan(e.fields['min_price_fen'])}）", e.id)
         self.kind = QComboBox(objectName="promotion_kind")
         self.kind.addItem("特价（元）", "price")
         self.kind.addItem("折扣（%）", "discount")
@@ -109,7 +110,7 @@ class PromotionDialog(FormDialog):
         listed = entry.fields["price_fen"]
         unit = price if price is not None else (listed * (discount or 0) + 500) // 1000
         below = "（低于最低价，需主管确认）" if unit < entry.fields["min_price_fen"] else ""
-        self.preview.setText(f"¥{format_fen(unit)}　原价 ¥{format_fen(listed)}{below}")
+        self.preview.setText(f"{yuan(unit)}　原价 {yuan(listed)}{below}")
 
     def save(self) -> None:
         price, discount = self.terms()
@@ -165,7 +166,7 @@ class PromotionsTab(QWidget):
         today = clock.now().date()
         self.model.removeRows(0, self.model.rowCount())
         for p in self.rows:
-            cells = [p.name, p.item_name, f"¥{format_fen(p.list_price_fen)}", p.terms, f"{p.starts_on:%Y-%m-%d}",
+            cells = [p.name, p.item_name, f"{yuan(p.list_price_fen)}", p.terms, f"{p.starts_on:%Y-%m-%d}",
                      f"{p.ends_on:%Y-%m-%d}", p.state(today)]
             items = [QStandardItem(text) for text in cells]
             items[0].setData(p.id, Qt.ItemDataRole.UserRole)

@@ -1,4 +1,5 @@
 """The customer detail's small forms: 咨询记录, 手术记录, 提醒 and 作废到诊 (each opened with ``open()``)."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """提醒列表: due chase / post-op follow-ups; right-click to mark done, postpone or add the next reminder."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """业绩分配: who shares the consultant's, the doctor's and the developer's performance of an unpaid order."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """发短信… to one customer (or a typed mobile) and 群发… to the customers of a grid query."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

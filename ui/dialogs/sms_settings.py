@@ -1,4 +1,5 @@
 """系统管理 → 短信模板 and 短信通道: the templates list with its editor, the channel with 测试连接."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

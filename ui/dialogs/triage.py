@@ -1,4 +1,5 @@
 """分配到诊 / 改派: choose the on-site consultant (and the visit type, suggested by seed 003's rules)."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
 """Lazy customer grid model: pages of rows fetched from the service as the view scrolls."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

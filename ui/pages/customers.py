@@ -1,4 +1,5 @@
 """顾客管理: tabs by state, query conditions, right-click triage (分配到诊 / 改派 / 作废), double-click to open."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -35,12 +36,14 @@ from meike.services.dictionaries import Kind
 from ui.dialogs.records import RejectVisitDialog
 from ui.dialogs.triage import TriageDialog
 from ui.models.customers import CustomerTableModel
+from ui.pages.base import PageWidget
 from ui.widgets.form import ERROR_STYLE
 
 TAB_ORDER = ["booked", "arrived", "deal", "no_deal", "all"]
 
 
-class CustomersPage(QWidget):
+class CustomersPage(PageWidget):
+    WATCHES = ("customers", "visits", "money", "records")
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.CUSTOMERS)

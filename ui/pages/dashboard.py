@@ -4,6 +4,7 @@ On an SQLite clinic it also shows the last successful backup and, when the last 
 last success is more than a day old, a red warning (``meike.backup.backup_status``, read off the GUI
 thread). Every user of the dashboard sees it: it is a safety signal and holds no personal data.
 """
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from meike.services import customers
 from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.followups import DashboardCounts
 from ui.dialogs.reminders import ReminderListDialog
+from ui.pages.base import PageWidget
 from ui.tasks import error_text, run_in_background
 
 log = logging.getLogger(__name__)
@@ -142,11 +144,9 @@ class _CountsRelay(QObject):
     failed = Signal(str)
 
 
-class DashboardPage(QWidget):
+class DashboardPage(PageWidget):
     """Counts run while the page is visible: started on show (or ``refresh``), stopped on hide / destroy."""
-
-    open_customer = Signal(int)  # from a reminder list: the lead wires it to the customer detail dialog
-    open_page = Signal(str)  # a card of another desk was clicked (Page value): the lead may switch page
+    WATCHES = ("customers", "visits", "reminders", "records", "money")
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,10 +1,11 @@
 """电话管理: the call records (newest first, paged as the view scrolls) and a note per call."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -25,6 +26,7 @@ from meike.permissions import Actor, Page
 from meike.services import phone
 from meike.services.phone import DIRECTIONS, CallRow
 from ui.models.paged import Index, PagedTableModel
+from ui.pages.base import PageWidget
 
 COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "接听", "录音", "备注"]
 NOTE = COLUMNS.index("备注")
@@ -84,8 +86,8 @@ class CallTableModel(PagedTableModel):
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
 
-class PhonePage(QWidget):
-    open_customer = Signal(int)
+class PhonePage(PageWidget):
+    WATCHES = ("calls", "sms", "customers")
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -1,4 +1,5 @@
 """挂号中心: register a customer and their appointment; a mobile on file is offered, never duplicated."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -23,13 +24,14 @@ from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Page
 from meike.services import customers
 from meike.services.customers import DuplicateMobile
+from ui.pages.base import PageWidget
 from ui.widgets.customer_form import CustomerForm
 from ui.widgets.form import ErrorForm
 
 
-class RegistrationPage(QWidget):
+class RegistrationPage(PageWidget):
+    WATCHES = ()
     registered = Signal(int)
-    open_customer = Signal(int)
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -152,6 +154,13 @@ class RegistrationPage(QWidget):
         self.book_existing.hide()
         self.form.clear_errors()
         self.appointment_form.clear_errors()
+
+    def prepare_for_caller(self, number: str) -> None:
+        """登记新顾客 from the caller-ID pop-up: a clean form with the caller's number in it, masked (a
+        full number is only shown by a logged reveal, issue 14/8), the cursor in 姓名."""
+        self.clear()
+        self.form.set_hidden_mobile(number)
+        self.name.setFocus()
 
     def clear(self, keep_status: bool = False) -> None:
         self._hide_duplicate()

@@ -1,4 +1,5 @@
 """系统管理: the dictionaries, each a list with a right-click menu (添加 / 编辑 / 停用 / 删除)."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from meike.services import dictionaries, system
 from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, STAFF_ROLES, Entry, Kind
 from ui.dialogs.dictionary_entry import EntryDialog, format_discount
 from ui.dialogs.promotion import PromotionsTab
+from ui.pages.base import PageWidget
 from ui.widgets import messages
 from ui.widgets.device_settings import DeviceSettings
 from ui.widgets.form import ErrorForm
@@ -509,7 +511,8 @@ class CallerIdSettings(DeviceSettings):
         return (f"正在连接 {port}…", lambda: check_connection(port), lambda message: message, failure)
 
 
-class SettingsPage(QWidget):
+class SettingsPage(PageWidget):
+    WATCHES = ("settings",)
     TABS = [Kind.ITEM, Kind.ITEM_CATEGORY, Kind.DEPARTMENT, Kind.STAFF, Kind.CHANNEL, Kind.INFO_SOURCE,
             Kind.MEMBER_LEVEL, Kind.PAYMENT_METHOD]
 

@@ -1,4 +1,5 @@
 """短信 (inside 电话管理): the send log paged as it scrolls, counts, cancel / resend, 发短信… and 群发…."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

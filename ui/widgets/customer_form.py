@@ -1,4 +1,5 @@
 """The customer's profile form (seed 003 §3.1 fields), shared by registration and the detail dialog."""
+# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 

@@ -1,0 +1,135 @@
+"""User actions, one small function each, run off the GUI thread (after Anki's ``aqt/operations``).
+
+A page never calls a service itself. It asks ``ui/operations/<desk>.py`` for the action, which returns
+an ``Op``; the page says what to do with the answer and runs it::
+
+    ops.cashier.pay(self, order_id, tenders, key).success(self._paid).run()
+
+While the service runs on the task manager's database lane, the asking widget is disabled with a busy
+cursor (a second click cannot pay twice), and the window keeps painting. Then, on the GUI thread:
+
+- on success, the one application-wide ``bus().changed`` signal carries the ``Changes`` the action's
+  committed transactions wrote (``meike/changes.py``), so every page refreshes what it shows of them;
+  then the success callback runs;
+- on failure, the error in Chinese (``ui.tasks.user_error``: a service's own message, a database error
+  in words, anything else logged and said in general terms) goes to the failure callback, or by
+  default to a message box over the asking widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from meike import changes
+from meike.changes import Changes
+from ui.taskman import Lane, manager
+from ui.tasks import user_error
+
+T = TypeVar("T")
+
+
+class Bus(QObject):
+    """The window's one notice of what changed (``Changes``); pages connect to it and refresh."""
+
+    changed = Signal(object)
+
+
+_bus: Bus | None = None
+
+
+def bus() -> Bus:
+    global _bus
+    if _bus is None or not shiboken6.isValid(_bus):
+        _bus = Bus()
+    return _bus
+
+
+def announce(what: Changes) -> None:
+    """Tell every page what changed (also used by the scheduler and the phone listener's own writes)."""
+    if what:
+        bus().changed.emit(what)
+
+
+class Op(Generic[T]):
+    """One user action: ``fn`` on a lane of the task manager, answered on the GUI thread."""
+
+    def __init__(self, parent: QWidget | None, fn: Callable[[], T], *, lane: Lane = Lane.DB) -> None:
+        self._parent = parent
+        self._fn = fn
+        self._lane = lane
+        self._success: Callable[[T], None] | None = None
+        self._failure: Callable[[Exception], None] | None = None
+        self._busy: tuple[QWidget, ...] | None = None
+
+    def success(self, callback: Callable[[T], None]) -> Op[T]:
+        self._success = callback
+        return self
+
+    def failure(self, callback: Callable[[Exception], None]) -> Op[T]:
+        """Show the (Chinese) error yourself, e.g. next to a field; the default is a message box."""
+        self._failure = callback
+        return self
+
+    def busy(self, *widgets: QWidget) -> Op[T]:
+        """The widgets disabled while the action runs (default: the asking widget; none: ``busy()``)."""
+        self._busy = widgets
+        return self
+
+    def run(self) -> None:
+        fn, lane = self._fn, self._lane
+        busy = self._busy if self._busy is not None else ((self._parent,) if self._parent is not None else ())
+        held = [w for w in busy if w.isEnabled()]
+        for widget in held:
+            widget.setEnabled(False)
+            widget.setCursor(Qt.CursorShape.BusyCursor)
+
+        def job() -> tuple[Any, Changes]:
+            with changes.collect() as collected:
+                result = fn()
+            return result, collected.result()
+
+        def release() -> None:
+            for widget in held:
+                if shiboken6.isValid(widget):
+                    widget.setEnabled(True)
+                    widget.unsetCursor()
+
+        def done(answer: tuple[Any, Changes]) -> None:
+            release()
+            result, what = answer
+            announce(what)
+            if self._success is not None and self._alive():
+                self._success(result)
+
+        def failed(exc: BaseException) -> None:
+            release()
+            shown = user_error(exc) if isinstance(exc, Exception) else user_error(RuntimeError("interrupted"))
+            if not self._alive():
+                return
+            if self._failure is not None:
+                self._failure(shown)
+            else:
+                from ui.tasks import error_text
+                from ui.widgets import messages
+
+                messages.error(self._parent, error_text(shown))
+
+        manager().run(lane, job, done, failed)
+
+    def _alive(self) -> bool:
+        return self._parent is None or shiboken6.isValid(self._parent)
+
+
+def read(parent: QWidget | None, fn: Callable[[], T]) -> Op[T]:
+    """A read (a list, a search, a count) on the read lane; nothing is disabled while it runs."""
+    return Op(parent, fn, lane=Lane.READ).busy()
+
+
+def io(parent: QWidget | None, fn: Callable[[], T]) -> Op[T]:
+    """A printer, a device or a file, on the I/O lane."""
+    return Op(parent, fn, lane=Lane.IO)

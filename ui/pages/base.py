@@ -1,0 +1,39 @@
+"""What every left-menu page is to the window: a widget that can be refreshed, that says which kinds of
+data it shows (``WATCHES``, groups of ``meike.changes.GROUPS``), and that may ask the window for a
+customer's detail or another page. The window wires these by type, never by probing attributes."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
+
+from meike.changes import Changes
+from ui.operations import bus
+
+
+class PageWidget(QWidget):
+    open_customer = Signal(int)  # a customer's detail dialog, opened by the window
+    open_page = Signal(str)  # another page (a Page value), opened by the window if the user has it
+    WATCHES: tuple[str, ...] = ()  # the kinds of data shown: a change to any of them refreshes the page
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._stale = False
+        bus().changed.connect(self._changed)
+
+    def refresh(self) -> None:
+        """Read again what the page shows (on opening it, and after a change it watches)."""
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
+
+    def _changed(self, what: Changes) -> None:
+        if not (self.WATCHES and what.touches(*self.WATCHES)):
+            return
+        if self.isVisible():
+            self.refresh()
+        else:  # read when it is next shown, not now for nobody
+            self._stale = True
