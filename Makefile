@@ -44,8 +44,9 @@ crashtest: $(STAMP)      ## SIGKILL cashiers at random instants (one, two at onc
                          ## MEIKE_TEST_DATABASE_URL is set), audit the books with meike.check: bench/reliability.json
 	$(PY) -m bench.crashtest
 
-lint: $(STAMP)
+lint: $(STAMP)            ## ruff, and mypy (strict for meike/ and devices/; [tool.mypy] in pyproject.toml)
 	$(PY) -m ruff check meike ui devices tests bench packaging main.py
+	$(PY) -m mypy
 
 screenshots: $(STAMP)    ## PNGs of every page in /tmp/meike-shots
 	@bash .ci/system-deps.sh test
