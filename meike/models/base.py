@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import BigInteger, Integer, MetaData
 from sqlalchemy.engine import Dialect
@@ -21,6 +21,20 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class BusinessDated:
+    """A model whose rows belong to a business day 营业日期 (the marker the closed-day guard reads).
+
+    Once the day is closed 日结 (``meike.services.bizday``), a row of it is neither added nor removed,
+    none of its ``DAY_FROZEN`` columns changes (others may: a receipt's status when it is voided later,
+    its reprint count), and no bulk UPDATE or DELETE statement runs on its table at all. The day is the
+    row's own ``business_date``, or with ``DAY_OF`` the day of the row that relationship leads to (an
+    order line has its order's: the day the order was settled; none while it is unpaid).
+    """
+
+    DAY_FROZEN: ClassVar[tuple[str, ...]] = ()
+    DAY_OF: ClassVar[str | None] = None
 
 
 

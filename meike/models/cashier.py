@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from meike.models.base import Base, Money
+from meike.models.base import Base, BusinessDated, Money
 from meike.models.customers import Customer
 
 ORDER_NEW = "new"  # 新单 / 未付款
@@ -16,8 +16,12 @@ ORDER_CANCELLED = "cancelled"  # 消单 (never paid)
 ORDER_VOIDED = "voided"  # 退单 (settled, then voided by a supervisor; its receipt keeps its number)
 
 
-class Order(Base):
-    """One bill 业务单 of a customer. ``total_fen`` is the sum of its lines; what was paid is in ``payments``."""
+class Order(Base, BusinessDated):
+    """One bill 业务单 of a customer. ``total_fen`` is the sum of its lines; what was paid is in ``payments``.
+
+    Dated once settled (``business_date``); a void later changes its status, not what it was settled for."""
+
+    DAY_FROZEN = ("total_fen", "customer_id", "business_date", "receipt_no", "settled_at", "consultant_id")
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -57,8 +61,12 @@ class Order(Base):
     payments: Mapped[list[Payment]] = relationship(back_populates="order", order_by="Payment.id")
 
 
-class OrderLine(Base):
+class OrderLine(Base, BusinessDated):
     """One item of an order; the item's name is copied so a renamed item does not change old bills."""
+
+    DAY_OF = "order"  # a line of an order settled on a closed day never changes
+    DAY_FROZEN = ("order_id", "item_id", "item_name", "quantity", "unit_price_fen", "amount_fen", "list_price_fen",
+                  "doctor_id", "package_sessions", "package_id", "promotion_id")
 
     __tablename__ = "order_lines"
     __table_args__ = (
@@ -136,12 +144,14 @@ class Promotion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class Receipt(Base):
+class Receipt(Base, BusinessDated):
     """A numbered money document 收据: a settlement, an arrears payment, a deposit, a refund, a void.
 
     Every movement of money goes through exactly one receipt, written in one transaction with its
     tenders and account entries. The number is gapless per business day; a voided receipt keeps it.
     """
+
+    DAY_FROZEN = ("receipt_no", "business_date", "kind", "customer_id", "order_id", "amount_fen", "cashier_id")
 
     __tablename__ = "receipts"
     __table_args__ = (Index("ix_receipts_business_date", "business_date", "kind"),)
@@ -165,11 +175,13 @@ class Receipt(Base):
     payments: Mapped[list[Payment]] = relationship(back_populates="receipt", order_by="Payment.id")
 
 
-class Payment(Base):
+class Payment(Base, BusinessDated):
     """One tender of a receipt: money through a payment method (cash, card, WeChat, …), or taken from
     (negative: put back into) a customer account when the method is one. Append-only: a correction is
     a new reversing row."""
 
+    DAY_FROZEN = ("receipt_id", "order_id", "payment_method_id", "account", "amount_fen", "business_date",
+                  "received_by_id")
     __tablename__ = "payments"
     # Covering: a day's close and a month's revenue read only this index.
     __table_args__ = (Index("ix_payments_business_date", "business_date", "payment_method_id", "account",
@@ -190,12 +202,15 @@ class Payment(Base):
     order: Mapped[Order | None] = relationship(back_populates="payments")
 
 
-class OrderAdjustment(Base):
+class OrderAdjustment(Base, BusinessDated):
     """A change to a settled order's net amount: a price change 多退少补 or a project refund 退款.
 
     ``amount_fen`` is signed (+ the customer owes more, − money goes back). The order's net amount is
     its total plus its adjustments; the order itself is never edited after settlement.
     """
+
+    DAY_FROZEN = ("order_id", "order_line_id", "kind", "amount_fen", "sessions", "reverse_performance", "receipt_id",
+                  "business_date")
 
     __tablename__ = "order_adjustments"
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meike.models.base import Base, Money
+from meike.models.base import Base, BusinessDated, Money
 
 # Customer account kinds. Arrears 欠款 is what the customer owes (positive = owed to the clinic).
 ACCOUNT_DEPOSIT = "deposit"  # 定金
@@ -22,8 +22,11 @@ ACCOUNT_LABELS = {
 }
 
 
-class AccountEntry(Base):
+class AccountEntry(Base, BusinessDated):
     """One movement of a customer account. A balance is the sum of its entries; never below zero."""
+
+    DAY_FROZEN = ("customer_id", "account", "amount_fen", "receipt_id", "order_id", "coupon_id", "staff_id",
+                  "department_id", "is_grant", "business_date")
 
     __tablename__ = "account_entries"
     __table_args__ = (
@@ -81,8 +84,10 @@ class Package(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class PackageUse(Base):
+class PackageUse(Base, BusinessDated):
     """Sessions in (+, bought) and out (−, used 划扣 or refunded). Remaining = the sum."""
+
+    DAY_FROZEN = ("package_id", "sessions", "kind", "order_line_id", "receipt_id", "business_date")
 
     __tablename__ = "package_uses"
 
@@ -96,8 +101,11 @@ class PackageUse(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class PerformanceEntry(Base):
+class PerformanceEntry(Base, BusinessDated):
     """Revenue credited 业绩 to a staff member or a department for one order line; reversals are negative."""
+
+    DAY_FROZEN = ("order_id", "order_line_id", "receipt_id", "role", "staff_id", "department_id", "amount_fen",
+                  "business_date")
 
     __tablename__ = "performance_entries"
     # Covering: department sales of a day or a month read only this index.

@@ -15,33 +15,22 @@ database's write lock, ``meike.db.sqlite``), which serialises them anyway.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
+from functools import cache
 
-from sqlalchemy import event, select
+from sqlalchemy import Table, event, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, class_mapper
+from sqlalchemy.orm.attributes import instance_state
 
 from meike import clock
 from meike.errors import MeikeError
-from meike.models import (
-    AccountEntry,
-    DayClose,
-    OrderAdjustment,
-    PackageUse,
-    Payment,
-    PerformanceEntry,
-    Receipt,
-    ReceiptCounter,
-    SystemSetting,
-)
+from meike.models import Base, DayClose, ReceiptCounter, SystemSetting
+from meike.models.base import BusinessDated
 
 # Not one of the settings page's keys: only a supervisor changes it, through ``set_business_date``.
 SETTING = "cashier.business_date"
-# The columns that carry money; a receipt's status (voided) or reprint count may change later.
-MONEY_COLUMNS = ("amount_fen", "business_date", "account", "payment_method_id", "sessions", "customer_id",
-                 "receipt_id", "order_id", "receipt_no")
-POSTINGS = (Receipt, Payment, AccountEntry, PackageUse, PerformanceEntry, OrderAdjustment)
 
 
 class DayClosed(MeikeError):
@@ -99,23 +88,48 @@ def posting_day(s: Session) -> date:
     return day  # a date that stays closed (never from open_business_date): the flush guard refuses it in words
 
 
+@cache
+def dated_tables() -> frozenset[Table]:
+    """The tables of the models marked ``BusinessDated`` (every mapped model imported by ``meike.models``)."""
+    return frozenset(m.local_table for m in Base.registry.mappers  # type: ignore[misc]
+                     if issubclass(m.class_, BusinessDated))
+
+
+def _history_days(obj: object, attribute: str = "business_date") -> set[date]:
+    """Every day ``obj``'s attribute held in this flush: before, unchanged and after."""
+    history = instance_state(obj).attrs[attribute].history
+    return {d for d in (*history.deleted, *history.unchanged, *history.added) if isinstance(d, date)}
+
+
+def _days_of(session: Session, obj: BusinessDated) -> set[date]:
+    via = obj.DAY_OF
+    if via is None:
+        return _history_days(obj)
+    with session.no_autoflush:
+        owner = getattr(obj, via)
+        if owner is None:  # added by its key, not through the relationship
+            relationship = class_mapper(type(obj)).relationships[via]
+            (column,) = relationship.local_columns
+            key = getattr(obj, column.key)
+            owner = None if key is None else session.get(relationship.mapper.class_, key)
+    return set() if owner is None else _history_days(owner)
+
+
+def _changed(obj: BusinessDated) -> bool:
+    attrs = instance_state(obj).attrs
+    return any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN)
+
+
 def _touched(session: Session) -> set[date]:
+    """The business days of the dated rows this flush adds, removes or changes."""
     days: set[date] = set()
-    for obj in session.new:
-        if isinstance(obj, POSTINGS):
-            days.add(obj.business_date)
-    for obj in session.deleted:
-        if isinstance(obj, POSTINGS):
-            days.add(obj.business_date)
+    rows: Iterable[object] = (*session.new, *session.deleted)
+    for obj in rows:
+        if isinstance(obj, BusinessDated):
+            days |= _days_of(session, obj)
     for obj in session.dirty:
-        if not isinstance(obj, POSTINGS) or not session.is_modified(obj):
-            continue
-        state: Any = obj._sa_instance_state  # type: ignore[attr-defined]
-        for column in MONEY_COLUMNS:
-            if column in state.attrs and state.attrs[column].history.has_changes():
-                history = state.attrs["business_date"].history
-                days.update(d for d in (*history.deleted, *history.unchanged, *history.added) if d is not None)
-                break
+        if isinstance(obj, BusinessDated) and session.is_modified(obj) and _changed(obj):
+            days |= _days_of(session, obj)
     return days
 
 
@@ -127,3 +141,15 @@ def _refuse_closed_days(session: Session, _context: object, _instances: object) 
     closed = sorted(session.scalars(select(DayClose.business_date).where(DayClose.business_date.in_(days))))
     if closed:
         raise DayClosed(f"{closed[0]:%Y-%m-%d} 已日结，不能再修改；更正请在当前营业日期办理")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_writes(state: ORMExecuteState) -> None:
+    """No UPDATE or DELETE statement on a dated table: the flush guard would not see the rows it changes
+    (nothing in the program writes money that way; every change of money is a new row)."""
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is not None and table in dated_tables():
+        raise DayClosed(f"收款记录（{table.name}）不能批量修改或删除：已日结的营业日期不能再修改，"
+                        "更正请在当前营业日期办理")

@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from meike.db import Clinic
 from meike.errors import PermissionDenied, ValidationError
-from meike.models import AccountEntry, OrderLine, Payment, Receipt, SystemSetting
+from meike.models import AccountEntry, Order, OrderLine, Payment, Receipt, SystemSetting
 from meike.permissions import Page
 from meike.services import bizday, cashier, dayclose, ledger
 from meike.services.cashier import LineSpec, Tender
@@ -156,6 +156,64 @@ def test_a_closed_day_never_changes(clinic: Clinic, desk: Desk, frozen: list[dat
     tuesday = dayclose.day_report(clinic, desk.cashier)
     assert (tuesday.business_date, tuesday.by_method, tuesday.by_account, tuesday.by_department) == (
         TUESDAY, {"现金": 1_000, "预存": -45_000}, {"预存": 46_000}, {"皮肤科": -45_000})
+
+
+def _lines(clinic: Clinic) -> list[tuple[object, ...]]:
+    with clinic.read() as s:
+        return [tuple(r) for r in s.execute(select(OrderLine.id, OrderLine.order_id, OrderLine.quantity,
+                                                   OrderLine.amount_fen).order_by(OrderLine.id))]
+
+
+def test_bulk_statements_and_settled_orders_of_a_closed_day_are_refused(clinic: Clinic, desk: Desk,
+                                                                       frozen: list[datetime]) -> None:
+    orders = the_day(clinic, desk)
+    dayclose.close_day(clinic, desk.cashier, counted_cash_fen=672_000)
+    frozen[0] = datetime(2026, 3, 3, 9, 0)
+    before = snapshot(clinic), _lines(clinic)
+    # A bulk UPDATE / DELETE never reaches the flush guard: it is refused before it runs, and writes nothing.
+    with pytest.raises(bizday.DayClosed, match="不能批量修改或删除"), clinic.write() as s:
+        s.execute(update(Payment).where(Payment.business_date == MONDAY).values(amount_fen=Payment.amount_fen + 100))
+    with pytest.raises(bizday.DayClosed), clinic.write() as s:
+        s.execute(update(Payment.__table__).where(Payment.business_date == MONDAY).values(amount_fen=1))
+    with pytest.raises(bizday.DayClosed), clinic.write() as s:
+        s.execute(delete(AccountEntry).where(AccountEntry.business_date == MONDAY))
+    with pytest.raises(bizday.DayClosed), clinic.write() as s:
+        s.execute(update(OrderLine).where(OrderLine.order_id == orders["big"]).values(quantity=2))
+    # A settled order of the closed day and its lines: not edited, added to or removed from.
+    message = "2026-03-02 已日结，不能再修改"
+    with pytest.raises(bizday.DayClosed, match=message), clinic.write() as s:
+        line = s.scalar(select(OrderLine).where(OrderLine.order_id == orders["big"]).limit(1))
+        assert line is not None
+        line.amount_fen -= 100
+    with pytest.raises(bizday.DayClosed, match=message), clinic.write() as s:
+        line = s.scalar(select(OrderLine).where(OrderLine.order_id == orders["big"]).limit(1))
+        assert line is not None
+        s.delete(line)
+    with pytest.raises(bizday.DayClosed, match=message), clinic.write() as s:
+        s.add(OrderLine(order_id=orders["big"], item_id=desk.items["脱毛"], item_name="脱毛", quantity=1,
+                        unit_price_fen=1, amount_fen=1))
+    with pytest.raises(bizday.DayClosed, match=message), clinic.write() as s:
+        order = s.get(Order, orders["small"])
+        assert order is not None
+        order.total_fen += 100
+    assert (snapshot(clinic), _lines(clinic)) == before
+    with clinic.write() as s:  # what may change later: an invoice, a reprint (and a void: below)
+        order = s.get(Order, orders["small"])
+        assert order is not None
+        order.invoice_title = "某公司"
+        receipt = s.scalar(select(Receipt).where(Receipt.business_date == MONDAY).limit(1))
+        assert receipt is not None
+        receipt.reprints += 1
+    cashier.void(clinic, desk.cashier, orders["small"], reason="录错", supervisor=desk.boss,
+                 reverse_performance=True, idempotency_key="v")
+    with clinic.read() as s:
+        assert dayclose.report_in(s, MONDAY) == MONDAY_REPORT
+    # Open orders (no business day yet) are edited as before.
+    fresh = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["脱毛"])])
+    with clinic.write() as s:
+        line = s.scalar(select(OrderLine).where(OrderLine.order_id == fresh))
+        assert line is not None
+        line.doctor_id = desk.staff["王咨询"]
 
 
 def test_changing_the_business_date_needs_a_supervisor(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
