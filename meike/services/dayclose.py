@@ -13,10 +13,11 @@ clinic's money, so it needs the right 日结 and an all-customers account.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session
 
 from meike import clock
@@ -59,6 +60,9 @@ class DayReport:
     # stored with the close so that ``--check`` compares each of them exactly even after a payment
     # method, cashier or department is renamed (not shown; not part of the report's equality).
     by_id: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
+    # The name each of those ids had (kind → id → name): stored with the close, a closed day's report
+    # recomputed later shows the names of the day it was closed (``names_of``).
+    names: dict[str, dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -91,20 +95,24 @@ def _through_receipt(q: Select, receipt_id: object, customers: Customers) -> Sel
 
 
 def report_in(s: Session, day: date, customers: Customers = None) -> DayReport:
-    """The figures of ``day``: the clinic's, or those of ``customers`` only (a scoped account's view)."""
+    """The figures of ``day``: the clinic's, or those of ``customers`` only (a scoped account's view).
+
+    Money is grouped by payment method, cashier and department id; each id is shown by the name it had
+    when the day was closed (kept with the close), else by its name now: renaming a payment method or a
+    department after a close does not change the closed day's report."""
     receipts = select(func.count(Receipt.id), func.min(Receipt.receipt_no), func.max(Receipt.receipt_no)).where(
         Receipt.business_date == day)
     if customers is not None:
         receipts = receipts.join(Customer, Customer.id == Receipt.customer_id).where(customers)
     count, first, last = s.execute(receipts).one()
-    by_method: dict[str, int] = {}
+    methods: dict[str, int] = {}
     expected_cash = received = 0
-    for name, kind, account, amount in s.execute(_through_receipt(
-            select(PaymentMethod.name, PaymentMethod.kind, Payment.account, func.sum(Payment.amount_fen))
+    for method_id, kind, account, amount in s.execute(_through_receipt(
+            select(Payment.payment_method_id, PaymentMethod.kind, Payment.account, func.sum(Payment.amount_fen))
             .select_from(Payment).join(PaymentMethod, Payment.payment_method_id == PaymentMethod.id)
             .where(Payment.business_date == day), Payment.receipt_id, customers)
-            .group_by(PaymentMethod.name, PaymentMethod.kind, Payment.account).order_by(PaymentMethod.name)):
-        by_method[name] = by_method.get(name, 0) + int(amount)
+            .group_by(Payment.payment_method_id, PaymentMethod.kind, Payment.account)):
+        methods[str(method_id)] = methods.get(str(method_id), 0) + int(amount)
         if kind == "cash":
             expected_cash += int(amount)
         if account is None:
@@ -114,34 +122,63 @@ def report_in(s: Session, day: date, customers: Customers = None) -> DayReport:
         entries = entries.join(Customer, Customer.id == AccountEntry.customer_id).where(customers)
     by_account = {ACCOUNT_LABELS.get(a, a): int(v) for a, v in s.execute(
         entries.group_by(AccountEntry.account).order_by(AccountEntry.account))}
-    by_department = {name or "未分科室": int(v) for name, v in s.execute(_through_receipt(
-        select(Department.name, func.sum(PerformanceEntry.amount_fen)).select_from(PerformanceEntry)
-        .outerjoin(Department, Department.id == PerformanceEntry.department_id)
+    departments = {_key(k): int(v) for k, v in s.execute(_through_receipt(
+        select(PerformanceEntry.department_id, func.sum(PerformanceEntry.amount_fen))
         .where(PerformanceEntry.business_date == day, PerformanceEntry.role == "department"),
-        PerformanceEntry.receipt_id, customers)
-        .group_by(Department.name).order_by(Department.name))}
-    by_cashier = {(display or username): int(v) for display, username, v in s.execute(_through_receipt(
-        select(User.display_name, User.username, func.sum(Payment.amount_fen)).select_from(Payment)
-        .join(User, Payment.received_by_id == User.id)
+        PerformanceEntry.receipt_id, customers).group_by(PerformanceEntry.department_id))}
+    cashiers = {_key(k): int(v) for k, v in s.execute(_through_receipt(
+        select(Payment.received_by_id, func.sum(Payment.amount_fen))
         .where(Payment.business_date == day, Payment.account.is_(None)), Payment.receipt_id, customers)
-        .group_by(User.display_name, User.username).order_by(User.username))}
-    return DayReport(day, int(count), first or "", last or "", by_method, by_account, by_department, by_cashier,
-                     expected_cash, received, figures_by_id(s, day) if customers is None else {})
+        .group_by(Payment.received_by_id))}
+    ids = {"method": methods, "cashier": cashiers, "department": departments}
+    names = names_of(s, day, {kind: set(amounts) for kind, amounts in ids.items()})
+    by_name = {kind: _by_name(amounts, names[kind]) for kind, amounts in ids.items()}
+    by_id = {kind: {k: v for k, v in amounts.items() if v} for kind, amounts in ids.items()}
+    return DayReport(day, int(count), first or "", last or "", by_name["method"], by_account, by_name["department"],
+                     by_name["cashier"], expected_cash, received, by_id if customers is None else {}, names)
 
 
-def figures_by_id(s: Session, day: date) -> dict[str, dict[str, int]]:
-    """A day's money by payment method, cashier and department id (see ``DayReport.by_id``)."""
-    def grouped(key: object, amount: object, *where: object) -> dict[str, int]:
-        rows = s.execute(select(key, func.sum(amount)).where(*where).group_by(key))  # type: ignore[call-overload]
-        return {("" if k is None else str(k)): int(v) for k, v in rows if int(v)}
+def _key(value: object) -> str:
+    return "" if value is None else str(value)
 
-    return {
-        "method": grouped(Payment.payment_method_id, Payment.amount_fen, Payment.business_date == day),
-        "cashier": grouped(Payment.received_by_id, Payment.amount_fen, Payment.business_date == day,
-                           Payment.account.is_(None)),
-        "department": grouped(PerformanceEntry.department_id, PerformanceEntry.amount_fen,
-                              PerformanceEntry.business_date == day, PerformanceEntry.role == "department"),
-    }
+
+def _by_name(amounts: dict[str, int], names: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for k, v in amounts.items():
+        out[names[k]] = out.get(names[k], 0) + v
+    return dict(sorted(out.items()))
+
+
+def names_of(s: Session, day: date, wanted: dict[str, set[str]]) -> dict[str, dict[str, str]]:
+    """The names of payment methods, cashiers and departments by id (kind → id → name, the department ""
+    being 未分科室): as kept with ``day``'s close, else as they are now."""
+    kept: dict[str, dict[str, str]] = {}
+    close = s.get(DayClose, day)
+    if close is not None:
+        try:
+            stored = json.loads(close.summary).get("names")
+            if isinstance(stored, dict):
+                kept = {str(kind): {str(k): str(v) for k, v in of.items()} for kind, of in stored.items()
+                        if isinstance(of, dict)}
+        except (ValueError, AttributeError):
+            pass  # an unreadable stored report: ``--check`` says so
+    out: dict[str, dict[str, str]] = {}
+    for kind, keys in wanted.items():
+        mine = {k: kept[kind][k] for k in keys if k in kept.get(kind, {})}
+        missing = [int(k) for k in keys - set(mine) if k]
+        if "" in keys - set(mine):
+            mine[""] = "未分科室"
+        if missing and kind == "method":
+            mine.update((str(i), n) for i, n in s.execute(
+                select(PaymentMethod.id, PaymentMethod.name).where(PaymentMethod.id.in_(missing))))
+        elif missing and kind == "cashier":
+            mine.update((str(i), d or u) for i, d, u in s.execute(
+                select(User.id, User.display_name, User.username).where(User.id.in_(missing))))
+        elif missing and kind == "department":
+            mine.update((str(i), n) for i, n in s.execute(
+                select(Department.id, Department.name).where(Department.id.in_(missing))))
+        out[kind] = {k: mine.get(k, f"#{k}") for k in sorted(keys)}
+    return out
 
 
 @dataclass(frozen=True)
@@ -276,7 +313,7 @@ def closed_days(clinic: Clinic, actor: Actor, start: date, end: date) -> list[Cl
         return out
 
 
-def _closed_days_in_scope(s: Session, rows: list, start: date, end: date,  # type: ignore[type-arg]
+def _closed_days_in_scope(s: Session, rows: Sequence[Row[tuple[DayClose, str, str]]], start: date, end: date,
                           customers: ColumnElement[bool]) -> list[ClosedDay]:
     receipts = dict(s.execute(
         select(Receipt.business_date, func.count(Receipt.id)).join(Customer, Customer.id == Receipt.customer_id)
@@ -319,7 +356,7 @@ def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
     customers = customers_of(actor)
     with clinic.read() as s:
         # One pass over each covering index; names are looked up in the small dictionaries after.
-        names = dict(s.execute(select(PaymentMethod.id, PaymentMethod.name)).all())
+        names: dict[int, str] = {i: n for i, n in s.execute(select(PaymentMethod.id, PaymentMethod.name))}
         by_method: dict[str, int] = {}
         received = 0
         for method_id, account, amount in s.execute(_through_receipt(
@@ -330,7 +367,7 @@ def revenue(clinic: Clinic, actor: Actor, start: date, end: date) -> Revenue:
             by_method[name] = by_method.get(name, 0) + int(amount)
             if account is None:
                 received += int(amount)
-        departments = dict(s.execute(select(Department.id, Department.name)).all())
+        departments: dict[int | None, str] = {i: n for i, n in s.execute(select(Department.id, Department.name))}
         by_department: dict[str, int] = {}
         for department_id, amount in s.execute(_through_receipt(
                 select(PerformanceEntry.department_id, func.sum(PerformanceEntry.amount_fen))

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from meike import check
 from meike.db import Clinic, sqlite_url
-from meike.models import Coupon, OrderLine, Package
+from meike.models import Coupon, DayClose, OrderLine, Package
 from meike.services import cashier, dayclose, ledger
 from meike.services.cashier import LineSpec, Tender
 from tests.meike.conftest_money import Desk, desk_fixture, frozen_fixture  # noqa: F401 (fixtures)
@@ -299,6 +299,30 @@ def test_a_close_stored_before_ids_were_kept_compares_each_name_and_allows_renam
     report = check.run_check(books)
     assert "day_close" in report.codes()
     assert "支付方式 银行卡 日结时 ￥4,760.00，现在 ￥5,360.00" in report.render()
+
+
+def test_renaming_a_method_a_department_or_a_cashier_after_the_close_changes_no_closed_day(books: Clinic) -> None:
+    """A closed day's report groups money by ids and shows the names kept with the close (issue 15)."""
+    with books.read() as s:
+        [(day, summary)] = s.execute(select(DayClose.business_date, DayClose.summary)).tuples().all()
+        stored = dayclose.DayReport.from_json(summary)
+        assert dayclose.report_in(s, day) == stored
+    tamper(books, "UPDATE payment_methods SET name = '现金（人民币）' WHERE name = '现金'",
+           "UPDATE payment_methods SET name = '现金' WHERE name = '微信'",  # another method takes the old name
+           "UPDATE departments SET name = '医学美容科' WHERE name = '美容外科'",
+           "UPDATE users SET display_name = '收银一号' WHERE username = 'sy'")
+    with books.read() as s:
+        again = dayclose.report_in(s, day)
+    assert again == stored
+    assert (again.by_method, again.by_department, again.by_cashier, again.by_id, again.names) == (
+        stored.by_method, stored.by_department, stored.by_cashier, stored.by_id, stored.names)
+    assert "现金" in again.by_method and "美容外科" in again.by_department and "sy" in again.by_cashier
+    report = check.run_check(books)
+    assert report.ok, report.render()
+    # The open day shows today's names.
+    with books.read() as s:
+        today = dayclose.report_in(s, day + timedelta(days=1))
+    assert "现金（人民币）" in today.by_method and "现金" not in today.by_method
 
 
 def test_a_damaged_file_is_reported_by_the_integrity_check(books: Clinic) -> None:
