@@ -267,6 +267,21 @@ CORRUPTIONS: dict[str, tuple[Callable[[Clinic], list[str]], set[str], str]] = {
         "UPDATE performance_entries SET staff_id = (SELECT id FROM staff WHERE name = '李医生')"
         " WHERE role = 'consultant'"],
         {"receipt_audit"}, "与操作日志第"),
+    # issue 15: the crash harness's checks of documents written whole, now in the library
+    "an order line changed after the order was written": (lambda c: [
+        f"UPDATE order_lines SET amount_fen = amount_fen + 100 WHERE id = {first_id('order_lines', '1')}"],
+        {"order_lines"}, "明细合计"),
+    "a top-up's entry posted to another account": (lambda c: [
+        "UPDATE account_entries SET account = 'inpatient' WHERE receipt_id = "
+        "(SELECT id FROM receipts WHERE receipt_no = 'R20260302-0001')"],
+        {"receipt_entries"}, "收据 R20260302-0001（prepaid）"),
+    "a voided order's reopened copy removed": (lambda c: [
+        "DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE source_order_id IS NOT NULL)",
+        "DELETE FROM orders WHERE source_order_id IS NOT NULL"],
+        {"order_void"}, "重开 0 次"),
+    "a course moved to a line that sells none": (lambda c: [
+        "UPDATE packages SET order_line_id = (SELECT min(id) FROM order_lines WHERE package_sessions = 0)"],
+        {"course_sale"}, "售出它的明细不是疗程"),
     "a payment pointing at a missing payment method": (lambda c: [
         f"UPDATE payments SET payment_method_id = 9999 WHERE id = {first_id('payments', '1')}"],
         {"foreign_key"}, "payments 第"),
@@ -342,7 +357,7 @@ def test_a_damaged_file_is_reported_by_the_integrity_check(books: Clinic) -> Non
 
 
 def test_many_problems_of_one_kind_are_counted_not_listed(books: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(check, "MAX_DETAILS", 2)
+    monkeypatch.setattr(check.report, "MAX_DETAILS", 2)
     tamper(books, "UPDATE receipts SET amount_fen = amount_fen + 1")
     report = check.run_check(books)
     assert [f.code for f in report.findings].count("receipt_tenders") == 2
