@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 from itertools import groupby
+from typing import Any
 
-from sqlalchemy import Integer, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from meike import numbering
@@ -22,9 +23,31 @@ from meike.models import (
     Receipt,
     ReceiptCounter,
 )
+from meike.models.cashier import ORDER_SETTLED
 from meike.models.ledger import ACCOUNT_ARREARS, ACCOUNT_COUPON, ACCOUNT_LABELS, ASSET_ACCOUNTS
 from meike.money import yuan
 from meike.services.ledger import receipt_number
+
+
+def money_total(s: Session, report: CheckReport) -> None:
+    """Money is neither created nor lost, over the whole database: Σ money in through payment methods =
+    Σ net amount of the settled orders + Σ customer accounts' entries − Σ granted coupon value − Σ arrears."""
+    def total(amount: Any, *where: ColumnElement[bool], join: Any = None) -> int:
+        q = select(func.coalesce(func.sum(amount), 0))
+        if join is not None:
+            q = q.join(Order, Order.id == join)
+        return int(s.scalar(q.where(*where)) or 0)
+
+    external = total(Payment.amount_fen, Payment.account.is_(None))
+    sales = total(Order.total_fen, Order.status == ORDER_SETTLED)
+    adjusted = total(OrderAdjustment.amount_fen, Order.status == ORDER_SETTLED, join=OrderAdjustment.order_id)
+    assets = total(AccountEntry.amount_fen, AccountEntry.account.in_(ASSET_ACCOUNTS))
+    granted = total(AccountEntry.amount_fen, AccountEntry.is_grant.is_(True))
+    owed = total(AccountEntry.amount_fen, AccountEntry.account == ACCOUNT_ARREARS)
+    accounted = sales + adjusted + assets - granted - owed
+    if external != accounted:
+        report.add("money_total", [f"实收合计 {yuan(external)}，而已结单净额 {yuan(sales + adjusted)} + 账户余额 "
+                                   f"{yuan(assets - granted)}（不含赠送）− 欠款 {yuan(owed)} = {yuan(accounted)}"])
 
 
 def receipts(s: Session, report: CheckReport) -> None:

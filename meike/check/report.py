@@ -13,6 +13,7 @@ TITLES = {
     "foreign_key": "引用了不存在的记录（外键检查）",
     "receipt_tenders": "收据金额与支付明细不符",
     "receipt_balance": "收据收支不平",
+    "money_total": "收款总额与销售、账户、欠款合计不符",
     "receipt_numbers": "收据号重复、缺号或格式错误",
     "receipt_counter": "收据计数器与当天收据数不符",
     "negative_balance": "账户余额为负",

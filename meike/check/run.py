@@ -28,7 +28,7 @@ from meike.services import audit
 
 # The checks of the books, in order: each reads one session and adds what it finds to the report.
 BOOKS: tuple[Callable[[Session, CheckReport], None], ...] = (
-    receipts.receipts, receipts.receipt_numbers, accounts.balances, receipts.grants, orders.orders,
+    receipts.receipts, receipts.money_total, receipts.receipt_numbers, accounts.balances, receipts.grants, orders.orders,
     documents.documents, orders.packages, documents.courses, closes.day_closes, trail.audit_cross_check,
     orders.performance, reminders.reminder_scope, reminders.reminder_tallies)
 
