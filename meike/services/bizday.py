@@ -110,7 +110,7 @@ def _days_of(session: Session, obj: BusinessDated) -> set[date]:
         if owner is None:  # added by its key, not through the relationship
             relationship = class_mapper(type(obj)).relationships[via]
             (column,) = relationship.local_columns
-            key = getattr(obj, column.key)
+            key = getattr(obj, class_mapper(type(obj)).get_property_by_column(column).key)
             owner = None if key is None else session.get(relationship.mapper.class_, key)
     return set() if owner is None else _history_days(owner)
 

@@ -13,9 +13,10 @@ The day (2026-03-02, cashiers sy and shou):
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 
 from meike.db import Clinic
 from meike.errors import PermissionDenied, ValidationError
@@ -174,7 +175,7 @@ def test_bulk_statements_and_settled_orders_of_a_closed_day_are_refused(clinic: 
     with pytest.raises(bizday.DayClosed, match="不能批量修改或删除"), clinic.write() as s:
         s.execute(update(Payment).where(Payment.business_date == MONDAY).values(amount_fen=Payment.amount_fen + 100))
     with pytest.raises(bizday.DayClosed), clinic.write() as s:
-        s.execute(update(Payment.__table__).where(Payment.business_date == MONDAY).values(amount_fen=1))
+        s.execute(update(cast(Table, Payment.__table__)).where(Payment.business_date == MONDAY).values(amount_fen=1))
     with pytest.raises(bizday.DayClosed), clinic.write() as s:
         s.execute(delete(AccountEntry).where(AccountEntry.business_date == MONDAY))
     with pytest.raises(bizday.DayClosed), clinic.write() as s:
