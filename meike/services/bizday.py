@@ -1,8 +1,11 @@
 """The business date 营业日期 and closed days 日结: a closed day is immutable.
 
-Every money row carries the business date it was posted on. Rows dated on a closed day cannot be
-added, changed or deleted: a guard on every session flush refuses it, whichever service tries.
-Corrections post on the open day.
+Every money row carries the business date it was posted on; its model says so by the marker
+``meike.models.base.BusinessDated`` (receipts, tenders, account entries, course uses, performance,
+price changes and refunds, and orders once settled with their lines). Rows dated on a closed day
+cannot be added, changed (in a column the model freezes) or deleted: a guard on every session flush
+refuses it, whichever service tries, and an UPDATE or DELETE statement on a marked table is refused
+before it runs (it would pass the flush by). Corrections post on the open day.
 
 Money and the close take turns on the day (several workstations on PostgreSQL): every money write
 takes the day with ``posting_day`` — it locks the day's receipt counter row (``SELECT … FOR
