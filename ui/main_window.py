@@ -1,5 +1,4 @@
 """The main window of ordinary accounts: a left menu of granted pages, the page on the right."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import PermissionDenied
 from meike.permissions import PAGE_LABELS, Actor, Page
-from meike.services import system
 from ui import geometry
 from ui.about import show_about
 from ui.dialogs.password import PasswordDialog
@@ -36,7 +34,7 @@ from ui.pages.base import PageWidget
 from ui.widgets import messages
 
 if TYPE_CHECKING:
-    from devices.callerid import CallerIdSetting
+    from meike.ports import CallerIdSetting
     from meike.workstation import RecordingSetting
     from ui.phone_listener import PhoneListener
 
@@ -112,7 +110,7 @@ class MainWindow(QMainWindow):
             geometry.fit_to_screen(self, default=(1280, 800))
         if actor.pages:
             self.open_page(actor.pages[0])
-        self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
+        self.idle_lock = IdleLock(clinic, actor, self)  # the clinic's idle time, read off the GUI thread
         self.idle_lock.screen.logout.connect(self.logout)
         self._cover = self.idle_lock
         self.phone_listener: PhoneListener | None = None

@@ -103,12 +103,13 @@ def _passwords() -> str:
 
 
 def _scheduler() -> str:
-    from apscheduler.schedulers.background import BackgroundScheduler
-
+    """The program's scheduler as ``ui.app`` makes it (``meike.scheduler.new_scheduler``); the self-test
+    runs instead of the program, so this one is the only scheduler of the process."""
     from meike import clock
+    from meike.scheduler import new_scheduler
 
     ran = threading.Event()
-    scheduler = BackgroundScheduler(timezone=clock.CLINIC_TZ, daemon=True)
+    scheduler = new_scheduler()
     scheduler.add_job(ran.set, "interval", seconds=3600, next_run_time=datetime.now(clock.CLINIC_TZ))
     scheduler.add_job(lambda: None, "cron", hour=3)  # triggers are found by name (entry points)
     scheduler.start()
