@@ -309,7 +309,11 @@ class AccountManager(QMainWindow):
             rest = self.form.show_errors(error.errors)
             self.status.setText("；".join(rest) if rest else "请按红色提示修改")
         else:
-            self.status.setText(error_text(error))
+            self._said(error)
+
+    def _said(self, error: Exception) -> None:
+        """A refusal of a whole action (停用, 解除锁定, delete): said under the buttons."""
+        self.status.setText(error_text(error))
 
     def reset_password(self) -> None:
         if self.current_id is None:
@@ -330,13 +334,13 @@ class AccountManager(QMainWindow):
             return
         ops.set_active(self, self.clinic, self.actor, a.id, not a.is_active).success(
             lambda _none: self._done(f"已{'启用' if not a.is_active else '停用'} {a.username}", a.id)).failure(
-            self._refused).busy(self.editor).run()
+            self._said).busy(self.editor).run()
 
     def unlock(self) -> None:
         if self.current_id is not None:
             user_id = self.current_id
             ops.unlock(self, self.clinic, self.actor, user_id).success(
-                lambda _none: self._done("已解除锁定", user_id)).failure(self._refused).busy(self.editor).run()
+                lambda _none: self._done("已解除锁定", user_id)).failure(self._said).busy(self.editor).run()
 
     def delete(self) -> None:
         if self.current_id is None:
@@ -350,7 +354,7 @@ class AccountManager(QMainWindow):
             self._done(f"已删除账号 {name}", None)
 
         ops.delete_account(self, self.clinic, self.actor, self.current_id).success(deleted).failure(
-            self._refused).busy(self.editor).run()
+            self._said).busy(self.editor).run()
 
     def _restored(self, safety: str) -> None:
         """After a restore the program closes: every window must start again from the restored data."""

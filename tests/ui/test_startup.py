@@ -15,6 +15,7 @@ from meike import paths
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic, sqlite_url
 from meike.services import accounts, system
+from tests.ui.waiting import settle
 from ui.dialogs.first_run import FirstRunDialog
 
 pytestmark = pytest.mark.gui
@@ -31,11 +32,13 @@ def test_first_run_dialog_creates_the_administrator(qtbot, clinic: Clinic) -> No
     qtbot.keyClicks(dialog.admin_password, "abc")
     qtbot.keyClicks(dialog.confirm, "abc")
     dialog.submit()
+    settle()  # saved off the GUI thread
     assert dialog.form.error_text("password") == "密码至少 6 位"
     assert not system.is_initialised(clinic)
     dialog.admin_password.setText("strong-pass")
     dialog.confirm.setText("strong-pass")
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.result() == FirstRunDialog.DialogCode.Accepted
     assert accounts.authenticate(clinic, "admin", "strong-pass").is_admin
     assert system.get(clinic, "clinic.name") == "丽人医疗美容"
@@ -96,5 +99,6 @@ def test_first_run_on_a_disk_that_cannot_be_written_says_so_and_keeps_the_form( 
     dialog.admin_password.setText("strong-pass")
     dialog.confirm.setText("strong-pass")
     dialog.submit()
+    settle()
     assert shown == ["数据库文件是只读的（文件权限或只读磁盘），刚才的操作没有保存"]
     assert dialog.result() != FirstRunDialog.DialogCode.Accepted and dialog.clinic_name.text() == "丽人医疗美容"
