@@ -162,9 +162,10 @@ def test_after_a_login_one_scheduler_runs_every_timed_job_and_stops_once_on_exit
     assert code == 0 and "jobs" in seen
     assert len(started) >= 1
     one = started[0]
+    assert not one.running  # shut down on exit
     assert seen["started"] == [one] and seen["installed"] is one
     jobs = seen["jobs"]
     assert isinstance(jobs, set) and {"sms.pump", "sms.daily", "backup.daily"} <= jobs
     assert any(j.startswith("dashboard.reminder_counts") for j in jobs)
-    assert started == [one] and not one.running  # shut down on exit, once; no other was started
+    assert started == [one]  # no other was started
     assert schedules.installed() is None
