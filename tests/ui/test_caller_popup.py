@@ -224,7 +224,8 @@ def test_a_call_while_locked_shows_only_that_someone_calls(qtbot, demo_clinic: C
     # the unlock brings the card
     window.idle_lock.screen.password.setText("123")
     with qtbot.waitSignal(listener.popup_shown, timeout=5000):
-        assert window.idle_lock.screen.try_unlock()
+        window.idle_lock.screen.try_unlock()  # the password is checked off the GUI thread
+    assert not window.idle_lock.locked
     text = popup.history_text()
     assert popup.isVisible() and not popup.property("meike_over_lock")
     assert "苏婉清" in text and "想做双眼皮" in text and popup.open_button.isVisible()
@@ -242,7 +243,8 @@ def test_a_card_already_on_screen_hides_with_the_lock(qtbot, demo_clinic: Clinic
     window.idle_lock.lock()
     assert not listener.popup.isVisible()
     window.idle_lock.screen.password.setText("123")
-    assert window.idle_lock.screen.try_unlock()
+    window.idle_lock.screen.try_unlock()  # the password is checked off the GUI thread
+    qtbot.waitUntil(lambda: not window.idle_lock.locked, timeout=10_000)
     assert listener.popup.isVisible() and "林晚" in listener.popup.history_text()
 
 

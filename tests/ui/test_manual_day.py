@@ -40,6 +40,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     login.user.setText("gl")
     qtbot.keyClicks(login.password, "123")
     click(qtbot, login.submit)
+    qtbot.waitUntil(lambda: login.actor is not None, timeout=10_000)  # the password is checked off the GUI thread
     assert login.actor is not None
     window = MainWindow(demo_clinic, login.actor)
     qtbot.addWidget(window)
