@@ -293,12 +293,20 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
     sms_jobs.start()
 
     def login() -> None:
+        """The clinic's name (it may have been renamed since), then the login dialog."""
+        def failed(_error: Exception) -> None:
+            log.warning("the clinic's name could not be read before the login", exc_info=_error)
+            show_login(clinic_name)
+
+        ops.clinic_name(None, clinic).success(show_login).failure(failed).run()
+
+    def show_login(name: str) -> None:
         try:
-            dialog = LoginDialog(clinic, clinic_name)
+            dialog = LoginDialog(clinic, name)
             if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
                 app.quit()
                 return
-            window = window_for(clinic, dialog.actor, simulators=simulators, clinic_name=clinic_name)
+            window = window_for(clinic, dialog.actor, simulators=simulators, clinic_name=name)
             window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
             windows[:] = [window]
             window.show()
