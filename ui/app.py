@@ -19,12 +19,12 @@ from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox, QWidget
 
 import meike
-from meike.ports import CallerIdSetting
 from meike import logs, paths
 from meike import scheduler as schedules
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic, sqlite_url
 from meike.permissions import Actor
+from meike.ports import CallerIdSetting
 from ui.account_manager import AccountManager
 from ui.dialogs.first_run import FirstRunDialog
 from ui.dialogs.login import LoginDialog
