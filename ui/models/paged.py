@@ -2,9 +2,10 @@
 exact total is counted in the background and reported through ``total_changed``.
 
 Pages and counts run on the task manager's read lane (``ui.operations.read``): the first page of a new
-list arrives a moment after ``restart`` (``rows_arrived``), never while the window waits. An answer for
-an older list (the search text changed meanwhile) is dropped. A failed read is reported through
-``failed`` (the Chinese error) and leaves the list as it is.
+list arrives a moment after ``restart`` (``rows_arrived``) and replaces the rows shown until then (no
+empty flash while it is read), never while the window waits. An answer for an older list (the search text
+changed meanwhile) is dropped. A failed read is reported through ``failed`` (the Chinese error); a list
+whose first page failed is empty.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class PagedTableModel(QAbstractTableModel):
         self.total: int | None = None
         self._more = False
         self._fetching = False
+        self._fresh = False  # the next page starts the list again (it replaces the rows shown)
         self._generation = 0
 
     def fetch_page(self, offset: int, limit: int) -> list[Any]:
@@ -48,13 +50,11 @@ class PagedTableModel(QAbstractTableModel):
 
     def restart(self, count: Callable[[], int] | Op[int]) -> None:
         """Start the list again: the first page and the total, both read off the GUI thread."""
-        self.beginResetModel()
-        self.rows = []
         self.total = None
         self._more = True
         self._fetching = False
+        self._fresh = True
         self._generation += 1
-        self.endResetModel()
         generation = self._generation
         self.fetchMore(ROOT)
         op = count if isinstance(count, Op) else read(None, count)
@@ -77,7 +77,15 @@ class PagedTableModel(QAbstractTableModel):
         if self._current(generation):
             self._fetching = False
             self._more = False
+            if self._fresh:
+                self._replace([])
             self.failed.emit(error)
+
+    def _replace(self, rows: list[Any]) -> None:
+        self._fresh = False
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
 
     def rowCount(self, parent: Index = ROOT) -> int:  # noqa: N802 (Qt override)
         return 0 if parent.isValid() else len(self.rows)
@@ -93,7 +101,7 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._fetching = True
         generation = self._generation
-        self.page_op(len(self.rows), self.page_size).success(
+        self.page_op(0 if self._fresh else len(self.rows), self.page_size).success(
             lambda page: self._arrived(generation, page)).failure(lambda e: self._failed(generation, e)).run()
 
     def _arrived(self, generation: int, page: list[Any]) -> None:
@@ -101,7 +109,9 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._fetching = False
         self._more = len(page) == self.page_size
-        if page:
+        if self._fresh:
+            self._replace(page)
+        elif page:
             self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
             self.rows.extend(page)
             self.endInsertRows()
