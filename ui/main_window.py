@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
         if Page.REGISTRATION not in self.nav_buttons:
             self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
             return None
-        from ui.pages.registration import RegistrationPage
+        from ui.front_desk.registration import RegistrationPage
 
         page = self.open_page(Page.REGISTRATION)
         if isinstance(page, RegistrationPage):
@@ -205,7 +205,7 @@ class MainWindow(QMainWindow):
     def open_customer(self, customer_id: int) -> QWidget | None:
         """The customer detail dialog (needs the 顾客管理 page; the services check it again). Never while
         the window is locked."""
-        from ui.dialogs.customer_detail import CustomerDetailDialog
+        from ui.front_desk.detail import CustomerDetailDialog
 
         if self.idle_lock.locked:
             return None

@@ -18,6 +18,7 @@ from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
 from meike.rules.validation import mask_mobile
 from meike.services import accounts, audit, customers, phone, records
+from tests.ui.waiting import settle
 from ui.main_window import MainWindow
 from ui.pages.phone import NOTE
 
@@ -83,6 +84,7 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
         assert (record.number, record.customer_id, record.user_id) == ("13655556666", cid, gl.user_id)
         assert rang <= record.started_at <= clock.now()  # this PC's clock, from the first ring
     page = window.open_page(Page.PHONE)
+    settle()  # the list is read off the GUI thread
     assert page.objectName() == "page_phone"
     assert page.model.rows[0].customer_name == "苏婉清"
 
@@ -104,6 +106,7 @@ def test_unknown_caller_is_registered_from_the_popup(qtbot, demo_clinic: Clinic,
     page.name.setText("新来电")
     page.book.setChecked(False)
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "挂号成功" in page.status.text()
     with demo_clinic.read() as s:
         assert s.scalar(select(Customer.name).where(Customer.mobile == "13522223333")) == "新来电"
@@ -160,6 +163,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
         phone.record_call(demo_clinic, gl, f"1390000000{n}", started_at=datetime(2026, 11, 23, 9, n))
     page = PhonePage(demo_clinic, gl)
     qtbot.addWidget(page)
+    settle()  # the first page is read off the GUI thread
     qtmodeltester.check(page.model)
     assert page.model.rowCount() == 3
     qtbot.waitUntil(lambda: page.total.text() == "共 3 条通话记录")

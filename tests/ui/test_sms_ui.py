@@ -21,7 +21,7 @@ from meike.services.customers import CustomerQuery
 from tests.conftest import make_user
 from ui.dialogs.sms_send import BatchSmsDialog, SendSmsDialog
 from ui.dialogs.sms_settings import SmsChannelSettings, SmsTemplateDialog, SmsTemplatesTab
-from ui.pages.customers import CustomersPage
+from ui.front_desk.customers import CustomersPage
 from ui.pages.phone import PhonePage
 from ui.widgets import messages
 
@@ -57,6 +57,7 @@ def test_send_to_one_customer_from_the_grid_and_see_it_sent_in_the_log(
         qtbot: QtBot, demo_clinic: Clinic, desk: Actor, sim: GsmModemSimulator, jobs: sms_jobs.SmsJobs) -> None:
     customers_page = CustomersPage(demo_clinic, desk)
     qtbot.addWidget(customers_page)
+    qtbot.waitUntil(lambda: customers_page.model.rowCount() > 0)  # the grid's first page, read off the GUI thread
     phone = PhonePage(demo_clinic, desk)
     qtbot.addWidget(phone)
     assert [phone.tabs.tabText(i) for i in range(phone.tabs.count())] == ["通话记录", "短信"]

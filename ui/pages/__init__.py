@@ -18,19 +18,19 @@ PageClass = Callable[[Clinic, Actor], QWidget]
 
 
 def _dashboard() -> PageClass:
-    from ui.pages.dashboard import DashboardPage
+    from ui.front_desk.dashboard import DashboardPage
 
     return DashboardPage
 
 
 def _registration() -> PageClass:
-    from ui.pages.registration import RegistrationPage
+    from ui.front_desk.registration import RegistrationPage
 
     return RegistrationPage
 
 
 def _customers() -> PageClass:
-    from ui.pages.customers import CustomersPage
+    from ui.front_desk.customers import CustomersPage
 
     return CustomersPage
 

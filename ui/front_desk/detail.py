@@ -1,17 +1,19 @@
-"""顾客详情 (double-click a customer row): profile, visits, consultations, treatments, reminders, charges."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""顾客详情 (double-click a customer row): profile, visits, consultations, treatments, reminders, charges.
+
+The file and its lists are read off the GUI thread after the dialog opens; the lists are read again
+whenever ``bus().changed`` says something they show changed — saved here, in one of the small forms, or
+anywhere else in the program.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -22,18 +24,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from meike.changes import Changes
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
-from meike.money import format_fen
+from meike.errors import ValidationError
+from meike.money import yuan
 from meike.permissions import Actor
-from meike.services import customers, followups, records, triage
 from meike.services.customers import AppointmentRow, CustomerDetail
 from meike.services.triage import VisitRow
 from ui import geometry
-from ui.dialogs.appointment import CancelAppointmentDialog, ChangeAppointmentDialog
-from ui.dialogs.records import ConsultationDialog, RejectVisitDialog, ReminderDialog, TreatmentDialog
-from ui.widgets.customer_form import CustomerForm
+from ui.front_desk.appointment import CancelAppointmentDialog, ChangeAppointmentDialog
+from ui.front_desk.customer_form import CustomerForm
+from ui.front_desk.records import ConsultationDialog, RejectVisitDialog, ReminderDialog, TreatmentDialog
+from ui.operations import bus
+from ui.operations import front_desk as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
+from ui.widgets.tables import read_only
 
 ROW_ID = Qt.ItemDataRole.UserRole
 OK_STYLE = "color: #1e7e34;"
@@ -48,16 +54,9 @@ CHARGE_COLUMNS = ["开单时间", "金额", "状态", "收据号", "付款时间
 def _table(name: str, columns: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(columns), objectName=name)
     table.setHorizontalHeaderLabels(columns)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setAlternatingRowColors(True)
+    read_only(table, fit_contents=True)
     table.setWordWrap(False)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setMinimumSectionSize(80)
-    header.setStretchLastSection(True)
+    table.horizontalHeader().setMinimumSectionSize(80)
     return table
 
 
@@ -67,8 +66,9 @@ def _fill(table: QTableWidget, rows: Sequence[tuple[int, list[str]]]) -> None:
         for j, text in enumerate(cells):
             item = QTableWidgetItem(text)
             item.setToolTip(text if len(text) > 20 else "")
+            if j == 0:
+                item.setData(ROW_ID, row_id)
             table.setItem(i, j, item)
-        table.item(i, 0).setData(ROW_ID, row_id)
 
 
 def _label(name: str, style: str = ERROR_STYLE) -> QLabel:
@@ -77,15 +77,19 @@ def _label(name: str, style: str = ERROR_STYLE) -> QLabel:
     return label
 
 
-class CustomerDetailDialog(QDialog):
-    """One customer's file. Raises NotFound when the customer is outside the actor's scope."""
+# what each list shows, for bus().changed
+LIST_WATCHES = ("customers", "visits", "records", "reminders", "money")
 
-    changed = Signal()  # something was saved or added: the caller refreshes its lists and counts
+
+class CustomerDetailDialog(QDialog):
+    """One customer's file, read after the dialog opens. A customer outside the actor's scope is not
+    shown: the header says why (``load_error`` keeps the error) and nothing can be edited."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor, self.customer_id = clinic, actor, customer_id
-        self.detail: CustomerDetail = customers.get_customer(clinic, actor, customer_id)
+        self.detail: CustomerDetail | None = None
+        self.load_error: Exception | None = None
         self.visits: list[VisitRow] = []
         self.consultation_dialog: ConsultationDialog | None = None
         self.treatment_dialog: TreatmentDialog | None = None
@@ -156,8 +160,25 @@ class CustomerDetailDialog(QDialog):
         layout.addWidget(self.header)
         layout.addWidget(self.tabs, 1)
         layout.addLayout(bottom)
+        self.header.setText("正在读取顾客档案…")
+        self.setWindowTitle("顾客详情")
+        self.tabs.setEnabled(False)
+        ops.customer(self, clinic, actor, customer_id).success(self._loaded).failure(self._not_loaded).run()
+        bus().changed.connect(self._bus_changed)
+
+    def _loaded(self, detail: CustomerDetail) -> None:
+        self.detail = detail
+        self.tabs.setEnabled(True)
         self._show_detail()
         self.reload()
+
+    def _not_loaded(self, error: Exception) -> None:
+        self.load_error = error
+        self.header.setText(f"<span style='color:#c0392b'>无法打开顾客详情：{error_text(error)}</span>")
+
+    def _bus_changed(self, what: Changes) -> None:
+        if self.detail is not None and what.touches(*LIST_WATCHES):
+            self.reload()
 
     # -- layout ------------------------------------------------------------------------------------
 
@@ -196,6 +217,7 @@ class CustomerDetailDialog(QDialog):
 
     def _show_detail(self) -> None:
         d = self.detail
+        assert d is not None
         self.setWindowTitle(f"顾客详情 — {d.name}（卡号 {d.card_no}）")
         self.header.setText(
             f"<b style='font-size:16px'>{d.name}</b>　卡号 {d.card_no}　手机 {d.mobile}　"
@@ -204,63 +226,51 @@ class CustomerDetailDialog(QDialog):
 
     @property
     def customer_label(self) -> str:
-        return f"{self.detail.name}（卡号 {self.detail.card_no}）"
+        return f"{self.detail.name}（卡号 {self.detail.card_no}）" if self.detail is not None else ""
 
     # -- lists -------------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self.reload_appointments()
-        self.reload_visits()
-        self.reload_consultations()
-        self.reload_treatments()
-        self.reload_reminders()
-        self.reload_charges()
+        """Read every list again, off the GUI thread."""
+        ops.detail_lists(self, self.clinic, self.actor, self.customer_id).success(self._show_lists).failure(
+            self._lists_failed).run()
 
-    def _load(self, table: QTableWidget, message: QLabel, fetch: Callable[[], Sequence[tuple[int, list[str]]]],
-              button: QPushButton | None = None) -> None:
-        message.clear()
-        try:
-            rows = fetch()
-        except MeikeError as e:
-            rows = []
-            message.setText(e.message)
-            if button is not None:
+    def _lists_failed(self, error: Exception) -> None:
+        self.visits_message.setText(error_text(error))
+
+    def _show_lists(self, answer: ops.DetailLists) -> None:
+        lists = answer.lists
+        self.visits = lists["visits"]
+        self.appointments = lists["appointments"]
+        shown: list[tuple[QTableWidget, QLabel, QPushButton | None, str, list[tuple[int, list[str]]]]] = [
+            (self.appointments_table, self.appointments_message, None, "appointments", [
+                (a.id, [f"{a.appointment_at:%Y-%m-%d %H:%M}", a.items, a.status_label, a.notes])
+                for a in self.appointments]),
+            (self.visits_table, self.visits_message, None, "visits", [
+                (v.id, [f"{v.arrived_at:%Y-%m-%d %H:%M}", v.visit_type_label, v.consultant,
+                        "有效" if v.status == "active" else f"已作废：{v.reject_reason}",
+                        "成交" if v.is_deal else "未成交"]) for v in self.visits]),
+            (self.consultations_table, self.consultations_message, self.consultation_add, "consultations", [
+                (c.id, [f"{c.created_at:%Y-%m-%d %H:%M}", c.consultant, c.items, c.content.replace("\n", " ")])
+                for c in lists["consultations"]]),
+            (self.treatments_table, self.treatments_message, self.treatment_add, "treatments", [
+                (t.id, [f"{t.performed_on:%Y-%m-%d}", t.item_name, str(t.quantity), yuan(t.price_fen), t.doctor,
+                        t.charge_status, t.notes]) for t in lists["treatments"]]),
+            (self.reminders_table, self.reminders_message, self.reminder_add, "reminders", [
+                (r.id, [r.kind_label, f"{r.due_date:%Y-%m-%d}", r.assignee, REMINDER_STATUS.get(r.status, r.status),
+                        r.note, r.result]) for r in lists["reminders"]]),
+            (self.charges_table, self.charges_message, None, "charges", [
+                (c.id, [f"{c.created_at:%Y-%m-%d %H:%M}", yuan(c.total_fen), c.status, c.receipt_no,
+                        f"{c.settled_at:%Y-%m-%d %H:%M}" if c.settled_at else ""]) for c in lists["charges"]]),
+        ]
+        for table, message, button, name, rows in shown:
+            message.setText(answer.refused.get(name, ""))
+            if button is not None and name in answer.refused:
                 button.setEnabled(False)
-        _fill(table, rows)
-
-    def reload_visits(self) -> None:
-        def fetch() -> list[tuple[int, list[str]]]:
-            self.visits = triage.list_visits(self.clinic, self.actor, self.customer_id)
-            return [(v.id, [f"{v.arrived_at:%Y-%m-%d %H:%M}", v.visit_type_label, v.consultant,
-                            "有效" if v.status == "active" else f"已作废：{v.reject_reason}",
-                            "成交" if v.is_deal else "未成交"]) for v in self.visits]
-        self.visits = []
-        self._load(self.visits_table, self.visits_message, fetch)
-
-    def reload_consultations(self) -> None:
-        self._load(self.consultations_table, self.consultations_message, lambda: [
-            (c.id, [f"{c.created_at:%Y-%m-%d %H:%M}", c.consultant, c.items, c.content.replace("\n", " ")])
-            for c in records.list_consultations(self.clinic, self.actor, self.customer_id)], self.consultation_add)
-
-    def reload_treatments(self) -> None:
-        self._load(self.treatments_table, self.treatments_message, lambda: [
-            (t.id, [f"{t.performed_on:%Y-%m-%d}", t.item_name, str(t.quantity), f"￥{format_fen(t.price_fen)}",
-                    t.doctor, t.charge_status, t.notes])
-            for t in records.list_treatments(self.clinic, self.actor, self.customer_id)], self.treatment_add)
-
-    def reload_reminders(self) -> None:
-        self._load(self.reminders_table, self.reminders_message, lambda: [
-            (r.id, [r.kind_label, f"{r.due_date:%Y-%m-%d}", r.assignee, REMINDER_STATUS.get(r.status, r.status),
-                    r.note, r.result])
-            for r in followups.list_for_customer(self.clinic, self.actor, self.customer_id)], self.reminder_add)
+            _fill(table, rows)
 
     def reload_appointments(self) -> None:
-        def fetch() -> list[tuple[int, list[str]]]:
-            self.appointments = customers.list_appointments(self.clinic, self.actor, self.customer_id)
-            return [(a.id, [f"{a.appointment_at:%Y-%m-%d %H:%M}", a.items, a.status_label, a.notes])
-                    for a in self.appointments]
-        self.appointments = []
-        self._load(self.appointments_table, self.appointments_message, fetch)
+        self.reload()
 
     def _booked_appointment(self) -> AppointmentRow | None:
         row = self.appointments_table.currentRow()
@@ -286,48 +296,43 @@ class CustomerDetailDialog(QDialog):
         self._open(self.appointment_dialog)
         return self.appointment_dialog
 
-    def reload_charges(self) -> None:
-        self._load(self.charges_table, self.charges_message, lambda: [
-            (c.id, [f"{c.created_at:%Y-%m-%d %H:%M}", f"￥{format_fen(c.total_fen)}", c.status, c.receipt_no,
-                    f"{c.settled_at:%Y-%m-%d %H:%M}" if c.settled_at else ""])
-            for c in records.list_charges(self.clinic, self.actor, self.customer_id)])
-
-    def _changed(self) -> None:
-        self.reload()
-        self.changed.emit()
-
     # -- 基本信息 ----------------------------------------------------------------------------------
 
-    def save(self) -> bool:
-        """Save the profile; errors go beside their fields and nothing typed is lost."""
+    def save(self) -> None:
+        """Save the profile off the GUI thread; errors go beside their fields and nothing typed is lost."""
         self.form.clear_errors()
         self.basic_message.setStyleSheet(ERROR_STYLE)
         self.basic_message.clear()
+        if self.detail is None:
+            return
         try:
-            customers.update_customer(self.clinic, self.actor, self.customer_id, self.form.values(),
-                                      expected_version=self.detail.version)
+            values = self.form.values()
         except ValidationError as e:
-            self.basic_message.setText("；".join(self.form.show_errors(e.errors)) or "请按红字提示修改后再保存")
-            return False
-        except MeikeError as e:
-            self.basic_message.setText(e.message)
-            return False
-        self.detail = customers.get_customer(self.clinic, self.actor, self.customer_id)
+            self._not_saved(e)
+            return
+        ops.save_profile(self, self.clinic, self.actor, self.customer_id, values, self.detail.version).success(
+            self._saved).failure(self._not_saved).busy(self.save_button, self.form).run()
+
+    def _saved(self, detail: CustomerDetail) -> None:
+        self.detail = detail
         self._show_detail()
         self.basic_message.setStyleSheet(OK_STYLE)
         self.basic_message.setText("已保存")
-        self.changed.emit()
-        return True
+
+    def _not_saved(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.basic_message.setText("；".join(self.form.show_errors(error.errors)) or "请按红字提示修改后再保存")
+        else:
+            self.basic_message.setText(error_text(error))
 
     # -- sub-dialogs -------------------------------------------------------------------------------
 
     def _open(self, dialog: QDialog) -> None:
-        dialog.accepted.connect(self._changed)
-        dialog.open()
+        dialog.open()  # what it saves comes back through bus().changed: the lists read again
 
     def add_consultation(self) -> ConsultationDialog:
-        self.consultation_dialog = ConsultationDialog(self.clinic, self.actor, self.customer_id,
-                                                      self.customer_label, self, self.detail.consultant)
+        self.consultation_dialog = ConsultationDialog(self.clinic, self.actor, self.customer_id, self.customer_label,
+                                                      self, self.detail.consultant if self.detail else "")
         self._open(self.consultation_dialog)
         return self.consultation_dialog
 
@@ -383,9 +388,5 @@ class CustomerDetailDialog(QDialog):
         visit = self.current_visit()
         if visit is None:
             return
-        try:
-            triage.restore(self.clinic, self.actor, visit.id)
-        except MeikeError as e:
-            self.visits_message.setText(e.message)
-            return
-        self._changed()
+        ops.restore_visit(self, self.clinic, self.actor, visit.id).failure(
+            lambda e: self.visits_message.setText(error_text(e))).busy(self.visits_table).run()

@@ -1,5 +1,9 @@
-"""顾客管理: tabs by state, query conditions, right-click triage (分配到诊 / 改派 / 作废), double-click to open."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""顾客管理: tabs by state, query conditions, right-click triage (分配到诊 / 改派 / 作废), double-click to open.
+
+The grid reads its pages and its count off the GUI thread (``CustomerTableModel``); it reads again when
+``bus().changed`` says customers, visits, records or money changed (``PageWidget.WATCHES``), wherever the
+change was made.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ from pathlib import Path
 from PySide6.QtCore import QDate, QPoint, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
@@ -27,23 +30,24 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError
 from meike.permissions import Actor, Page
 from meike.rules.customer_class import CLASS_LABELS
-from meike.services import dictionaries, triage
 from meike.services.customers import TABS, CustomerQuery, CustomerRow
-from meike.services.dictionaries import Kind
-from ui.dialogs.records import RejectVisitDialog
-from ui.dialogs.triage import TriageDialog
-from ui.models.customers import CustomerTableModel
+from ui.front_desk.grid import CustomerTableModel
+from ui.front_desk.records import RejectVisitDialog
+from ui.front_desk.triage import TriageDialog
+from ui.operations import front_desk as ops
 from ui.pages.base import PageWidget
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
+from ui.widgets.tables import read_only
 
 TAB_ORDER = ["booked", "arrived", "deal", "no_deal", "all"]
 
 
 class CustomersPage(PageWidget):
     WATCHES = ("customers", "visits", "money", "records")
+
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.CUSTOMERS)
@@ -58,12 +62,9 @@ class CustomersPage(PageWidget):
         self.use_dates = QCheckBox("日期", objectName="customer_use_dates")
         self.date_from = QDateEdit(objectName="customer_date_from", calendarPopup=True, displayFormat="yyyy-MM-dd")
         self.date_to = QDateEdit(objectName="customer_date_to", calendarPopup=True, displayFormat="yyyy-MM-dd")
-        self.channel = self._combo("customer_channel", "全部渠道",
-                                   [(e.id, e.name) for e in dictionaries.list_entries(clinic, actor, Kind.CHANNEL)])
-        staff = dictionaries.list_entries(clinic, actor, Kind.STAFF)
-        self.consultant = self._combo("customer_consultant", "全部咨询师", triage.consultants(clinic, actor))
-        self.cs_staff = self._combo("customer_cs_staff", "全部客服", [
-            (e.id, e.name) for e in staff if {"customer_service", "online_consultant"} & set(e.fields["roles"])])
+        self.channel = self._combo("customer_channel", "全部渠道", [])
+        self.consultant = self._combo("customer_consultant", "全部咨询师", [])
+        self.cs_staff = self._combo("customer_cs_staff", "全部客服", [])
         self.customer_class = self._combo("customer_class", "全部类别",
                                           [(c.value, label) for c, label in CLASS_LABELS.items()])
         self.search_button = QPushButton("查询", objectName="customer_search_button")
@@ -74,14 +75,12 @@ class CustomersPage(PageWidget):
         self.search_error.hide()
         self.model = CustomerTableModel(clinic, actor, self)
         self.model.total_changed.connect(lambda _n: self._show_count())
+        self.model.rows_arrived.connect(self._rows_arrived)
+        self.model.failed.connect(self._search_failed)
         self.view = QTableView(objectName="customer_table")
         self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
+        read_only(self.view)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.view.horizontalHeader().setStretchLastSection(True)
         self._sized = False
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
@@ -133,6 +132,22 @@ class CustomersPage(PageWidget):
         self._tab_changed(self.tabs.currentIndex())
         self._loading = False
         self.run_query()
+        ops.grid_choices(self, clinic, actor).success(self._fill_choices).failure(lambda _e: None).run()
+
+    def _fill_choices(self, choices: ops.ProfileChoices) -> None:
+        """The filters' lists, read off the GUI thread; filling them does not start a search."""
+        loading, self._loading = self._loading, True
+        for combo, entries in (
+                (self.channel, [(e.id, e.name) for e in choices.channels]),
+                (self.consultant, choices.consultants),
+                (self.cs_staff, [(e.id, e.name) for e in choices.customer_service])):
+            current = combo.currentData()
+            while combo.count() > 1:
+                combo.removeItem(1)
+            for value, label in entries:
+                combo.addItem(label, value)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+        self._loading = loading
 
     @staticmethod
     def _combo(name: str, everything: str, entries: list[tuple[object, str]]) -> QComboBox:
@@ -172,26 +187,31 @@ class CustomersPage(PageWidget):
         )
 
     def run_query(self) -> None:
+        """Search again: the first page and the count arrive off the GUI thread."""
         if getattr(self, "_loading", False):
             return
         self._debounce.stop()
         self.search_error.clear()
         self.search_error.hide()
-        try:
-            self.model.set_query(self.current_query())
-        except MeikeError as e:  # e.g. too many number probes: said under the search box, the list empty
-            self.search_error.setText(e.message)
-            self.search_error.show()
-            self.count.clear()
-            return
+        self.model.set_query(self.current_query())
+        self._show_count()
+
+    def _rows_arrived(self, _loaded: int) -> None:
         if not self._sized and self.model.rowCount():
             self.view.resizeColumnsToContents()  # once, from the first page: the user may resize after
             self._sized = True
-        self._show_count()
+
+    def _search_failed(self, error: Exception) -> None:
+        """E.g. too many number probes: said under the search box, the list empty."""
+        self.search_error.setText(error_text(error))
+        self.search_error.show()
+        self.count.clear()
 
     def _show_count(self) -> None:
         unit = {"all": "位顾客", "booked": "个预约"}.get(self.tab, "次到诊")
         total = self.model.total
+        if self.search_error.isVisibleTo(self):
+            return
         self.count.setText(f"共 {total:,} {unit}" if total is not None else "正在计数…")
 
     def refresh(self) -> None:
@@ -250,20 +270,16 @@ class CustomersPage(PageWidget):
         if record is None or record.visit_id is None:
             return None
         dialog = TriageDialog(self.clinic, self.actor, record.id, record.name, visit_id=record.visit_id, parent=self)
-        dialog.accepted.connect(self.run_query)
         return self._show(dialog)  # type: ignore[return-value]
 
     def _after_triage(self, dialog: TriageDialog) -> None:
-        self.set_tab("arrived")  # the customer is now under 已到诊, as in the manual
-        self.run_query()
-        if dialog.saved_visit_id is not None and getattr(dialog, "print_label", None) and dialog.print_label.isChecked():
+        self.set_tab("arrived")  # the customer is now under 已到诊, as in the manual (the tab reads again)
+        if dialog.saved_visit_id is not None and dialog.print_label is not None and dialog.print_label.isChecked():
             self.print_label(dialog.saved_visit_id)
 
     def print_label(self, visit_id: int) -> None:
         """到店条码 on this PC's printer, or as a PDF that opens; off the GUI thread."""
-        from meike.services import receipting
         from ui.dialogs import cashier_common
-        from ui.tasks import run_in_background
 
         self.notice.setText("正在打印到店条码…")
 
@@ -275,10 +291,9 @@ class CustomersPage(PageWidget):
                 self.notice.setText(f"本机没有设置打印机，已生成条码 PDF：{path.name}")
 
         def failed(exc: Exception) -> None:
-            self.notice.setText(f"条码没有打印：{getattr(exc, 'message', exc)}")
+            self.notice.setText(f"条码没有打印：{error_text(exc)}")
 
-        run_in_background(lambda: receipting.print_arrival_label(self.clinic, self.actor, visit_id), done, failed,
-                          owner=self)
+        ops.print_arrival_label(self, self.clinic, self.actor, visit_id).success(done).failure(failed).run()
 
     def reject_visit(self, row: int) -> RejectVisitDialog | None:
         record = self.model.row_at(row)
@@ -286,14 +301,12 @@ class CustomersPage(PageWidget):
             return None
         label = f"{record.name}　{record.visit_type}　{record.consultant}"
         dialog = RejectVisitDialog(self.clinic, self.actor, record.visit_id, label, self)
-        dialog.accepted.connect(self.run_query)
         return self._show(dialog)  # type: ignore[return-value]
 
-    def open_customer(self, customer_id: int, tab: str | None = None) -> QWidget:
-        from ui.dialogs.customer_detail import CustomerDetailDialog
+    def open_detail(self, customer_id: int, tab: str | None = None) -> QWidget:
+        from ui.front_desk.detail import CustomerDetailDialog
 
         dialog = CustomerDetailDialog(self.clinic, self.actor, customer_id, self)
-        dialog.changed.connect(self.run_query)
         if tab is not None:
             target = dialog.findChild(QWidget, tab)
             if target is not None:
@@ -302,7 +315,7 @@ class CustomersPage(PageWidget):
 
     def open_customer_at(self, row: int) -> QWidget | None:
         record: CustomerRow | None = self.model.row_at(row)
-        return self.open_customer(record.id) if record is not None else None
+        return self.open_detail(record.id) if record is not None else None
 
     def send_sms(self, row: int) -> QWidget | None:
         from ui.dialogs.sms_send import SendSmsDialog
@@ -312,4 +325,4 @@ class CustomersPage(PageWidget):
 
     def add_reminder(self, row: int) -> QWidget | None:
         record = self.model.row_at(row)
-        return self.open_customer(record.id, tab="detail_reminders") if record is not None else None
+        return self.open_detail(record.id, tab="detail_reminders") if record is not None else None

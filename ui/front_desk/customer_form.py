@@ -1,5 +1,4 @@
 """The customer's profile form (seed 003 §3.1 fields), shared by registration and the detail dialog."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -18,12 +17,13 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import Actor, Right
 from meike.rules.validation import birthday_from_id_card, id_card_error, mask_number, whole_number
-from meike.services import customers, dictionaries
 from meike.services.customers import GENDERS, CustomerDetail
-from meike.services.dictionaries import Kind
+from meike.services.dictionaries import Entry
+from ui.operations import front_desk as ops
+from ui.tasks import error_text
 from ui.widgets.form import ErrorForm
 
 BIRTHDAY_HINT = "如 1990-05-01"
@@ -41,6 +41,8 @@ class CustomerForm(QWidget):
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
         self.customer_id: int | None = None
+        self.choices_loaded = False
+        self._wanted: dict[str, object] = {}  # combo → value loaded before its list arrived
         p = prefix
         self.name = QLineEdit(objectName=f"{p}_name")
         self.gender = _combo(f"{p}_gender")
@@ -92,7 +94,7 @@ class CustomerForm(QWidget):
         right.add_field("address", "通讯地址", self.address)
         right.add_field("occupation", "职业", self.occupation)
         right.add_field("sms_opt_in", "短信服务", self.sms_opt_in)
-        self.forms = (left, right)
+        self.forms: tuple[ErrorForm, ...] = (left, right)
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addLayout(left, 0, 0)
@@ -104,21 +106,24 @@ class CustomerForm(QWidget):
         self.refresh_choices()
 
     def refresh_choices(self) -> None:
-        staff = dictionaries.list_entries(self.clinic, self.actor, Kind.STAFF)
-        cs = [e for e in staff if {"customer_service", "online_consultant"} & set(e.fields["roles"])]
-        for combo, entries in (
-            (self.channel, dictionaries.list_entries(self.clinic, self.actor, Kind.CHANNEL)),
-            (self.info_source, dictionaries.list_entries(self.clinic, self.actor, Kind.INFO_SOURCE)),
-            (self.cs_staff, cs),
-            (self.developer, staff),
-            (self.member_level, dictionaries.list_entries(self.clinic, self.actor, Kind.MEMBER_LEVEL)),
-        ):
-            current = combo.currentData()
+        """Read the lists (channels, staff, …) off the GUI thread; what is chosen stays chosen."""
+        ops.profile_choices(self, self.clinic, self.actor).success(self._fill_choices).failure(
+            lambda _e: None).run()
+
+    def _fill_choices(self, choices: ops.ProfileChoices) -> None:
+        lists: tuple[tuple[QComboBox, list[Entry]], ...] = (
+            (self.channel, choices.channels), (self.info_source, choices.info_sources),
+            (self.cs_staff, choices.customer_service), (self.developer, choices.staff),
+            (self.member_level, choices.member_levels))
+        for combo, entries in lists:
+            current = self._wanted.get(combo.objectName(), combo.currentData())
             combo.clear()
             combo.addItem("（无）", None)
             for e in entries:
                 combo.addItem(e.name, e.id)
             combo.setCurrentIndex(max(0, combo.findData(current)))
+        self._wanted.clear()
+        self.choices_loaded = True
 
     def values(self) -> dict[str, Any]:
         errors: dict[str, str] = {}
@@ -180,11 +185,14 @@ class CustomerForm(QWidget):
         brings its birthday back with it."""
         if self.customer_id is None:
             return
-        try:
-            value = customers.reveal(self.clinic, self.actor, self.customer_id, key)
-        except MeikeError as e:
-            self.show_errors({key: e.message})
-            return
+        ops.reveal(self, self.clinic, self.actor, self.customer_id, key).success(
+            lambda value: self._revealed(key, value)).failure(
+            lambda e: self._not_revealed(key, e)).busy(self.reveal_buttons[key]).run()
+
+    def _not_revealed(self, key: str, error: Exception) -> None:
+        self.show_errors({key: error_text(error)})
+
+    def _revealed(self, key: str, value: str) -> None:
         {"mobile": self.mobile, "id_card": self.id_card}[key].setText(value)
         self.reveal_buttons[key].setEnabled(False)
         if key == "id_card" and id_card_error(value) is None:
@@ -211,10 +219,12 @@ class CustomerForm(QWidget):
                              (self.cs_staff, c.cs_staff_id), (self.developer, c.developer_id),
                              (self.member_level, c.member_level_id)):
             combo.setCurrentIndex(max(0, combo.findData(value)))
-        for edit, value in ((self.referrer, c.referrer), (self.card_no, c.card_no), (self.file_no, c.file_no),
-                            (self.id_card, c.id_card), (self.wechat, c.wechat), (self.qq, c.qq),
-                            (self.region, c.region), (self.address, c.address), (self.occupation, c.occupation)):
-            edit.setText(value)
+            if not self.choices_loaded:
+                self._wanted[combo.objectName()] = value
+        for edit, text in ((self.referrer, c.referrer), (self.card_no, c.card_no), (self.file_no, c.file_no),
+                           (self.id_card, c.id_card), (self.wechat, c.wechat), (self.qq, c.qq),
+                           (self.region, c.region), (self.address, c.address), (self.occupation, c.occupation)):
+            edit.setText(text)
         self._hide_birthday(c.birthday_hidden)
         self.birthday.setText(c.birthday.isoformat() if c.birthday else "")
         self.age.setText("" if c.age is None else str(c.age))

@@ -1,20 +1,22 @@
-"""提醒列表: due chase / post-op follow-ups; right-click to mark done, postpone or add the next reminder."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""提醒列表: due chase / post-op follow-ups; right-click to mark done, postpone or add the next reminder.
+
+The list is read off the GUI thread, and read again whenever ``bus().changed`` says reminders changed
+(here or anywhere else); the small forms save through ``ui/operations/front_desk.py``.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from PySide6.QtCore import QDate, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
@@ -27,14 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from meike import clock
+from meike.changes import Changes
 from meike.db import Clinic
-from meike.errors import MeikeError
 from meike.permissions import Actor
-from meike.services import followups
-from meike.services.followups import ReminderRow
+from meike.services.followups import KINDS, ReminderRow
 from ui import geometry
+from ui.front_desk.op_form import OpFormDialog
+from ui.operations import Op, bus
+from ui.operations import front_desk as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
-from ui.widgets.form_dialog import FormDialog
+from ui.widgets.tables import read_only
 
 COLUMNS = ["顾客", "手机", "类型", "到期日期", "负责人", "备注"]
 OVERDUE_COLOR = QColor("#c0392b")
@@ -45,7 +50,7 @@ ROW_CUSTOMER = Qt.ItemDataRole.UserRole + 1
 def list_title(kind: str | None, overdue_only: bool) -> str:
     if overdue_only:
         return "已逾期的提醒"
-    return f"{followups.KINDS[kind]}提醒" if kind else "全部到期提醒"
+    return f"{KINDS[kind]}提醒" if kind else "全部到期提醒"
 
 
 def _today() -> date:
@@ -68,7 +73,7 @@ def _date_edit(name: str, value: date) -> QDateEdit:
     return edit
 
 
-class CompleteReminderDialog(FormDialog):
+class CompleteReminderDialog(OpFormDialog):
     """标记完成: what came of the call (required) and, optionally, when to call again."""
 
     def __init__(self, clinic: Clinic, actor: Actor, row: ReminderRow, parent: QWidget | None = None) -> None:
@@ -95,13 +100,15 @@ class CompleteReminderDialog(FormDialog):
         self.form.add_field("next_due", "下次提醒日期", next_row)
         self.finish_layout()
 
-    def save(self) -> None:
+    def operation(self) -> Op[Any]:
         due = _pydate(self.next_due.date()) if self.next_enabled.isChecked() else None
-        self.next_id = followups.complete(self.clinic, self.actor, self.row.id,
-                                          result=self.result_edit.toPlainText(), next_due=due)
+        return ops.complete_reminder(self, self.clinic, self.actor, self.row.id, self.result_edit.toPlainText(), due)
+
+    def saved(self, result: Any) -> None:
+        self.next_id = result
 
 
-class PostponeReminderDialog(FormDialog):
+class PostponeReminderDialog(OpFormDialog):
     """推迟: a new due date, not before today."""
 
     def __init__(self, clinic: Clinic, actor: Actor, row: ReminderRow, parent: QWidget | None = None) -> None:
@@ -112,11 +119,11 @@ class PostponeReminderDialog(FormDialog):
         self.form.add_field("due", "新的提醒日期", self.due, required=True)
         self.finish_layout()
 
-    def save(self) -> None:
-        followups.postpone(self.clinic, self.actor, self.row.id, due=_pydate(self.due.date()))
+    def operation(self) -> Op[Any]:
+        return ops.postpone_reminder(self, self.clinic, self.actor, self.row.id, _pydate(self.due.date()))
 
 
-class AddReminderDialog(FormDialog):
+class AddReminderDialog(OpFormDialog):
     """添加提醒 for a customer: kind, date, who calls, a note."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
@@ -126,32 +133,38 @@ class AddReminderDialog(FormDialog):
         self.new_id: int | None = None
         self.form.addRow("顾客", QLabel(customer_label))
         self.kind = QComboBox(objectName="reminder_kind")
-        for code, label in followups.KINDS.items():
+        for code, label in KINDS.items():
             self.kind.addItem(label, code)
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
         self.form.add_field("kind", "提醒类型", self.kind, required=True)
         self.due = _date_edit("reminder_due", _today() + timedelta(days=7))
         self.form.add_field("due", "提醒日期", self.due, required=True)
-        self.assignee = QComboBox(objectName="reminder_assignee")
-        for user_id, label in followups.assignees(clinic, actor):
-            self.assignee.addItem(label, user_id)
-        self.assignee.setCurrentIndex(max(0, self.assignee.findData(actor.user_id)))
+        self.assignee = QComboBox(objectName="reminder_assignee")  # filled once read (``_assignees``)
         self.form.add_field("assignee_id", "负责人", self.assignee)
         self.note = QLineEdit(objectName="reminder_note", placeholderText="例如：术后7天复查，提醒冷敷")
         self.form.add_field("note", "备注", self.note)
         self.finish_layout()
 
-    def save(self) -> None:
-        self.new_id = followups.add_reminder(self.clinic, self.actor, self.customer_id, kind=self.kind.currentData(),
-                                             due=_pydate(self.due.date()), assignee_id=self.assignee.currentData(),
-                                             note=self.note.text())
+        ops.assignees(self, clinic, actor).success(self._assignees).failure(self.refused).run()
+
+    def _assignees(self, choices: list[tuple[int, str]]) -> None:
+        for user_id, label in choices:
+            self.assignee.addItem(label, user_id)
+        self.assignee.setCurrentIndex(max(0, self.assignee.findData(self.actor.user_id)))
+
+    def operation(self) -> Op[Any]:
+        return ops.add_reminder(self, self.clinic, self.actor, self.customer_id, kind=self.kind.currentData(),
+                                due=_pydate(self.due.date()), assignee_id=self.assignee.currentData(),
+                                note=self.note.text())
+
+    def saved(self, result: Any) -> None:
+        self.new_id = result
 
 
 class ReminderListDialog(QDialog):
     """The reminders behind one dashboard count. Shown with ``open()``; its sub-dialogs too."""
 
     open_customer = Signal(int)  # double-click: the lead opens the customer detail
-    changed = Signal()  # a reminder was done / postponed / added: counts must be refreshed
 
     def __init__(self, clinic: Clinic, actor: Actor, *, kind: str | None = None, overdue_only: bool = False,
                  parent: QWidget | None = None) -> None:
@@ -171,16 +184,9 @@ class ReminderListDialog(QDialog):
         hint.setStyleSheet("color: #7a8794;")
         self.table = QTableWidget(0, len(COLUMNS), objectName="reminder_table")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
+        read_only(self.table, stretch=len(COLUMNS) - 1, fit_contents=True)
         self.table.setStyleSheet("QTableWidget::item { padding: 4px 10px; }")
         self.table.setMinimumHeight(240)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.cellDoubleClicked.connect(self._double_clicked)
@@ -220,17 +226,27 @@ class ReminderListDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
+        bus().changed.connect(self._bus_changed)
         self.reload()
 
     # -- data --------------------------------------------------------------------------------------
 
+    def _bus_changed(self, what: Changes) -> None:
+        if what.touches("reminders", "customers"):
+            self.reload()
+
     def reload(self) -> None:
+        """Read the list again, off the GUI thread."""
+        ops.due_reminders(self, self.clinic, self.actor, self.kind, self.overdue_only).success(
+            self._show_rows).failure(self._failed).run()
+
+    def _failed(self, error: Exception) -> None:
+        self._show_rows([])
+        self.message.setText(error_text(error))
+
+    def _show_rows(self, rows: list[ReminderRow]) -> None:
         self.message.clear()
-        try:
-            self.rows = followups.list_due(self.clinic, self.actor, kind=self.kind, overdue_only=self.overdue_only)
-        except MeikeError as e:
-            self.rows = []
-            self.message.setText(e.message)
+        self.rows = rows
         today = _today()
         self.table.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
@@ -302,14 +318,9 @@ class ReminderListDialog(QDialog):
         if self.sub_dialog is not None:
             self.sub_dialog.close()
             self.sub_dialog.deleteLater()
-        self.sub_dialog = dialog
-        dialog.accepted.connect(self._after_change)
+        self.sub_dialog = dialog  # what it saves comes back through bus().changed: the list reads again
         dialog.open()
         return dialog
-
-    def _after_change(self) -> None:
-        self.reload()
-        self.changed.emit()
 
     def mark_done(self) -> CompleteReminderDialog | None:
         r = self.current()

@@ -1,5 +1,4 @@
-"""Lazy customer grid model: pages of rows fetched from the service as the view scrolls."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""Lazy customer grid model: pages of rows read off the GUI thread as the view scrolls."""
 
 from __future__ import annotations
 
@@ -9,9 +8,10 @@ from PySide6.QtCore import Qt
 
 from meike.db import Clinic
 from meike.permissions import Actor
-from meike.services import customers
 from meike.services.customers import CustomerQuery, CustomerRow
 from ui.models.paged import Index, PagedTableModel
+from ui.operations import Op
+from ui.operations import front_desk as ops
 
 COLUMNS: list[tuple[str, str]] = [
     ("card_no", "卡号"), ("name", "姓名"), ("gender", "性别"), ("mobile", "手机"), ("customer_class", "类别"),
@@ -35,10 +35,10 @@ class CustomerTableModel(PagedTableModel):
 
     def set_query(self, query: CustomerQuery | str) -> None:
         self.query = query_now = CustomerQuery(text=query) if isinstance(query, str) else query
-        self.restart(lambda: customers.count_customers(self.clinic, self.actor, query=query_now))
+        self.restart(ops.count(self.clinic, self.actor, query_now))
 
-    def fetch_page(self, offset: int, limit: int) -> list[CustomerRow]:
-        return customers.search_customers(self.clinic, self.actor, query=self.query, offset=offset, limit=limit)
+    def page_op(self, offset: int, limit: int) -> Op[list[CustomerRow]]:
+        return ops.search_page(self.clinic, self.actor, self.query, offset, limit)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):

@@ -1,11 +1,14 @@
-"""挂号中心: register a customer and their appointment; a mobile on file is offered, never duplicated."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""挂号中心: register a customer and their appointment; a mobile on file is offered, never duplicated.
+
+The save runs off the GUI thread (``ops.register``); the page is busy meanwhile and keeps what was typed
+when it is refused. Other pages (顾客管理, 操作台) see the new customer through ``bus().changed``.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QDateTime, Signal
+from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateTimeEdit,
@@ -22,22 +25,23 @@ from meike import clock
 from meike.db import Clinic
 from meike.errors import MeikeError, ValidationError
 from meike.permissions import Actor, Page
-from meike.services import customers
 from meike.services.customers import DuplicateMobile
+from ui.front_desk.customer_form import CustomerForm
+from ui.operations import front_desk as ops
 from ui.pages.base import PageWidget
-from ui.widgets.customer_form import CustomerForm
+from ui.tasks import error_text
 from ui.widgets.form import ErrorForm
 
 
 class RegistrationPage(PageWidget):
-    WATCHES = ()
-    registered = Signal(int)
+    WATCHES = ("settings",)  # the form's lists (channels, staff) come from the dictionaries
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.REGISTRATION)
         self.clinic, self.actor = clinic, actor
         self.duplicate_id: int | None = None
+        self.last_registered_id: int | None = None  # the customer the last 确定 registered
         self.setObjectName("page_registration")
         self.form = CustomerForm(clinic, actor, "reg")
         # Convenience names used by tests and by the main flow.
@@ -107,30 +111,37 @@ class RegistrationPage(PageWidget):
         self._hide_duplicate()
         try:
             values = self.form.values()
-            customer_id = customers.register_customer(
-                self.clinic, self.actor, appointment_at=self._appointment(),
-                appointment_items=self.appointment_items.text(), **values,
-            )
-        except DuplicateMobile as e:
-            self.form.show_errors(e.errors)
-            self.duplicate_id = e.customer_id
-            if e.customer_id is not None:
+        except ValidationError as e:
+            self._refused(e)
+            return
+        booked = self.book.isChecked()
+        name = self.name.text().strip()
+        self.status.setText("正在保存…")
+        ops.register(self, self.clinic, self.actor, values, appointment_at=self._appointment(),
+                     appointment_items=self.appointment_items.text()).success(
+            lambda customer_id: self._registered(customer_id, name, booked)).failure(self._refused).run()
+
+    def _registered(self, customer_id: int, name: str, booked: bool) -> None:
+        self.last_registered_id = customer_id
+        self.status.setText(f"挂号成功：{name}" + ("（已预约）" if booked else ""))
+        self.clear(keep_status=True)
+
+    def _refused(self, error: Exception) -> None:
+        """Nothing saved; the form stays filled, the messages beside their fields."""
+        if isinstance(error, DuplicateMobile):
+            self.form.show_errors(error.errors)
+            self.duplicate_id = error.customer_id
+            if error.customer_id is not None:
                 self.open_existing.show()
                 self.book_existing.show()
             self.status.setText("该手机号已有顾客档案，没有新建。")
-            return
-        except ValidationError as e:
-            errors = dict(e.errors)
+        elif isinstance(error, ValidationError):
+            errors = dict(error.errors)
             self.appointment_form.show_errors({k: errors.pop(k) for k in list(errors) if k == "appointment_at"})
             rest = self.form.show_errors(errors)
             self.status.setText("未保存：请按红色提示修改" + ("：" + "；".join(rest) if rest else ""))
-            return
-        except MeikeError as e:  # a busy or full or read-only database: nothing saved, the form stays filled
-            self.status.setText(f"未保存：{e.message}")
-            return
-        self.status.setText(f"挂号成功：{self.name.text().strip()}" + ("（已预约）" if self.book.isChecked() else ""))
-        self.clear(keep_status=True)
-        self.registered.emit(customer_id)
+        else:  # a busy or full or read-only database
+            self.status.setText(f"未保存：{error.message if isinstance(error, MeikeError) else error_text(error)}")
 
     def book_for_existing(self) -> None:
         if self.duplicate_id is None:
@@ -139,14 +150,20 @@ class RegistrationPage(PageWidget):
         if at is None:
             self.book.setChecked(True)
             at = self._appointment()
-        try:
-            customers.book_appointment(self.clinic, self.actor, self.duplicate_id, appointment_at=at,
-                                       items=self.appointment_items.text())
-        except ValidationError as e:
-            self.appointment_form.show_errors(e.errors)
-            return
-        self.status.setText(f"已为该顾客预约 {at:%Y-%m-%d %H:%M}")
-        self.clear(keep_status=True)
+        assert at is not None
+
+        def refused(error: Exception) -> None:
+            if isinstance(error, ValidationError):
+                self.appointment_form.show_errors(error.errors)
+            else:
+                self.status.setText(f"未预约：{error_text(error)}")
+
+        def booked(_result: object) -> None:
+            self.status.setText(f"已为该顾客预约 {at:%Y-%m-%d %H:%M}")
+            self.clear(keep_status=True)
+
+        ops.book(self, self.clinic, self.actor, self.duplicate_id, at, self.appointment_items.text()).success(
+            booked).failure(refused).run()
 
     def _hide_duplicate(self) -> None:
         self.duplicate_id = None

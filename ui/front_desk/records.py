@@ -1,10 +1,13 @@
-"""The customer detail's small forms: 咨询记录, 手术记录, 提醒 and 作废到诊 (each opened with ``open()``)."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""The customer detail's small forms: 咨询记录, 手术记录, 提醒 and 作废到诊 (each opened with ``open()``).
+
+Their lists are read off the GUI thread after the dialog opens; saving is an operation (``OpFormDialog``).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -21,17 +24,19 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import PermissionDenied, ValidationError
-from meike.money import format_fen, parse_yuan
-from meike.permissions import Actor, Right
+from meike.errors import ValidationError
+from meike.money import format_fen, parse_yuan, yuan
+from meike.permissions import Actor
 from meike.rules.validation import nfkc
-from meike.services import accounts, dictionaries, followups, records, triage
-from meike.services.dictionaries import Entry, Kind
-from ui.dialogs.reminders import AddReminderDialog
+from meike.services.dictionaries import Entry
+from ui.front_desk.op_form import OpFormDialog
+from ui.front_desk.reminders import AddReminderDialog
+from ui.operations import Op
+from ui.operations import front_desk as ops
 from ui.widgets.form import ERROR_STYLE
-from ui.widgets.form_dialog import FormDialog
 
 HINT_STYLE = "color: #7a8794;"
+SUPERVISOR_NEEDED = "低于最低价，请主管输入用户名和密码确认"
 
 
 def _today() -> date:
@@ -55,13 +60,20 @@ def date_edit(name: str, value: date, *, not_before_today: bool = False) -> QDat
 def choice_combo(name: str, choices: list[tuple[int, str]], current: int | None, none_text: str) -> QComboBox:
     combo = QComboBox(objectName=name)
     combo.addItem(none_text, None)
-    for key, label in choices:
-        combo.addItem(label, key)
-    combo.setCurrentIndex(max(0, combo.findData(current)))
+    fill_choices(combo, choices, current)
     return combo
 
 
-class ConsultationDialog(FormDialog):
+def fill_choices(combo: QComboBox, choices: list[tuple[int, str]], current: object) -> None:
+    """The choices after the "none" entry, ``current`` chosen if it is one of them."""
+    while combo.count() > 1:
+        combo.removeItem(1)
+    for key, label in choices:
+        combo.addItem(label, key)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+
+
+class ConsultationDialog(OpFormDialog):
     """添加咨询记录, optionally with a chase reminder 追单."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
@@ -69,19 +81,15 @@ class ConsultationDialog(FormDialog):
         super().__init__("consultation_dialog", f"添加咨询记录 — {customer_label}", parent)
         self.clinic, self.actor, self.customer_id = clinic, actor, customer_id
         self.new_id: int | None = None
-        self.consultant = choice_combo("consultation_consultant",
-                                       records.staff_choices(clinic, actor, "onsite_consultant"),
-                                       actor.staff_id, "（未指定）")
-        if self.consultant.currentData() is None and default_consultant:  # the visit's consultant
-            self.consultant.setCurrentIndex(max(0, self.consultant.findText(default_consultant)))
+        self.default_consultant = default_consultant
+        self.consultant = choice_combo("consultation_consultant", [], None, "（未指定）")
         self.items = QLineEdit(objectName="consultation_items", placeholderText="例如：双眼皮、开眼角")
         self.content = QPlainTextEdit(objectName="consultation_content")
         self.content.setPlaceholderText("顾客的需求、顾虑、报价与答复……")
         self.content.setFixedHeight(100)
         self.remind = QCheckBox("设置追单提醒", objectName="consultation_remind")
         self.remind_date = date_edit("consultation_remind_date", _today() + timedelta(days=3), not_before_today=True)
-        self.assignee = choice_combo("consultation_remind_assignee", followups.assignees(clinic, actor),
-                                     actor.user_id, "（本人）")
+        self.assignee = choice_combo("consultation_remind_assignee", [], None, "（本人）")
         self.remind_note = QLineEdit(objectName="consultation_remind_note", placeholderText="留空则用意向项目")
         for widget in (self.remind_date, self.assignee, self.remind_note):
             widget.setEnabled(False)
@@ -94,15 +102,25 @@ class ConsultationDialog(FormDialog):
         self.form.add_field("assignee_id", "追单负责人", self.assignee)
         self.form.add_field("reminder_note", "提醒备注", self.remind_note)
         self.finish_layout()
+        ops.consultation_choices(self, clinic, actor).success(self._choices).failure(self.refused).run()
 
-    def save(self) -> None:
+    def _choices(self, choices: ops.RecordChoices) -> None:
+        fill_choices(self.consultant, choices.staff, self.actor.staff_id)
+        if self.consultant.currentData() is None and self.default_consultant:  # the visit's consultant
+            self.consultant.setCurrentIndex(max(0, self.consultant.findText(self.default_consultant)))
+        fill_choices(self.assignee, choices.assignees, self.actor.user_id)
+
+    def operation(self) -> Op[Any]:
         remind = self.remind.isChecked()
-        self.new_id = records.add_consultation(
-            self.clinic, self.actor, self.customer_id, content=self.content.toPlainText(), items=self.items.text(),
-            consultant_id=self.consultant.currentData(),
+        return ops.add_consultation(
+            self, self.clinic, self.actor, self.customer_id, content=self.content.toPlainText(),
+            items=self.items.text(), consultant_id=self.consultant.currentData(),
             reminder_due=_pydate(self.remind_date.date()) if remind else None,
             reminder_assignee_id=self.assignee.currentData() if remind else None,
             reminder_note=self.remind_note.text() if remind else "")
+
+    def saved(self, result: Any) -> None:
+        self.new_id = result
 
 
 def parse_days(text: str) -> list[int]:
@@ -113,7 +131,7 @@ def parse_days(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-class TreatmentDialog(FormDialog):
+class TreatmentDialog(OpFormDialog):
     """添加手术记录: item (name or pinyin code), price, doctor; below the minimum a supervisor confirms."""
 
     def __init__(self, clinic: Clinic, actor: Actor, customer_id: int, customer_label: str,
@@ -121,35 +139,31 @@ class TreatmentDialog(FormDialog):
         super().__init__("treatment_dialog", f"添加手术记录 — {customer_label}", parent)
         self.clinic, self.actor, self.customer_id = clinic, actor, customer_id
         self.new_id: int | None = None
-        self.entries: list[Entry] = dictionaries.list_entries(clinic, actor, Kind.ITEM)
+        self.entries: list[Entry] = []
         self.item = QComboBox(objectName="treatment_item")
         self.item.setEditable(True)
         self.item.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
-        for e in self.entries:
-            self.item.addItem(f"{e.name} ({e.fields['pinyin_code']})", e.id)
-        self.item.setCurrentIndex(-1)
-        self.item.lineEdit().setPlaceholderText("输入名称或拼音首字母，如 syp")
+        line = self.item.lineEdit()
+        assert line is not None
+        line.setPlaceholderText("输入名称或拼音首字母，如 syp")
         completer = QCompleter(self.item.model(), self.item)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.item.setCompleter(completer)
         self.item.currentIndexChanged.connect(self._item_chosen)
-        self.item.lineEdit().editingFinished.connect(self.resolve_item)
+        line.editingFinished.connect(self.resolve_item)
         self.quantity = QSpinBox(objectName="treatment_quantity", minimum=1, maximum=999)
         self.price = QLineEdit(objectName="treatment_price", placeholderText="单价（元）")
         self.price.textChanged.connect(self._update_supervisor)
         self.price_hint = QLabel(objectName="treatment_price_hint")
         self.price_hint.setStyleSheet(HINT_STYLE)
-        self.doctor = choice_combo("treatment_doctor", records.staff_choices(clinic, actor, "doctor"), None,
-                                   "（请选择）")
+        self.doctor = choice_combo("treatment_doctor", [], None, "（请选择）")
         self.performed_on = date_edit("treatment_date", _today())
         self.notes = QLineEdit(objectName="treatment_notes")
         self.followup = QCheckBox("术后回访", objectName="treatment_followup", checked=True)
-        self.followup_days = QLineEdit(",".join(str(d) for d in records.postop_days(clinic)),
-                                       objectName="treatment_followup_days")
-        self.assignee = choice_combo("treatment_followup_assignee", followups.assignees(clinic, actor),
-                                     actor.user_id, "（本人）")
+        self.followup_days = QLineEdit(objectName="treatment_followup_days")
+        self.assignee = choice_combo("treatment_followup_assignee", [], None, "（本人）")
         for widget in (self.followup_days, self.assignee):
             self.followup.toggled.connect(widget.setEnabled)
         self.supervisor_user = QLineEdit(objectName="treatment_supervisor_user", placeholderText="主管用户名")
@@ -172,6 +186,21 @@ class TreatmentDialog(FormDialog):
         self.form.add_field("followup_assignee_id", "回访负责人", self.assignee)
         self.finish_layout()
         self._item_chosen(-1)
+        ops.treatment_choices(self, clinic, actor).success(self._choices).failure(self.refused).run()
+
+    def _choices(self, choices: ops.RecordChoices) -> None:
+        typed = self.item.currentText()
+        self.entries = choices.items
+        self.item.blockSignals(True)
+        for e in self.entries:
+            self.item.addItem(f"{e.name} ({e.fields['pinyin_code']})", e.id)
+        self.item.setCurrentIndex(-1)
+        self.item.setEditText(typed)
+        self.item.blockSignals(False)
+        fill_choices(self.doctor, choices.staff, self.doctor.currentData())
+        fill_choices(self.assignee, choices.assignees, self.actor.user_id)
+        if not self.followup_days.text():
+            self.followup_days.setText(",".join(str(d) for d in choices.postop_days))
 
     def current_entry(self) -> Entry | None:
         index = self.item.currentIndex()
@@ -211,8 +240,8 @@ class TreatmentDialog(FormDialog):
             self.price_hint.clear()
         else:
             self.price.setText(format_fen(entry.fields["price_fen"]).replace(",", ""))
-            self.price_hint.setText(f"标价 ￥{format_fen(entry.fields['price_fen'])}　"
-                                    f"最低价 ￥{format_fen(entry.fields['min_price_fen'])}")
+            self.price_hint.setText(f"标价 {yuan(entry.fields['price_fen'])}　"
+                                    f"最低价 {yuan(entry.fields['min_price_fen'])}")
         self.form.setRowVisible(self._hint_row, entry is not None)
         self._update_supervisor()
 
@@ -240,11 +269,14 @@ class TreatmentDialog(FormDialog):
     def supervisor_visible(self) -> bool:
         return self.form.isRowVisible(self._supervisor_rows[0])
 
-    def save(self) -> None:
+    def operation(self) -> Op[Any]:
+        """What the form itself refuses is said at once; the price approval and the save run as one
+        operation (a refused supervisor password is said beside it, and cleared)."""
         entry = self.resolve_item()
         errors: dict[str, str] = {}
         if entry is None:
             errors["item_id"] = "请从列表中选择项目（可输入名称或拼音首字母）"
+        price = 0
         try:
             price = parse_yuan(self.price.text())
         except ValueError as e:
@@ -260,31 +292,32 @@ class TreatmentDialog(FormDialog):
         supervisor = None
         if self.needs_supervisor():
             if not self.supervisor_user.text().strip() or not self.supervisor_password.text():
-                raise ValidationError.single("supervisor_password", "低于最低价，请主管输入用户名和密码确认")
-            try:
-                supervisor = accounts.verify_supervisor(self.clinic, self.supervisor_user.text(),
-                                                        self.supervisor_password.text(), Right.APPROVE_PRICE)
-            except PermissionDenied as e:
-                self.supervisor_password.clear()
-                raise ValidationError.single("supervisor_password", e.message) from None
+                raise ValidationError.single("supervisor_password", SUPERVISOR_NEEDED)
+            supervisor = (self.supervisor_user.text(), self.supervisor_password.text())
         assert entry is not None
-        try:
-            self.new_id = records.add_treatment(
-                self.clinic, self.actor, self.customer_id, item_id=entry.id, doctor_id=self.doctor.currentData(),
-                performed_on=_pydate(self.performed_on.date()), quantity=self.quantity.value(), price_fen=price,
-                notes=self.notes.text(), followup_days=days, supervisor=supervisor,
-                followup_assignee_id=self.assignee.currentData() if days else None)
-        except ValidationError as e:
-            if "需要主管审批" in e.errors.get("price_fen", ""):
+        return ops.add_treatment(
+            self, self.clinic, self.actor, self.customer_id, supervisor=supervisor, item_id=entry.id,
+            doctor_id=self.doctor.currentData(), performed_on=_pydate(self.performed_on.date()),
+            quantity=self.quantity.value(), price_fen=price, notes=self.notes.text(), followup_days=days,
+            followup_assignee_id=self.assignee.currentData() if days else None)
+
+    def refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            if error.errors.get("supervisor_password", SUPERVISOR_NEEDED) != SUPERVISOR_NEEDED:
+                self.supervisor_password.clear()  # a refused password is typed again
+            if "需要主管审批" in error.errors.get("price_fen", ""):
                 self._show_supervisor(True)
-            raise
+        super().refused(error)
+
+    def saved(self, result: Any) -> None:
+        self.new_id = result
 
 
 class ReminderDialog(AddReminderDialog):
     """添加提醒 (追单 or 术后回访) from the detail's 提醒 tab: the reminder list's own form."""
 
 
-class RejectVisitDialog(FormDialog):
+class RejectVisitDialog(OpFormDialog):
     """作废到诊: a reason is required; the visit stays on file and can be restored."""
 
     def __init__(self, clinic: Clinic, actor: Actor, visit_id: int, visit_label: str,
@@ -297,5 +330,5 @@ class RejectVisitDialog(FormDialog):
         self.form.add_field("reason", "作废原因", self.reason, required=True)
         self.finish_layout()
 
-    def save(self) -> None:
-        triage.reject(self.clinic, self.actor, self.visit_id, reason=self.reason.text())
+    def operation(self) -> Op[Any]:
+        return ops.reject_visit(self, self.clinic, self.actor, self.visit_id, self.reason.text())

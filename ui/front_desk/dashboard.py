@@ -3,8 +3,10 @@
 On an SQLite clinic it also shows the last successful backup and, when the last attempt failed or the
 last success is more than a day old, a red warning (``meike.backup.backup_status``, read off the GUI
 thread). Every user of the dashboard sees it: it is a safety signal and holds no personal data.
+
+The figures are counted again whenever ``bus().changed`` touches what they count (``WATCHES``): a
+registration, an arrival or a reminder done anywhere in the program shows here at once.
 """
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -26,17 +28,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meike import backup, clock
+from meike import clock
 from meike.backup import BackupStatus
 from meike.db import Clinic
 from meike.permissions import Actor, Page
 from meike.scheduler import ReminderCounter
-from meike.services import customers
 from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.followups import DashboardCounts
-from ui.dialogs.reminders import ReminderListDialog
+from ui.front_desk.reminders import ReminderListDialog
+from ui.operations import front_desk as ops
 from ui.pages.base import PageWidget
-from ui.tasks import error_text, run_in_background
+from ui.tasks import error_text
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,12 @@ class DashboardPage(PageWidget):
         self.counter = ReminderCounter(clinic, actor)
         self._relay = _CountsRelay()
         self.counter.subscribe(self._relay.counts.emit)
-        self.counter.subscribe_errors(lambda exc, relay=self._relay: relay.failed.emit(error_text(exc)))
+        relay = self._relay
+
+        def report(exc: Exception) -> None:
+            relay.failed.emit(error_text(exc))
+
+        self.counter.subscribe_errors(report)
         self._relay.counts.connect(self.show_reminder_counts)
         self._relay.failed.connect(self.show_failure)
         counter = self.counter
@@ -270,9 +277,8 @@ class DashboardPage(PageWidget):
             self.counter.refresh_now()
         else:
             self.counter.start()
-        clinic, actor = self.clinic, self.actor
-        run_in_background(lambda: customers.dashboard_counts(clinic, actor), self.show_counts, self._customer_failed,
-                          owner=self)
+        ops.dashboard_counts(self, self.clinic, self.actor).success(self.show_counts).failure(
+            self._customer_failed).run()
         self.refresh_backup_status()
 
     def refresh_backup_status(self) -> None:
@@ -280,9 +286,8 @@ class DashboardPage(PageWidget):
         if not self.shows_backup:
             return
         self._backup_read_at = time.monotonic()
-        clinic = self.clinic
-        run_in_background(lambda: backup.backup_status(clinic), self.show_backup_status, self._backup_status_failed,
-                          owner=self)
+        ops.backup_state(self, self.clinic).success(self.show_backup_status).failure(
+            self._backup_status_failed).run()
 
     # -- results (GUI thread) ----------------------------------------------------------------------
 
@@ -341,7 +346,6 @@ class DashboardPage(PageWidget):
             self.dialog.close()
             self.dialog.deleteLater()
         dialog = ReminderListDialog(self.clinic, self.actor, kind=kind, overdue_only=overdue_only, parent=self)
-        dialog.changed.connect(self.counter.refresh_now)
         dialog.open_customer.connect(self.open_customer)
         self.dialog = dialog
         dialog.open()

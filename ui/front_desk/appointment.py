@@ -1,19 +1,21 @@
 """改约 / 取消预约 of one booked appointment (the version it was opened with guards against another PC)."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
+
+from typing import Any
 
 from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import QDateTimeEdit, QLineEdit, QWidget
 
 from meike.db import Clinic
 from meike.permissions import Actor
-from meike.services import customers
 from meike.services.customers import AppointmentRow
-from ui.widgets.form_dialog import FormDialog
+from ui.front_desk.op_form import OpFormDialog
+from ui.operations import Op
+from ui.operations import front_desk as ops
 
 
-class ChangeAppointmentDialog(FormDialog):
+class ChangeAppointmentDialog(OpFormDialog):
     def __init__(self, clinic: Clinic, actor: Actor, row: AppointmentRow, parent: QWidget | None = None) -> None:
         super().__init__("appointment_change", "改约", parent, ok_text="保存")
         self.clinic, self.actor, self.row = clinic, actor, row
@@ -26,14 +28,13 @@ class ChangeAppointmentDialog(FormDialog):
         self.form.add_field("notes", "备注", self.notes)
         self.finish_layout()
 
-    def save(self) -> None:
-        customers.change_appointment(self.clinic, self.actor, self.row.id,
-                                     appointment_at=self.at.dateTime().toPython().replace(second=0, microsecond=0),
-                                     items=self.items.text(), notes=self.notes.text(),
-                                     expected_version=self.row.version)
+    def operation(self) -> Op[Any]:
+        return ops.change_appointment(self, self.clinic, self.actor, self.row,
+                                      at=self.at.dateTime().toPython().replace(second=0, microsecond=0),
+                                      items=self.items.text(), notes=self.notes.text())
 
 
-class CancelAppointmentDialog(FormDialog):
+class CancelAppointmentDialog(OpFormDialog):
     def __init__(self, clinic: Clinic, actor: Actor, row: AppointmentRow, parent: QWidget | None = None) -> None:
         super().__init__("appointment_cancel", "取消预约", parent, ok_text="确认取消")
         self.clinic, self.actor, self.row = clinic, actor, row
@@ -41,6 +42,5 @@ class CancelAppointmentDialog(FormDialog):
         self.form.add_field("reason", "取消原因", self.reason, required=True)
         self.finish_layout()
 
-    def save(self) -> None:
-        customers.cancel_appointment(self.clinic, self.actor, self.row.id, reason=self.reason.text(),
-                                     expected_version=self.row.version)
+    def operation(self) -> Op[Any]:
+        return ops.cancel_appointment(self, self.clinic, self.actor, self.row, self.reason.text())
