@@ -23,7 +23,7 @@ from meike.permissions import Actor, Page
 from meike.services import customers, phone
 from meike.workstation import RecordingSetting
 from ui.main_window import MainWindow
-from ui.phone_listener import PhoneListener
+from ui.phone.listener import PhoneListener
 
 pytestmark = pytest.mark.gui
 
@@ -135,7 +135,7 @@ def test_a_usb_box_reports_a_missed_call_and_an_answered_calls_recording(  # typ
 
 def test_the_phone_page_plays_a_recording_in_the_program(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                          tmp_path: Path) -> None:
-    from ui.pages.phone import PhonePage
+    from ui.phone.page import PhonePage
 
     samples = voice(1.5)
     wav = tmp_path / "call.wav"
@@ -164,7 +164,7 @@ def test_the_phone_page_plays_a_recording_in_the_program(qtbot, demo_clinic: Cli
 
 def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                        tmp_path: Path) -> None:
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)

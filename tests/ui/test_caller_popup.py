@@ -19,7 +19,7 @@ from meike.permissions import Actor, Page
 from meike.rules.validation import mask_mobile
 from meike.services import accounts, audit, customers, phone, records
 from ui.main_window import MainWindow
-from ui.pages.phone import NOTE
+from ui.phone.page import NOTE
 
 pytestmark = [pytest.mark.gui,
               pytest.mark.skipif(sys.platform == "win32", reason="the modem simulator needs a pseudo-terminal")]
@@ -154,7 +154,7 @@ def test_no_listener_without_a_port_or_without_the_phone_page(qtbot, demo_clinic
 
 
 def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
-    from ui.pages.phone import PhonePage
+    from ui.phone.page import PhonePage
 
     for n in range(3):
         phone.record_call(demo_clinic, gl, f"1390000000{n}", started_at=datetime(2026, 11, 23, 9, n))
@@ -175,7 +175,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
 
 
 def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)
@@ -251,7 +251,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
     for everyone; 显示 (only for a user with the right) shows it and logs the reveal — the customer's
     mobile, or an unknown caller's number once the call's record is written."""
     from devices.callerid import Call
-    from ui.dialogs.caller_popup import CallerPopup
+    from ui.phone.caller_popup import CallerPopup
 
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     kf = accounts.authenticate(demo_clinic, "kf", "123")

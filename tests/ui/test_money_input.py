@@ -15,8 +15,8 @@ from meike.services import dictionaries
 from meike.services.dictionaries import Kind
 from tests.ui.cashier_support import click, page_of, ready
 from tests.ui.test_cashier_flows import choose, open_order
-from ui.dialogs.dictionary_entry import parse_discount
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
+from ui.settings.dictionary_entry import parse_discount
 
 pytestmark = pytest.mark.gui
 

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from devices.printer import PrinterSetting
 from meike import pdf_fonts, workstation
-from ui.pages.settings import PrinterSettings
+from ui.settings import PrinterSettings
 
 pytestmark = pytest.mark.gui
 

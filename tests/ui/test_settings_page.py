@@ -9,7 +9,7 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import accounts, dictionaries, system
 from meike.services.dictionaries import Kind
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui

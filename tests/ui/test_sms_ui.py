@@ -20,9 +20,9 @@ from meike.services import accounts, sms
 from meike.services.customers import CustomerQuery
 from tests.conftest import make_user
 from ui.dialogs.sms_send import BatchSmsDialog, SendSmsDialog
-from ui.dialogs.sms_settings import SmsChannelSettings, SmsTemplateDialog, SmsTemplatesTab
 from ui.pages.customers import CustomersPage
-from ui.pages.phone import PhonePage
+from ui.phone.page import PhonePage
+from ui.settings import SmsChannelSettings, SmsTemplateDialog, SmsTemplatesTab
 from ui.widgets import messages
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the modem simulator needs a pseudo-terminal")
@@ -136,8 +136,8 @@ def test_batch_dialog_shows_the_preview_and_opt_out_counts(qtbot: QtBot, demo_cl
     with qtbot.waitSignal(dialog.accepted, timeout=10000):
         dialog.ok.click()
     assert asked == [f"确定向 {total - 4:,} 位顾客发送这条短信吗？"]
-    assert dialog.result is not None
-    assert (dialog.result.queued, dialog.result.opted_out, dialog.result.not_mobile) == (total - 4, 3, 1)
+    assert dialog.queued is not None
+    assert (dialog.queued.queued, dialog.queued.opted_out, dialog.queued.not_mobile) == (total - 4, 3, 1)
     # A narrower query counts again (in the background).
     dialog2 = BatchSmsDialog(demo_clinic, gl)
     qtbot.addWidget(dialog2)
