@@ -80,6 +80,7 @@ class DeviceSettings(QWidget):
 
     def run_test(self) -> None:
         if self.SAVE_BEFORE_TEST:
+            self.status.setText("正在保存…")  # the last answer is gone at once
             self.save(then=self._test)
         else:
             self._test()
