@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from devices.printer import PrinterSetting
 from meike import workstation
+from tests.ui.waiting import settle
 from ui.settings import PrinterSettings
 
 pytestmark = pytest.mark.gui
@@ -21,6 +22,7 @@ def test_printer_setting_saved_and_test_page_printed(qtbot: QtBot, tmp_path: Pat
     page.kind.setCurrentIndex(page.kind.findData("file"))
     page.target.setText("")
     page.save_button.click()
+    settle()
     assert page.form.error_text("printer_target") == "请填写打印机地址"
     assert workstation.printer_setting().kind == "none"
     device = tmp_path / "lp0"

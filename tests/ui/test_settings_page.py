@@ -185,3 +185,51 @@ def test_system_parameters_validate_and_save(qtbot, page: SettingsPage, demo_cli
     assert params.status.text() == "已保存"
     assert system.get(demo_clinic, "login.max_failures") == 3
     assert params.edits["followup.postop_days"].text() == "2,7,15,30"
+
+
+def test_a_dictionary_through_the_list_menu_add_edit_disable_delete(qtbot, page: SettingsPage,  # type: ignore[no-untyped-def]
+                                                                      demo_clinic: Clinic, gl: Actor,
+                                                                      monkeypatch) -> None:
+    """The shared list-with-menu tab (``ui/widgets/list_tab.py``) as a dictionary uses it; Enter opens a row."""
+    monkeypatch.setattr(messages, "ask", lambda *a: True)
+    departments = page.tables[Kind.DEPARTMENT]
+    departments.build_menu(-1)
+    departments.act_add.trigger()
+    dialog = departments.dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.name.setText("激光中心")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    settle()
+    assert not dialog.isVisible() and departments.status.text() == "已保存“激光中心”"
+    row = departments.row_of("激光中心")
+    assert departments.current_row() == row
+    departments.view.setFocus()
+    qtbot.keyClick(departments.view, Qt.Key.Key_Return)  # Enter opens the selected row
+    dialog = departments.dialog
+    assert dialog is not None and dialog.isVisible() and dialog.name.text() == "激光中心"
+    dialog.reject()
+    departments.build_menu(row)
+    departments.act_edit.trigger()
+    dialog = departments.dialog
+    dialog.name.setText("激光美容中心")
+    qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    settle()
+    row = departments.row_of("激光美容中心")
+    assert departments.model.item(row, 0).text() == "激光美容中心"
+    departments.build_menu(row)
+    assert departments.act_toggle.text() == "停用"
+    departments.act_toggle.trigger()
+    settle()
+    assert "激光美容中心" not in [e.name for e in departments.entries]
+    assert departments.status.text() == "已停用“激光美容中心”"
+    departments.show_inactive.setChecked(True)
+    settle()
+    row = departments.row_of("激光美容中心")
+    assert departments.model.item(row, 1).text() == "已停用"
+    departments.build_menu(row)
+    departments.act_delete.trigger()
+    settle()
+    assert "激光美容中心" not in [e.name for e in departments.entries]
+    assert departments.status.text() == "已删除“激光美容中心”"
+    names = [e.name for e in dictionaries.list_entries(demo_clinic, gl, Kind.DEPARTMENT, include_inactive=True)]
+    assert "激光美容中心" not in names and "激光中心" not in names
