@@ -18,6 +18,7 @@ from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
 from meike.rules.validation import mask_mobile
 from meike.services import accounts, audit, customers, phone, records
+from tests.ui.waiting import settle
 from ui.main_window import MainWindow
 from ui.phone.page import NOTE
 
@@ -69,6 +70,7 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
                        if a.action == "privacy.reveal"]
     assert reveals() == []
     qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "13655556666" in popup.title.text() and "13655556666" in popup.summary.text()
     assert not popup.reveal_button.isEnabled()
     assert reveals() == [("gl", "customer", cid)]
@@ -84,6 +86,7 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
         assert rang <= record.started_at <= clock.now()  # this PC's clock, from the first ring
     page = window.open_page(Page.PHONE)
     assert page.objectName() == "page_phone"
+    settle()  # the call log read
     assert page.model.rows[0].customer_name == "苏婉清"
 
 
@@ -160,6 +163,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
         phone.record_call(demo_clinic, gl, f"1390000000{n}", started_at=datetime(2026, 11, 23, 9, n))
     page = PhonePage(demo_clinic, gl)
     qtbot.addWidget(page)
+    settle()  # the first page read
     qtmodeltester.check(page.model)
     assert page.model.rowCount() == 3
     qtbot.waitUntil(lambda: page.total.text() == "共 3 条通话记录")
@@ -169,6 +173,7 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
     assert page.note.isEnabled()
     page.note.setPlainText("预约周六来院面诊")
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert page.status.text() == "备注已保存"
     assert page.model.data(page.model.index(1, NOTE)) == "预约周六来院面诊"
     assert phone.list_calls(demo_clinic, gl)[1].note == "预约周六来院面诊"
@@ -184,9 +189,11 @@ def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> 
     tab.port.setText(modem.port)
     tab.pattern.setText("CID:(\\d+)")
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "number" in tab.form.error_text("callerid_pattern")
     tab.pattern.setText("")
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert workstation.callerid_setting() == CallerIdSetting(modem.port, "")
     qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "应答 OK" in tab.status.text(), timeout=5000)
@@ -276,6 +283,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
             assert popup.reveal() == "" and reveals() == []
             continue
         qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+        settle()
         assert "13677778888" in popup.history_text()
         assert reveals() == [("gl", "customer", cid)]
 
@@ -289,6 +297,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
     popup.call_id = call_id
     assert popup.reveal_button.isEnabled()
     qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "02167891234" in popup.title.text()
     assert reveals()[0] == ("gl", "call_record", call_id)
     popup.grab().save("/tmp/caller_popup_unknown.png")

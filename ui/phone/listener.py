@@ -83,6 +83,7 @@ class PhoneListener(QObject):
         self.popup = CallerPopup(None, can_register=actor.can_open(Page.REGISTRATION),
                                  can_open=actor.can_open(Page.CUSTOMERS))
         self.error: Exception | None = None
+        self.closed = False  # answers of the database lane arriving after close() are dropped
         self.locked = False  # the window is locked: calls pop up without their card
         self.waiting: Call | None = None  # the last call that came while locked: its card follows the unlock
         # id(Call) → (Call, its record) of the latest calls. The record's id is set by the insert on the
@@ -114,6 +115,7 @@ class PhoneListener(QObject):
             adapter.stop()
 
     def close(self) -> None:
+        self.closed = True
         self.stop()
         self._clock.stop()
         self._stop_recorder()
@@ -158,14 +160,15 @@ class PhoneListener(QObject):
         """An update of the call's record, on the database lane after the record's insert."""
 
         def written(done: bool) -> None:
-            if done:
+            if done and not self.closed:
                 self.call_changed.emit(change)
 
         op.success(written).failure(self._write_failed).run()
 
     def _write_failed(self, exc: Exception) -> None:
         log.warning("call record write failed: %s", exc)
-        self.device_failed.emit(exc)
+        if not self.closed:
+            self.device_failed.emit(exc)
 
     # --- line-in recording -------------------------------------------------------------------------
 
@@ -240,6 +243,8 @@ class PhoneListener(QObject):
             lambda _exc: self._show(call, number, None, shown)).run()
 
     def _show(self, call: Call, number: str, card: CallerCard | None, shown: str) -> None:
+        if self.closed:  # the card arrived after the window closed
+            return
         if self.locked:  # locked while the card was being looked up
             self._show_locked(call, number)
             return
@@ -261,6 +266,8 @@ class PhoneListener(QObject):
 
     def _on_recorded(self, call: Call, call_id: int) -> None:
         """GUI thread; the Op announced the new record (the phone page and the caller's history refresh)."""
+        if self.closed:
+            return
         if self.popup.call is call:
             self.popup.call_id = call_id
         self.call_recorded.emit(call_id)
