@@ -22,6 +22,7 @@ from meike.models import CallRecord
 from meike.permissions import Actor, Page
 from meike.services import customers, phone
 from meike.workstation import RecordingSetting
+from tests.ui.waiting import settle
 from ui.main_window import MainWindow
 from ui.phone.listener import PhoneListener
 
@@ -174,6 +175,7 @@ def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic
     tab.recording_mode.setCurrentIndex(tab.recording_mode.findData("linein"))
     tab.recording_silence.setValue(2)
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "DLL" in tab.form.error_text("callerid_dll")
     assert "3 到 60 秒" in tab.form.error_text("recording_silence")
     assert tab.recording_silence.value() == 2  # what was typed stays
@@ -181,10 +183,12 @@ def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic
 
     tab.dll.setText(str(tmp_path / "USBBoxProtocol.dll"))  # the box is right now, the recording not yet
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.form.error_text("recording_silence") and workstation.callerid_setting().kind == "serial"
     tab.recording_silence.setValue(10)
     tab.recording_folder.setText(str(tmp_path / "recordings"))
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.form.error_text("callerid_dll") == ""
     saved = workstation.callerid_setting()
     assert (saved.kind, saved.dll_path, saved.family) == ("dll", str(tmp_path / "USBBoxProtocol.dll"), "USBBox")

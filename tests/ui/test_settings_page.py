@@ -9,8 +9,8 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import accounts, dictionaries, system
 from meike.services.dictionaries import Kind
-from ui.settings import SettingsPage
 from tests.ui.waiting import settle
+from ui.settings import SettingsPage
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
