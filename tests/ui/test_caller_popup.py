@@ -20,6 +20,7 @@ from meike.rules.validation import mask_mobile
 from meike.services import accounts, audit, customers, phone, records
 from tests.ui.waiting import settle
 from ui.main_window import MainWindow
+from ui.operations import bus
 from ui.phone.page import NOTE
 
 pytestmark = [pytest.mark.gui,
@@ -54,9 +55,14 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
     listener = window.phone_listener
     assert listener is not None
     rang = clock.now()
+    announced: list[object] = []
+    bus().changed.connect(announced.append)
     with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded, \
             qtbot.waitSignal(listener.popup_shown, timeout=5000):  # in either order: both off the GUI thread
         modem.ring("013655556666", datetime(2026, 11, 23, 9, 15))  # the modem's own clock is wrong
+    # the record was written on the database lane and announced to every page
+    assert any(recorded.args[0] in c.ids("call_records") for c in announced)  # type: ignore[attr-defined]
+    bus().changed.disconnect(announced.append)
     popup = listener.popup
     assert popup.isVisible() and popup.objectName() == "caller_popup"
     assert not popup.isModal() and window.isEnabled()
