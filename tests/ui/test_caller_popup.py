@@ -183,6 +183,9 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
     assert page.status.text() == "备注已保存"
     assert page.model.data(page.model.index(1, NOTE)) == "预约周六来院面诊"
     assert phone.list_calls(demo_clinic, gl)[1].note == "预约周六来院面诊"
+    # the list was read again (the save announced the call record): the same call stays selected
+    assert page.view.currentIndex().row() == 1 and page.note.toPlainText() == "预约周六来院面诊"
+    assert page.note.isEnabled()
 
 
 def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]

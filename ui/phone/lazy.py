@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Signal
 
 from ui.models.paged import ROOT, Index, PagedTableModel
 from ui.operations import Op
@@ -14,6 +14,8 @@ from ui.operations import Op
 
 class LazyTableModel(PagedTableModel):
     """Subclasses implement ``count_op`` and ``page_op`` (``read`` Ops) and ``data``."""
+
+    page_loaded = Signal()  # a page was read (and its rows, if any, appended)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -72,12 +74,8 @@ class LazyTableModel(PagedTableModel):
             return
         self._fetching = False
         self._more = len(page) == self.page_size
-        if not page:
-            return
-        self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
-        self.rows.extend(page)
-        self.endInsertRows()
-        self.page_arrived()
-
-    def page_arrived(self) -> None:
-        """A page was appended (a subclass may restore a selection)."""
+        if page:
+            self.beginInsertRows(QModelIndex(), len(self.rows), len(self.rows) + len(page) - 1)
+            self.rows.extend(page)
+            self.endInsertRows()
+        self.page_loaded.emit()

@@ -99,6 +99,9 @@ class PhonePage(PageWidget):
         self.clinic, self.actor = clinic, actor
         self.setObjectName("page_phone")
         self.model = CallTableModel(clinic, actor, self)
+        self._keep: int | None = None  # the call to show again once the list is read again
+        self._shown_id: int | None = None  # the call in the note editor
+        self.model.page_loaded.connect(self._page_loaded)
         self.view = QTableView(objectName="phone_calls")
         self.view.setModel(self.model)
         read_only(self.view, stretch=NOTE)
@@ -157,17 +160,37 @@ class PhonePage(PageWidget):
         self.model.reload()
 
     def refresh(self) -> None:
+        """Read the list again; the call shown (and its note being typed) stays when it is still listed."""
+        call = self.current()
+        self._keep = call.id if call is not None else None
         self.model.reload()
-        self._select(-1)
+        if self._keep is None:
+            self._select(-1)
         self.sms.refresh()
+
+    def _page_loaded(self) -> None:
+        keep, self._keep = self._keep, None
+        if keep is None:
+            return
+        row = next((i for i, r in enumerate(self.model.rows) if r.id == keep), -1)
+        if row >= 0:
+            self.select_row(row)
+        else:
+            self._select(-1)
 
     def current(self) -> CallRow | None:
         return self.model.row_at(self.view.currentIndex().row())
 
     def _select(self, row: int) -> None:
         call = self.model.row_at(row)
+        if call is None and self._keep is not None:
+            return  # the list is being read again: the call stays shown until it is back
+        same = call is not None and call.id == self._shown_id
+        self._shown_id = call.id if call is not None else None
         self.note.setEnabled(call is not None)
         self.save_button.setEnabled(call is not None)
+        if same:  # the same call, listed again: keep what is typed, playing and said
+            return
         self.status.clear()
         if call is None:
             self.note_title.setText("请选择一条通话记录")
