@@ -38,7 +38,7 @@ from ui.widgets import messages
 if TYPE_CHECKING:
     from devices.callerid import CallerIdSetting
     from meike.workstation import RecordingSetting
-    from ui.phone_listener import PhoneListener
+    from ui.phone.listener import PhoneListener
 
 NAV_STYLE = """
 QFrame#nav { background: #24445c; }
@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         setting = setting if setting is not None else workstation.callerid_setting()
         if not setting.enabled or not self.actor.can_open(Page.PHONE):
             return None
-        from ui.phone_listener import PhoneListener
+        from ui.phone.listener import PhoneListener
 
         if self.phone_listener is not None:
             self.phone_listener.close()

@@ -16,7 +16,7 @@ from meike.permissions import Page, page_code
 from meike.services import accounts, cashier, customers
 from meike.services.cashier import LineSpec, Tender
 from ui.account_manager import AccountManager
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
 from ui.widgets import messages
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]

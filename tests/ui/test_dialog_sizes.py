@@ -194,7 +194,7 @@ def _account_manager(s: Scene) -> QWidget:
 
 
 def _caller_popup(s: Scene) -> QWidget:
-    from ui.dialogs.caller_popup import CallerPopup
+    from ui.phone.caller_popup import CallerPopup
 
     s.history()
     s.reminder()
@@ -312,7 +312,7 @@ def _customer_detail(s: Scene) -> QWidget:
 
 
 def _entry(s: Scene) -> list[QWidget]:
-    from ui.dialogs.dictionary_entry import EntryDialog
+    from ui.settings.dictionary_entry import EntryDialog
 
     dialogs: list[QWidget] = []
     for kind in Kind:
@@ -352,7 +352,7 @@ def _pending_money(s: Scene) -> QWidget:
 
 
 def _promotion(s: Scene) -> QWidget:
-    from ui.dialogs.promotion import PromotionDialog
+    from ui.settings.promotions import PromotionDialog
 
     return PromotionDialog(s.clinic, s.gl)
 
@@ -418,7 +418,7 @@ def _batch_sms(s: Scene) -> QWidget:
 
 
 def _sms_template(s: Scene) -> list[QWidget]:
-    from ui.dialogs.sms_settings import SmsTemplateDialog
+    from ui.settings import SmsTemplateDialog
 
     templates = sms.list_templates(s.clinic, s.gl)
     return [SmsTemplateDialog(s.clinic, s.gl), *(SmsTemplateDialog(s.clinic, s.gl, t) for t in templates[:1])]
@@ -492,6 +492,7 @@ EMBEDDED: dict[str, str] = {
     "PromotionsTab": "a tab of the settings page",
     "SmsTemplatesTab": "a tab of the settings page",
     "SmsChannelSettings": "a tab of the settings page",
+    "ListTab": "base class of the list-with-menu tabs of the settings page",
     "CustomerForm": "the form of the registration page and the customer detail",
     "RecordingPlayer": "the phone page's player",
     "OrderTable": "a table of the cashier page",

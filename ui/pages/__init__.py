@@ -42,13 +42,13 @@ def _cashier() -> PageClass:
 
 
 def _phone() -> PageClass:
-    from ui.pages.phone import PhonePage
+    from ui.phone import PhonePage
 
     return PhonePage
 
 
 def _settings() -> PageClass:
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     return SettingsPage
 

@@ -1,15 +1,13 @@
 """电话管理: the call records (newest first, paged as the view scrolls) and a note per call."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -21,19 +19,25 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import Actor, Page
-from meike.services import phone
-from meike.services.phone import DIRECTIONS, CallRow
-from ui.models.paged import Index, PagedTableModel
+from meike.services.phone import DIRECTIONS, CallRow, format_duration
+from ui.models.paged import Index
+from ui.operations import Op
+from ui.operations import phone as ops
 from ui.pages.base import PageWidget
+from ui.phone.lazy import LazyTableModel
+from ui.phone.sms import SmsPanel
+from ui.tasks import error_text
+from ui.widgets.recording_player import RecordingPlayer
+from ui.widgets.tables import read_only
 
 COLUMNS = ["时间", "号码", "顾客", "接听人", "时长", "接听", "录音", "备注"]
 NOTE = COLUMNS.index("备注")
 PAGE_SIZE = 100
 
 
-class CallTableModel(PagedTableModel):
+class CallTableModel(LazyTableModel):
     """Call records a page at a time."""
 
     headers = COLUMNS
@@ -43,11 +47,11 @@ class CallTableModel(PagedTableModel):
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
 
-    def reload(self) -> None:
-        self.restart(lambda: phone.count_calls(self.clinic, self.actor))
+    def count_op(self) -> Op[int]:
+        return ops.count_calls(None, self.clinic, self.actor)
 
-    def fetch_page(self, offset: int, limit: int) -> list[CallRow]:
-        return phone.list_calls(self.clinic, self.actor, offset=offset, limit=limit)
+    def page_op(self, offset: int, limit: int) -> Op[list[Any]]:
+        return ops.list_calls(None, self.clinic, self.actor, offset, limit)  # type: ignore[return-value]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -74,7 +78,7 @@ class CallTableModel(PagedTableModel):
         if column == 3:
             return row.user_name
         if column == 4:
-            return phone.format_duration(row.duration_s)
+            return format_duration(row.duration_s)
         if column == 5:
             return row.outcome
         if column == 6:
@@ -95,17 +99,15 @@ class PhonePage(PageWidget):
         self.clinic, self.actor = clinic, actor
         self.setObjectName("page_phone")
         self.model = CallTableModel(clinic, actor, self)
+        self._keep: int | None = None  # the call to show again once the list is read again
+        self._shown_id: int | None = None  # the call in the note editor
+        self.model.page_loaded.connect(self._page_loaded)
         self.view = QTableView(objectName="phone_calls")
         self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        self.view.setAlternatingRowColors(True)
+        read_only(self.view, stretch=NOTE)
         header = self.view.horizontalHeader()
         for column, width in enumerate((140, 170, 100, 90, 60, 50, 50)):
             header.resizeSection(column, width)
-        header.setSectionResizeMode(NOTE, QHeaderView.ResizeMode.Stretch)
         self.view.selectionModel().currentRowChanged.connect(lambda current, _prev: self._select(current.row()))
         self.view.doubleClicked.connect(self._double_clicked)
         self.total = QLabel("正在统计…", objectName="phone_total")
@@ -120,8 +122,6 @@ class PhonePage(PageWidget):
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self.save_note)
         self.status = QLabel(objectName="phone_status", wordWrap=True)
-        from ui.widgets.recording_player import RecordingPlayer
-
         self.player = RecordingPlayer()
 
         top = QHBoxLayout()
@@ -149,8 +149,6 @@ class PhonePage(PageWidget):
         layout = QVBoxLayout(calls)
         layout.addLayout(top)
         layout.addWidget(splitter, 1)
-        from ui.pages.sms import SmsPanel
-
         self.sms = SmsPanel(clinic, actor)
         self.sms.open_customer.connect(self.open_customer)
         self.tabs = QTabWidget(objectName="phone_tabs")
@@ -162,17 +160,37 @@ class PhonePage(PageWidget):
         self.model.reload()
 
     def refresh(self) -> None:
+        """Read the list again; the call shown (and its note being typed) stays when it is still listed."""
+        call = self.current()
+        self._keep = call.id if call is not None else None
         self.model.reload()
-        self._select(-1)
+        if self._keep is None:
+            self._select(-1)
         self.sms.refresh()
+
+    def _page_loaded(self) -> None:
+        keep, self._keep = self._keep, None
+        if keep is None:
+            return
+        row = next((i for i, r in enumerate(self.model.rows) if r.id == keep), -1)
+        if row >= 0:
+            self.select_row(row)
+        else:
+            self._select(-1)
 
     def current(self) -> CallRow | None:
         return self.model.row_at(self.view.currentIndex().row())
 
     def _select(self, row: int) -> None:
         call = self.model.row_at(row)
+        if call is None and self._keep is not None:
+            return  # the list is being read again: the call stays shown until it is back
+        same = call is not None and call.id == self._shown_id
+        self._shown_id = call.id if call is not None else None
         self.note.setEnabled(call is not None)
         self.save_button.setEnabled(call is not None)
+        if same:  # the same call, listed again: keep what is typed, playing and said
+            return
         self.status.clear()
         if call is None:
             self.note_title.setText("请选择一条通话记录")
@@ -193,18 +211,17 @@ class PhonePage(PageWidget):
         if call is None:
             return
         text = self.note.toPlainText()
-        try:
-            phone.set_note(self.clinic, self.actor, call.id, text)
-        except ValidationError as e:
-            self.status.setText("；".join(e.errors.values()))
-            return
-        except MeikeError as e:
-            self.status.setText(str(e))
-            return
-        from dataclasses import replace
 
-        self.model.replace(row, replace(call, note=text.strip()))
-        self.status.setText("备注已保存")
+        def saved(_none: None) -> None:
+            if self.model.row_at(row) is call:  # the list was not read again meanwhile
+                self.model.replace(row, replace(call, note=text.strip()))
+            self.status.setText("备注已保存")
+
+        def refused(exc: Exception) -> None:
+            self.status.setText("；".join(exc.errors.values()) if isinstance(exc, ValidationError) else error_text(exc))
+
+        ops.save_note(self, self.clinic, self.actor, call.id, text).success(saved).failure(refused).busy(
+            self.save_button, self.note).run()
 
     def _double_clicked(self, index: QModelIndex) -> None:
         call = self.model.row_at(index.row())

@@ -3,7 +3,6 @@
 While the window is locked (自动锁屏) the pop-up only says that someone calls, with the masked number
 (``show_locked``): no name, no card, no buttons that lead to the customer. The card follows the unlock.
 """
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -17,12 +16,13 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from devices.callerid import Call
 from meike.db import Clinic
 from meike.errors import MeikeError
-from meike.money import format_fen
+from meike.money import yuan
 from meike.permissions import Actor, Right
 from meike.rules.validation import mask_number
-from meike.services import customers, phone
 from meike.services.phone import CallerCard, HistoryLine
 from ui.idle_lock import OVER_LOCK
+from ui.operations import phone as ops
+from ui.tasks import error_text
 
 POPUP_STYLE = """
 QFrame#caller_popup { background: #fbfdff; border: 2px solid #3a6d93; border-radius: 6px; }
@@ -91,9 +91,8 @@ class CallerPopup(QFrame):
         self.reveal_button.setToolTip(REVEAL_TIP)
         self.reveal_button.hide()
         self.reveal_button.clicked.connect(self.reveal)
-        self.register_button.clicked.connect(lambda: self.locked or self.register_requested.emit(self.number))
-        self.open_button.clicked.connect(
-            lambda: not self.locked and self.card and self.open_customer.emit(self.card.customer_id))
+        self.register_button.clicked.connect(self._register)
+        self.open_button.clicked.connect(self._open)
         self.close_button.clicked.connect(self.hide)
 
         body = QVBoxLayout()
@@ -115,6 +114,14 @@ class CallerPopup(QFrame):
         layout.setSpacing(0)
         layout.addWidget(self.title)
         layout.addLayout(body)
+
+    def _register(self) -> None:
+        if not self.locked:
+            self.register_requested.emit(self.number)
+
+    def _open(self) -> None:
+        if not self.locked and self.card is not None:
+            self.open_customer.emit(self.card.customer_id)
 
     def bind(self, clinic: Clinic, actor: Actor) -> None:
         """The clinic and user 显示 reveals for (the pop-up is made before the window knows them)."""
@@ -148,27 +155,36 @@ class CallerPopup(QFrame):
         self.title.setText(f"来电　{self.call.at:%H:%M}　{escape(number) or '—'}")
 
     def reveal(self) -> str:
-        """显示: the full number, logged by the service; '' when refused (the reason in the tooltip)."""
+        """显示: ask for the full number, logged by the service, off the GUI thread; returns what is shown
+        now ('' until the answer; when refused, the reason goes in the tooltip)."""
         if not self.may_reveal or self.locked or self.call is None or self.revealed:
             return self.revealed
         assert self.clinic is not None and self.actor is not None
-        try:
-            if self.card is not None:
-                full = customers.reveal(self.clinic, self.actor, self.card.customer_id, "mobile")
-            elif self._call_id is not None:
-                full = phone.reveal_call_number(self.clinic, self.actor, self._call_id)
-            else:
-                return ""
-        except MeikeError as e:
-            self.reveal_button.setToolTip(e.message)
-            self.reveal_button.setEnabled(False)
+        call, card = self.call, self.card
+        if card is not None:
+            op = ops.reveal_customer_mobile(self, self.clinic, self.actor, card.customer_id)
+        elif self._call_id is not None:
+            op = ops.reveal_call_number(self, self.clinic, self.actor, self._call_id)
+        else:
             return ""
+
+        def refused(exc: Exception) -> None:
+            self.reveal_button.setToolTip(exc.message if isinstance(exc, MeikeError) else error_text(exc))
+            self.reveal_button.setEnabled(False)
+
+        def revealed(full: str) -> None:
+            if self.call is call:  # still the same call on the pop-up
+                self._revealed(full)
+
+        op.success(revealed).failure(refused).busy(self.reveal_button).run()
+        return ""
+
+    def _revealed(self, full: str) -> None:
         self.revealed = full
         self._set_title()
         if self.card is not None:
             self.summary.setText(self.summary.text().replace(escape(self.card.mobile), escape(full), 1))
         self._update_reveal()
-        return full
 
     def show_call(self, call: Call, number: str, card: CallerCard | None, shown_number: str = "") -> None:
         """Fill in the call and show the pop-up at the top right of the screen, without taking focus.
@@ -193,7 +209,7 @@ class CallerPopup(QFrame):
             self.history.hide()
         else:
             self.name.setText(f"{escape(card.name)}　<span style='font-size:13px;color:#666'>{card.gender}</span>")
-            balances = "　".join(f"{label} ￥{format_fen(fen)}" for label, fen in card.balances.items()) or "无余额"
+            balances = "　".join(f"{label} {yuan(fen)}" for label, fen in card.balances.items()) or "无余额"
             self.summary.setText(
                 f"卡号 {escape(card.card_no)}　{escape(card.mobile)}　{card.customer_class}<br>"
                 f"现场咨询：{escape(card.consultant) or '—'}<br>账户：{balances}")
@@ -234,7 +250,8 @@ class CallerPopup(QFrame):
             self.raise_()
 
     def place(self) -> None:
-        screen = (self.parentWidget().screen() if self.parentWidget() else None) or QGuiApplication.primaryScreen()
+        parent = self.parentWidget()
+        screen = (parent.screen() if parent is not None else None) or QGuiApplication.primaryScreen()
         if screen is None:
             return
         area = screen.availableGeometry()

@@ -1,5 +1,7 @@
-"""Add / edit one dictionary entry (item, staff, member level, …) with errors beside the fields."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""Add / edit one dictionary entry (item, staff, member level, …) with errors beside the fields.
+
+The pickers of other dictionaries (category, department) are filled off the GUI thread when the dialog
+opens; 保存 is an Op: a refusal keeps everything typed, with the errors beside the fields."""
 
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ from meike.errors import ValidationError
 from meike.money import format_fen, parse_yuan
 from meike.permissions import Actor
 from meike.rules.pinyin import initials
-from meike.services import dictionaries
 from meike.services.dictionaries import KIND_LABELS, PAYMENT_KINDS, SHARE_ROLES, STAFF_ROLES, Entry, Kind
+from ui.operations import settings as ops
 from ui.widgets.form import ErrorForm
+from ui.widgets.list_tab import submit_op
 
 
 def format_discount(permille: int) -> str:
@@ -68,6 +71,7 @@ class EntryDialog(QDialog):
         self.name = QLineEdit(objectName="entry_name")
         self.form.add_field("name", "名称", self.name, required=True)
         self._pinyin_touched = False
+        self._pickers: list[tuple[QComboBox, Kind]] = []
         if kind is Kind.ITEM:
             self.price = QLineEdit(objectName="entry_price", placeholderText="元，例如 8800")
             self.min_price = QLineEdit(objectName="entry_min_price", placeholderText="元，低于此价需主管审批")
@@ -121,15 +125,26 @@ class EntryDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(self.form)
         layout.addWidget(buttons)
-        if entry is not None:
+        if self._pickers:  # the entry is shown once its pickers are filled
+            self.ok.setEnabled(False)
+            ops.entry_choices(self, clinic, actor, tuple(kind for _c, kind in self._pickers)).success(
+                self._fill_pickers).run()
+        elif entry is not None:
             self._load(entry)
 
     def _combo(self, name: str, kind: Kind) -> QComboBox:
         combo = QComboBox(objectName=name)
         combo.addItem("（无）", None)
-        for e in dictionaries.list_entries(self.clinic, self.actor, kind):
-            combo.addItem(e.name, e.id)
+        self._pickers.append((combo, kind))
         return combo
+
+    def _fill_pickers(self, choices: dict[Kind, list[Entry]]) -> None:
+        for combo, kind in self._pickers:
+            for e in choices.get(kind, []):
+                combo.addItem(e.name, e.id)
+        if self.entry is not None:
+            self._load(self.entry)
+        self.ok.setEnabled(True)
 
     @staticmethod
     def _select(combo: QComboBox, value: Any, label: str = "") -> None:
@@ -198,14 +213,12 @@ class EntryDialog(QDialog):
         return values
 
     def submit(self) -> None:
+        self.form.clear_errors()
         try:
             values = self.values()
-            if self.entry is None:
-                self.saved_id = dictionaries.add_entry(self.clinic, self.actor, self.kind, values)
-            else:
-                dictionaries.update_entry(self.clinic, self.actor, self.kind, self.entry.id, values)
-                self.saved_id = self.entry.id
-        except ValidationError as e:
+        except ValidationError as e:  # refused as typed, before the service
             self.form.show_errors(e.errors)
             return
-        self.accept()
+        submit_op(self, self.form, ops.save_entry(self, self.clinic, self.actor, self.kind,
+                                                  self.entry.id if self.entry else None, values),
+                  done=lambda saved_id: setattr(self, "saved_id", saved_id))

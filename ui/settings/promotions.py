@@ -1,39 +1,36 @@
-"""促销活动: the settings tab listing promotions, and the dialog that sets one."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""系统管理 → 促销活动: the promotions running and coming (finished ones on request), added and stopped
+through the list's menu or its buttons; and the dialog that sets one."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
-    QHBoxLayout,
-    QHeaderView,
+    QDialog,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.money import parse_yuan, yuan
-from meike.permissions import Actor, Right
-from meike.services import dictionaries, promotions
-from meike.services.dictionaries import Kind
+from meike.permissions import Actor
+from meike.services.dictionaries import Entry, Kind
 from meike.services.promotions import PromotionView
 from ui.dialogs.cashier_common import SupervisorFields
-from ui.dialogs.dictionary_entry import parse_discount
-from ui.widgets import messages
+from ui.operations import Op
+from ui.operations import settings as ops
+from ui.settings.dictionary_entry import parse_discount
 from ui.widgets.form_dialog import FormDialog
+from ui.widgets.list_tab import ListTab, submit_op
 
 COLUMNS = ["名称", "项目", "原价", "优惠", "开始", "结束", "状态"]
 
@@ -52,10 +49,8 @@ class PromotionDialog(FormDialog):
         self.name = QLineEdit(objectName="promotion_name", placeholderText="例如：国庆双眼皮特惠")
         self.item = QComboBox(objectName="promotion_item")
         self.item.addItem("（请选择）", None)
-        self.items = {e.id: e for e in dictionaries.list_entries(clinic, actor, Kind.ITEM)}
-        for e in self.items.values():
-            self.item.addItem(f"{e.name}　{yuan(e.fields['price_fen'])}"
-                              f"（最低 {yuan(e.fields['min_price_fen'])}）", e.id)
+        self.items: dict[int, Entry] = {}
+        ops.list_entries(self, clinic, actor, Kind.ITEM).success(self._fill_items).run()
         self.kind = QComboBox(objectName="promotion_kind")
         self.kind.addItem("特价（元）", "price")
         self.kind.addItem("折扣（%）", "discount")
@@ -80,6 +75,12 @@ class PromotionDialog(FormDialog):
         self.kind.currentIndexChanged.connect(lambda _i: self._kind_changed())
         self.value.textChanged.connect(lambda _t: self._preview())
         self.item.currentIndexChanged.connect(lambda _i: self._preview())
+
+    def _fill_items(self, entries: list[Entry]) -> None:
+        self.items = {e.id: e for e in entries}
+        for e in entries:
+            self.item.addItem(f"{e.name}　{yuan(e.fields['price_fen'])}"
+                              f"（最低 {yuan(e.fields['min_price_fen'])}）", e.id)
 
     def _kind_changed(self) -> None:
         self.value.setPlaceholderText("特价，例如 880" if self.kind.currentData() == "price" else "例如 80 表示八折")
@@ -112,93 +113,90 @@ class PromotionDialog(FormDialog):
         below = "（低于最低价，需主管确认）" if unit < entry.fields["min_price_fen"] else ""
         self.preview.setText(f"{yuan(unit)}　原价 {yuan(listed)}{below}")
 
-    def save(self) -> None:
-        price, discount = self.terms()
+    def submit(self) -> None:
+        self.message.clear()
+        self.form.clear_errors()
+        try:
+            price, discount = self.terms()
+        except ValidationError as e:  # refused as typed, before the service
+            self.message.setText("；".join(self.form.show_errors(e.errors)))
+            return
         entry = self.items.get(self.item.currentData())
         supervisor = None
         if self.supervisor.filled or (entry is not None and (price if price is not None else (
                 entry.fields["price_fen"] * (discount or 0) + 500) // 1000) < entry.fields["min_price_fen"]):
-            supervisor = self.supervisor.verify(self.clinic, Right.APPROVE_PRICE)
-        self.saved_id = promotions.add_promotion(
-            self.clinic, self.actor, name=self.name.text(), item_id=self.item.currentData(),
-            starts_on=self.starts_on.date().toPython(), ends_on=self.ends_on.date().toPython(),
-            price_fen=price, discount_permille=discount, supervisor=supervisor)
+            supervisor = (self.supervisor.user.text(), self.supervisor.password.text())
+        op = ops.add_promotion(self, self.clinic, self.actor, name=self.name.text(), item_id=self.item.currentData(),
+                               starts_on=self.starts_on.date().toPython(), ends_on=self.ends_on.date().toPython(),
+                               price_fen=price, discount_permille=discount, supervisor=supervisor)
+        submit_op(self, self.form, op, self.message, done=lambda saved_id: setattr(self, "saved_id", saved_id),
+                  refused=self._refused)
+
+    def _refused(self, exc: Exception) -> None:
+        if isinstance(exc, ValidationError) and "supervisor" in exc.errors:
+            self.supervisor.password.clear()  # a wrong password is not kept
 
 
-class PromotionsTab(QWidget):
-    """The promotions running and coming (finished ones on request); add and stop."""
+class PromotionsTab(ListTab):
+    """A promotion is added and stopped (停止, for good), never edited nor deleted: what was sold at its
+    price stays explained."""
+
+    COLUMNS = COLUMNS
+    HAS_EDIT = False
+    HAS_DELETE = False
+    TOGGLE_TEXTS = ("停止", "停止")
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
         self.clinic, self.actor = clinic, actor
-        self.setObjectName("promotions_tab")
-        self.rows: list[PromotionView] = []
-        self.model = QStandardItemModel(0, len(COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(COLUMNS)
-        self.view = QTableView(objectName="promotions_table")
-        self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        super().__init__("promotions_tab", "promotion", "添加促销…", parent)
+        self.view.setObjectName("promotions_table")
+        self.status.setObjectName("promotions_status")
         self.add_button = QPushButton("添加促销…", objectName="promotions_add")
         self.stop_button = QPushButton("停止所选促销", objectName="promotions_stop")
         self.show_finished = QCheckBox("显示已结束、已停止的促销", objectName="promotions_show_finished")
-        self.status = QLabel(objectName="promotions_status")
-        bar = QHBoxLayout()
-        bar.addWidget(self.add_button)
-        bar.addWidget(self.stop_button)
-        bar.addWidget(self.show_finished)
-        bar.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(bar)
-        layout.addWidget(self.view)
-        layout.addWidget(self.status)
+        self.bar.addWidget(self.add_button)
+        self.bar.addWidget(self.stop_button)
+        self.bar.addWidget(self.show_finished)
+        self.bar.addStretch(1)
         self.add_button.clicked.connect(self.add)
         self.stop_button.clicked.connect(self.stop)
         self.show_finished.toggled.connect(lambda _on: self.reload())
         self.reload()
 
-    def reload(self, select_id: int | None = None) -> None:
-        self.rows = promotions.list_promotions(self.clinic, self.actor,
-                                               include_finished=self.show_finished.isChecked())
-        today = clock.now().date()
-        self.model.removeRows(0, self.model.rowCount())
-        for p in self.rows:
-            cells = [p.name, p.item_name, f"{yuan(p.list_price_fen)}", p.terms, f"{p.starts_on:%Y-%m-%d}",
-                     f"{p.ends_on:%Y-%m-%d}", p.state(today)]
-            items = [QStandardItem(text) for text in cells]
-            items[0].setData(p.id, Qt.ItemDataRole.UserRole)
-            self.model.appendRow(items)
-            if p.id == select_id:
-                self.view.selectRow(self.model.rowCount() - 1)
+    def load(self) -> Op[list[Any]]:
+        return ops.list_promotions(self, self.clinic, self.actor,  # type: ignore[return-value]
+                                   include_finished=self.show_finished.isChecked())
+
+    def cells(self, row: Any) -> list[str]:
+        p: PromotionView = row
+        return [p.name, p.item_name, yuan(p.list_price_fen), p.terms, f"{p.starts_on:%Y-%m-%d}",
+                f"{p.ends_on:%Y-%m-%d}", p.state(clock.now().date())]
+
+    def is_active(self, row: Any) -> bool:
+        return row.state(clock.now().date()) not in ("已结束", "已停止")
+
+    def open_dialog(self, row: Any | None) -> QDialog:
+        return PromotionDialog(self.clinic, self.actor, self)
+
+    def saved_text(self, dialog: QDialog) -> str:
+        return "促销已保存，促销期间开单自动按促销价计价"
+
+    def toggle_question(self, row: Any) -> str:
+        return f"停止促销“{row.name}”？已开的单保持原价。"
+
+    def toggled_text(self, row: Any) -> str:
+        return f"促销“{row.name}”已停止"
+
+    def toggle_op(self, row: Any) -> Op[Any]:
+        return ops.stop_promotion(self, self.clinic, self.actor, row.id)
 
     def current(self) -> PromotionView | None:
         index = self.view.currentIndex()
         return self.rows[index.row()] if index.isValid() and index.row() < len(self.rows) else None
-
-    def add(self) -> PromotionDialog:
-        dialog = PromotionDialog(self.clinic, self.actor, self)
-        dialog.accepted.connect(lambda: self._added(dialog))
-        dialog.open()
-        return dialog
-
-    def _added(self, dialog: PromotionDialog) -> None:
-        self.reload(dialog.saved_id)
-        self.status.setText("促销已保存，促销期间开单自动按促销价计价")
 
     def stop(self) -> None:
         promo = self.current()
         if promo is None:
             self.status.setText("请先选择一条促销")
             return
-        if not messages.ask(self, "停止促销", f"停止促销“{promo.name}”？已开的单保持原价。"):
-            return
-        try:
-            promotions.stop_promotion(self.clinic, self.actor, promo.id)
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return
-        self.reload()
-        self.status.setText(f"促销“{promo.name}”已停止")
+        self.toggle(self.rows.index(promo))

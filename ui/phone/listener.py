@@ -7,33 +7,34 @@ box's on-hook, or the busy tone the recorder hears).
 
 While the window is locked a call is recorded as always, but the pop-up shows only "来电" and the
 masked number; the card is looked up and shown after the unlock (``set_locked``).
+
+The call records are written on the task manager's database lane (``ui/operations/phone.py``), in the
+order the line reported them, and answered on the GUI thread; each announces what it changed.
 """
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from devices.callerid import ONHOOK, Call, CallerIdSetting, LineEvent, SerialCallerId
-from devices.calltrack import ANSWERED, ENDED, RECORDING, STARTED, CallChange, CallTracker
+from devices.callerid import ONHOOK, RECORDING, Call, LineEvent, SerialCallerId
+from devices.calltrack import ANSWERED, ENDED, STARTED, CallChange, CallTracker
 from meike import clock
-from meike.changes import Changes
 from meike.db import Clinic
 from meike.permissions import Actor, Page, Right
+from meike.ports import CallerIdSetting
 from meike.rules.validation import mask_mobile
-from meike.services import phone
-from meike.services.phone import CallerCard
+from meike.services.phone import CallerCard, normalise_number
 from meike.workstation import RecordingSetting
-from ui.dialogs.caller_popup import CallerPopup
-from ui.operations import announce
-from ui.tasks import run_in_background
+from ui.operations import Op
+from ui.operations import phone as ops
+from ui.phone.caller_popup import CallerPopup
+from ui.taskman import Lane, manager
 
 log = logging.getLogger(__name__)
 KEPT_CALLS = 8  # calls whose record id is remembered for later updates (answer, end, recording)
@@ -65,8 +66,7 @@ class PhoneListener(QObject):
     popup_shown = Signal(object)  # CallerPopup, once filled in and visible
     call_recorded = Signal(int)  # the call record's id
     line_event = Signal(object)  # LineEvent (emitted on the reader, DLL or recorder thread)
-    call_changed = Signal(object)  # CallChange, once its record is written (emitted on the writer thread)
-    _recorded = Signal(object, int)  # (Call, record id) from the writer thread
+    call_changed = Signal(object)  # CallChange, once its record is written
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None,
                  adapter_factory: Callable[..., Any] = make_adapter,
@@ -83,15 +83,13 @@ class PhoneListener(QObject):
         self.popup = CallerPopup(None, can_register=actor.can_open(Page.REGISTRATION),
                                  can_open=actor.can_open(Page.CUSTOMERS))
         self.error: Exception | None = None
+        self.closed = False  # answers of the database lane arriving after close() are dropped
         self.locked = False  # the window is locked: calls pop up without their card
         self.waiting: Call | None = None  # the last call that came while locked: its card follows the unlock
-        # Call records are written in order, one at a time, off the GUI thread: a hang-up reported a
-        # moment after the ring must not overtake the insert of its record.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
-        # id(Call) → (Call, record id) of the latest calls: written on the writer thread, read there and
-        # by the pop-up (a single dict get). The Call is kept so that its id() is not reused meanwhile.
-        self._ids: dict[int, tuple[Call, int]] = {}
-        self._recorded.connect(self._on_recorded)
+        # id(Call) → (Call, its record) of the latest calls. The record's id is set by the insert on the
+        # database lane, where the later updates (queued behind it on the one writer) read it. The Call
+        # is kept so that its id() is not reused meanwhile.
+        self._ids: dict[int, tuple[Call, ops.CallRecord]] = {}
         self.call_arrived.connect(self.handle)
         self.line_event.connect(self.handle_event)
         self.device_failed.connect(self._failed)
@@ -109,7 +107,7 @@ class PhoneListener(QObject):
         def opened(_result: object) -> None:
             self.started.emit(adapter.cid_command or "")
 
-        run_in_background(adapter.start, opened, self.device_failed.emit, owner=self)
+        manager().run(Lane.IO, adapter.start, opened, self.device_failed.emit, owner=self)
 
     def stop(self) -> None:
         adapter, self.adapter = self.adapter, None
@@ -117,10 +115,10 @@ class PhoneListener(QObject):
             adapter.stop()
 
     def close(self) -> None:
+        self.closed = True
         self.stop()
         self._clock.stop()
         self._stop_recorder()
-        self._writer.shutdown(wait=True)
         self.popup.close()
         self.popup.deleteLater()
 
@@ -137,40 +135,40 @@ class PhoneListener(QObject):
 
     def _changes(self, changes: list[CallChange]) -> None:
         for change in changes:
+            record = self._record_of(change.call)
             if change.kind == STARTED:
                 self._insert(change.call, change.at)
                 self._popup(change.call)
                 self._start_recorder(change.call, change.at)
+            elif record is None:
+                continue  # a call not followed from its start (or long gone)
             elif change.kind == ANSWERED:
-                self._write(change, lambda cid, c=change: phone.answer_call(
-                    self.clinic, self.actor, cid, answered_at=c.at))
+                self._write(change, ops.answer_call(self.clinic, self.actor, record, change.at))
             elif change.kind == ENDED:
                 path = self._stop_recorder()
-                self._write(change, lambda cid, c=change: phone.finish_call(
-                    self.clinic, self.actor, cid, ended_at=c.at, missed=c.missed))
+                self._write(change, ops.finish_call(self.clinic, self.actor, record, change.at, change.missed))
                 if path:
-                    self._write(change, lambda cid, p=path: phone.attach_recording(self.clinic, self.actor, cid, p))
+                    self._write(change, ops.attach_recording(self.clinic, self.actor, record, path))
             elif change.kind == RECORDING:
-                self._write(change, lambda cid, p=change.path: phone.attach_recording(self.clinic, self.actor, cid, p))
+                self._write(change, ops.attach_recording(self.clinic, self.actor, record, change.path))
 
-    def _write(self, change: CallChange, fn: Callable[[int], None]) -> None:
-        """Run ``fn(call record id)`` on the writer thread, after the record's insert."""
-        key = id(change.call)
+    def _record_of(self, call: Call) -> ops.CallRecord | None:
+        known = self._ids.get(id(call))
+        return known[1] if known is not None and known[0] is call else None
 
-        def job() -> None:
-            known = self._ids.get(key)
-            if known is None:
-                return  # the insert failed (reported already)
-            call_id = known[1]
-            try:
-                fn(call_id)
-            except Exception as exc:  # reported on the status bar, never raised into the pool
-                log.exception("call record update failed")
-                self.device_failed.emit(exc)
-                return
-            self.call_changed.emit(change)
+    def _write(self, change: CallChange, op: Op[bool]) -> None:
+        """An update of the call's record, on the database lane after the record's insert."""
 
-        self._writer.submit(job)
+        def written(done: bool) -> None:
+            if done and not self.closed:
+                self.call_changed.emit(change)
+
+        op.success(written).failure(self._write_failed).run()
+
+    def _write_failed(self, exc: Exception) -> None:
+        log.warning("call record write failed: %s", exc)
+        if not self.closed:
+            self.device_failed.emit(exc)
 
     # --- line-in recording -------------------------------------------------------------------------
 
@@ -222,14 +220,14 @@ class PhoneListener(QObject):
         self._take_call_id(call)
 
     def _take_call_id(self, call: Call) -> None:
-        known = self._ids.get(id(call))
-        if known is not None and known[0] is call:  # the record was written before the pop-up was filled in
-            self.popup.call_id = known[1]
+        record = self._record_of(call)
+        if record is not None and record.id is not None:  # written before the pop-up was filled in
+            self.popup.call_id = record.id
 
     def _popup(self, call: Call) -> None:
         """Withheld numbers pop up at once; others after the card lookup (pool thread). While locked:
         the notice only, and no lookup until the unlock."""
-        number = phone.normalise_number(call.number)
+        number = normalise_number(call.number)
         if self.locked:
             self._show_locked(call, number)
             return
@@ -241,10 +239,12 @@ class PhoneListener(QObject):
         def looked_up(card: CallerCard | None) -> None:
             self._show(call, number, card, shown)
 
-        run_in_background(lambda: phone.caller_card(self.clinic, self.actor, number), looked_up,
-                          lambda exc: self._show(call, number, None, shown), owner=self)
+        ops.caller_card(None, self.clinic, self.actor, number).success(looked_up).failure(
+            lambda _exc: self._show(call, number, None, shown)).run()
 
     def _show(self, call: Call, number: str, card: CallerCard | None, shown: str) -> None:
+        if self.closed:  # the card arrived after the window closed
+            return
         if self.locked:  # locked while the card was being looked up
             self._show_locked(call, number)
             return
@@ -253,28 +253,21 @@ class PhoneListener(QObject):
         self._take_call_id(call)
 
     def _insert(self, call: Call, started_at: datetime) -> None:
-        """The call record, written first on the writer thread: every later update waits behind it.
+        """The call record, written first on the database lane: every later update waits behind it.
         The customer is matched by the number there (a fact about the number, not about the card).
         ``started_at`` is this PC's clinic clock, like the answer and end times (a modem's own clock
         has minutes only and may be wrong)."""
-        number = phone.normalise_number(call.number)
-
-        def insert() -> None:
-            try:
-                call_id = phone.record_call(self.clinic, self.actor, number, started_at=started_at)
-            except Exception as exc:
-                log.exception("call record insert failed")
-                self.device_failed.emit(exc)
-                return
-            self._ids[id(call)] = (call, call_id)
-            while len(self._ids) > KEPT_CALLS:  # a box reports a recording after the hang-up, not days later
-                del self._ids[next(iter(self._ids))]
-            self._recorded.emit(call, call_id)
-
-        self._writer.submit(insert)
+        record = ops.CallRecord()
+        self._ids[id(call)] = (call, record)
+        while len(self._ids) > KEPT_CALLS:  # a box reports a recording after the hang-up, not days later
+            del self._ids[next(iter(self._ids))]
+        ops.record_call(self.clinic, self.actor, normalise_number(call.number), started_at, record).success(
+            lambda call_id: self._on_recorded(call, call_id)).failure(self._write_failed).run()
 
     def _on_recorded(self, call: Call, call_id: int) -> None:
+        """GUI thread; the Op announced the new record (the phone page and the caller's history refresh)."""
+        if self.closed:
+            return
         if self.popup.call is call:
             self.popup.call_id = call_id
         self.call_recorded.emit(call_id)
-        announce(Changes.of(call_records=[call_id]))  # the phone page and the caller's history refresh

@@ -1,5 +1,4 @@
 """短信 (inside 电话管理): the send log paged as it scrolls, counts, cancel / resend, 发短信… and 群发…."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -8,10 +7,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QPushButton,
@@ -20,21 +17,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meike import sms_jobs
 from meike.db import Clinic
-from meike.errors import MeikeError
 from meike.permissions import Actor, Page
-from meike.services import sms
 from meike.services.sms import CHANNEL_LABELS, STATUS_LABELS, SmsCounts, SmsRow
-from ui.models.paged import Index, PagedTableModel
-from ui.tasks import run_in_background
+from ui.models.paged import Index
+from ui.operations import Op
+from ui.operations import sms as ops
+from ui.phone.lazy import LazyTableModel
+from ui.tasks import error_text
 from ui.widgets import messages
+from ui.widgets.tables import read_only
 
 COLUMNS = ["时间", "号码", "顾客", "类型", "内容", "状态", "次数", "说明", "发送人"]
 STATUS_COLORS = {"sent": "#1e8449", "failed": "#c0392b", "cancelled": "#999999", "sending": "#2471a3"}
 
 
-class SmsTableModel(PagedTableModel):
+class SmsTableModel(LazyTableModel):
     headers = COLUMNS
     page_size = 100
 
@@ -43,12 +41,11 @@ class SmsTableModel(PagedTableModel):
         self.clinic, self.actor = clinic, actor
         self.status: str | None = None
 
-    def reload(self) -> None:
-        status = self.status
-        self.restart(lambda: sms.count_messages(self.clinic, self.actor, status=status))
+    def count_op(self) -> Op[int]:
+        return ops.count_messages(None, self.clinic, self.actor, self.status)
 
-    def fetch_page(self, offset: int, limit: int) -> list[SmsRow]:
-        return sms.list_messages(self.clinic, self.actor, status=self.status, offset=offset, limit=limit)
+    def page_op(self, offset: int, limit: int) -> Op[list[Any]]:
+        return ops.list_messages(None, self.clinic, self.actor, self.status, offset, limit)  # type: ignore[return-value]
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
@@ -112,16 +109,11 @@ class SmsPanel(QWidget):
         self.model = SmsTableModel(clinic, actor, self)
         self.view = QTableView(objectName="sms_log")
         self.view.setModel(self.model)
-        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.view.verticalHeader().hide()
-        self.view.setAlternatingRowColors(True)
+        read_only(self.view, stretch=4)
         self.view.setWordWrap(False)
         header = self.view.horizontalHeader()
         for column, width in enumerate((130, 110, 80, 70, 320, 60, 40, 200)):
             header.resizeSection(column, width)
-        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.view.doubleClicked.connect(lambda index: self._open_customer(index.row()))
@@ -175,9 +167,8 @@ class SmsPanel(QWidget):
 
         self._relay = _PumpRelay()
         self._relay.pumped.connect(self._pumped)  # a bound slot: queued to the GUI thread
-        jobs = sms_jobs.running(clinic)
-        if jobs is not None:
-            unsubscribe = jobs.subscribe(self._relay.pumped.emit)
+        unsubscribe = ops.subscribe_to_sending(clinic, self._relay.pumped.emit)
+        if unsubscribe is not None:
             self.destroyed.connect(lambda *_: unsubscribe())
         self.refresh()
 
@@ -187,8 +178,8 @@ class SmsPanel(QWidget):
         self.model.status = self.status_filter.currentData()
         self.model.reload()
         self._selection_changed()
-        run_in_background(lambda: sms.counts(self.clinic, self.actor),
-                          lambda c: self.counts.setText(counts_text(c)), owner=self)
+        ops.counts(self, self.clinic, self.actor).success(lambda c: self.counts.setText(counts_text(c))).failure(
+            lambda exc: self.counts.setText(error_text(exc))).run()
 
     def _pumped(self, _result: object) -> None:
         self.refresh()
@@ -233,40 +224,41 @@ class SmsPanel(QWidget):
 
     # --- actions ----------------------------------------------------------------------------------
 
-    def _act(self, fn: Any, done: str) -> None:
-        try:
-            result = fn()
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return
-        self.status.setText(done.format(result))
-        self.refresh()
+    def _act(self, op: Op[Any], done: str) -> None:
+        def succeeded(result: Any) -> None:
+            self.status.setText(done.format(result))
+            self.refresh()
+
+        op.success(succeeded).failure(lambda exc: self.status.setText(error_text(exc))).run()
 
     def cancel(self, row: int) -> None:
         record = self.model.row_at(row)
         if record is not None:
-            self._act(lambda: sms.cancel(self.clinic, self.actor, record.id), f"已取消发给 {record.number} 的短信")
+            self._act(ops.cancel(self, self.clinic, self.actor, record.id), f"已取消发给 {record.number} 的短信")
 
     def cancel_batch(self, row: int) -> None:
         record = self.model.row_at(row)
         if record is None or not messages.ask(self, "取消群发", "确定取消这次群发中还没有发出的短信吗？"):
             return
-        self._act(lambda: sms.cancel_batch(self.clinic, self.actor, record.batch_key), "已取消 {} 条未发送的短信")
+        self._act(ops.cancel_batch(self, self.clinic, self.actor, record.batch_key), "已取消 {} 条未发送的短信")
 
     def retry(self, row: int) -> None:
         record = self.model.row_at(row)
         if record is not None:
-            self._act(lambda: sms.retry(self.clinic, self.actor, record.id), "已重新排队，稍后发送")
-            sms_jobs.request_pump(self.clinic)
+            self._act(ops.retry(self, self.clinic, self.actor, record.id), "已重新排队，稍后发送")
 
     def send_to(self, customer_id: int | None = None) -> QWidget:
         from ui.dialogs.sms_send import SendSmsDialog
 
         dialog = SendSmsDialog(self.clinic, self.actor, customer_id, self)
-        dialog.accepted.connect(lambda: (self.status.setText("短信已排队，稍后发出"), self.refresh()))
+        dialog.accepted.connect(self._sent)
         self.dialog = dialog
         dialog.open()
         return dialog
+
+    def _sent(self) -> None:
+        self.status.setText("短信已排队，稍后发出")
+        self.refresh()
 
     def send_batch(self) -> QWidget:
         from ui.dialogs.sms_send import BatchSmsDialog
@@ -278,7 +270,7 @@ class SmsPanel(QWidget):
         return dialog
 
     def _batch_done(self, dialog: Any) -> None:
-        r = dialog.result
+        r = dialog.queued
         if r is not None:
             self.status.setText(f"已排队 {r.queued:,} 条；跳过拒收 {r.opted_out:,} 人、非手机号 {r.not_mobile:,} 人")
         self.refresh()
