@@ -2,7 +2,7 @@
 inpatient deposits 住院押金, arrears 欠款 and refunds from a balance.
 
 - ``core``: receipts and their numbers, tenders, account entries, balances, supervisors;
-- ``money_op``: the one idempotent money operation (a request's key bound to its target, run once);
+- ``idempotent``: ``money_op``, the one idempotent money operation (a request's key bound to its target, run once);
 - ``desk``: the customer-accounts desk (top-ups, coupons, refunds from a balance, what a customer holds).
 
 Every movement of money is one receipt written in one transaction with its tenders and account
@@ -11,6 +11,7 @@ with the same idempotency key (double click, retry, crash replay) returns the fi
 moves nothing more.
 """
 
+from meike.models import Receipt
 from meike.models.ledger import (
     ACCOUNT_ARREARS,
     ACCOUNT_COUPON,
@@ -20,6 +21,7 @@ from meike.models.ledger import (
     ACCOUNT_PREPAID,
     ASSET_ACCOUNTS,
 )
+from meike.permissions import Right
 from meike.services.ledger.core import (
     MAX_NOTE,
     RECEIPT_KINDS,
@@ -50,7 +52,7 @@ from meike.services.ledger.desk import (
     summary_in,
     top_up,
 )
-from meike.services.ledger.money_op import (
+from meike.services.ledger.idempotent import (
     INVALID_KEY,
     TRANSIENT_ATTEMPTS,
     Target,
@@ -66,7 +68,7 @@ from meike.services.ledger.money_op import (
 __all__ = [
     "ACCOUNT_ARREARS", "ACCOUNT_COUPON", "ACCOUNT_DEPOSIT", "ACCOUNT_INPATIENT", "ACCOUNT_LABELS", "ACCOUNT_PREPAID",
     "ASSET_ACCOUNTS", "INVALID_KEY", "MAX_NOTE", "RECEIPT_KINDS", "TRANSIENT_ATTEMPTS", "AccountSummary", "CouponView",
-    "PackageView", "ReceiptResult", "Target", "Tender", "account_of", "balance", "balances", "check_key",
+    "PackageView", "Receipt", "ReceiptResult", "Right", "Target", "Tender", "account_of", "balance", "balances", "check_key",
     "check_target", "customer_accounts", "empty_receipt", "load_receipt", "money_op", "next_receipt_no", "once",
     "package_remaining", "post", "receipt_answer", "receipt_for_key", "receipt_number", "replayed", "replayed_for",
     "refund_balance", "require_supervisor", "sell_coupon", "summary_in", "supervisor_live", "top_up", "transient",

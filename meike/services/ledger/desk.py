@@ -46,7 +46,7 @@ from meike.services.ledger.core import (
     require_supervisor,
     write_receipt,
 )
-from meike.services.ledger.money_op import Target, money_op, receipt_answer
+from meike.services.ledger.idempotent import Target, money_op, receipt_answer
 
 # --- deposits, prepaid, coupons, inpatient deposits ---------------------------------------------
 
