@@ -1,5 +1,4 @@
-"""What the cashier's modules share: order statuses, loading an order in scope, reasons, arrears.
-"""
+"""What the cashier's modules share: order statuses, loading an order in scope, reasons, arrears."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Corrections of a settled order: void 退单, refunds 退款 of a line or a course, price changes 多退少补.
-"""
+"""Corrections of a settled order: void 退单, refunds 退款 of a line or a course, price changes 多退少补."""
 
 from __future__ import annotations
 
@@ -41,6 +40,8 @@ from meike.services.cashier.common import (
 )
 from meike.services.customers import load_in_scope
 from meike.services.ledger import Tender
+
+# --- void 退单 ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def refund_line(clinic: Clinic, actor: Actor, order_line_id: int, *, amount_fen:
     ledger.check_key(idempotency_key)
     if not isinstance(amount_fen, int) or amount_fen <= 0:
         raise ValidationError.single("amount", "退款金额必须大于 0")
-    target = ledger.Target("refund", line_id=order_line_id, adjustment_kind="refund", adjusted_fen=-amount_fen, tenders=tenders)
+    target = ledger.Target("refund", line_id=order_line_id, adjustment_kind="refund", adjusted_fen=-amount_fen,
+                           tenders=tenders)
 
     def write(s: Session, key: str) -> PayResult:
         order, line = _settled_line(s, actor, order_line_id)

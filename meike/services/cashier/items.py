@@ -1,5 +1,4 @@
-"""Items for the order dialog: search, member discount and promotion prices.
-"""
+"""Items for the order dialog: search, member discount and promotion prices."""
 
 from __future__ import annotations
 

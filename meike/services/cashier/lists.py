@@ -1,5 +1,4 @@
-"""Lists of orders and one order's detail.
-"""
+"""Lists of orders and one order's detail."""
 
 from __future__ import annotations
 

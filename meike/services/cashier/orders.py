@@ -1,5 +1,4 @@
-"""Orders 开单, cancel 消单, merging and invoices 发票.
-"""
+"""Orders 开单, cancel 消单, merging and invoices 发票."""
 
 from __future__ import annotations
 
@@ -210,6 +209,9 @@ def _build_lines(s: Session, customer: Customer, lines: Iterable[LineSpec]
     return built, below_min
 
 
+# --- cancel 消单 -------------------------------------------------------------------------------------
+
+
 def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, expected_version: int | None = None) -> None:
     """消单: an unpaid order is cancelled with a reason (kept, never deleted). Paid ones need a void."""
     actor.require_page(Page.CASHIER)
@@ -226,7 +228,7 @@ def cancel(clinic: Clinic, actor: Actor, order_id: int, *, reason: str, expected
                                                           "total_fen": order.total_fen})
 
 
-# --- invoices, merging, reprints ---------------------------------------------------------------
+# --- invoices, merging ----------------------------------------------------------------------
 
 
 def register_invoice(clinic: Clinic, actor: Actor, order_id: int, *, invoice_no: str, title: str,

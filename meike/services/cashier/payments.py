@@ -1,5 +1,4 @@
-"""Pay: settle 结单 and collect arrears 还欠款 (分次支付).
-"""
+"""Pay: settle 结单 and collect arrears 还欠款 (分次支付)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""业绩分配: who gets each role's performance on an order.
-"""
+"""业绩分配: who gets each role's performance on an order."""
 
 from __future__ import annotations
 

@@ -60,7 +60,6 @@ from meike.services.ledger.idempotent import (
     money_op,
     once,
     receipt_answer,
-    replayed,
     replayed_for,
     transient,
 )
@@ -70,7 +69,7 @@ __all__ = [
     "ASSET_ACCOUNTS", "INVALID_KEY", "MAX_NOTE", "RECEIPT_KINDS", "TRANSIENT_ATTEMPTS", "AccountSummary", "CouponView",
     "PackageView", "Receipt", "ReceiptResult", "Right", "Target", "Tender", "account_of", "balance", "balances", "check_key",
     "check_target", "customer_accounts", "empty_receipt", "load_receipt", "money_op", "next_receipt_no", "once",
-    "package_remaining", "post", "receipt_answer", "receipt_for_key", "receipt_number", "replayed", "replayed_for",
+    "package_remaining", "post", "receipt_answer", "receipt_for_key", "receipt_number", "replayed_for",
     "refund_balance", "require_supervisor", "sell_coupon", "summary_in", "supervisor_live", "top_up", "transient",
     "write_receipt",
 ]

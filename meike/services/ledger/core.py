@@ -63,7 +63,7 @@ class ReceiptResult:
     replayed: bool = False
 
 
-# --- receipt numbers and the once-only guard ---------------------------------------------------
+# --- receipt numbers and idempotency keys ------------------------------------------------------
 
 
 def receipt_number(day: date, serial: int) -> str:

@@ -117,15 +117,10 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                                                    "与现在填写的金额或支付方式不同，没有再次收付。请核对收据后关闭窗口重新办理")
 
 
-def replayed(s: Session, key: str, *, kind: str | tuple[str, ...], customer_id: int | None = None,
-             order_id: int | None = None, tenders: Sequence[Tender] | None = None) -> ReceiptResult | None:
-    """The receipt an earlier call with this key wrote, if any; a key reused for another thing is refused,
-    and so is one sent again with other ``tenders`` (methods and amounts): the first call went through
-    as it was, and the cashier must not be told that the corrected amount was taken."""
-    return replayed_for(s, key, Target(kind, customer_id=customer_id, order_id=order_id, tenders=tenders))
-
-
 def replayed_for(s: Session, key: str, target: Target) -> ReceiptResult | None:
+    """The receipt an earlier call with this key wrote, if any. A key reused for another target is refused,
+    and so is one sent again with other tenders (methods and amounts): the first call went through as it
+    was, and the cashier must not be told that the corrected amount was taken."""
     receipt = s.scalar(select(Receipt).where(Receipt.idempotency_key == key))
     if receipt is None:
         return None
@@ -137,8 +132,10 @@ TRANSIENT_ATTEMPTS = 4
 
 
 def transient(exc: BaseException) -> bool:
-    """A conflict that goes away when the transaction is run again: SQLite busy past its timeout,
-    a PostgreSQL deadlock or serialization failure."""
+    """A conflict that goes away when the transaction is run again: a PostgreSQL deadlock or serialization
+    failure, a connection lost, SQLite busy outside a write. A write that found SQLite busy has already
+    waited its busy timeout and is reported, not retried (``clinic.write`` makes it a StorageError that is
+    not transient)."""
     if isinstance(exc, StorageError):
         return exc.transient
     if not isinstance(exc, OperationalError | DBAPIError):
