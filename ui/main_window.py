@@ -36,7 +36,7 @@ from ui.widgets import messages
 if TYPE_CHECKING:
     from meike.ports import CallerIdSetting
     from meike.workstation import RecordingSetting
-    from ui.phone_listener import PhoneListener
+    from ui.phone.listener import PhoneListener
 
 NAV_STYLE = """
 QFrame#nav { background: #24445c; }
@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         setting = setting if setting is not None else workstation.callerid_setting()
         if not setting.enabled or not self.actor.can_open(Page.PHONE):
             return None
-        from ui.phone_listener import PhoneListener
+        from ui.phone.listener import PhoneListener
 
         if self.phone_listener is not None:
             self.phone_listener.close()
@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         if Page.REGISTRATION not in self.nav_buttons:
             self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
             return None
-        from ui.pages.registration import RegistrationPage
+        from ui.front_desk.registration import RegistrationPage
 
         page = self.open_page(Page.REGISTRATION)
         if isinstance(page, RegistrationPage):
@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
     def open_customer(self, customer_id: int) -> QWidget | None:
         """The customer detail dialog (needs the 顾客管理 page; the services check it again). Never while
         the window is locked."""
-        from ui.dialogs.customer_detail import CustomerDetailDialog
+        from ui.front_desk.detail import CustomerDetailDialog
 
         if self.idle_lock.locked:
             return None

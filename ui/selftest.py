@@ -227,7 +227,7 @@ def _pages() -> str:
 
     names = import_all()
     import ui.account_manager  # noqa: F401  (the administrator's window)
-    import ui.phone_listener  # noqa: F401
+    import ui.phone.listener  # noqa: F401
     return f"{len(names)} 个页面"
 
 

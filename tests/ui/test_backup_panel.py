@@ -17,7 +17,7 @@ from meike.services import accounts, cashier, customers
 from meike.services.cashier import LineSpec, Tender
 from tests.ui.waiting import settle
 from ui.account_manager import AccountManager
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
 from ui.widgets import messages
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
