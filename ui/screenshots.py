@@ -51,9 +51,7 @@ def render_all(folder: Path, *, database: str | None = None, size: tuple[int, in
     admin = accounts.authenticate(clinic, "admin", "admin")
     manager = AccountManager(clinic, admin, name)
     manager.resize(*size)
-    from ui.taskman import manager as tasks
-
-    tasks().wait_idle()  # the accounts are read off the GUI thread
+    task_manager().wait_idle()  # the accounts are read off the GUI thread
     manager.table.selectRow(manager.row_of("kf"))
     written.append(_save(manager, folder / "account_manager.png"))
     manager.close()
