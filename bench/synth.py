@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from meike import demo
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import upgrade
 from meike.models import Customer, Reminder, Visit
 from meike.rules.pinyin import initials
 
