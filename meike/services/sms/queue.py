@@ -23,7 +23,7 @@ from meike.permissions import Actor
 from meike.rules.text import clean_text, normalise_text, search_text
 from meike.rules.validation import MOBILE_RE, normalise_mobile
 from meike.services import audit
-from meike.services.customers import CustomerQuery, _tab_query, guard_search, load_in_scope
+from meike.services.customers import CustomerQuery, guard_search, load_in_scope, tab_query
 from meike.services.sms.channels import load_channel
 from meike.services.sms.common import CHANNEL_LABELS, FIELDS, MAX_BATCH, MAX_TEXT, _require_send
 from meike.services.sms.sending import day_start
@@ -175,7 +175,7 @@ class BatchResult:
 
 def _batch_ids(actor: Actor, query: CustomerQuery) -> Select[Any]:
     """The customers of the grid's query (scope applied), each once."""
-    return _tab_query(actor, query).order_by(None).with_only_columns(Customer.id).distinct()
+    return tab_query(actor, query).order_by(None).with_only_columns(Customer.id).distinct()
 
 
 def _looks_mobile() -> Any:
