@@ -20,13 +20,16 @@ from meike.models import AuditEntry, Customer, Department, LoginThrottle, Staff,
 from meike.permissions import ALL_GRANT_CODES, AccountLink, Actor, DataScope, Right, right_code
 from meike.rules.text import normalise_text, take_text, text_error, unsafe_char
 from meike.services import audit, system
-from meike.services.login_throttle import (  # re-exported: accounts.<name> keeps working
-    Throttles,
-    throttle_key,
-    typed_name,
-    wait_text,
-    workstation_id,
+from meike.services.login_throttle import (
+    FIRST_WAIT as FIRST_WAIT,  # re-exported: accounts.<name> keeps working
 )
+from meike.services.login_throttle import FORGET_AFTER as FORGET_AFTER
+from meike.services.login_throttle import MAX_TYPED_NAME as MAX_TYPED_NAME
+from meike.services.login_throttle import WORKSTATION_FREE_FACTOR as WORKSTATION_FREE_FACTOR
+from meike.services.login_throttle import Throttles, throttle_key, wait_text
+from meike.services.login_throttle import typed_name as typed_name
+from meike.services.login_throttle import wait_after as wait_after
+from meike.services.login_throttle import workstation_id as workstation_id
 
 MIN_PASSWORD_LENGTH = 6
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}\Z")

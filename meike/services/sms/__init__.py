@@ -12,6 +12,7 @@ The parts: ``templates``, ``channels`` (settings and senders), ``queue`` (enqueu
 
 from __future__ import annotations
 
+from meike.ports import ALIYUN_ENDPOINT, TENCENT_ENDPOINT  # the platforms' addresses, as before
 from meike.services.sms.channels import (
     PLATFORM_SECRET,
     SECRET_FIELDS,
@@ -92,6 +93,8 @@ from meike.services.sms.templates import (
 )
 
 __all__ = [
+    "ALIYUN_ENDPOINT",
+    "TENCENT_ENDPOINT",
     "AliyunSender",
     "BACKOFF_MINUTES",
     "BAUD_RATES",
