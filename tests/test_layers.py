@@ -22,7 +22,7 @@ def _imports(package: str) -> list[tuple[str, int, str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [f"{node.module}.{a.name}" for a in node.names]  # "from meike import ports": meike.ports
             else:
-                names = []
+                continue
             found += [(str(path.relative_to(ROOT)), node.lineno, name) for name in names]
     return found
 
