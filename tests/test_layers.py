@@ -69,7 +69,9 @@ def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
 
 def import_graph(root: Path, packages: Iterable[str]) -> dict[str, set[str]]:
     """module → the modules of ``packages`` it imports (``from a import b`` is ``a.b`` when that is a
-    module, else ``a``); modules outside ``packages`` are left out."""
+    module, else ``a``); modules outside ``packages`` are left out. Importing ``a.b`` also runs
+    ``a/__init__``; that edge is left out, or a package that re-exports its modules' names would be a
+    circle with each of them."""
     files = {_module_name(root, p): p for package in packages if (root / package).is_dir()
              for p in sorted((root / package).rglob("*.py"))}
     graph: dict[str, set[str]] = {name: set() for name in files}

@@ -23,6 +23,11 @@ the new anchor (``accept``; audited with the old anchor).
 What this cannot prove: someone who can write the database can still append rows that look genuine,
 and can rewrite the rows written after the newest anchor; someone who can also rewrite every
 anchor (this PC's settings and all the backups) can rewrite everything (README, Data safety).
+
+The guards and anchors themselves are ``meike.services.audit_anchor`` (what ``audit.record`` and
+``verify_chain`` need; re-exported here); this module adds what writes to the log: ``check_on_start``
+and ``accept``. The backups an anchor is compared with are listed by ``meike.backup``, plugged in by
+``meike.clinic_setup.wire``.
 """
 
 from __future__ import annotations
@@ -55,7 +60,27 @@ from meike.services.audit_anchor import (  # the guards and anchors, re-exported
     trigger_problems,
 )
 
-__all__ = ["Anchor", "BackupLister", "HEAD_INFO", "POSTGRES_TRIGGERS", "SQLITE_TRIGGERS", "anchor", "anchor_in", "anchor_problems", "backup_anchor", "database_key", "head_problems", "kept_anchor", "list_backups_with", "note_head", "one_moment", "outside_problems", "trigger_problems", "accept", "check_on_start"]
+__all__ = [
+    "Anchor",
+    "BackupLister",
+    "HEAD_INFO",
+    "POSTGRES_TRIGGERS",
+    "SQLITE_TRIGGERS",
+    "anchor",
+    "anchor_in",
+    "anchor_problems",
+    "backup_anchor",
+    "database_key",
+    "head_problems",
+    "kept_anchor",
+    "list_backups_with",
+    "note_head",
+    "one_moment",
+    "outside_problems",
+    "trigger_problems",
+    "accept",
+    "check_on_start",
+]
 
 log = logging.getLogger(__name__)
 
