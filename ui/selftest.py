@@ -33,8 +33,9 @@ class PartResult:
 def _database(work: Path) -> str:
     from alembic import command
 
+    from meike.clinic_setup import upgrade
     from meike.db import Clinic, sqlite_url
-    from meike.db.migrate import current_revision, head_revision, run, upgrade
+    from meike.db.migrate import current_revision, head_revision, run
 
     clinic = Clinic.open(sqlite_url(work / "selftest.sqlite3"))
     try:
