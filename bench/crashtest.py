@@ -86,8 +86,8 @@ from sqlalchemy.pool import NullPool
 from bench.crash_worker import CUSTOMERS, cheap_hasher, log_path
 from meike import check, clock, demo
 from meike.check import run_check
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import upgrade
 from meike.models import DayClose, Order, Package, Payment, Receipt
 from meike.services import accounts, audit_guard
 

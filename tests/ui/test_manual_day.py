@@ -13,20 +13,22 @@ from PySide6.QtWidgets import QApplication
 from meike import clock
 from meike.db import Clinic
 from meike.permissions import Page
-from ui.dialogs.customer_detail import CustomerDetailDialog
+from tests.ui.waiting import settle
 from ui.dialogs.login import LoginDialog
-from ui.dialogs.triage import TriageDialog
+from ui.front_desk.customers import CustomersPage
+from ui.front_desk.dashboard import DashboardPage
+from ui.front_desk.detail import CustomerDetailDialog
+from ui.front_desk.registration import RegistrationPage
+from ui.front_desk.triage import TriageDialog
 from ui.main_window import MainWindow
 from ui.pages.cashier import CashierPage
-from ui.pages.customers import CustomersPage
-from ui.pages.dashboard import DashboardPage
-from ui.pages.registration import RegistrationPage
 
 pytestmark = pytest.mark.gui
 
 
 def click(qtbot, widget) -> None:  # type: ignore[no-untyped-def]
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+    settle()  # the action it started has answered
 
 
 def card(dashboard: DashboardPage, key: str) -> str:
@@ -40,6 +42,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     login.user.setText("gl")
     qtbot.keyClicks(login.password, "123")
     click(qtbot, login.submit)
+    qtbot.waitUntil(lambda: login.actor is not None, timeout=10_000)  # the password is checked off the GUI thread
     assert login.actor is not None
     window = MainWindow(demo_clinic, login.actor)
     qtbot.addWidget(window)
@@ -70,11 +73,13 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     grid.set_tab("booked")
     qtbot.keyClicks(grid.search, "lry")
     grid.run_query()
+    settle()
     row = grid.row_of("柳如烟")
     menu = grid.build_menu(row)
     assert [a.objectName() for a in menu.actions() if not a.isSeparator()] == [
         "customer_assign", "customer_open", "customer_add_reminder", "customer_send_sms"]
     grid.act_assign.trigger()
+    settle()
     triage_dialog = grid.dialog
     assert isinstance(triage_dialog, TriageDialog)
     assert triage_dialog.visit_type.currentText() == "初诊"  # never bought: first visit
@@ -90,9 +95,11 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 4. 现场咨询: double-click → detail; consultation with a reminder due today.
     grid.open_customer_at(row)
+    settle()
     detail = grid.dialog
     assert isinstance(detail, CustomerDetailDialog)
     consultation = detail.add_consultation()
+    settle()
     consultation.items.setText("双眼皮")
     consultation.content.setPlainText("想做全切双眼皮，担心恢复期，考虑本周内决定")
     consultation.remind.setChecked(True)
@@ -102,6 +109,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 手术记录: 双眼皮 by its pinyin code, the doctor, post-op follow-ups 2/7/15.
     treatment = detail.add_treatment()
+    settle()
     treatment.item.setEditText("syp")
     treatment.resolve_item()
     assert treatment.price.text() in ("8800.00", "8800")
@@ -137,6 +145,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     grid.set_tab("deal")
     grid.search.setText("lry")
     grid.run_query()
+    settle()
     rows = [r for r in grid.model.rows if r.name == "柳如烟"]
     assert len(rows) == 1 and rows[0].visit_status == "成交" and rows[0].customer_class == "新客户"
     QApplication.processEvents()

@@ -15,8 +15,9 @@ from meike.services import dictionaries
 from meike.services.dictionaries import Kind
 from tests.ui.cashier_support import click, page_of, ready
 from tests.ui.test_cashier_flows import choose, open_order
-from ui.dialogs.dictionary_entry import parse_discount
-from ui.pages.settings import SettingsPage
+from tests.ui.waiting import settle
+from ui.settings import SettingsPage
+from ui.settings.dictionary_entry import parse_discount
 
 pytestmark = pytest.mark.gui
 
@@ -42,6 +43,7 @@ def test_item_prices_in_full_width_are_taken_and_misplaced_commas_refused(
     page.show()
     items = page.tables[Kind.ITEM]
     dialog = items.add()
+    settle()  # the pickers filled
     dialog.name.setText("点阵激光")
     for typed, problem in (("10,00", "“10,00”中的逗号位置不对"), ("1e9", "不认识「e」"), ("𝟏𝟎𝟎", "不认识「𝟏」"),
                            ("1_000", "不认识「_」")):
@@ -53,6 +55,7 @@ def test_item_prices_in_full_width_are_taken_and_misplaced_commas_refused(
     dialog.price.setText("１，２８０．５０")
     dialog.min_price.setText("1000元")
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not dialog.isVisible()
     saved = next(e for e in dictionaries.list_entries(demo_clinic, gl, Kind.ITEM) if e.name == "点阵激光")
     assert (saved.fields["price_fen"], saved.fields["min_price_fen"]) == (128_050, 100_000)
