@@ -9,7 +9,7 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import dictionaries
 from meike.services.dictionaries import Kind
-from ui.pages.cashier import CashierPage
+from ui.cashier.page import CashierPage
 
 
 def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]

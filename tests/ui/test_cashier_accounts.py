@@ -13,15 +13,15 @@ from meike.services import cashier, customers, ledger
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_accounts import (
+from ui.cashier.accounts import (
     BalanceRefundDialog,
     CouponSaleDialog,
     CustomerAccountDialog,
     PackageRefundDialog,
     TopUpDialog,
 )
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from ui.cashier.payment import PaymentDialog
+from ui.cashier.page import CashierPage, OrderTable
 
 pytestmark = pytest.mark.gui
 

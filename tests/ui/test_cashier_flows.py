@@ -20,10 +20,10 @@ from meike.services.cashier import LineSpec
 from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_day import DayCloseDialog
-from ui.dialogs.cashier_orders import RefundLineDialog, VoidDialog
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from ui.cashier.day import DayCloseDialog
+from ui.cashier.orders import RefundLineDialog, VoidDialog
+from ui.cashier.payment import PaymentDialog
+from ui.cashier.page import CashierPage, OrderTable
 
 pytestmark = pytest.mark.gui
 

@@ -24,10 +24,10 @@ from meike.services import audit, cashier, cashier_view, customers, dayclose
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
-from ui.dialogs.cashier_orders import InvoiceDialog, RepriceDialog, ReprintDialog
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from ui.cashier.day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
+from ui.cashier.orders import InvoiceDialog, RepriceDialog, ReprintDialog
+from ui.cashier.payment import PaymentDialog
+from ui.cashier.page import CashierPage, OrderTable
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui

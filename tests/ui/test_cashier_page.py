@@ -13,9 +13,9 @@ from meike.models import Order, Payment
 from meike.permissions import Actor
 from meike.services import accounts, customers, ledger
 from tests.ui.cashier_support import ready
-from ui.dialogs.new_order import NewOrderDialog
-from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
-from ui.pages.cashier import CashierPage
+from ui.cashier.new_order import NewOrderDialog
+from ui.cashier.payment import CancelOrderDialog, PaymentDialog
+from ui.cashier.page import CashierPage
 
 pytestmark = pytest.mark.gui
 

@@ -16,8 +16,8 @@ from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.conftest import make_user
 from tests.ui.cashier_support import click, methods
-from ui.dialogs.cashier_pending import PendingMoneyDialog, offer
-from ui.dialogs.payment import PaymentDialog
+from ui.cashier.pending import PendingMoneyDialog, offer
+from ui.cashier.payment import PaymentDialog
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui

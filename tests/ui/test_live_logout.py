@@ -13,7 +13,7 @@ from meike.db import Clinic
 from meike.permissions import Actor, Page, page_code
 from meike.services import accounts
 from ui.crash import CrashReporter
-from ui.dialogs.cashier_accounts import CustomerAccountDialog
+from ui.cashier.accounts import CustomerAccountDialog
 from ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui

@@ -17,7 +17,7 @@ from ui.dialogs.customer_detail import CustomerDetailDialog
 from ui.dialogs.login import LoginDialog
 from ui.dialogs.triage import TriageDialog
 from ui.main_window import MainWindow
-from ui.pages.cashier import CashierPage
+from ui.cashier.page import CashierPage
 from ui.pages.customers import CustomersPage
 from ui.pages.dashboard import DashboardPage
 from ui.pages.registration import RegistrationPage

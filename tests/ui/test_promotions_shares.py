@@ -17,9 +17,9 @@ from meike.services import cashier, customers, promotions, triage
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_orders import RepriceDialog
+from ui.cashier.orders import RepriceDialog
 from ui.dialogs.promotion import PromotionDialog, PromotionsTab
-from ui.dialogs.shares import SharesDialog
+from ui.cashier.shares import SharesDialog
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui

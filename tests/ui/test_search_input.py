@@ -7,7 +7,7 @@ import pytest
 from meike.db import Clinic
 from meike.permissions import Actor
 from tests.ui.cashier_support import page_of
-from ui.dialogs.new_order import NewOrderDialog
+from ui.cashier.new_order import NewOrderDialog
 
 pytestmark = pytest.mark.gui
 

@@ -30,7 +30,7 @@ from meike.permissions import Actor, Right
 from meike.services import dictionaries, promotions
 from meike.services.dictionaries import Kind
 from meike.services.promotions import PromotionView
-from ui.dialogs.cashier_common import SupervisorFields
+from ui.cashier.common import SupervisorFields
 from ui.dialogs.dictionary_entry import parse_discount
 from ui.widgets import messages
 from ui.widgets.form_dialog import FormDialog

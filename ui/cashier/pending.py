@@ -22,7 +22,7 @@ from meike.db import Clinic
 from meike.errors import MeikeError
 from meike.money import yuan
 from meike.permissions import Actor, Page
-from ui.dialogs.cashier_common import print_into
+from ui.cashier.common import print_into
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 

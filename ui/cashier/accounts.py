@@ -35,7 +35,7 @@ from meike.permissions import Actor, Right
 from meike.services import cashier, cashier_view, customers, dictionaries, ledger
 from meike.services.dictionaries import Kind
 from meike.services.ledger import AccountSummary, PackageView, ReceiptResult, Tender
-from ui.dialogs.cashier_common import (
+from ui.cashier.common import (
     BIG_STYLE,
     SupervisorFields,
     TenderRows,
