@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from meike import journal
 from meike.db import Clinic
-from meike.errors import PermissionDenied, ValidationError
+from meike.errors import MeikeError, PermissionDenied, ValidationError
 from meike.models.cashier import ORDER_CANCELLED, ORDER_SETTLED, ORDER_VOIDED
 from meike.permissions import Actor, Right
 from meike.services import accounts, cashier, cashier_view, customers, dayclose, dictionaries, ledger
@@ -91,24 +91,24 @@ def _orders(clinic: Clinic, actor: Actor, tab: str, text: str) -> OrdersPage:
                       cashier_view.void_reasons(clinic, actor, ids) if tab == CLOSED else {})
 
 
-def orders(parent: QWidget, clinic: Clinic, actor: Actor, tab: str, text: str) -> Op[OrdersPage]:
+def orders(parent: QWidget | None, clinic: Clinic, actor: Actor, tab: str, text: str) -> Op[OrdersPage]:
     """The first page of a tab (newest first)."""
     return read(parent, lambda: _orders(clinic, actor, tab, text))
 
 
-def count_orders(parent: QWidget, clinic: Clinic, actor: Actor, tab: str, text: str) -> Op[int]:
+def count_orders(parent: QWidget | None, clinic: Clinic, actor: Actor, tab: str, text: str) -> Op[int]:
     """The exact total of a tab whose first page is full."""
     return read(parent, lambda: sum(cashier.count_orders(clinic, actor, status=s, text=text) for s in statuses_of(tab)))
 
 
-def business_day(parent: QWidget, clinic: Clinic, actor: Actor) -> Op[BusinessDay]:
+def business_day(parent: QWidget | None, clinic: Clinic, actor: Actor) -> Op[BusinessDay]:
     return read(parent, lambda: dayclose.business_day(clinic, actor))
 
 
 # --- receipts -----------------------------------------------------------------------------------
 
 
-def print_receipt(parent: QWidget, clinic: Clinic, actor: Actor, receipt_id: int,
+def print_receipt(parent: QWidget | None, clinic: Clinic, actor: Actor, receipt_id: int,
                   supervisor: Supervisor | None = None) -> Op[Path | None]:
     """打印收据 (重印 with a supervisor): None when sent to the printer, else the PDF written."""
     from meike.services import receipting  # imported when used
@@ -135,7 +135,7 @@ def payment_methods(clinic: Clinic, actor: Actor) -> list[Entry]:
     return dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)
 
 
-def payment_facts(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int) -> Op[PaymentFacts]:
+def payment_facts(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int) -> Op[PaymentFacts]:
     def job() -> PaymentFacts:
         facts = cashier_view.order_facts(clinic, actor, order_id)
         return PaymentFacts(facts, payment_methods(clinic, actor),
@@ -143,7 +143,7 @@ def payment_facts(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int) 
     return read(parent, job)
 
 
-def order_facts(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int) -> Op[PaymentFacts]:
+def order_facts(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int) -> Op[PaymentFacts]:
     """A settled order's facts for its dialogs (void, refund, reprice, invoice, reprint), with the methods."""
     def job() -> PaymentFacts:
         facts = cashier_view.order_facts(clinic, actor, order_id)
@@ -151,22 +151,22 @@ def order_facts(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int) ->
     return read(parent, job)
 
 
-def pay(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], *, version: int,
+def pay(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], *, version: int,
         key: str, customer_id: int, allow_arrears: bool) -> Op[PayResult]:
     """收款 / 收欠款 (written down on this PC before it is sent: a crash does not lose the key)."""
     return Op(parent, lambda: journal.pay(clinic, actor, order_id, tenders, expected_version=version,
                                           idempotency_key=key, customer_id=customer_id, allow_arrears=allow_arrears))
 
 
-def cancel_order(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, reason: str) -> Op[None]:
+def cancel_order(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, reason: str) -> Op[None]:
     return Op(parent, lambda: cashier.cancel(clinic, actor, order_id, reason=reason))
 
 
-def merge_orders(parent: QWidget, clinic: Clinic, actor: Actor, order_ids: list[int]) -> Op[int]:
+def merge_orders(parent: QWidget | None, clinic: Clinic, actor: Actor, order_ids: list[int]) -> Op[int]:
     return Op(parent, lambda: cashier.merge_orders(clinic, actor, order_ids))
 
 
-def void(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, *, key: str, reason: str,
+def void(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, *, key: str, reason: str,
          supervisor: Supervisor, reverse: bool) -> Op[VoidResult]:
     def job() -> VoidResult:
         boss = verify_supervisor(clinic, supervisor, Right.VOID)
@@ -176,7 +176,7 @@ def void(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, *, key: s
     return Op(parent, job)
 
 
-def refund_line(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, line_id: int, *, key: str,
+def refund_line(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, line_id: int, *, key: str,
                 amount_fen: int, tenders: list[Tender], reason: str, supervisor: Supervisor,
                 reverse: bool) -> Op[PayResult]:
     def job() -> PayResult:
@@ -188,7 +188,7 @@ def refund_line(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, li
     return Op(parent, job)
 
 
-def reprice_line(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, line_id: int, *, key: str,
+def reprice_line(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, line_id: int, *, key: str,
                  price_fen: int, tenders: list[Tender], reason: str, supervisor: Supervisor | None,
                  refund: bool, reverse: bool) -> Op[PayResult]:
     def job() -> PayResult:
@@ -200,7 +200,7 @@ def reprice_line(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, l
     return Op(parent, job)
 
 
-def register_invoice(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, *, invoice_no: str, title: str,
+def register_invoice(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, *, invoice_no: str, title: str,
                      amount_fen: int) -> Op[None]:
     return Op(parent, lambda: cashier.register_invoice(clinic, actor, order_id, invoice_no=invoice_no, title=title,
                                                        amount_fen=amount_fen))
@@ -212,12 +212,12 @@ class SharesFacts:
     candidates: dict[str, list[tuple[int, str]]]
 
 
-def order_shares(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int) -> Op[SharesFacts]:
+def order_shares(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int) -> Op[SharesFacts]:
     return read(parent, lambda: SharesFacts(cashier.order_shares(clinic, actor, order_id),
                                             cashier.share_candidates(clinic, actor)))
 
 
-def set_order_shares(parent: QWidget, clinic: Clinic, actor: Actor, order_id: int, specs: list[ShareSpec],
+def set_order_shares(parent: QWidget | None, clinic: Clinic, actor: Actor, order_id: int, specs: list[ShareSpec],
                      version: int) -> Op[None]:
     return Op(parent, lambda: cashier.set_order_shares(clinic, actor, order_id, specs, expected_version=version))
 
@@ -225,31 +225,36 @@ def set_order_shares(parent: QWidget, clinic: Clinic, actor: Actor, order_id: in
 # --- 新建收费单 -----------------------------------------------------------------------------------
 
 
-def search_customers(parent: QWidget, clinic: Clinic, actor: Actor, text: str) -> Op[list[customers.CustomerRow]]:
+def search_customers(parent: QWidget | None, clinic: Clinic, actor: Actor, text: str) -> Op[list[customers.CustomerRow]]:
     return read(parent, lambda: customers.search_customers(clinic, actor, text=text, limit=20))
 
 
-def find_items(parent: QWidget, clinic: Clinic, actor: Actor, text: str) -> Op[list[ItemChoice]]:
+def find_items(parent: QWidget | None, clinic: Clinic, actor: Actor, text: str) -> Op[list[ItemChoice]]:
     return read(parent, lambda: cashier.find_items(clinic, actor, text))
 
 
-def quote(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int | None, item_id: int,
+def quote(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int | None, item_id: int,
           sessions: int = 0) -> Op[PriceQuote]:
     return read(parent, lambda: cashier.quote(clinic, actor, customer_id=customer_id, item_id=item_id,
                                               sessions=sessions))
 
 
-def customer_packages(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int,
-                      items: list[tuple[int, int]]) -> Op[tuple[list[ledger.PackageView], list[PriceQuote]]]:
-    """A picked customer's courses, and the lines already chosen priced again for them (item, sessions)."""
-    def job() -> tuple[list[ledger.PackageView], list[PriceQuote]]:
-        packages = ledger.customer_accounts(clinic, actor, customer_id).packages
-        return packages, [cashier.quote(clinic, actor, customer_id=customer_id, item_id=i, sessions=n)
-                          for i, n in items]
+def customer_packages(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int,
+                      items: list[tuple[int, int]]) -> Op[tuple[list[ledger.PackageView], list[PriceQuote | None]]]:
+    """A picked customer's courses, and the lines already chosen priced again for them (item, sessions;
+    None where the item can no longer be quoted)."""
+    def quoted(item_id: int, sessions: int) -> PriceQuote | None:
+        try:
+            return cashier.quote(clinic, actor, customer_id=customer_id, item_id=item_id, sessions=sessions)
+        except MeikeError:
+            return None
+
+    def job() -> tuple[list[ledger.PackageView], list[PriceQuote | None]]:
+        return ledger.customer_accounts(clinic, actor, customer_id).packages, [quoted(i, n) for i, n in items]
     return read(parent, job)
 
 
-def open_order(parent: QWidget, clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: list[LineSpec],
+def open_order(parent: QWidget | None, clinic: Clinic, actor: Actor, *, customer_id: int | None, lines: list[LineSpec],
                supervisor: Supervisor | None) -> Op[int]:
     def job() -> int:
         boss = _supervisor(clinic, supervisor, Right.APPROVE_PRICE)
@@ -260,27 +265,27 @@ def open_order(parent: QWidget, clinic: Clinic, actor: Actor, *, customer_id: in
 # --- 日结 and the reports -------------------------------------------------------------------------
 
 
-def day_report(parent: QWidget, clinic: Clinic, actor: Actor, day: date | None = None) -> Op[DayReport]:
+def day_report(parent: QWidget | None, clinic: Clinic, actor: Actor, day: date | None = None) -> Op[DayReport]:
     return read(parent, lambda: dayclose.day_report(clinic, actor, day) if day else dayclose.day_report(clinic, actor))
 
 
-def close_day(parent: QWidget, clinic: Clinic, actor: Actor, *, counted_fen: int, note: str,
+def close_day(parent: QWidget | None, clinic: Clinic, actor: Actor, *, counted_fen: int, note: str,
               day: date) -> Op[DayReport]:
     return Op(parent, lambda: dayclose.close_day(clinic, actor, counted_cash_fen=counted_fen, note=note, day=day))
 
 
-def set_business_date(parent: QWidget, clinic: Clinic, actor: Actor, day: date, supervisor: Supervisor) -> Op[date]:
+def set_business_date(parent: QWidget | None, clinic: Clinic, actor: Actor, day: date, supervisor: Supervisor) -> Op[date]:
     def job() -> date:
         boss = verify_supervisor(clinic, supervisor, Right.BUSINESS_DATE)
         return dayclose.set_business_date(clinic, actor, day, supervisor=boss)
     return Op(parent, job)
 
 
-def closed_days(parent: QWidget, clinic: Clinic, actor: Actor, start: date, end: date) -> Op[list[ClosedDay]]:
+def closed_days(parent: QWidget | None, clinic: Clinic, actor: Actor, start: date, end: date) -> Op[list[ClosedDay]]:
     return read(parent, lambda: dayclose.closed_days(clinic, actor, start, end))
 
 
-def revenue(parent: QWidget, clinic: Clinic, actor: Actor, start: date, end: date) -> Op[Revenue]:
+def revenue(parent: QWidget | None, clinic: Clinic, actor: Actor, start: date, end: date) -> Op[Revenue]:
     return read(parent, lambda: dayclose.revenue(clinic, actor, start, end))
 
 
@@ -293,7 +298,7 @@ class AccountFacts:
     summary: AccountSummary
 
 
-def customer_account(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int) -> Op[AccountFacts]:
+def customer_account(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int) -> Op[AccountFacts]:
     def job() -> AccountFacts:
         detail = customers.get_customer(clinic, actor, customer_id)
         return AccountFacts(f"{detail.name}（卡号 {detail.card_no}）",
@@ -308,7 +313,7 @@ class TopUpChoices:
     departments: list[Entry]
 
 
-def top_up_choices(parent: QWidget, clinic: Clinic, actor: Actor, with_staff: bool) -> Op[TopUpChoices]:
+def top_up_choices(parent: QWidget | None, clinic: Clinic, actor: Actor, with_staff: bool) -> Op[TopUpChoices]:
     def job() -> TopUpChoices:
         if not with_staff:
             return TopUpChoices(payment_methods(clinic, actor), [], [])
@@ -317,7 +322,7 @@ def top_up_choices(parent: QWidget, clinic: Clinic, actor: Actor, with_staff: bo
     return read(parent, job)
 
 
-def top_up(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int, *, account: str, tenders: list[Tender],
+def top_up(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int, *, account: str, tenders: list[Tender],
            key: str, staff_id: int | None, department_id: int | None, inpatient_no: str,
            note: str) -> Op[ReceiptResult]:
     return Op(parent, lambda: journal.top_up(clinic, actor, customer_id, account=account, tenders=tenders,
@@ -325,7 +330,7 @@ def top_up(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int, *, a
                                              inpatient_no=inpatient_no, note=note))
 
 
-def sell_coupon(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int, *, name: str, face_fen: int,
+def sell_coupon(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int, *, name: str, face_fen: int,
                 valid_until: date, tenders: list[Tender], key: str,
                 supervisor: Supervisor | None) -> Op[ReceiptResult]:
     def job() -> ReceiptResult:
@@ -335,7 +340,7 @@ def sell_coupon(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int,
     return Op(parent, job)
 
 
-def refund_balance(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int, *, account: str,
+def refund_balance(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int, *, account: str,
                    tenders: list[Tender], key: str, reason: str, supervisor: Supervisor,
                    reverse: bool) -> Op[ReceiptResult]:
     def job() -> ReceiptResult:
@@ -352,12 +357,12 @@ class PackageQuote:
     arrears_fen: int
 
 
-def package_quote(parent: QWidget, clinic: Clinic, actor: Actor, package_id: int, sessions: int) -> Op[PackageQuote]:
+def package_quote(parent: QWidget | None, clinic: Clinic, actor: Actor, package_id: int, sessions: int) -> Op[PackageQuote]:
     return read(parent, lambda: PackageQuote(cashier.package_refund_quote(clinic, actor, package_id, sessions),
                                              cashier_view.package_arrears(clinic, actor, package_id)))
 
 
-def refund_package(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: int, package_id: int, *,
+def refund_package(parent: QWidget | None, clinic: Clinic, actor: Actor, customer_id: int, package_id: int, *,
                    sessions: int, tenders: list[Tender], key: str, reason: str, supervisor: Supervisor,
                    reverse: bool) -> Op[PayResult]:
     def job() -> PayResult:
@@ -372,7 +377,7 @@ def refund_package(parent: QWidget, clinic: Clinic, actor: Actor, customer_id: i
 # --- 上次收款未确认 (this PC's journal) ----------------------------------------------------------------
 
 
-def pending_calls(parent: QWidget, clinic: Clinic, actor: Actor) -> Op[list[tuple[journal.Pending, str]]]:
+def pending_calls(parent: QWidget | None, clinic: Clinic, actor: Actor) -> Op[list[tuple[journal.Pending, str]]]:
     """The calls this PC wrote down and never heard back from, each with what it was."""
     def job() -> list[tuple[journal.Pending, str]]:
         from meike.errors import MeikeError
@@ -389,5 +394,5 @@ def pending_calls(parent: QWidget, clinic: Clinic, actor: Actor) -> Op[list[tupl
     return read(parent, job)
 
 
-def retry_pending(parent: QWidget, clinic: Clinic, actor: Actor, entry: journal.Pending) -> Op[journal.Outcome]:
+def retry_pending(parent: QWidget | None, clinic: Clinic, actor: Actor, entry: journal.Pending) -> Op[journal.Outcome]:
     return Op(parent, lambda: journal.retry(clinic, actor, entry))
