@@ -215,8 +215,9 @@ class PaymentDialog(QDialog):
             self.message.setText(error_text(error))
 
     def _paid(self, result: PayResult, change: int) -> None:
-        if self.result is None:  # a replayed second payment keeps the change of the first
-            self.change_fen = change
+        if self.result is not None:  # a replayed second payment (same key): the first was paid and shown
+            return
+        self.change_fen = change
         self.result = result
         self.receipt_no = result.receipt_no
         self.accept()
