@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from meike.db import Clinic
 from meike.permissions import Actor, Page, page_code
 from meike.services import accounts
-from ui.crash import CrashReporter
 from ui.cashier.accounts import CustomerAccountDialog
+from ui.crash import CrashReporter
 from ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
