@@ -39,6 +39,14 @@ def _receipts(clinic: Clinic, actor: Actor, customer_id: int) -> int:
     return len([o for o in cashier.list_orders(clinic, actor, status="settled") if o.customer_id == customer_id])
 
 
+
+def _offered(clinic: Clinic, actor: Actor) -> PendingMoneyDialog | None:
+    """What ``offer`` opens after login (it reads this PC's journal off the GUI thread first)."""
+    shown: list[PendingMoneyDialog] = []
+    offer(None, clinic, actor, shown.append)
+    settle()
+    return shown[0] if shown else None
+
 def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twice(
         qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # type: ignore[no-untyped-def]
         _no_pdf_viewer: list[Path]) -> None:
@@ -58,8 +66,7 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     paid_before = ledger.customer_accounts(demo_clinic, sy, customer.id)
 
     # The next login of a cashier on this PC.
-    dialog = offer(None, demo_clinic, sy)
-    settle()
+    dialog = _offered(demo_clinic, sy)
     assert isinstance(dialog, PendingMoneyDialog)
     qtbot.addWidget(dialog)
     assert dialog.isVisible() and dialog.windowTitle() == "上次收款未确认"
@@ -80,7 +87,7 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     click(qtbot, dialog.print_button)
     settle()
     assert _no_pdf_viewer and _no_pdf_viewer[0].name.startswith("R")
-    assert offer(None, demo_clinic, sy) is None  # nothing left to offer
+    assert _offered(demo_clinic, sy) is None  # nothing left to offer
 
 
 def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_up(
@@ -98,10 +105,8 @@ def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_
             with pytest.raises(Crash):
                 journal.top_up(demo_clinic, sy, customer.id, account="prepaid", tenders=[Tender(cash, 50_000)],
                                idempotency_key=key)
-                settle()
     before = ledger.customer_accounts(demo_clinic, sy, customer.id).balances["prepaid"]
-    dialog = offer(None, demo_clinic, sy)
-    settle()
+    dialog = _offered(demo_clinic, sy)
     assert isinstance(dialog, PendingMoneyDialog)
     qtbot.addWidget(dialog)
     assert dialog.list.count() == 2 and "预存" in dialog.list.item(0).text()
@@ -126,9 +131,8 @@ def test_only_a_user_with_the_cashier_page_is_offered_them(qtbot, demo_clinic: C
     journal.write(journal.entry(demo_clinic, sy, "pay", "k", order_id=1, amount_fen=100))
     admin = make_user(demo_clinic, __import__("meike.services.accounts", fromlist=["x"]).authenticate(
         demo_clinic, "admin", "admin"), "front2", pages=[])
-    assert offer(None, demo_clinic, admin) is None
-    dialog = offer(None, demo_clinic, sy)
-    settle()
+    assert _offered(demo_clinic, admin) is None
+    dialog = _offered(demo_clinic, sy)
     assert dialog is not None
     qtbot.addWidget(dialog)
 

@@ -289,6 +289,7 @@ def _day(cls: str) -> Builder:
             dayclose.close_day(s.clinic, s.gl, counted_cash_fen=report.expected_cash_fen - 500,
                                note="找零少收 5 元", day=report.business_date)
             dialog = cashier_day.ClosedDaysDialog(s.clinic, s.gl)
+            assert manager().wait_idle(10)  # the list is read off the GUI thread
             dialog.table.selectRow(0)
             return dialog
         return getattr(cashier_day, cls)(s.clinic, s.gl)  # type: ignore[no-any-return]
@@ -482,6 +483,7 @@ WINDOWS: dict[str, Builder] = {
 EMBEDDED: dict[str, str] = {
     "FormDialog": "base class of the small form dialogs",
     "_MoneyDialog": "base class of the cashier's account dialogs",
+    "OpFormDialog": "base class of the cashier's form dialogs",
     "LockScreen": "a child covering the main window, sized to it",
     "AuditViewer": "a tab of the account manager",
     "BackupPanel": "a tab of the account manager and of the settings page",

@@ -153,6 +153,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     desk.unpaid.selectRow(desk.unpaid.row_of(order.id))
     settle()
     payment = desk.take_payment()
+    settle()
     assert payment is not None
     payment.method.setCurrentIndex(payment.method.findText("微信"))
     settle()
