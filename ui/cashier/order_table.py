@@ -99,7 +99,7 @@ class OrderTable(QTableView):
             self.total = None
             generation = self._generation
             ops.count_orders(self, self.clinic, self.actor, self.status, text).success(
-                lambda n: self._counted(generation, n)).run()
+                lambda n: self._counted(generation, n)).failure(lambda exc: self._failed(generation, exc)).run()
         self.on_change()
 
     def _select_pending(self) -> None:

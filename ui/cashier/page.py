@@ -186,7 +186,8 @@ class CashierPage(PageWidget):
             self.tabs.setTabText(i, f"{title}（{total}）")
 
     def _show_business_date(self) -> None:
-        ops.business_day(self, self.clinic, self.actor).success(self._business_day).run()
+        ops.business_day(self, self.clinic, self.actor).success(self._business_day).failure(
+            lambda e: self.business_date.setText(error_text(e))).run()
 
     def _business_day(self, day: BusinessDay) -> None:
         self.day = day
@@ -461,7 +462,8 @@ class CashierPage(PageWidget):
     def _day_closed(self, dialog: DayCloseDialog) -> None:
         closed = dialog.closed
         assert closed is not None
-        ops.business_day(self, self.clinic, self.actor).success(lambda day: self._after_close(closed.business_date, day)).run()
+        ops.business_day(self, self.clinic, self.actor).success(lambda day: self._after_close(closed.business_date, day)).failure(
+            lambda e: self.status.setText(error_text(e))).run()
 
     def _after_close(self, closed: date, day: BusinessDay) -> None:
         self._business_day(day)
