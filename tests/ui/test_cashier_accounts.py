@@ -47,7 +47,6 @@ def account_dialog(qtbot, page: CashierPage, order_id: int) -> CustomerAccountDi
     page.tabs.setCurrentWidget(page.unpaid)
     page.unpaid.select_order(order_id)
     click(qtbot, page.account_button)
-    settle()
     dialog = page.dialog
     assert isinstance(dialog, CustomerAccountDialog) and dialog.isVisible()
     return dialog
@@ -65,7 +64,6 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     customer = first_customer(demo_clinic, gl)
     order_id = open_order(demo_clinic, gl, customer.id, "syp")  # 双眼皮 ￥8,800
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     acc = account_dialog(qtbot, page, order_id)
     assert acc.customer.text() == f"{customer.name}（卡号 {customer.card_no}）"
     assert acc.balance_labels["prepaid"].text() == "￥0.00"
@@ -73,7 +71,6 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
 
     # 交定金 with the referring staff: the department follows the staff member.
     click(qtbot, acc.buttons["deposit"])
-    settle()
     deposit = acc.dialog
     assert isinstance(deposit, TopUpDialog) and deposit.windowTitle() == "交定金"
     assert deposit.staff is not None and deposit.department is not None
@@ -83,14 +80,12 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     deposit.findChild(QWidget, "cashier_deposit_pay_amount_0").setText("500")
     settle()
     click(qtbot, deposit.ok)
-    settle()
     assert not deposit.isVisible(), deposit.message.text()
     assert acc.status.text().startswith("交定金成功，收据号 R")
     assert acc.balance_labels["deposit"].text() == "￥500.00"
 
     # 预存 by WeChat; an account method is not offered for money coming in.
     click(qtbot, acc.buttons["prepaid"])
-    settle()
     prepaid = acc.dialog
     assert isinstance(prepaid, TopUpDialog)
     method = prepaid.findChild(QWidget, "cashier_prepaid_pay_method_0")
@@ -100,16 +95,13 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     prepaid.findChild(QWidget, "cashier_prepaid_pay_amount_0").setText("1000.00")
     settle()
     click(qtbot, prepaid.ok)
-    settle()
     assert acc.balance_labels["prepaid"].text() == "￥1,000.00"
 
     # 购券: a free coupon.
     click(qtbot, acc.buttons["coupon"])
-    settle()
     coupon = acc.dialog
     assert isinstance(coupon, CouponSaleDialog)
     click(qtbot, coupon.ok)
-    settle()
     assert coupon.form.error_text("name") == "请填写券名称"
     assert coupon.form.error_text("face_value") == "请输入金额"
     coupon.name.setText("水光针体验券")
@@ -117,31 +109,25 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     coupon.face_value.setText("300")
     settle()
     click(qtbot, coupon.free)
-    settle()
     click(qtbot, coupon.ok)  # given away: a supervisor confirms (issue 14/11)
-    settle()
     assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
     supervise(coupon, "gl", "123")
     click(qtbot, coupon.ok)
-    settle()
     assert not coupon.isVisible(), coupon.message.text()
     assert acc.coupons.rowCount() == 1 and acc.coupons.item(0, 0).text() == "水光针体验券"
     assert acc.coupons.item(0, 2).text() == "￥300.00"
 
     # 住院押金 needs the inpatient number, shown beside the field.
     click(qtbot, acc.buttons["inpatient"])
-    settle()
     inpatient = acc.dialog
     assert isinstance(inpatient, TopUpDialog)
     inpatient.findChild(QWidget, "cashier_inpatient_pay_amount_0").setText("2000")
     settle()
     click(qtbot, inpatient.ok)
-    settle()
     assert inpatient.form.error_text("inpatient_no") == "请填写住院编号"
     inpatient.inpatient_no.setText("ZY2026-018")
     settle()
     click(qtbot, inpatient.ok)
-    settle()
     assert not inpatient.isVisible()
     assert acc.balance_labels["inpatient"].text() == "￥2,000.00"
     assert acc.inpatient_no.text() == "住院号 ZY2026-018"
@@ -159,28 +145,24 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     pay.amount.setText("2000")
     settle()
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
-    settle()
     coupon_row = pay.row(1)
     coupon_row.method.setCurrentIndex(coupon_row.method.findText("代金券"))
     settle()
     assert coupon_row.coupon.isVisible() and coupon_row.coupon.currentText().startswith("水光针体验券　余 ￥300.00")
     assert coupon_row.amount.text() == "300.00"
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
-    settle()
     cash_row = pay.row(2)
     cash_row.method.setCurrentIndex(cash_row.method.findText("现金"))
     settle()
     cash_row.amount.setText("6500")
     settle()
     click(qtbot, pay.ok)
-    settle()
     assert pay.rows.error.text() == "预存余额不足：可用 ￥1,000.00，需要 ￥2,000.00"
     pay.amount.setText("1000")
     settle()
     cash_row.amount.setText("7500")
     settle()
     click(qtbot, pay.ok)
-    settle()
     assert not pay.isVisible(), pay.message.text()
     held = ledger.customer_accounts(demo_clinic, gl, customer.id)
     assert held.balances["prepaid"] == 0 and held.balances["coupon"] == 0
@@ -198,11 +180,9 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     settle()
     order_id = open_order(demo_clinic, gl, customer.id, "xy")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     acc = account_dialog(qtbot, page, order_id)
 
     click(qtbot, acc.buttons["refund"])
-    settle()
     refund = acc.dialog
     assert isinstance(refund, BalanceRefundDialog)
     assert refund.account.currentText() == "预存　余额 ￥800.00"
@@ -213,23 +193,19 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     settle()
     supervise(refund, "gl", "123")
     click(qtbot, refund.ok)
-    settle()
     assert refund.form.error_text("amount") == "预存余额只有 ￥800.00，不能退 ￥900.00"
     refund.amount.setText("300")
     settle()
     supervise(refund, "sy", "123")
     click(qtbot, refund.ok)
-    settle()
     assert refund.form.error_text("supervisor") == "该账号没有此项审批权限"
     supervise(refund, "gl", "123")
     click(qtbot, refund.ok)
-    settle()
     assert not refund.isVisible(), refund.message.text()
     assert acc.status.text().startswith("退款成功，收据号 R")
     assert acc.balance_labels["prepaid"].text() == "￥500.00"
 
     click(qtbot, acc.buttons["discharge"])
-    settle()
     discharge = acc.dialog
     assert isinstance(discharge, BalanceRefundDialog) and discharge.windowTitle() == "出院退款"
     assert discharge.account.currentText() == "住院押金（ZY-7）　余额 ￥3,000.00"
@@ -239,13 +215,11 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     settle()
     supervise(discharge, "gl", "123")
     click(qtbot, discharge.ok)
-    settle()
     assert not discharge.isVisible(), discharge.message.text()
     assert acc.balance_labels["inpatient"].text() == "￥1,800.00"
     assert ledger.customer_accounts(demo_clinic, gl, customer.id).balances["inpatient"] == 180000
 
     click(qtbot, acc.print_button)
-    settle()
     assert acc.status.text().startswith("已生成收据 PDF：")
 
 
@@ -255,7 +229,6 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     course = open_order(demo_clinic, gl, customer.id, "sgz", unit_price_fen=1000000, package_sessions=10)
     cashier.pay(demo_clinic, gl, course, [Tender(m["微信"], 1000000)], idempotency_key="c1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     page.search.setText(customer.card_no)
     settle()
     page.refresh()
@@ -270,7 +243,6 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     acc.packages.selectRow(0)
     settle()
     click(qtbot, acc.buttons["package_refund"])
-    settle()
     refund = acc.dialog
     assert isinstance(refund, PackageRefundDialog)
     assert refund.sessions.value() == 10 and refund.quote.text() == "￥10,000.00"
@@ -282,11 +254,9 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     refund.reason.setText("顾客不再做了")
     settle()
     click(qtbot, refund.ok)
-    settle()
     assert refund.form.error_text("supervisor") == "请主管输入用户名和密码"
     supervise(refund, "gl", "123")
     click(qtbot, refund.ok)
-    settle()
     assert not refund.isVisible(), refund.message.text()
     assert acc.packages.item(0, 2).text() == "6"
     assert acc.balance_labels["prepaid"].text() == "￥4,000.00"
@@ -295,7 +265,6 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
 def test_a_customer_can_be_picked_by_search(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     customer = first_customer(demo_clinic, gl)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     acc = page.open_accounts()  # no order selected
     settle()
     assert acc is not None and acc.customer.text() == "未选择顾客"
@@ -312,7 +281,6 @@ def test_a_customer_can_be_picked_by_search(qtbot, demo_clinic: Clinic, gl: Acto
 def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     customer = first_customer(demo_clinic, gl)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     acc = page.open_accounts()
     settle()
     assert acc is not None
@@ -330,20 +298,16 @@ def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic
     amount.setText("600")
     settle()
     click(qtbot, coupon.ok)
-    settle()
     assert coupon.findChild(QWidget, "cashier_coupon_pay_error").text() == "售价不能高于券面值"
     amount.setText("400")
     settle()
     click(qtbot, coupon.ok)  # ￥100 of it given away: a supervisor confirms
-    settle()
     assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
     supervise(coupon, "sy", "123")
     click(qtbot, coupon.ok)
-    settle()
     assert coupon.form.error_text("supervisor") == "该账号没有此项审批权限"
     supervise(coupon, "gl", "123")
     click(qtbot, coupon.ok)
-    settle()
     assert not coupon.isVisible(), coupon.message.text()
     held = ledger.customer_accounts(demo_clinic, gl, customer.id)
     assert [(c.name, c.face_value_fen, c.remaining_fen) for c in held.coupons] == [("周年庆代金券", 50000, 50000)]

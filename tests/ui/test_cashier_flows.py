@@ -37,7 +37,6 @@ def open_order(clinic: Clinic, actor: Actor, code: str, *, customer_index: int =
                consultant_id: int | None = None) -> int:
     """An unpaid order made through the service (what the consultant's desk sends to the cashier)."""
     customer = customers.search_customers(clinic, actor, limit=customer_index + 1)[customer_index]
-    settle()
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item_id(clinic, actor, code))],
                               consultant_id=consultant_id)
 
@@ -83,7 +82,6 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
                                                                     _no_pdf_viewer: list[Path]) -> None:
     order_id = open_order(demo_clinic, gl, "syp")  # 双眼皮 ￥8,800
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     assert page.tabs.tabText(0) == "未付款（1）"
     choose(qtbot, page, page.unpaid, order_id)
     pay = menu_action(page, page.unpaid, "cashier_action_pay")
@@ -97,7 +95,6 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
     pay.findChild(QWidget, "cashier_pay_amount_0").setText("3100.00")
     settle()
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
-    settle()
     wechat = pay.findChild(QWidget, "cashier_pay_method_1")
     assert pay.findChild(QWidget, "cashier_pay_amount_1").text() == "5700.00"  # what is still due
     wechat.setCurrentIndex(wechat.findText("微信"))
@@ -108,7 +105,6 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
     assert pay.change.text() == "找零 ￥100.00" and pay.change.isVisible()
 
     click(qtbot, pay.findChild(QWidget, "cashier_pay_ok"))
-    settle()
     assert not pay.isVisible()
     receipt = today_receipt(1)
     assert page.status.text() == f"收款成功，收据号 {receipt}，找零 ￥100.00"
@@ -131,7 +127,6 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
 
     assert page.print_button.isVisible()
     click(qtbot, page.print_button)
-    settle()
     assert page.status.text().startswith("已生成收据 PDF：")
     assert _no_pdf_viewer and _no_pdf_viewer[0].exists() and _no_pdf_viewer[0].name == f"{receipt}.pdf"
 
@@ -139,7 +134,6 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
 def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ￥298
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     choose(qtbot, page, page.unpaid, order_id)
     pay = page.take_payment()
     settle()
@@ -150,13 +144,11 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
     settle()
     assert pay.left.text() == "超出应收 ￥2.00（只有现金可以找零）"
     click(qtbot, pay.ok)
-    settle()
     assert pay.isVisible()
     assert pay.rows.error.text() == "收款合计 ￥300.00 超过应收 ￥298.00；只有现金可以找零"
     pay.amount.setText("2x")
     settle()
     click(qtbot, pay.ok)
-    settle()
     assert pay.findChild(QWidget, "cashier_pay_row_error_0").text() == "金额格式不正确：不认识「x」，例如 1280 或 1,280.50"
     assert pay.amount.text() == "2x"  # nothing typed is lost
     assert payment_count(demo_clinic) == 0
@@ -168,17 +160,14 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
 def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     order_id = open_order(demo_clinic, gl, "xy")  # 洗牙 ￥298
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     choose(qtbot, page, page.unpaid, order_id)
     click(qtbot, page.settle_button)
-    settle()
     pay = page.dialog
     assert isinstance(pay, PaymentDialog)
     pay.amount.setText("100.00")
     settle()
     assert pay.left.text() == "未收 ￥198.00"
     click(qtbot, pay.ok)
-    settle()
     assert pay.isVisible()
     assert pay.rows.error.text() == "收款合计 ￥100.00 少于应收 ￥298.00；如需欠款请勾选“余额记欠款”"
     assert payment_count(demo_clinic) == 0
@@ -187,7 +176,6 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     settle()
     assert pay.allow_arrears.isChecked()
     click(qtbot, pay.ok)
-    settle()
     assert not pay.isVisible()
     assert page.status.text() == f"收款成功，收据号 {today_receipt(1)}，仍欠 ￥198.00"
     row = page.paid.row_of(order_id)
@@ -210,7 +198,6 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     collect.method.setCurrentIndex(collect.method.findText("微信"))
     settle()
     click(qtbot, collect.ok)
-    settle()
     assert not collect.isVisible()
     assert page.status.text() == f"收欠款成功，收据号 {today_receipt(2)}"
     row = page.paid.row_of(order_id)
@@ -229,7 +216,6 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     m = methods(demo_clinic, sy)
     cashier.pay(demo_clinic, sy, order_id, [Tender(m["现金"], 128000)], idempotency_key="k-void")
     page = page_of(qtbot, demo_clinic, sy)  # the cashier without supervisor rights
-    settle()
     choose(qtbot, page, page.paid, order_id)
     void = menu_action(page, page.paid, "cashier_action_void")
     assert isinstance(void, VoidDialog)
@@ -241,7 +227,6 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     void.findChild(QWidget, "cashier_void_supervisor_password").setText("wrong")
     settle()
     click(qtbot, void.findChild(QWidget, "cashier_void_ok"))
-    settle()
     assert void.isVisible()
     assert void.form.error_text("supervisor") == "主管用户名或密码错误"
     assert void.findChild(QWidget, "cashier_void_reason").text() == "收错项目"
@@ -253,7 +238,6 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     void.supervisor.password.setText("123")
     settle()
     click(qtbot, void.ok)
-    settle()
     assert void.form.error_text("supervisor") == "该账号没有此项审批权限"
     assert cashier.get_order(demo_clinic, sy, order_id).status == "settled"
 
@@ -263,7 +247,6 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     settle()
     assert void.findChild(QWidget, "cashier_void_reverse").isChecked()
     click(qtbot, void.ok)
-    settle()
     assert not void.isVisible()
     assert void.result is not None
     reopened = void.result.reopened_order_id
@@ -300,7 +283,6 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     m = methods(demo_clinic, sy)
     cashier.pay(demo_clinic, sy, order_id, [Tender(m["微信"], 880000)], idempotency_key="k-refund")
     page = page_of(qtbot, demo_clinic, sy)
-    settle()
     choose(qtbot, page, page.paid, order_id)
     refund = menu_action(page, page.paid, "cashier_action_refund")
     assert isinstance(refund, RefundLineDialog)
@@ -313,7 +295,6 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     refund.method.setCurrentIndex(refund.method.findText("微信"))
     settle()
     click(qtbot, refund.ok)
-    settle()
     assert refund.form.error_text("reason") == "请填写退款原因"
     assert refund.form.error_text("supervisor") == "请主管输入用户名和密码"
     refund.reason.setText("顾客不满意，部分退款")
@@ -323,7 +304,6 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     refund.supervisor.password.setText("nope")
     settle()
     click(qtbot, refund.ok)
-    settle()
     assert refund.form.error_text("supervisor") == "主管用户名或密码错误"
     assert refund.amount.text() == "1000.00" and refund.reason.text() == "顾客不满意，部分退款"
     assert payment_count(demo_clinic) == 1
@@ -332,7 +312,6 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     settle()
     assert refund.reverse.isChecked() and refund.reverse.text() == "冲减咨询、医生业绩"
     click(qtbot, refund.ok)
-    settle()
     assert not refund.isVisible()
     assert page.status.text() == f"退款成功，收据号 {today_receipt(2)}"
     assert receipt_payments(demo_clinic, today_receipt(2)) == [("微信", -100000)]
@@ -353,7 +332,6 @@ def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: 
     m = methods(demo_clinic, gl)
     cashier.pay(demo_clinic, gl, order_id, [Tender(m["现金"], 100000)], idempotency_key="k-a", allow_arrears=True)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     choose(qtbot, page, page.paid, order_id)
     refund = page.refund_line()
     settle()
@@ -368,7 +346,6 @@ def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: 
     refund.supervisor.password.setText("123")
     settle()
     click(qtbot, refund.ok)
-    settle()
     assert not refund.isVisible(), refund.message.text()
     assert receipt_payments(demo_clinic, today_receipt(2)) == [("现金", -22000)]
     ready(qtbot, page)
@@ -387,11 +364,9 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     today = clock.now().date()
     tomorrow = today + timedelta(days=1)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     assert page.business_date.text() == f"营业日期：{today:%Y-%m-%d}"
 
     click(qtbot, page.day_close_button)
-    settle()
     close = page.dialog
     assert isinstance(close, DayCloseDialog)
     qtbot.waitUntil(lambda: close.report is not None, timeout=5000)
@@ -406,7 +381,6 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     settle()
     assert close.diff.text() == "少 ￥5.00"
     click(qtbot, close.findChild(QWidget, "day_close_ok"))
-    settle()
     assert close.isVisible()
     assert close.form.error_text("note") == "清点现金与应有现金 ￥298.00 相差 -￥5.00，请填写说明"
     assert counted.text() == "293.00"
@@ -415,7 +389,6 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     close.findChild(QWidget, "day_close_note").setText("找零差 5 元")
     settle()
     click(qtbot, close.ok)
-    settle()
     assert not close.isVisible()
     assert page.status.text() == f"{today:%Y-%m-%d} 已日结；之后的收款记入 {tomorrow:%Y-%m-%d}"
     assert page.business_date.text().startswith(f"营业日期：{tomorrow:%Y-%m-%d}（不是今天）")
@@ -427,7 +400,6 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     settle()
     assert pay is not None
     click(qtbot, pay.ok)
-    settle()
     assert not pay.isVisible()
     assert page.status.text() == f"收款成功，收据号 {today_receipt(1, days=1)}"
     with demo_clinic.read() as s:

@@ -36,7 +36,6 @@ pytestmark = pytest.mark.gui
 
 def open_order(clinic: Clinic, actor: Actor, code: str, customer_index: int = 0) -> int:
     customer = customers.search_customers(clinic, actor, limit=customer_index + 1)[customer_index]
-    settle()
     item = cashier.find_items(clinic, actor, code)[0].id
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item)])
 
@@ -71,7 +70,6 @@ def test_menus_offer_what_each_tab_allows(qtbot, demo_clinic: Clinic, gl: Actor)
     unpaid = open_order(demo_clinic, gl, "xy")
     paid = paid_order(demo_clinic, gl, "sgz", 128000, "m1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     page.unpaid.select_order(unpaid)
     assert menu(page, page.unpaid) == {"cashier_action_pay": True, "cashier_action_shares": True,
                                        "cashier_action_cancel": True,
@@ -97,7 +95,6 @@ def test_merge_two_unpaid_orders_of_one_customer_and_pay_once(qtbot, demo_clinic
     second = open_order(demo_clinic, gl, "sgz")  # ￥1,280, same customer
     other = open_order(demo_clinic, gl, "xy", customer_index=1)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     page.unpaid.select_order(first)
     page.unpaid.selectionModel().select(page.unpaid.model_.index(page.unpaid.row_of(other), 0),
                                         page.unpaid.selectionModel().SelectionFlag.Select
@@ -114,7 +111,6 @@ def test_merge_two_unpaid_orders_of_one_customer_and_pay_once(qtbot, demo_clinic
     assert isinstance(pay, PaymentDialog)
     assert pay.findChild(QWidget, "cashier_pay_due").text() == "￥1,578.00"
     click(qtbot, pay.ok)
-    settle()
     assert not pay.isVisible()
     ready(qtbot, page)
     assert page.tabs.tabText(0) == "未付款（1）"  # only the other customer's order is left
@@ -128,7 +124,6 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
                                                                        gl: Actor) -> None:
     order_id = paid_order(demo_clinic, gl, "syp", 880000, "r1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     choose(qtbot, page, page.paid, order_id)
     reprice = trigger(page, page.paid, "cashier_action_reprice")
     assert isinstance(reprice, RepriceDialog)
@@ -142,7 +137,6 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     reprice.reason.setText("升级方案")
     settle()
     click(qtbot, reprice.ok)
-    settle()
     assert not reprice.isVisible(), reprice.message.text()
     assert page.status.text().startswith("改价成功，收据号 R") and page.status.text().endswith("仍欠 ￥50.00")
     ready(qtbot, page)
@@ -159,14 +153,12 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     down.reason.setText("按活动价")
     settle()
     click(qtbot, down.ok)
-    settle()
     assert down.form.error_text("supervisor") == "请主管输入用户名和密码"
     down.supervisor.user.setText("gl")
     settle()
     down.supervisor.password.setText("123")
     settle()
     click(qtbot, down.ok)
-    settle()
     assert not down.isVisible(), down.message.text()
     facts = cashier_view.order_facts(demo_clinic, gl, order_id)
     assert facts.lines[0].net_fen == 850000 and facts.arrears_fen == 0
@@ -175,25 +167,21 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
 def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_viewer: list[Path]) -> None:  # type: ignore[no-untyped-def]
     order_id = paid_order(demo_clinic, gl, "xy", 29800, "i1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     choose(qtbot, page, page.paid, order_id)
     invoice = trigger(page, page.paid, "cashier_action_invoice")
     assert isinstance(invoice, InvoiceDialog)
     assert invoice.amount.text() == "298.00"
     click(qtbot, invoice.ok)
-    settle()
     assert invoice.form.error_text("invoice_no") == "请填写发票号"
     invoice.invoice_no.setText("FP0012345")
     settle()
     invoice.amount.setText("300")
     settle()
     click(qtbot, invoice.ok)
-    settle()
     assert invoice.form.error_text("invoice_amount") == "发票金额应在 ￥0.01–￥298.00 之间"
     invoice.amount.setText("298")
     settle()
     click(qtbot, invoice.ok)
-    settle()
     assert not invoice.isVisible()
     assert page.status.text() == "已登记发票"
     assert cashier_view.order_facts(demo_clinic, gl, order_id).invoice_no == "FP0012345"
@@ -207,14 +195,12 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     reprint.supervisor.password.setText("123")
     settle()
     click(qtbot, reprint.ok)
-    settle()
     assert reprint.form.error_text("supervisor") == "该账号没有此项审批权限"
     reprint.supervisor.user.setText("gl")
     settle()
     reprint.supervisor.password.setText("123")
     settle()
     click(qtbot, reprint.ok)
-    settle()
     assert not reprint.isVisible(), reprint.message.text()
     assert page.status.text().startswith("已生成收据 PDF：") and _no_pdf_viewer[-1].exists()
 
@@ -227,7 +213,6 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     again.supervisor.password.setText("123")
     settle()
     click(qtbot, again.ok)
-    settle()
     assert not again.isVisible(), again.message.text()
     assert "重印" in _no_pdf_viewer[-1].name
     with demo_clinic.read() as s:
@@ -238,29 +223,24 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     today = clock.now().date()
     yesterday = today - timedelta(days=1)
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     click(qtbot, page.date_button)
-    settle()
     change = page.dialog
     assert isinstance(change, BusinessDateDialog)
     change.day.setDate(yesterday)
     settle()
     click(qtbot, change.ok)
-    settle()
     assert change.form.error_text("supervisor") == "请主管输入用户名和密码"
     change.supervisor.user.setText("sy")
     settle()
     change.supervisor.password.setText("123")
     settle()
     click(qtbot, change.ok)
-    settle()
     assert change.form.error_text("supervisor") == "该账号没有此项审批权限"
     change.supervisor.user.setText("gl")
     settle()
     change.supervisor.password.setText("123")
     settle()
     click(qtbot, change.ok)
-    settle()
     assert not change.isVisible(), change.message.text()
     assert page.status.text() == f"营业日期已改为 {yesterday:%Y-%m-%d}"
     assert page.business_date.text() == f"营业日期：{yesterday:%Y-%m-%d}（不是今天）"
@@ -273,7 +253,6 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     assert page.business_date.text() == f"营业日期：{today:%Y-%m-%d}　上次日结：{yesterday:%Y-%m-%d}"
 
     click(qtbot, page.history_button)
-    settle()
     history = page.dialog
     assert isinstance(history, ClosedDaysDialog)
     assert history.table.rowCount() == 1
@@ -286,14 +265,12 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     history.reject()
 
     click(qtbot, page.revenue_button)
-    settle()
     revenue = page.dialog
     assert isinstance(revenue, RevenueDialog)
     revenue.start.setDate(yesterday)
     settle()
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.run_button.isEnabled(), timeout=5000)
     click(qtbot, revenue.run_button)
-    settle()
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.revenue.start == yesterday, timeout=5000)
     assert revenue.received.text() == "￥298.00"
     assert revenue.by_method.item(0, 0).text() == "现金"
@@ -320,7 +297,6 @@ def test_every_interactive_widget_has_an_object_name(qtbot, demo_clinic: Clinic,
     unpaid = open_order(demo_clinic, gl, "xy")
     paid = paid_order(demo_clinic, gl, "sgz", 128000, "n1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     assert unnamed(page) == []
     page.unpaid.select_order(unpaid)
     dialogs: list[QWidget | None] = [page.take_payment(), page.new_order()]

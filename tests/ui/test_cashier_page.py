@@ -63,11 +63,9 @@ def _fill_order(qtbot, dialog: NewOrderDialog, customer: str, item_code: str, pr
 
 def test_order_created_paid_and_moved_to_paid_tab(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     page = _page(qtbot, demo_clinic, gl)
-    settle()
     assert page.tabs.tabText(0) == "未付款（0）" and page.unpaid.model_.rowCount() == 0
     assert not page.settle_button.isEnabled()
     customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
-    settle()
 
     qtbot.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
     settle()
@@ -116,9 +114,7 @@ def test_order_created_paid_and_moved_to_paid_tab(qtbot, demo_clinic: Clinic, gl
 
 def test_price_below_minimum_asks_for_a_supervisor_inline(qtbot, demo_clinic: Clinic, sy: Actor) -> None:  # type: ignore[no-untyped-def]
     page = _page(qtbot, demo_clinic, sy)
-    settle()
     customer = customers.search_customers(demo_clinic, sy, limit=1)[0]
-    settle()
     dialog = page.new_order()
     settle()
     _fill_order(qtbot, dialog, customer.card_no, "syp", "5000")
@@ -157,7 +153,6 @@ def test_price_below_minimum_asks_for_a_supervisor_inline(qtbot, demo_clinic: Cl
 
 def test_order_needs_customer_and_lines(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     page = _page(qtbot, demo_clinic, gl)
-    settle()
     dialog = page.new_order()
     settle()
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
@@ -183,9 +178,7 @@ def test_order_needs_customer_and_lines(qtbot, demo_clinic: Clinic, gl: Actor) -
 def test_wrong_amount_is_shown_beside_the_field_then_cancel_with_reason(qtbot, demo_clinic: Clinic,  # type: ignore[no-untyped-def]
                                                                         gl: Actor) -> None:
     page = _page(qtbot, demo_clinic, gl)
-    settle()
     customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
-    settle()
     dialog = page.new_order()
     settle()
     _fill_order(qtbot, dialog, customer.name, "xy", None)  # 洗牙 ￥298
@@ -227,9 +220,7 @@ def test_wrong_amount_is_shown_beside_the_field_then_cancel_with_reason(qtbot, d
 
 def test_sell_a_course_then_deduct_a_session_on_a_later_order(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     page = _page(qtbot, demo_clinic, gl)
-    settle()
     customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
-    settle()
     dialog = page.new_order()
     settle()
     dialog.customer_search.setText(customer.card_no)

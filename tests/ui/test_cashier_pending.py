@@ -30,7 +30,6 @@ class Crash(BaseException):
 
 def _order(clinic: Clinic, actor: Actor) -> tuple[int, customers.CustomerRow]:
     customer = customers.search_customers(clinic, actor, limit=1)[0]
-    settle()
     item = cashier.find_items(clinic, actor, "syp")[0].id  # 双眼皮 ￥8,800
     return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item)]), customer
 
@@ -77,7 +76,6 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     dialog.grab().save(str(tmp_path / "pending.png"))
 
     click(qtbot, dialog.findChild(QWidget, "pending_money_retry"))
-    settle()
     message = dialog.findChild(QWidget, "pending_money_message").text()
     assert message.startswith("这笔收款当时已经办理成功，收据号 R") and message.endswith("没有重复收款")
     assert dialog.list.count() == 0 and journal.pending(demo_clinic) == []
@@ -85,7 +83,6 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     assert cashier.get_order(demo_clinic, sy, order_id).status == "settled"
     assert dialog.print_button.isVisible()
     click(qtbot, dialog.print_button)
-    settle()
     assert _no_pdf_viewer and _no_pdf_viewer[0].name.startswith("R")
     assert _offered(demo_clinic, sy) is None  # nothing left to offer
 
@@ -93,7 +90,6 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
 def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_up(
         qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     customer = customers.search_customers(demo_clinic, sy, limit=1)[0]
-    settle()
     cash = methods(demo_clinic, sy)["现金"]
 
     def dies(*_a: object, **_k: object) -> object:
@@ -111,16 +107,13 @@ def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_
     qtbot.addWidget(dialog)
     assert dialog.list.count() == 2 and "预存" in dialog.list.item(0).text()
     click(qtbot, dialog.retry_button)
-    settle()
     assert dialog.message.text().startswith("当时没有办理成功，现在已预存 ￥500.00，收据号 R")
     asked: list[str] = []
     monkeypatch.setattr(messages, "ask", lambda _p, title, _t: asked.append(title) or False)
     click(qtbot, dialog.drop_button)  # 放弃 asks first: 否 keeps it
-    settle()
     assert asked == ["放弃这一笔"] and dialog.list.count() == 1
     monkeypatch.setattr(messages, "ask", lambda *_a: True)
     click(qtbot, dialog.drop_button)
-    settle()
     assert dialog.message.text() == "已放弃：预存 ￥500.00"
     assert dialog.list.count() == 0 and not dialog.retry_button.isEnabled()
     assert ledger.customer_accounts(demo_clinic, sy, customer.id).balances["prepaid"] == before + 50_000
@@ -153,6 +146,5 @@ def test_the_payment_dialog_writes_the_call_down_before_sending_it(
     monkeypatch.setattr(cashier, "pay", spy)
     dialog.open()
     click(qtbot, dialog.findChild(QWidget, "cashier_pay_ok"))
-    settle()
     assert seen == [[dialog.idempotency_key]]  # on disk while the call was out
     assert dialog.result is not None and journal.pending(demo_clinic) == []  # cleared once it answered

@@ -45,7 +45,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     qtbot.keyClicks(login.password, "123")
     settle()
     click(qtbot, login.submit)
-    settle()
     assert login.actor is not None
     window = MainWindow(demo_clinic, login.actor)
     qtbot.addWidget(window)
@@ -59,7 +58,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 2. 挂号: a new customer with an appointment in an hour.
     click(qtbot, window.nav_buttons[Page.REGISTRATION])
-    settle()
     reg = window.pages[Page.REGISTRATION]
     assert isinstance(reg, RegistrationPage)
     reg.name.setText("柳如烟")
@@ -72,12 +70,10 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     reg.appointment_items.setText("双眼皮")
     settle()
     click(qtbot, reg.submit_button)
-    settle()
     assert reg.status.text() == "挂号成功：柳如烟（已预约）"
 
     # 3. 分诊: 顾客管理 → 已预约, find by pinyin initials, right-click → 分配到诊.
     click(qtbot, window.nav_buttons[Page.CUSTOMERS])
-    settle()
     grid = window.pages[Page.CUSTOMERS]
     assert isinstance(grid, CustomersPage)
     grid.set_tab("booked")
@@ -97,7 +93,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     settle()
     assert triage_dialog.print_label.isChecked()  # seed 002: 确认完到店，需要打印条形码
     click(qtbot, triage_dialog.ok)
-    settle()
     assert grid.tab == "arrived"  # as in the manual: the customer moves under 到诊
     # No printer on this PC: the label is a PDF that opens (the barcode is the customer's card number).
     qtbot.waitUntil(lambda: grid.notice.text().startswith("本机没有设置打印机，已生成条码 PDF"), timeout=5000)
@@ -118,7 +113,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     consultation.remind_date.setDate(QDate(clock.now().date()))
     settle()
     click(qtbot, consultation.ok)
-    settle()
     assert not consultation.isVisible()
 
     # 手术记录: 双眼皮 by its pinyin code, the doctor, post-op follow-ups 2/7/15.
@@ -130,13 +124,11 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     settle()
     assert treatment.followup.isChecked()
     click(qtbot, treatment.ok)
-    settle()
     assert not treatment.isVisible(), treatment.message.text()
     assert detail.treatments_table.rowCount() == 1
 
     # 5. The dashboard counts move (computed by the scheduler off the GUI thread).
     click(qtbot, window.nav_buttons[Page.DASHBOARD])
-    settle()
     dashboard.refresh()
     settle()
     qtbot.waitUntil(lambda: card(dashboard, "chase_due") == str(chase_before + 1), timeout=5000)
@@ -145,7 +137,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 6. 收费中心: the treatment's charge is unpaid; pay it by WeChat.
     click(qtbot, window.nav_buttons[Page.CASHIER])
-    settle()
     desk = window.pages[Page.CASHIER]
     assert isinstance(desk, CashierPage)
     order = next(r for r in desk.unpaid.rows if r.customer_name == "柳如烟")
@@ -164,7 +155,6 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 7. The customer is now a deal 成交 and a new customer 新客户.
     click(qtbot, window.nav_buttons[Page.CUSTOMERS])
-    settle()
     grid.set_tab("deal")
     grid.search.setText("lry")
     settle()

@@ -43,27 +43,19 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     dialog = tab.add()
     assert isinstance(dialog, PromotionDialog)
     dialog.name.setText("水光针体验价")
-    settle()
     dialog.item.setCurrentIndex(dialog.item.findText("水光针", Qt.MatchFlag.MatchStartsWith))
-    settle()
     qtbot.keyClicks(dialog.value, "800")  # below the ￥880 minimum
-    settle()
     assert dialog.preview.text() == "￥800.00　原价 ￥1,280.00（低于最低价，需主管确认）"
     click(qtbot, dialog.ok)
-    settle()
     assert dialog.isVisible() and dialog.form.error_text("supervisor") == "请主管输入用户名和密码"
     qtbot.keyClicks(dialog.supervisor.user, "gl")
-    settle()
     qtbot.keyClicks(dialog.supervisor.password, "123")
-    settle()
     click(qtbot, dialog.ok)
-    settle()
     assert not dialog.isVisible()
     row = next(r for r in range(tab.model.rowCount()) if tab.model.item(r, 0).text() == "水光针体验价")
     assert [tab.model.item(row, c).text() for c in (1, 3, 6)] == ["水光针", "特价 ￥800.00", "进行中"]
 
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     order = page.new_order()
     settle()
     customer = plain_customer(demo_clinic, gl)
@@ -79,11 +71,9 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     assert order.price.text() == "800.00"
     assert order.price_note.text() == "已按促销：水光针体验价计价（原价 ￥1,280.00）"
     click(qtbot, order.add_line_button)
-    settle()
     assert order.line_table.item(0, 0).text() == "水光针　促销：水光针体验价"
     assert not order.needs_approval  # the promotion approved its price
     click(qtbot, order.ok)
-    settle()
     assert not order.isVisible()
     with demo_clinic.read() as s:
         line = s.scalars(select(OrderLine).where(OrderLine.order_id == order.saved_id)).one()
@@ -93,10 +83,8 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
 
     # Stopped, it no longer prices new lines.
     tab.view.selectRow(row)
-    settle()
     monkeypatch.setattr(messages, "ask", lambda *_a: True)
     click(qtbot, tab.stop_button)
-    settle()
     assert tab.status.text() == "促销“水光针体验价”已停止"
     assert cashier.quote(demo_clinic, gl, customer_id=customer.id,
                          item_id=item_id).price_fen == 128_000
@@ -108,7 +96,6 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
     item = cashier.find_items(demo_clinic, gl, "xy")[0].id  # 洗牙 ￥298
     order_id = cashier.open_order(demo_clinic, gl, customer_id=customer.id, lines=[LineSpec(item, 1, 29_800)])
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     page.unpaid.select_order(order_id)
     [action] = [a for a in page.build_menu(page.unpaid).actions() if a.objectName() == "cashier_action_shares"]
     settle()
@@ -128,13 +115,11 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
     second_pct.setValue(50)
     settle()
     click(qtbot, dialog.ok)
-    settle()
     assert dialog.isVisible()
     assert dialog.message.text() == "" and dialog.form.error_text("shares") == "咨询业绩比例合计应为 100%，现在是 110%"
     second_pct.setValue(40)
     settle()
     click(qtbot, dialog.ok)
-    settle()
     assert not dialog.isVisible()
     assert page.status.text() == f"已保存 {customer.name} 这张单的业绩分配"
     cashier.pay(demo_clinic, gl, order_id, [Tender(methods(demo_clinic, gl)["现金"], 29_800)], idempotency_key="s1")
@@ -154,7 +139,6 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
                                   lines=[LineSpec(item, 1, 128_000)])
     cashier.pay(demo_clinic, gl, order_id, [Tender(methods(demo_clinic, gl)["现金"], 128_000)], idempotency_key="p1")
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     page.tabs.setCurrentWidget(page.paid)
     ready(qtbot, page)
     page.paid.select_order(order_id)
@@ -166,7 +150,6 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
     settle()
     assert dialog.reverse.isVisibleTo(dialog) and dialog.reverse.isChecked()
     click(qtbot, dialog.reverse)
-    settle()
     dialog.reason.setText("按活动价退差")
     settle()
     dialog.supervisor.user.setText("gl")
@@ -174,7 +157,6 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
     dialog.supervisor.password.setText("123")
     settle()
     click(qtbot, dialog.ok)
-    settle()
     assert not dialog.isVisible()
     with demo_clinic.read() as s:
         held = dict(s.execute(select(PerformanceEntry.role, func.sum(PerformanceEntry.amount_fen))
@@ -192,7 +174,6 @@ def test_prices_the_dialog_filled_in_follow_the_customer_typed_ones_stay(qtbot, 
                   if cashier.quote(demo_clinic, gl, customer_id=r.id, item_id=water).price_fen < 128_000)
     settle()
     page = page_of(qtbot, demo_clinic, gl)
-    settle()
     order = page.new_order()
     settle()
     for code, typed in (("sgz", None), ("xy", "250")):
@@ -204,7 +185,6 @@ def test_prices_the_dialog_filled_in_follow_the_customer_typed_ones_stay(qtbot, 
             order.price.setText(typed)
             settle()
         click(qtbot, order.add_line_button)
-        settle()
     assert [line.unit_price_fen for line in order.lines] == [128_000, 25_000]  # nobody chosen: list price
     order.customer_search.setText(member.card_no)
     settle()
