@@ -39,6 +39,7 @@ bench: $(STAMP) dist     ## speed on large synthetic data, figures in bench/resu
 	$(PY) -m bench.cashier
 	$(PY) -m bench.callerid
 	$(PY) -m bench.frozen_start
+	$(PY) -m bench.responsiveness
 
 crashtest: $(STAMP)      ## SIGKILL cashiers at random instants (one, two at once, on PostgreSQL when
                          ## MEIKE_TEST_DATABASE_URL is set), audit the books with meike.check: bench/reliability.json

@@ -59,7 +59,7 @@ def _settle(ms: int) -> None:
 
 def run(calls: int = 50, *, seed: int = 5) -> dict[str, float]:
     from devices.simulators.callerid_modem import CallerIdModem
-    from ui.phone_listener import PhoneListener
+    from ui.phone.listener import PhoneListener
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     path = synth.build(CUSTOMERS)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench import synth
 from meike import clock, demo
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import upgrade
 from meike.services import accounts, cashier, dayclose
 from meike.services.ledger import Tender
 

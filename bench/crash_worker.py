@@ -41,6 +41,7 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 
 from meike import clock  # noqa: E402
+from meike.clinic_setup import wire  # noqa: E402
 from meike.db import Clinic  # noqa: E402
 from meike.errors import MeikeError  # noqa: E402
 from meike.models import (  # noqa: E402
@@ -557,6 +558,7 @@ def main(argv: list[str]) -> int:
     if sys.stdin.readline().strip() != "go":
         return 0
     accounts.hasher = cheap_hasher()
+    wire()  # as the program does: the receipt-number mark, the backups the audit check compares
     clinic = Clinic.open(url)
     problems = audit_guard.check_on_start(clinic)  # before the login, as the program does
     if problems:

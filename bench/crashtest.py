@@ -86,8 +86,8 @@ from sqlalchemy.pool import NullPool
 from bench.crash_worker import CUSTOMERS, cheap_hasher, log_path
 from meike import demo
 from meike.check import run_check
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import upgrade
 from meike.models import DayClose
 from meike.models.ledger import ASSET_ACCOUNTS
 from meike.services import accounts, audit_guard, ledger

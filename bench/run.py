@@ -138,13 +138,16 @@ def grid_scroll_rss(clinic: Clinic, gl: Actor) -> float:
     from PySide6.QtCore import QModelIndex
     from PySide6.QtWidgets import QApplication
 
-    from ui.models.customers import CustomerTableModel
+    from ui.front_desk.grid import CustomerTableModel
+    from ui.taskman import manager
 
     _app = QApplication.instance() or QApplication([])
     model = CustomerTableModel(clinic, gl)
     model.set_query(CustomerQuery())
+    manager().wait_idle(60)  # pages are read off the GUI thread
     while model.rowCount() < 10_000 and model.canFetchMore(QModelIndex()):
         model.fetchMore(QModelIndex())
+        manager().wait_idle(60)
     for row in range(0, model.rowCount(), 97):
         model.data(model.index(row, 1))
     return rss_mb()

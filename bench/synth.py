@@ -11,8 +11,8 @@ from pathlib import Path
 from sqlalchemy import insert
 
 from meike import demo
+from meike.clinic_setup import upgrade, wire
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import upgrade
 from meike.models import Customer, Reminder, Visit
 from meike.rules.pinyin import initials
 
@@ -25,13 +25,12 @@ def _initials_of(chars: str) -> dict[str, str]:
 
 
 def migrate_cache(clinic: Clinic) -> None:
-    """Bring a cached database to the newest schema in place (no backup copy: it is generated data)."""
-    from alembic import command
-
+    """Bring a cached database to the newest schema in place (no backup copy: it is generated data), wired
+    as the program wires a clinic it opens (``clinic_setup.wire``: the receipt-number mark, the backups)."""
     from meike.db import migrate
 
-    if migrate.needs_upgrade(clinic):
-        migrate.run(clinic, command.upgrade, "head")
+    wire()
+    migrate.upgrade_schema(clinic)
 
 
 VERSION = 2  # bump when the generated data changes shape

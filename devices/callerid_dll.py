@@ -159,12 +159,12 @@ def _default_loader(path: str) -> Any:
     reason = untrusted_dll_reason(path)
     if reason is not None:
         raise OSError(reason)
-    return ctypes.WinDLL(path) if sys.platform == "win32" else ctypes.CDLL(path)
+    return ctypes.WinDLL(path) if sys.platform == "win32" else ctypes.CDLL(path)  # type: ignore[attr-defined,unused-ignore]
 
 
 def _functype() -> Callable[..., Any]:
     """stdcall (``CALLBACK``) on Windows, cdecl elsewhere — the same on 64-bit Windows."""
-    return ctypes.WINFUNCTYPE if sys.platform == "win32" else ctypes.CFUNCTYPE
+    return ctypes.WINFUNCTYPE if sys.platform == "win32" else ctypes.CFUNCTYPE  # type: ignore[attr-defined,unused-ignore]
 
 
 def _text(raw: bytes) -> str:

@@ -102,6 +102,7 @@ def collect() -> Iterator[_Collector]:
 
 def _row_id(obj: object) -> int | None:
     state = inspect(obj)
+    assert state is not None  # a mapped row (the unit of work's own)
     key = state.mapper.primary_key_from_instance(obj)
     if len(key) == 1 and isinstance(key[0], int):
         return key[0]

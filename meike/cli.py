@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 
 from meike.check import run_check
-from meike.clinic_setup import database_url
+from meike.clinic_setup import database_url, wire
 from meike.db import Clinic, sqlite_path
 from meike.db.location import check_url
 from meike.errors import MeikeError
@@ -27,6 +27,7 @@ def check_main(argv: list[str]) -> int:
         return 2
     try:
         check_url(url)
+        wire()  # the check compares the clinic's backups with the audit log
         clinic = Clinic.open(url)
     except MeikeError as e:
         print(e.message)

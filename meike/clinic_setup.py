@@ -6,14 +6,23 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
-from meike import demo, paths
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+
+import meike
+from meike import backup, demo, numbering, paths
+from meike.backup import REASON_CHECK, BackupError, list_backups
 from meike.db import Clinic, sqlite_path, sqlite_url
 from meike.db.location import NetworkShareError, check_url, uri_path
-from meike.db.migrate import alembic_config, current_revision, upgrade
+from meike.db.migrate import alembic_config, current_revision
 from meike.errors import MeikeError
-from meike.services import system
+from meike.services import audit_anchor, system
+from meike.start_steps import after_upgrade
+
+__all__ = ["OpenFailed", "after_upgrade", "database_url", "open_clinic", "open_failure", "upgrade", "wire"]
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +81,31 @@ def open_clinic(url: str, *, demo_mode: bool = False, backup_dir: Path | None = 
     return clinic
 
 
-def after_upgrade(clinic: Clinic) -> None:
-    """What every start (and a restore) does once the schema is current: platform secrets an older
-    version stored in clear are sealed (``meike.secret_box``), and receipt counters are raised past every
-    number this PC saw issued (``meike.numbering``: a database copied back by hand). Never stops a start."""
-    from meike import numbering
-    from meike.services import sms
+def wire() -> None:
+    """Plug together what the layers below cannot import (once per process; again does nothing new):
+    receipt numbers are marked beside the database after every commit that took one (``numbering.track``),
+    and the audit log's check compares the clinic's backups (``audit_anchor.list_backups_with``)."""
+    numbering.track()
+    audit_anchor.list_backups_with(_backups_of)
 
-    for step in (sms.seal_stored_secrets, numbering.apply_mark):
-        try:
-            step(clinic)
-        except Exception:  # noqa: BLE001 (logged; the clinic opens all the same)
-            log.warning("start-up step %s failed", step.__qualname__, exc_info=True)
+
+def _backups_of(clinic: Clinic) -> list[tuple[Path, datetime]]:
+    path = clinic.path
+    if path is None:
+        return []
+    folder = backup.load_settings(clinic).folder_for(path)
+    return [(info.path, info.taken_at) for info in list_backups(folder, database=path.stem)]
+
+
+def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
+    """``wire`` this program together, then bring the clinic's schema up to date, backed up first
+    (``meike.backup.upgrade``). Returns the backup made, if any."""
+    wire()
+    return backup.upgrade(clinic, backup_dir=backup_dir)
 
 
 def known_revisions() -> set[str]:
     """Every schema revision this program knows (a database at another one is from a newer Meike)."""
-    from alembic.script import ScriptDirectory
-
     return {r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
@@ -149,8 +165,6 @@ def _sqlite_code(e: BaseException) -> int | None:
 
 def open_failure(exc: BaseException, url: str) -> OpenFailed | None:
     """The Chinese explanation of why ``url`` could not be opened (None: a case not known here)."""
-    from meike.backup import REASON_CHECK, BackupError
-
     path = _file_of(url)
     where = _where(url)
     for e in _causes(exc):
@@ -209,8 +223,6 @@ def _is_connection_error(e: BaseException) -> bool:
 
 
 def _newer_text(revision: str, url: str) -> str:
-    import meike
-
     return (f"这个数据库是由更新版本的美客建立或升级的（数据库版本 {revision}），这台电脑上的美客（{meike.__version__}）"
             f"太旧，打不开它，也不会改动它。\n{_where(url)}\n\n"
             "请在这台电脑上安装最新版本的美客。不要用旧的备份覆盖它（“备份与恢复”）：那样会丢失备份之后的数据。")
@@ -218,8 +230,6 @@ def _newer_text(revision: str, url: str) -> str:
 
 def _backups_line(path: Path | None) -> str:
     """Where the backups of ``path`` are, and the newest one, for the restore steps."""
-    from meike.backup import list_backups
-
     if path is None:
         return ""
     folder = path.parent / "backups"
@@ -231,8 +241,6 @@ def _backups_line(path: Path | None) -> str:
 
 
 def url_without_password(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 (a URL that does not parse: nothing of it is shown)

@@ -314,6 +314,6 @@ def describe(clinic: Clinic, actor: Actor, entry: Pending) -> str:
     if person:
         parts.append(person)
     tenders = _back(entry.params.get("tenders"))
-    money = "、".join(f"{names.get(t.payment_method_id, '?')} {yuan(t.amount_fen)}" for t in tenders)
+    money = "、".join(f"{names.get(t.payment_method_id or 0, '?')} {yuan(t.amount_fen)}" for t in tenders)
     parts.append(f"{yuan(entry.amount_fen)}" + (f"：{money}" if money else ""))
     return "　".join(parts)

@@ -34,7 +34,7 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
     """A rotating log whose files are their owner's only (POSIX 0600): each new file is made so before
     the first line goes in."""
 
-    def _open(self) -> IO[str]:
+    def _open(self):  # type: ignore[no-untyped-def]  # the base's return type differs by Python version
         _touch_private(Path(self.baseFilename))
         return super()._open()
 

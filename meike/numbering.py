@@ -5,7 +5,7 @@ Two records carry the numbers issued forward past a restore:
 
 * the receipt counters of the database a restore replaces (``issued``, read just before it is replaced);
 * a high-water mark outside the database, ``<database stem>.numbers.json`` beside it (0600): raised after
-  every commit that took a receipt number (``track``, installed on every SQLite engine), read again on
+  every commit that took a receipt number (``track``, installed by ``meike.clinic_setup.wire``), read again on
   start (``apply_mark``). It carries the numbers over when the database was damaged and replaced by the
   restore steps (the damaged file moved away, a temporary clinic made, a backup restored into it) or a
   backup was copied back by hand.

@@ -278,6 +278,7 @@ def adopt_legacy_data(target: Path, legacy: list[Path], config: Path | None = No
                 shutil.move(str(old / folder), str(target / folder))
                 moved_here.append(target / folder)
         for name in WORKSTATION_FILES if moved_here and config is not None else ():
+            assert config is not None  # the loop runs only with a config folder
             if (old / name).is_file() and not (config / name).exists():
                 private_dir(config)
                 shutil.move(str(old / name), str(config / name))

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from meike.money import format_fen, yuan
@@ -116,7 +116,7 @@ def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) 
                             title=f"{data.kind_label} {data.receipt_no}", author=data.clinic_name)
     width = A5[0] - 2 * margin
     grey = colors.HexColor("#888888")
-    story: list = [para(data.clinic_name, title)]
+    story: list[Any] = [para(data.clinic_name, title)]
     kind_text = escape(data.kind_label)
     if data.reprint:
         kind_text += f'<font color="#c00000">（{REPRINT_MARK}）</font>'
@@ -149,7 +149,7 @@ def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) 
         story += [items, Spacer(0, 2 * mm)]
 
     sums: list[list[Paragraph]] = []
-    styles: list[tuple] = [("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+    styles: list[tuple[Any, ...]] = [("LEFTPADDING", (0, 0), (-1, -1), 2), ("RIGHTPADDING", (0, 0), (-1, -1), 2),
                            ("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]
     if data.discount_fen:
         sums.append([para("优惠合计", right), para(yuan(data.discount_fen), right)])
@@ -177,7 +177,7 @@ def render_pdf(data: ReceiptData, path: Path, *, font_file: Path | None = None) 
         story += [Spacer(0, 5 * mm), barcode, para(data.receipt_no, caption)]
     story += [Spacer(0, 6 * mm), para("客户签字：____________________")]
 
-    def stamp(canvas, _doc) -> None:
+    def stamp(canvas: Any, _doc: Any) -> None:
         if not data.reprint:
             return
         canvas.saveState()
@@ -392,7 +392,7 @@ def escpos_bytes(data: ReceiptData, width_mm: int = 80) -> bytes:
                      + BARCODE_CODE128 + bytes([len(code)]) + code + b"\n" + ALIGN_LEFT)
     printer._raw(CHINESE_OFF)
     printer.cut()  # feeds 6 lines, then GS V 0
-    return printer.output
+    return bytes(printer.output)
 
 
 def print_escpos(data: ReceiptData, printer: Escpos, width_mm: int = 80) -> None:
@@ -434,7 +434,7 @@ def label_escpos_bytes(label: ArrivalLabel, width_mm: int = 80) -> bytes:
     printer._raw(ALIGN_LEFT + "".join(f"{line}\n" for line in _wrap(_clean(info), width)).encode("gb18030"))
     printer._raw(CHINESE_OFF)
     printer.cut()
-    return printer.output
+    return bytes(printer.output)
 
 
 def render_label_pdf(label: ArrivalLabel, path: Path, *, font_file: Path | None = None) -> Path:

@@ -1,4 +1,11 @@
-"""Timed jobs of the clinic (APScheduler, in-process): the dashboard's reminder counts, reported to callbacks."""
+"""Timed jobs of the clinic (APScheduler, in-process): one scheduler for the whole program.
+
+The composition root (``ui/app.py``) makes the program's one ``BackgroundScheduler`` (``new_scheduler``),
+starts it, ``install``s it, and shuts it down once on exit. Every timed job is added to it: the
+dashboard's reminder counts (``ReminderCounter``), the daily backup (``start_backup_schedule``) and the
+SMS queue and reminders (``meike.sms_jobs.SmsJobs``). Scripts and tests without the program's scheduler
+get a private one from ``new_scheduler`` (started and stopped by whoever made it).
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,32 @@ def new_scheduler() -> BackgroundScheduler:
     return BackgroundScheduler(timezone=clock.CLINIC_TZ, daemon=True)
 
 
+_program: BaseScheduler | None = None
+_program_lock = threading.Lock()
+
+
+def install(scheduler: BaseScheduler) -> None:
+    """Make ``scheduler`` the program's one scheduler (the composition root, once it has started it)."""
+    global _program
+    with _program_lock:
+        _program = scheduler
+
+
+def uninstall(scheduler: BaseScheduler) -> None:
+    """The program is ending: ``scheduler`` is no longer the one jobs are added to."""
+    global _program
+    with _program_lock:
+        if _program is scheduler:
+            _program = None
+
+
+def installed() -> BaseScheduler | None:
+    """The program's running scheduler, or None (a script, a test, the program shutting down)."""
+    with _program_lock:
+        scheduler = _program
+    return scheduler if scheduler is not None and scheduler.state != STATE_STOPPED else None
+
+
 class ReminderCounter:
     """Recomputes ``followups.dashboard_counts`` for one actor every ``interval`` seconds.
 
@@ -40,7 +73,7 @@ class ReminderCounter:
 
     Args:
         scheduler: a shared scheduler to add the job to (it is neither started nor shut down here);
-            by default the counter owns a private ``BackgroundScheduler``.
+            by default the program's (``installed()``), else the counter owns a private one.
         today: the clinic's date (tests inject one); defaults to ``clock.now().date()``.
     """
 
@@ -50,7 +83,7 @@ class ReminderCounter:
                  scheduler: BaseScheduler | None = None, today: Callable[[], date] | None = None) -> None:
         self.clinic, self.actor = clinic, actor
         self.interval = interval
-        self._shared = scheduler
+        self._shared = scheduler if scheduler is not None else installed()
         self._scheduler: BaseScheduler | None = None
         self._today = today or (lambda: clock.now().date())
         self._subscribers: list[CountsCallback] = []
@@ -124,8 +157,8 @@ class ReminderCounter:
         except Exception as exc:  # reported, never kills the scheduler
             log.warning("reminder counts failed: %s", exc)
             with self._state:
-                listeners = [] if self._closed else list(self._error_subscribers)
-            self._notify(listeners, exc)
+                failed = [] if self._closed else list(self._error_subscribers)
+            self._notify(failed, exc)
             return None
         self.last = counts
         with self._state:
@@ -205,12 +238,12 @@ class ReminderCounter:
                         pass
 
 
-def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every_s: float = 3600.0
-                          ) -> BackgroundScheduler:
-    """The daily backup (SQLite backup API, integrity-checked, retention applied): tried soon after the
-    start and then every hour; ``backup.daily_backup`` makes at most one a day. Its outcome is recorded
-    there (``backup.backup_status``: the dashboard warns; a failure is also in the audit log and the
-    log, with the traceback); the job never raises, and a failure is tried again at the next run."""
+def add_backup_job(scheduler: BaseScheduler, clinic: Clinic, *, first_after_s: float = 120.0,
+                   every_s: float = 3600.0) -> None:
+    """The daily backup (SQLite backup API, integrity-checked, retention applied) on ``scheduler``: tried
+    soon after the start and then every hour; ``backup.daily_backup`` makes at most one a day. Its outcome
+    is recorded there (``backup.backup_status``: the dashboard warns; a failure is also in the audit log
+    and the log, with the traceback); the job never raises, and a failure is tried again at the next run."""
     from datetime import timedelta
 
     from meike import backup
@@ -221,8 +254,16 @@ def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every
         except Exception as exc:  # noqa: BLE001 (a full disk, a removed folder: try again next hour)
             log.warning("daily backup failed (%s); trying again at the next run", backup.failure_reason(exc))
 
-    scheduler = new_scheduler()
-    scheduler.add_job(job, "interval", seconds=every_s, id="backup.daily",
+    scheduler.add_job(job, "interval", seconds=every_s, id="backup.daily", name="每日备份", replace_existing=True,
                       next_run_time=_now() + timedelta(seconds=first_after_s), max_instances=1, coalesce=True)
-    scheduler.start()
-    return scheduler
+
+
+def start_backup_schedule(clinic: Clinic, *, first_after_s: float = 120.0, every_s: float = 3600.0,
+                          scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    """``add_backup_job`` on ``scheduler`` (the program's one, started by its owner), else on a new
+    scheduler started here (a script, a test); either is returned."""
+    target = scheduler if scheduler is not None else new_scheduler()
+    add_backup_job(target, clinic, first_after_s=first_after_s, every_s=every_s)
+    if scheduler is None:
+        target.start()
+    return target

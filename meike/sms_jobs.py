@@ -18,7 +18,7 @@ from contextlib import nullcontext
 from datetime import date, datetime, time, timedelta
 
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
-from sqlalchemy import extract, or_, select
+from sqlalchemy import ColumnElement, extract, or_, select
 from sqlalchemy.orm import Session
 
 from meike import clock
@@ -26,7 +26,7 @@ from meike.db import Clinic
 from meike.models import Appointment, Customer, Reminder, Treatment
 from meike.models.sms import SmsTemplate
 from meike.permissions import Actor, Page
-from meike.scheduler import new_scheduler
+from meike.scheduler import installed, new_scheduler
 from meike.services import sms
 from meike.services.sms import ChannelSettings, PumpResult, Sender
 
@@ -94,7 +94,7 @@ def queue_postop_messages(clinic: Clinic, now: datetime | None = None) -> int:
 
 def _birthday_clause(today: date):  # type: ignore[no-untyped-def]
     month, day = extract("month", Customer.birthday), extract("day", Customer.birthday)
-    clause = (month == today.month) & (day == today.day)
+    clause: ColumnElement[bool] = (month == today.month) & (day == today.day)
     if today.month == 2 and today.day == 28 and not calendar.isleap(today.year):
         clause = or_(clause, (month == 2) & (day == 29))  # 29 February birthdays, greeted on the 28th
     return clause
@@ -166,7 +166,8 @@ class SmsJobs:
     """The clinic's SMS jobs on a scheduler: the pump every ``interval`` s, the daily queueing.
 
     Args:
-        scheduler: a shared scheduler (neither started nor shut down here); by default a private one.
+        scheduler: a shared scheduler (neither started nor shut down here); by default the program's one
+            (``meike.scheduler.installed()``), else a private one.
         now: the clinic's clock (tests inject one).
         hostname: this PC's name; a GSM modem saved on another PC is left to that PC's program.
         make_sender: builds the sender of the saved settings (tests may pass their own).
@@ -178,7 +179,7 @@ class SmsJobs:
                  now: Callable[[], datetime] | None = None, hostname: str | None = None,
                  make_sender: Callable[[ChannelSettings], Sender | None] = sms.make_sender) -> None:
         self.clinic, self.interval = clinic, interval
-        self._shared = scheduler
+        self._shared = scheduler if scheduler is not None else installed()
         self._scheduler: BaseScheduler | None = None
         self._now = now or clock.now
         self.hostname = hostname or socket.gethostname()

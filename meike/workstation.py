@@ -12,6 +12,7 @@ import re
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from meike import paths, pdf_fonts
 from meike.errors import ValidationError
@@ -76,7 +77,7 @@ def pdf_font_file() -> Path | None:
     return pdf_fonts.font_for(pdf_font_setting())
 
 
-def _load() -> dict:
+def _load() -> dict[str, Any]:
     try:
         data = json.loads(_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -84,7 +85,7 @@ def _load() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _store(key: str, value: dict) -> None:
+def _store(key: str, value: dict[str, Any]) -> None:
     path = _file()
     data = _load()
     data[key] = value
@@ -202,13 +203,13 @@ def save_recording_setting(mode: str, device: int | None = None, folder: str = "
 _anchor_lock = threading.Lock()
 
 
-def audit_anchors() -> dict[str, dict]:
+def audit_anchors() -> dict[str, dict[str, Any]]:
     """Per database (``audit_guard.database_key``): the audit chain's end as last seen here, and restores."""
     raw = _load().get("audit_anchors", {})
     return {k: v for k, v in raw.items() if isinstance(v, dict)} if isinstance(raw, dict) else {}
 
 
-def save_audit_anchor(database: str, entry: dict) -> None:
+def save_audit_anchor(database: str, entry: dict[str, Any]) -> None:
     with _anchor_lock:
         anchors = audit_anchors()
         anchors[database] = entry

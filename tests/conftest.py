@@ -23,8 +23,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import devices  # noqa: E402
 from meike import clock  # noqa: E402
+from meike.clinic_setup import upgrade  # noqa: E402
 from meike.db import Clinic, sqlite_url  # noqa: E402
-from meike.db.migrate import upgrade  # noqa: E402
 from meike.permissions import ALL_GRANT_CODES, Actor, DataScope, Page, page_code  # noqa: E402
 from meike.services import accounts  # noqa: E402
 

@@ -1,12 +1,10 @@
 """The administrator's only window: accounts, their pages, data scope and supervisor rights."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
@@ -26,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import (
     PAGE_LABELS,
     RIGHT_LABELS,
@@ -38,8 +36,8 @@ from meike.permissions import (
     page_code,
     right_code,
 )
-from meike.services import accounts, audit, dictionaries, system
-from meike.services.dictionaries import Kind
+from meike.services import audit
+from meike.services.accounts import AccountView
 from ui import geometry
 from ui.about import show_about
 from ui.audit_viewer import AuditViewer
@@ -47,8 +45,10 @@ from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
 from ui.operations import accounts as ops
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
+from ui.widgets.tables import read_only
 
 ACTION_LABELS = audit.ACTION_LABELS
 
@@ -62,21 +62,20 @@ class AccountManager(QMainWindow):
         self.clinic = clinic
         self.actor = actor
         self.current_id: int | None = None
+        self.accounts: list[AccountView] = []
         self.setObjectName("account_manager")
         self.setWindowTitle(f"账号管理 — {clinic_name}" if clinic_name else "账号管理")
 
         self.table = QTableWidget(0, 5, objectName="account_table")
         self.table.setHorizontalHeaderLabels(["用户名", "姓名", "部门", "数据范围", "状态"])
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        read_only(self.table)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self._on_select)
 
         splitter = QSplitter()
         splitter.addWidget(self.table)
-        splitter.addWidget(self._build_editor())
+        self.editor = self._build_editor()
+        splitter.addWidget(self.editor)
         splitter.setSizes([460, 640])
 
         self.audit_viewer = AuditViewer(clinic, actor)
@@ -88,7 +87,7 @@ class AccountManager(QMainWindow):
         self.backup_panel = BackupPanel(clinic, actor, configure=True, can_restore=True)
         self.backup_panel.restored.connect(self._restored)
         tabs.addTab(self.backup_panel, "备份与恢复")
-        tabs.currentChanged.connect(lambda i: i == 1 and self.load_audit())
+        tabs.currentChanged.connect(self._tab_shown)
         self.setCentralWidget(tabs)
         self._logging_out = False
         self.setup_menus()
@@ -97,7 +96,7 @@ class AccountManager(QMainWindow):
         self.reload()
         self.new_account()
         # the administrator's window locks like the staff's: an unattended PC must not hand out rights
-        self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
+        self.idle_lock = IdleLock(clinic, actor, self)  # the clinic's idle time, read off the GUI thread
         self.idle_lock.screen.logout.connect(self.logout)
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
@@ -190,18 +189,24 @@ class AccountManager(QMainWindow):
         layout.addStretch(1)
         return box
 
-    def _fill_combos(self) -> None:
-        for combo, kind in ((self.department, Kind.DEPARTMENT), (self.staff, Kind.STAFF)):
+    def _fill_combos(self, found: ops.AccountList) -> None:
+        for combo, entries in ((self.department, found.departments), (self.staff, found.staff)):
+            chosen = combo.currentData()
             combo.clear()
             combo.addItem("（无）", None)
-            for e in dictionaries.list_entries(self.clinic, self.actor, kind):
+            for e in entries:
                 combo.addItem(e.name, e.id)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
 
     # --- data ----------------------------------------------------------------------------------
 
     def reload(self, select_id: int | None = None) -> None:
-        self._fill_combos()
-        self.accounts = accounts.list_accounts(self.clinic, self.actor)
+        """Read the accounts (off the GUI thread); ``select_id``: then show that account."""
+        ops.list_accounts(self, self.clinic, self.actor).success(lambda found: self._show_list(found, select_id)).run()
+
+    def _show_list(self, found: ops.AccountList, select_id: int | None) -> None:
+        self._fill_combos(found)
+        self.accounts = found.accounts
         self.table.blockSignals(True)
         self.table.setRowCount(len(self.accounts))
         for row, a in enumerate(self.accounts):
@@ -215,6 +220,8 @@ class AccountManager(QMainWindow):
             if select_id is not None and a.id == select_id:
                 self.table.selectRow(row)
         self.table.blockSignals(False)
+        if select_id is not None:
+            self.show_account(select_id)
 
     def row_of(self, username: str) -> int:
         return next(i for i, a in enumerate(self.accounts) if a.username == username)
@@ -224,8 +231,14 @@ class AccountManager(QMainWindow):
         if rows:
             self.show_account(self.accounts[rows[0].row()].id)
 
+    def _account(self, user_id: int) -> AccountView | None:
+        return next((a for a in self.accounts if a.id == user_id), None)
+
     def show_account(self, user_id: int) -> None:
-        a = accounts.get_account(self.clinic, self.actor, user_id)
+        """The account as last read (``reload``) in the form."""
+        a = self._account(user_id)
+        if a is None:
+            return
         self.current_id = a.id
         self.form.clear_errors()
         self.heading.setText(f"<b>编辑账号：{a.username}</b>" + ("（管理员）" if a.is_admin else ""))
@@ -268,33 +281,39 @@ class AccountManager(QMainWindow):
         for w in (self.password, self.confirm):
             self.form.setRowVisible(w.parentWidget(), visible)
 
-    def _grants(self) -> set[str]:
-        return {code for code, cb in {**self.page_boxes, **self.right_boxes}.items() if cb.isChecked()}
+    def _grants(self) -> frozenset[str]:
+        return frozenset(code for code, cb in {**self.page_boxes, **self.right_boxes}.items() if cb.isChecked())
 
     # --- actions -------------------------------------------------------------------------------
 
     def save(self) -> None:
-        fields = dict(
+        fields = ops.AccountFields(
             username=self.username.text(), display_name=self.display_name.text(),
             department_id=self.department.currentData(), staff_id=self.staff.currentData(),
             data_scope=self.scope.currentData(), grants=self._grants(),
         )
-        try:
-            if self.current_id is None:
-                user_id = accounts.create_account(self.clinic, self.actor, password=self.password.text(),
-                                                  confirm=self.confirm.text(), **fields)
-                message = f"已新建账号 {fields['username']}"
-            else:
-                user_id = self.current_id
-                accounts.update_account(self.clinic, self.actor, user_id, **fields)
-                message = f"已保存 {fields['username']}"
-        except ValidationError as e:
-            rest = self.form.show_errors(e.errors)
-            self.status.setText("；".join(rest) if rest else "请按红色提示修改")
-            return
-        self.reload(select_id=user_id)
-        self.show_account(user_id)
+        if self.current_id is None:
+            op = ops.create_account(self, self.clinic, self.actor, fields, self.password.text(), self.confirm.text())
+            message = f"已新建账号 {fields.username}"
+        else:
+            op = ops.update_account(self, self.clinic, self.actor, self.current_id, fields)
+            message = f"已保存 {fields.username}"
+        op.success(lambda user_id: self._done(message, user_id)).failure(self._refused).busy(self.editor).run()
+
+    def _done(self, message: str, select_id: int | None) -> None:
         self.status.setText(message)
+        self.reload(select_id=select_id)
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            rest = self.form.show_errors(error.errors)
+            self.status.setText("；".join(rest) if rest else "请按红色提示修改")
+        else:
+            self._said(error)
+
+    def _said(self, error: Exception) -> None:
+        """A refusal of a whole action (停用, 解除锁定, delete): said under the buttons."""
+        self.status.setText(error_text(error))
 
     def reset_password(self) -> None:
         if self.current_id is None:
@@ -310,24 +329,18 @@ class AccountManager(QMainWindow):
             self.reload(select_id=user_id)
 
     def toggle_active(self) -> None:
-        if self.current_id is None:
+        a = self._account(self.current_id) if self.current_id is not None else None
+        if a is None:
             return
-        a = accounts.get_account(self.clinic, self.actor, self.current_id)
-        try:
-            accounts.set_active(self.clinic, self.actor, a.id, not a.is_active)
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return
-        self.reload(select_id=a.id)
-        self.show_account(a.id)
-        self.status.setText(f"已{'启用' if not a.is_active else '停用'} {a.username}")
+        ops.set_active(self, self.clinic, self.actor, a.id, not a.is_active).success(
+            lambda _none: self._done(f"已{'启用' if not a.is_active else '停用'} {a.username}", a.id)).failure(
+            self._said).busy(self.editor).run()
 
     def unlock(self) -> None:
         if self.current_id is not None:
-            accounts.unlock(self.clinic, self.actor, self.current_id)
-            self.reload(select_id=self.current_id)
-            self.show_account(self.current_id)
-            self.status.setText("已解除锁定")
+            user_id = self.current_id
+            ops.unlock(self, self.clinic, self.actor, user_id).success(
+                lambda _none: self._done("已解除锁定", user_id)).failure(self._said).busy(self.editor).run()
 
     def delete(self) -> None:
         if self.current_id is None:
@@ -335,19 +348,22 @@ class AccountManager(QMainWindow):
         name = self.username.text()
         if not messages.ask(self, "删除账号", f"确定删除账号 {name} 吗？\n有业务记录的账号不能删除，只能停用。"):
             return
-        try:
-            accounts.delete_account(self.clinic, self.actor, self.current_id)
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return
-        self.reload()
-        self.new_account()
-        self.status.setText(f"已删除账号 {name}")
+
+        def deleted(_none: None) -> None:
+            self.new_account()
+            self._done(f"已删除账号 {name}", None)
+
+        ops.delete_account(self, self.clinic, self.actor, self.current_id).success(deleted).failure(
+            self._said).busy(self.editor).run()
 
     def _restored(self, safety: str) -> None:
         """After a restore the program closes: every window must start again from the restored data."""
         messages.info(self, f"数据已恢复。恢复前的数据已备份为 {safety}。\n程序将关闭，请重新打开。", "恢复完成")
         self.close()
+
+    def _tab_shown(self, index: int) -> None:
+        if index == 1:  # 操作日志
+            self.load_audit()
 
     def load_audit(self) -> None:
         self.audit_viewer.reload()

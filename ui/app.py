@@ -1,5 +1,8 @@
-"""Program start: QApplication, the clinic's database, first run, login, then the right window."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""Program start: QApplication, the clinic's database, first run, login, then the right window.
+
+This is the composition root: it makes the program's one scheduler (``meike.scheduler``), to which the
+dashboard's reminder counts, the daily backup and the SMS jobs add their jobs, and shuts it down once
+on exit. What it reads or writes of the clinic goes through ``ui/operations/shell.py``."""
 
 from __future__ import annotations
 
@@ -8,26 +11,45 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TypeVar
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from PySide6.QtCore import QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtGui import QFont, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QMainWindow, QMessageBox, QWidget
 
 import meike
-from devices.callerid import CallerIdSetting
 from meike import logs, paths
+from meike import scheduler as schedules
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic, sqlite_url
 from meike.permissions import Actor
-from meike.scheduler import start_backup_schedule
-from meike.services import system
+from meike.ports import CallerIdSetting
 from ui.account_manager import AccountManager
 from ui.dialogs.first_run import FirstRunDialog
 from ui.dialogs.login import LoginDialog
 from ui.idle_lock import LOCKED
 from ui.main_window import MainWindow
+from ui.operations import Op
+from ui.operations import backup as backup_ops
+from ui.operations import shell as ops
+from ui.taskman import manager
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def answer(op: Op[T], timeout_s: float = 3600.0) -> T:
+    """Before or after the event loop (start-up, exit): run ``op`` and wait for it with the events
+    turning (a dialog on screen keeps painting); its error is raised here."""
+    got: list[T] = []
+    errors: list[Exception] = []
+    op.success(got.append).failure(errors.append).run()
+    if not manager().wait_idle(timeout_s) and not (got or errors):
+        raise TimeoutError("the clinic's database did not answer")
+    if errors:
+        raise errors[0]
+    return got[0]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -73,7 +95,8 @@ def app_font() -> QFont:
 
 
 def make_application(argv: list[str]) -> QApplication:
-    app = QApplication.instance() or QApplication(argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("Meike")
     app.setApplicationDisplayName("美客")  # Qt adds " — 美客" to every window title
     app.setApplicationVersion(meike.__version__)
@@ -83,14 +106,15 @@ def make_application(argv: list[str]) -> QApplication:
     if not hasattr(app, "gc_guard"):
         from ui.gc_guard import GcGuard
 
-        app.gc_guard = GcGuard(app)  # type: ignore[attr-defined]  (collect on the GUI thread only)
-    return app  # type: ignore[return-value]
+        app.gc_guard = GcGuard(app)  # type: ignore[attr-defined]  # collect on the GUI thread only
+    return app
 
 
 def window_for(clinic: Clinic, actor: Actor, *, callerid: CallerIdSetting | None = None,
-               simulators: DeviceSimulators | None = None) -> AccountManager | MainWindow:
+               simulators: DeviceSimulators | None = None, clinic_name: str | None = None
+               ) -> AccountManager | MainWindow:
     """The administrator gets the account manager and nothing else; everyone else the main window."""
-    name = system.get(clinic, "clinic.name")
+    name = clinic_name if clinic_name is not None else answer(ops.clinic_name(None, clinic))
     return AccountManager(clinic, actor, name) if actor.is_admin else MainWindow(
         clinic, actor, name, callerid=simulators.callerid if simulators else callerid,
         recording=simulators.recording if simulators else None,
@@ -105,8 +129,6 @@ class DeviceSimulators:
     def __init__(self, clinic: Clinic, *, demo_mode: bool = False) -> None:
         from devices.simulators.callerid_modem import CallerIdModem
         from devices.simulators.gsm_modem import GsmModemSimulator
-        from meike import demo
-        from meike.services import sms
 
         self.modem = CallerIdModem()
         self.callerid = CallerIdSetting(self.modem.port)
@@ -121,10 +143,8 @@ class DeviceSimulators:
         self.recordings = tempfile.TemporaryDirectory(prefix="meike-recordings-")
         self.recording = RecordingSetting("linein", folder=self.recordings.name)
         self.audio = FakeBackend(call_audio())
-        self.mobile = demo.caller_mobile(clinic) or "13800138000"
         self.gsm = GsmModemSimulator()  # SMS go out through a simulated 短信猫 (the demo clinic's channel)
-        if demo_mode:
-            sms.use_simulated_modem(clinic, self.gsm.port)
+        self.mobile = answer(ops.simulate_devices(clinic, self.gsm.port, demo_mode=demo_mode))
 
     def after_login(self) -> None:
         QTimer.singleShot(self.RING_AFTER_MS, lambda: self.modem.ring(self.mobile, name="DEMO"))
@@ -141,7 +161,7 @@ def _exit_backup(clinic: Clinic) -> None:
     from meike import backup
 
     try:
-        backup.exit_backup(clinic)  # records its outcome (the dashboard warns of a failure next time)
+        answer(backup_ops.exit_backup(clinic))  # records its outcome (the dashboard warns of a failure next time)
     except Exception as exc:  # noqa: BLE001 (logged with its traceback by the backup itself)
         log.warning("backup on exit failed (%s)", backup.failure_reason(exc))
 
@@ -251,12 +271,13 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
         log.exception("cannot open the database")
         QMessageBox.critical(None, "无法打开数据库", open_failure_text(exc, log_path))
         return 2
-    if not system.is_initialised(clinic) and FirstRunDialog(clinic).exec() != QDialog.DialogCode.Accepted:
+    if not answer(ops.is_initialised(None, clinic)) and FirstRunDialog(clinic).exec() != QDialog.DialogCode.Accepted:
         clinic.dispose()
         return 0
     check_audit_log(clinic)
+    clinic_name = answer(ops.clinic_name(None, clinic))
     if os.environ.get("MEIKE_STARTUP_PROBE"):  # bench/: time from process start to the login window
-        probe = LoginDialog(clinic, system.get(clinic, "clinic.name"))
+        probe = LoginDialog(clinic, clinic_name)
         probe.show()
         app.processEvents()
         print("login-shown", flush=True)
@@ -267,16 +288,25 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
     simulators = DeviceSimulators(clinic, demo_mode=args.demo) if args.simulate_devices and sys.platform != "win32" else None
     from meike.sms_jobs import SmsJobs
 
-    sms_jobs = SmsJobs(clinic)  # the SMS queue and reminders, on a scheduler thread
+    jobs = start_scheduler()  # the program's one scheduler: every timed job runs on it
+    sms_jobs = SmsJobs(clinic, scheduler=jobs)  # the SMS queue and reminders
     sms_jobs.start()
 
     def login() -> None:
+        """The clinic's name (it may have been renamed since), then the login dialog."""
+        def failed(_error: Exception) -> None:
+            log.warning("the clinic's name could not be read before the login", exc_info=_error)
+            show_login(clinic_name)
+
+        ops.clinic_name(None, clinic).success(show_login).failure(failed).run()
+
+    def show_login(name: str) -> None:
         try:
-            dialog = LoginDialog(clinic, system.get(clinic, "clinic.name"))
+            dialog = LoginDialog(clinic, name)
             if dialog.exec() != QDialog.DialogCode.Accepted or dialog.actor is None:
                 app.quit()
                 return
-            window = window_for(clinic, dialog.actor, simulators=simulators)
+            window = window_for(clinic, dialog.actor, simulators=simulators, clinic_name=name)
             window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
             windows[:] = [window]
             window.show()
@@ -291,18 +321,33 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
             app.quit()
 
     QTimer.singleShot(0, login)
-    backups = start_backup_schedule(clinic)  # the daily backup (SQLite), checked every hour
+    schedules.add_backup_job(jobs, clinic)  # the daily backup (SQLite), checked every hour
     try:
         code = app.exec()
     finally:
-        backups.shutdown(wait=False)
         sms_jobs.shutdown(wait=True)
+        stop_scheduler(jobs)
         _exit_backup(clinic)
         if simulators is not None:
             simulators.close()
         clinic.dispose()
     log.info("Meike closed (%s)", code)
     return code
+
+
+def start_scheduler() -> BackgroundScheduler:
+    """The program's one scheduler, started and made the one every timed job is added to."""
+    jobs = schedules.new_scheduler()
+    jobs.start()
+    schedules.install(jobs)
+    return jobs
+
+
+def stop_scheduler(jobs: BackgroundScheduler) -> None:
+    """On exit, once: no job is added any more, a job still running finishes (its thread is joined)."""
+    schedules.uninstall(jobs)
+    if jobs.running:
+        jobs.shutdown(wait=True)
 
 
 AUDIT_WARNING = ("操作日志（审计日志）与这台电脑或备份中保存的记录不一致，可能有人绕过美客直接改动了数据库：\n\n{problems}\n\n"
@@ -313,10 +358,8 @@ AUDIT_WARNING = ("操作日志（审计日志）与这台电脑或备份中保�
 def check_audit_log(clinic: Clinic) -> list[str]:
     """Before the login: the audit log against the anchors kept outside the database and its triggers
     (``meike.services.audit_guard``); a difference is written to the log and said here."""
-    from meike.services import audit_guard
-
     try:
-        problems = audit_guard.check_on_start(clinic)
+        problems = answer(ops.check_audit_on_start(None, clinic))
     except Exception:  # noqa: BLE001 (the check must never keep the clinic from working; logged)
         log.exception("the audit log could not be compared with its anchors on start")
         return []

@@ -1,5 +1,4 @@
 """操作日志: the administrator's view of the audit log — filters, chain check, export to Excel."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -8,13 +7,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QDate
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDateEdit,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -26,11 +23,12 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import Actor
-from meike.services import audit
 from meike.services.audit import CATEGORIES, AuditFilter, AuditLine, ChainReport
-from ui.tasks import run_in_background
+from ui.operations import audit as ops
+from ui.tasks import error_text
+from ui.widgets.tables import read_only
 
 PAGE = 500
 COLUMNS = ["编号", "时间", "操作人", "操作", "对象", "内容"]
@@ -50,6 +48,8 @@ class AuditViewer(QWidget):
         self.clinic, self.actor = clinic, actor
         self.setObjectName("audit_viewer")
         self.lines: list[AuditLine] = []
+        self.exported: int | None = None  # the lines of the last export
+        self._search = 0  # the current search (a page of an earlier one arriving late is dropped)
         today = clock.now().date()
         self.use_dates = QCheckBox("日期", objectName="audit_use_dates")
         self.start = QDateEdit(_qdate(today.replace(day=1)), objectName="audit_start", calendarPopup=True,
@@ -73,10 +73,7 @@ class AuditViewer(QWidget):
         self.status = QLabel(objectName="audit_status", wordWrap=True)
         self.table = QTableWidget(0, len(COLUMNS), objectName="audit_table")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        read_only(self.table, stretch=len(COLUMNS) - 1, single=False)
         self.table.horizontalHeaderItem(len(COLUMNS) - 1).setToolTip(PRIVACY_NOTE)
 
         filters = QHBoxLayout()
@@ -112,35 +109,41 @@ class AuditViewer(QWidget):
                            text=self.text.text())
 
     def reload(self) -> None:
+        self._search += 1
         self.lines = []
         self.table.setRowCount(0)
         self.load_more()
 
     def load_more(self) -> None:
-        flt = self.filter()
-        try:
-            more = audit.search(self.clinic, self.actor, flt, offset=len(self.lines), limit=PAGE)
-        except ValidationError as e:  # a filter text too long or with control characters
-            self.status.setText("；".join(e.errors.values()))
+        """The next page of the current search (off the GUI thread)."""
+        search, flt = self._search, self.filter()
+        ops.search(self, self.clinic, self.actor, flt, len(self.lines), PAGE).success(
+            lambda page: self._show(search, page)).failure(self._refused).run()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):  # a filter text too long or with control characters
+            self.status.setText("；".join(error.errors.values()))
+        else:
+            self.status.setText(error_text(error))
+
+    def _show(self, search: int, page: ops.AuditPage) -> None:
+        if search != self._search:  # the filter changed meanwhile
             return
         first = len(self.lines)
-        self.lines.extend(more)
+        self.lines.extend(page.lines)
         self.table.setRowCount(len(self.lines))
-        for r, line in enumerate(more, start=first):
+        for r, line in enumerate(page.lines, start=first):
             for c, text in enumerate([str(line.id), f"{line.at:%Y-%m-%d %H:%M:%S}", line.username, line.label,
                                       line.target, line.detail]):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        total = audit.count_matching(self.clinic, self.actor, flt)
-        self.more_button.setEnabled(len(self.lines) < total)
-        self.status.setText(f"共 {total} 条，已显示 {len(self.lines)} 条")
+        self.more_button.setEnabled(len(self.lines) < page.total)
+        self.status.setText(f"共 {page.total} 条，已显示 {len(self.lines)} 条")
 
     def verify(self) -> None:
-        self.verify_button.setEnabled(False)
         self.status.setText("正在校验操作日志…")
 
         def done(report: ChainReport) -> None:
-            self.verify_button.setEnabled(True)
             # The log no longer matches what this PC or a backup kept: once explained, it can become the base.
             self.accept_button.setVisible(any("记录的" in p for p in report.problems))
             if report.ok:
@@ -150,35 +153,34 @@ class AuditViewer(QWidget):
                 self.status.setText(f"校验发现问题（共检查 {report.checked} 条）：" + "；".join(report.problems[:5]))
 
         def failed(exc: Exception) -> None:
-            self.verify_button.setEnabled(True)
-            self.status.setText(f"校验失败：{exc}")
+            self.status.setText(f"校验失败：{error_text(exc)}")
 
-        run_in_background(lambda: audit.verify_chain(self.clinic, self.actor), done, failed, owner=self)
+        ops.verify_chain(self, self.clinic, self.actor).success(done).failure(failed).busy(self.verify_button).run()
 
     def accept_log(self) -> None:
         """以当前日志为准 (``audit_guard.accept``): audited with the record it replaces."""
-        from meike.services import audit_guard
+        def done(_none: None) -> None:
+            self.accept_button.hide()
+            self.status.setText("已以当前日志为准：今后与现在的日志比较（已记入操作日志）")
+            self.reload()
 
-        try:
-            audit_guard.accept(self.clinic, self.actor)
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return
-        self.accept_button.hide()
-        self.status.setText("已以当前日志为准：今后与现在的日志比较（已记入操作日志）")
-        self.reload()
+        ops.accept_log(self, self.clinic, self.actor).success(done).failure(
+            lambda e: self.status.setText(error_text(e))).busy(self.accept_button).run()
 
-    def export(self, path: Path | None = None) -> int | None:
+    def export(self, path: Path | None = None) -> None:
+        """导出 Excel; the lines written are ``exported`` once done."""
         if path is None:
             name, _ = QFileDialog.getSaveFileName(self, "导出操作日志", f"操作日志-{clock.now():%Y%m%d}.xlsx",
                                                   "Excel 文件 (*.xlsx)")
             if not name:
-                return None
+                return
             path = Path(name)
-        try:
-            written = audit.export_xlsx(self.clinic, self.actor, self.filter(), path)
-        except (MeikeError, OSError) as e:
-            self.status.setText(f"导出失败：{getattr(e, 'message', e)}")
-            return None
-        self.status.setText(f"已导出 {written} 条到 {path}")
-        return written
+        chosen = path
+        self.exported = None
+
+        def done(written: int) -> None:
+            self.exported = written
+            self.status.setText(f"已导出 {written} 条到 {chosen}")
+
+        ops.export(self, self.clinic, self.actor, self.filter(), chosen).success(done).failure(
+            lambda e: self.status.setText(f"导出失败：{error_text(e)}")).busy(self.export_button).run()

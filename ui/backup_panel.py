@@ -2,7 +2,6 @@
 administrator and for 系统管理 with the right 数据备份 (a backup is every number in full); 恢复 in the
 administrator's window, after a confirmation that lists what the backup does not hold. Backups run off
 the GUI thread."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QFileDialog,
     QHBoxLayout,
@@ -26,13 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from meike import backup
-from meike.backup import BackupInfo, BackupSettings
+from meike.backup import BackupInfo, BackupSettings, BackupSummary, RestoreLosses
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import Actor
-from ui.tasks import run_in_background
+from ui.operations import backup as ops
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
+from ui.widgets.tables import read_only
 
 COLUMNS = ["时间", "类型", "大小"]
 
@@ -53,6 +53,9 @@ class BackupPanel(QWidget):
         self.clinic, self.actor = clinic, actor
         self.setObjectName("backup_panel")
         self.infos: list[BackupInfo] = []
+        self.folder_path: Path | None = None  # known after the first ``reload``
+        self.outcome: bool | None = None  # the last 恢复: True restored, False declined or failed
+        self._form_filled = False
         self.path = clinic.path
         layout = QVBoxLayout(self)
         self.status = QLabel(objectName="backup_status", wordWrap=True)
@@ -69,8 +72,9 @@ class BackupPanel(QWidget):
             self.note.setText("备份里是诊所的全部资料（包括完整的手机号和身份证号），所以选择备份文件夹和立即备份只有"
                               "管理员或有“数据备份”权限的账号可以操作。自动备份照常进行。")
             layout.addWidget(self.note)
+        self.manage = manage
         if manage:
-            settings = backup.load_settings(clinic)
+            settings = BackupSettings()  # the clinic's are filled in by the first ``reload``
             self.enabled = QCheckBox("每天自动备份，退出程序时也备份", objectName="backup_enabled")
             self.enabled.setChecked(settings.enabled)
             self.folder = QLineEdit(settings.folder, objectName="backup_folder",
@@ -91,10 +95,7 @@ class BackupPanel(QWidget):
             layout.addLayout(self.form)
         self.table = QTableWidget(0, len(COLUMNS), objectName="backup_table")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
+        read_only(self.table)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.itemSelectionChanged.connect(self.show_summary)
         self.summary = QLabel(objectName="backup_summary", wordWrap=True)
@@ -116,20 +117,29 @@ class BackupPanel(QWidget):
         layout.addWidget(self.status)
         self.reload()
 
-    @property
-    def folder_path(self) -> Path:
-        assert self.path is not None
-        return backup.load_settings(self.clinic).folder_for(self.path)
-
     def _browse(self) -> None:
         chosen = QFileDialog.getExistingDirectory(self, "选择备份文件夹", self.folder.text())
         if chosen:
             self.folder.setText(chosen)
 
     def reload(self) -> None:
+        """Read the settings and the list of backups (off the GUI thread)."""
         if self.path is None:
             return
-        self.infos = backup.list_backups(self.folder_path, database=self.path.stem)
+        ops.status(self, self.clinic, self.path).success(self._show).failure(
+            lambda e: self.status.setText(error_text(e))).run()
+
+    def _show(self, found: ops.Backups) -> None:
+        if self.manage and not self._form_filled:  # once: later reloads keep what is being typed
+            self._form_filled = True
+            settings = found.settings
+            self.enabled.setChecked(settings.enabled)
+            self.folder.setText(settings.folder)
+            self.folder.setPlaceholderText(f"留空：{found.folder}")
+            self.daily.setValue(settings.daily)
+            self.monthly.setValue(settings.monthly)
+        self.folder_path = found.folder
+        self.infos = found.infos
         self.table.setRowCount(len(self.infos))
         for r, info in enumerate(self.infos):
             for c, text in enumerate([f"{info.taken_at:%Y-%m-%d %H:%M:%S}", info.label, _size(info.size)]):
@@ -145,10 +155,11 @@ class BackupPanel(QWidget):
         info = self.current()
         if info is None:
             return
-        try:
-            s = backup.describe(info.path)
-        except MeikeError as e:
-            self.summary.setText(e.message)
+        ops.describe(self, info.path).success(lambda s: self._summary(info, s)).failure(
+            lambda e: self.summary.setText(error_text(e))).run()
+
+    def _summary(self, info: BackupInfo, s: BackupSummary) -> None:
+        if info is not self.current():  # another row was chosen meanwhile
             return
         counts = "、".join(f"{label} {value:,}" for label, value in (
             ("顾客", s.customers), ("到诊", s.visits), ("收费单", s.orders), ("收据", s.receipts))
@@ -157,40 +168,41 @@ class BackupPanel(QWidget):
         self.summary.setText(f"{s.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}：{counts}{last}"
                              f"　数据库版本 {s.revision or '未知'}")
 
-    def save(self) -> BackupSettings | None:
+    def save(self) -> None:
         self.form.clear_errors()
-        try:
-            saved = backup.save_settings(self.clinic, self.actor, BackupSettings(
-                self.folder.text(), self.daily.value(), self.monthly.value(), self.enabled.isChecked()))
-        except ValidationError as e:
-            self.status.setText("；".join(self.form.show_errors(e.errors)))
-            return None
+        settings = BackupSettings(self.folder.text(), self.daily.value(), self.monthly.value(),
+                                  self.enabled.isChecked())
+        ops.save_settings(self, self.clinic, self.actor, settings).success(self._saved).failure(
+            self._refused).run()
+
+    def _saved(self, _saved: BackupSettings) -> None:
         self.status.setText("备份设置已保存")
         self.reload()
-        return saved
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.status.setText("；".join(self.form.show_errors(error.errors)))
+        else:
+            self.status.setText(error_text(error))
 
     def backup_now(self) -> None:
-        self.backup_button.setEnabled(False)
         self.status.setText("正在备份并校验…")
 
         def done(info: BackupInfo) -> None:
-            self.backup_button.setEnabled(True)
             self.reload()
             self.status.setText(f"备份完成并已校验：{info.path.name}（{_size(info.size)}）")
 
         def failed(exc: Exception) -> None:
-            self.backup_button.setEnabled(True)
-            self.status.setText(f"备份失败：{getattr(exc, 'message', exc)}")
+            self.status.setText(f"备份失败：{error_text(exc)}")
 
-        run_in_background(lambda: backup.manual_backup(self.clinic, self.actor), done, failed, owner=self)
+        ops.backup_now(self, self.clinic, self.actor).success(done).failure(failed).busy(self.backup_button).run()
 
-    def confirmation(self, info: BackupInfo) -> str:
+    @staticmethod
+    def confirmation(info: BackupInfo, losses: RestoreLosses | Exception) -> str:
         """The restore question: which backup, and what the current data holds that it does not."""
         head = f"用 {info.taken_at:%Y-%m-%d %H:%M:%S} 的{info.label}替换现在的全部数据？"
-        try:
-            losses = backup.restore_losses(self.clinic, self.actor, info.path)
-        except MeikeError as e:
-            lost = f"\n\n无法比较现在的数据和这个备份（{e.message}）：备份之后的收据、顾客和日结都会丢失。"
+        if isinstance(losses, Exception):
+            lost = f"\n\n无法比较现在的数据和这个备份（{error_text(losses)}）：备份之后的收据、顾客和日结都会丢失。"
         else:
             lost = ("\n\n备份之后没有新的收据、顾客、到诊或日结。" if losses.nothing else
                     "\n\n恢复后，备份之后的这些数据将丢失：\n" + "\n".join(f"· {line}" for line in losses.lines())
@@ -198,27 +210,38 @@ class BackupPanel(QWidget):
         return (head + lost + "\n\n现在的数据会先备份一份（恢复前备份），收据号接着现在的往下编，不会重复。"
                 "恢复后程序将关闭，请重新打开。")
 
-    def restore(self, *, confirm: bool = True) -> bool:
-        """Replace the clinic's data with the selected backup (the current data is backed up first)."""
+    def restore(self, *, confirm: bool = True) -> None:
+        """Replace the clinic's data with the selected backup (the current data is backed up first).
+        The answer is ``outcome`` (and ``restored`` on success)."""
         info = self.current()
         if info is None:
             self.status.setText("请先在列表中选择一个备份")
-            return False
-        if confirm and not messages.ask(self, "恢复备份", self.confirmation(info)):
-            return False
-        from meike.sms_jobs import running
+            self.outcome = False
+            return
+        self.outcome = None
+        if not confirm:
+            self._restore(info)
+            return
+        ops.restore_losses(self, self.clinic, self.actor, info.path).success(
+            lambda losses: self._ask(info, losses)).failure(lambda e: self._ask(info, e)).busy(
+            self.restore_button).run()
 
-        jobs = running(self.clinic)
-        if jobs is not None:
-            jobs.shutdown(wait=True)  # nothing of this program may hold the database during the copy
-        try:
-            safety = backup.restore_clinic(self.clinic, self.actor, info.path)
-        except MeikeError as e:
-            self.status.setText(f"恢复失败：{e.message}")
-            if jobs is not None:
-                jobs.start()
-            return False
-        name = safety.name if safety else ""
-        self.status.setText(f"已恢复到 {info.taken_at:%Y-%m-%d %H:%M:%S} 的备份；恢复前的数据已备份为 {name}")
-        self.restored.emit(name)
-        return True
+    def _ask(self, info: BackupInfo, losses: RestoreLosses | Exception) -> None:
+        if not messages.ask(self, "恢复备份", self.confirmation(info, losses)):
+            self.outcome = False
+            return
+        self._restore(info)
+
+    def _restore(self, info: BackupInfo) -> None:
+        def done(safety: Path | None) -> None:
+            name = safety.name if safety else ""
+            self.outcome = True
+            self.status.setText(f"已恢复到 {info.taken_at:%Y-%m-%d %H:%M:%S} 的备份；恢复前的数据已备份为 {name}")
+            self.restored.emit(name)
+
+        def failed(exc: Exception) -> None:
+            self.outcome = False
+            self.status.setText(f"恢复失败：{error_text(exc)}")
+
+        self.status.setText("正在恢复…")
+        ops.restore(self, self.clinic, self.actor, info.path).success(done).failure(failed).run()

@@ -1,15 +1,15 @@
 """Idle lock 自动锁屏: after the clinic's idle time with no mouse or key input, the window and its
 dialogs are hidden behind a lock screen until the same user types their password (or logs out).
 
-The time is the system parameter ``security.idle_lock_minutes`` (0 = never). Locking and unlocking
-are audited; a wrong password counts toward the account's lockout like a login.
+The time is the system parameter ``security.idle_lock_minutes`` (0 = never), read off the GUI thread.
+Locking and unlocking are audited; a wrong password counts toward the account's lockout like a login
+(checked off the GUI thread: the lock screen is busy meanwhile).
 
 Nothing else comes up over the lock: a window that is shown while locked (a dialog opened by a timer or
 a finished background job, a message box, the crash dialog) is hidden at once and shown after the
 unlock — a modal one keeps waiting for its answer meanwhile. Only a window that says it shows nothing
 personal (the property ``OVER_LOCK``: the caller pop-up's "来电" notice) and tooltips may appear.
 """
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from PySide6.QtWidgets import QApplication, QDialog, QLabel, QLineEdit, QPushBut
 from meike.db import Clinic
 from meike.errors import LoginFailed
 from meike.permissions import Actor
-from meike.services import accounts, audit
+from ui.operations import shell as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
 from ui.widgets.messages import INTERRUPTED
 
@@ -60,6 +61,14 @@ class IdleWatcher(QObject):
         if self.limit_s > 0 and not self.fired and time.monotonic() - self.last_input >= self.limit_s:
             self.fired = True
             self.idle.emit()
+
+    def set_limit(self, limit_s: float) -> None:
+        """A new idle time (0: never); counted from the last input."""
+        self.limit_s = limit_s
+        if limit_s > 0:
+            self.timer.start()
+        else:
+            self.timer.stop()
 
     def rearm(self) -> None:
         self.last_input = time.monotonic()
@@ -106,23 +115,31 @@ class LockScreen(QWidget):
         self.hide()
 
     def cover(self) -> None:
-        self.setGeometry(self.parentWidget().rect())
+        parent = self.parentWidget()
+        if parent is not None:
+            self.setGeometry(parent.rect())
         self.password.clear()
         self.message.clear()
         self.show()
         self.raise_()
         self.password.setFocus()
 
-    def try_unlock(self) -> bool:
-        try:
-            accounts.authenticate(self.clinic, self.actor.username, self.password.text())
-        except LoginFailed as e:
-            self.password.clear()
-            self.message.setText(e.message)
-            return False
+    def try_unlock(self) -> None:
+        """Check the password (on the database lane); ``unlocked`` when it is the user's."""
+        if not self.unlock_button.isEnabled():  # a check is already under way
+            return
+        ops.unlock(self, self.clinic, self.actor, self.password.text()).success(self._right).failure(
+            self._wrong).busy(self.password, self.unlock_button).run()
+
+    def _right(self, _actor: Actor) -> None:
+        self.message.clear()
         self.hide()
         self.unlocked.emit()
-        return True
+
+    def _wrong(self, error: Exception) -> None:
+        self.password.clear()
+        self.message.setText(error.message if isinstance(error, LoginFailed) else error_text(error))
+        self.password.setFocus()
 
 
 class IdleLock(QObject):
@@ -134,15 +151,24 @@ class IdleLock(QObject):
 
     lock_changed = Signal(bool)
 
-    def __init__(self, clinic: Clinic, actor: Actor, window: QWidget, minutes: int, *, check_ms: int = 5_000) -> None:
+    def __init__(self, clinic: Clinic, actor: Actor, window: QWidget, minutes: int | None = None, *,
+                 check_ms: int = 5_000) -> None:
+        """``minutes``: the idle time; None reads the clinic's (``security.idle_lock_minutes``)."""
         super().__init__(window)
         self.clinic, self.actor, self.window = clinic, actor, window
-        self.watcher = IdleWatcher(minutes * 60, self, check_ms=check_ms)
+        self.watcher = IdleWatcher((minutes or 0) * 60, self, check_ms=check_ms)
         self.screen = LockScreen(clinic, actor, window)
         self.hidden: list[QWidget] = []
         self._guarding = False
+        self._stopped = False
         self.watcher.idle.connect(self.lock)
         self.screen.unlocked.connect(self._unlocked)
+        if minutes is None:
+            ops.idle_lock_minutes(window, clinic).success(self._minutes).run()
+
+    def _minutes(self, minutes: int) -> None:
+        if not self._stopped:
+            self.watcher.set_limit(minutes * 60)
 
     @property
     def locked(self) -> bool:
@@ -164,8 +190,7 @@ class IdleLock(QObject):
         self.screen.cover()
         self._guard(True)
         self.window.setProperty(LOCKED, True)
-        with self.clinic.write() as s:
-            audit.record(s, self.actor, "session.lock", "user", self.actor.user_id)
+        ops.record_lock(self.window, self.clinic, self.actor, True).run()
         self.lock_changed.emit(True)
 
     def _unlocked(self) -> None:
@@ -180,8 +205,7 @@ class IdleLock(QObject):
                 widget.setProperty(INTERRUPTED, False)
                 widget.show()
         self.watcher.rearm()
-        with self.clinic.write() as s:
-            audit.record(s, self.actor, "session.unlock", "user", self.actor.user_id)
+        ops.record_lock(self.window, self.clinic, self.actor, False).run()
         self.lock_changed.emit(False)
 
     # --- nothing comes up over the lock ----------------------------------------------------------------
@@ -228,5 +252,6 @@ class IdleLock(QObject):
 
     def stop(self) -> None:
         """The window closes (log out, quit): the watcher and the guard go; what was hidden stays hidden."""
+        self._stopped = True
         self.watcher.stop()
         self._guard(False)

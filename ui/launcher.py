@@ -36,7 +36,7 @@ def _console_output() -> None:
     if sys.platform == "win32":
         import ctypes
 
-        if ctypes.windll.kernel32.AttachConsole(-1):  # type: ignore[attr-defined]  (ATTACH_PARENT_PROCESS)
+        if ctypes.windll.kernel32.AttachConsole(-1):  # type: ignore[attr-defined,unused-ignore]  # ATTACH_PARENT_PROCESS
             stream = open("CONOUT$", "w", encoding="utf-8", errors="replace")  # noqa: SIM115 (for the process)
     if stream is None:
         from meike import paths

@@ -1,5 +1,4 @@
 """The main window of ordinary accounts: a left menu of granted pages, the page on the right."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -24,7 +23,6 @@ from PySide6.QtWidgets import (
 from meike.db import Clinic
 from meike.errors import PermissionDenied
 from meike.permissions import PAGE_LABELS, Actor, Page
-from meike.services import system
 from ui import geometry
 from ui.about import show_about
 from ui.dialogs.password import PasswordDialog
@@ -36,9 +34,9 @@ from ui.pages.base import PageWidget
 from ui.widgets import messages
 
 if TYPE_CHECKING:
-    from devices.callerid import CallerIdSetting
+    from meike.ports import CallerIdSetting
     from meike.workstation import RecordingSetting
-    from ui.phone_listener import PhoneListener
+    from ui.phone.listener import PhoneListener
 
 NAV_STYLE = """
 QFrame#nav { background: #24445c; }
@@ -112,7 +110,7 @@ class MainWindow(QMainWindow):
             geometry.fit_to_screen(self, default=(1280, 800))
         if actor.pages:
             self.open_page(actor.pages[0])
-        self.idle_lock = IdleLock(clinic, actor, self, system.get(clinic, "security.idle_lock_minutes"))
+        self.idle_lock = IdleLock(clinic, actor, self)  # the clinic's idle time, read off the GUI thread
         self.idle_lock.screen.logout.connect(self.logout)
         self._cover = self.idle_lock
         self.phone_listener: PhoneListener | None = None
@@ -130,7 +128,7 @@ class MainWindow(QMainWindow):
         setting = setting if setting is not None else workstation.callerid_setting()
         if not setting.enabled or not self.actor.can_open(Page.PHONE):
             return None
-        from ui.phone_listener import PhoneListener
+        from ui.phone.listener import PhoneListener
 
         if self.phone_listener is not None:
             self.phone_listener.close()
@@ -155,7 +153,7 @@ class MainWindow(QMainWindow):
         if Page.REGISTRATION not in self.nav_buttons:
             self.statusBar().showMessage("您没有“挂号中心”的权限，不能登记新顾客", 5000)
             return None
-        from ui.pages.registration import RegistrationPage
+        from ui.front_desk.registration import RegistrationPage
 
         page = self.open_page(Page.REGISTRATION)
         if isinstance(page, RegistrationPage):
@@ -205,7 +203,7 @@ class MainWindow(QMainWindow):
     def open_customer(self, customer_id: int) -> QWidget | None:
         """The customer detail dialog (needs the 顾客管理 page; the services check it again). Never while
         the window is locked."""
-        from ui.dialogs.customer_detail import CustomerDetailDialog
+        from ui.front_desk.detail import CustomerDetailDialog
 
         if self.idle_lock.locked:
             return None

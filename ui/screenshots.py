@@ -12,6 +12,7 @@ from meike.services import accounts, system
 from ui.account_manager import AccountManager
 from ui.dialogs.login import LoginDialog
 from ui.main_window import MainWindow
+from ui.taskman import manager as task_manager
 
 
 def _save(widget: QWidget, path: Path) -> Path:
@@ -42,6 +43,7 @@ def render_all(folder: Path, *, database: str | None = None, size: tuple[int, in
         for _ in range(20):  # let background counts arrive
             QApplication.processEvents()
         QThreadPool.globalInstance().waitForDone(3000)
+        task_manager().wait_idle(3)  # the pages' reads (ui/taskman.py)
         QApplication.processEvents()
         written.append(_save(window, folder / f"page_{page.value}.png"))
     window.close()
@@ -49,6 +51,7 @@ def render_all(folder: Path, *, database: str | None = None, size: tuple[int, in
     admin = accounts.authenticate(clinic, "admin", "admin")
     manager = AccountManager(clinic, admin, name)
     manager.resize(*size)
+    task_manager().wait_idle()  # the accounts are read off the GUI thread
     manager.table.selectRow(manager.row_of("kf"))
     written.append(_save(manager, folder / "account_manager.png"))
     manager.close()

@@ -33,8 +33,9 @@ class PartResult:
 def _database(work: Path) -> str:
     from alembic import command
 
+    from meike.clinic_setup import upgrade
     from meike.db import Clinic, sqlite_url
-    from meike.db.migrate import current_revision, head_revision, run, upgrade
+    from meike.db.migrate import current_revision, head_revision, run
 
     clinic = Clinic.open(sqlite_url(work / "selftest.sqlite3"))
     try:
@@ -103,12 +104,13 @@ def _passwords() -> str:
 
 
 def _scheduler() -> str:
-    from apscheduler.schedulers.background import BackgroundScheduler
-
+    """The program's scheduler as ``ui.app`` makes it (``meike.scheduler.new_scheduler``); the self-test
+    runs instead of the program, so this one is the only scheduler of the process."""
     from meike import clock
+    from meike.scheduler import new_scheduler
 
     ran = threading.Event()
-    scheduler = BackgroundScheduler(timezone=clock.CLINIC_TZ, daemon=True)
+    scheduler = new_scheduler()
     scheduler.add_job(ran.set, "interval", seconds=3600, next_run_time=datetime.now(clock.CLINIC_TZ))
     scheduler.add_job(lambda: None, "cron", hour=3)  # triggers are found by name (entry points)
     scheduler.start()
@@ -226,7 +228,7 @@ def _pages() -> str:
 
     names = import_all()
     import ui.account_manager  # noqa: F401  (the administrator's window)
-    import ui.phone_listener  # noqa: F401
+    import ui.phone.listener  # noqa: F401
     return f"{len(names)} 个页面"
 
 

@@ -49,7 +49,8 @@ class GsmModemSimulator(PtyDevice):
         self.parts_received = 0  # every PDU, accepted or not
         self.echo, self.cmee, self.pdu_mode = True, 0, False
         self._mr = 0
-        self._buffer, self._expected = b"", None  # expected: the TPDU length announced by AT+CMGS
+        self._buffer = b""
+        self._expected: int | None = None  # expected: the TPDU length announced by AT+CMGS
         self._start()
 
     # --- what the tests look at ----------------------------------------------------------------

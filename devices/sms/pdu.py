@@ -90,7 +90,9 @@ def _split_gsm7(text: str) -> list[str]:
     units = sum(len(_septets(ch)) for ch in text)
     if units <= _SINGLE[DCS_GSM7]:
         return [text]
-    parts, current, used = [], [], 0
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
     for ch in text:
         size = len(_septets(ch))
         if used + size > _PER_PART[DCS_GSM7]:  # an escape pair moves whole to the next part

@@ -1,8 +1,7 @@
-"""Schema upgrades on start: back the database up, then ``alembic upgrade head``."""
+"""Schema upgrades: ``alembic upgrade head`` in one transaction (the backup made first is ``meike.backup.upgrade``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
@@ -13,8 +12,6 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from meike.db import Clinic
-
-log = logging.getLogger(__name__)
 
 # The revisions are the package meike.migrations (migrations/ in the source tree, mapped by pyproject):
 # the same lookup works from a source checkout, an installed wheel and the frozen build.
@@ -44,29 +41,11 @@ def needs_upgrade(clinic: Clinic) -> bool:
     return current_revision(clinic) != head_revision()
 
 
-def upgrade(clinic: Clinic, *, backup_dir: Path | None = None) -> Path | None:
-    """Bring the schema to the newest revision. Returns the backup made first, if any.
-
-    A database that already has tables is backed up first (SQLite backup API, integrity-checked, into
-    the clinic's backup folder), so a failed upgrade can be undone by restoring the copy; a backup that
-    cannot be made stops the upgrade.
-    """
-    from meike import backup
-
-    current = current_revision(clinic)
-    if current == head_revision():
-        return None
-    backup_path: Path | None = None
-    path = clinic.path
-    if current is not None and path is not None and path.exists():
-        try:
-            folder = backup_dir or backup.load_settings(clinic).folder_for(path)
-        except Exception:  # noqa: BLE001 (settings of a very old schema): beside the database
-            folder = path.parent / "backups"
-        backup_path = backup.migration_backup(clinic, folder).path  # recorded: the dashboard tells a failure
-        log.info("backed up %s to %s before upgrading from %s", path, backup_path, current)
-    run(clinic, command.upgrade, "head")
-    return backup_path
+def upgrade_schema(clinic: Clinic) -> None:
+    """Bring the schema to the newest revision, nothing more (``meike.backup.upgrade`` backs the database
+    up first: what the program and a restore call)."""
+    if current_revision(clinic) != head_revision():
+        run(clinic, command.upgrade, "head")
 
 
 def run(clinic: Clinic, step: Callable[[Config, str], None], target: str) -> None:
@@ -83,6 +62,7 @@ def run(clinic: Clinic, step: Callable[[Config, str], None], target: str) -> Non
     with clinic.engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
         dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None  # a connection just checked out of the pool
         if sqlite:  # before BEGIN: inside a transaction the pragma does nothing
             dbapi.execute("PRAGMA foreign_keys = OFF")
         try:

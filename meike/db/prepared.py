@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Select, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.pool import QueuePool
 
 
@@ -53,7 +53,7 @@ class Prepared:
             processors = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None)
                                for column in stmt.selected_columns)
             converted = tuple((i, p) for i, p in enumerate(processors) if p is not None)
-            found = _Compiled(compiled.string, tuple(positiontup) if dialect.positional else None, converted)
+            found = _Compiled(compiled.string, tuple(positiontup or ()) if dialect.positional else None, converted)
             self._compiled[dialect.name] = found
             return found
 
@@ -91,7 +91,8 @@ def _fetchall(connection: Any, sql: str, args: Any) -> list[Any]:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, args)
-        return cursor.fetchall()
+        rows: list[Any] = cursor.fetchall()
+        return rows
     finally:
         cursor.close()
 
@@ -160,7 +161,7 @@ def _close_quietly(connection: Any) -> None:
         pass
 
 
-def _wrapped(engine: Engine, sql: str, args: Any, error: Exception) -> DBAPIError:
+def _wrapped(engine: Engine, sql: str, args: Any, error: Exception) -> StatementError:
     """The driver's error as SQLAlchemy's, as every other read raises it (``meike.db.storage_error`` reads it)."""
     return DBAPIError.instance(sql, args, error, engine.dialect.loaded_dbapi.Error)
 
@@ -170,6 +171,7 @@ def _connect(engine: Engine) -> Any:
     pooled = engine.pool.connect()
     pooled.detach()
     connection = pooled.dbapi_connection
+    assert connection is not None  # just connected
     try:
         engine.dialect.set_isolation_level(connection, "AUTOCOMMIT")
     except BaseException:

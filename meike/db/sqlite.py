@@ -1,7 +1,8 @@
 """The SQLite adapter: the only module that speaks SQLite-specific SQL.
 
 Pragmas (WAL, foreign keys, busy timeout, synchronous=FULL) and explicit transactions that begin
-IMMEDIATE for writers. Backups (the SQLite backup API) are ``meike.backup``.
+IMMEDIATE for writers. Backups (the SQLite backup API) are ``meike.backup``; the receipt-number mark
+beside the file (``meike.numbering.track``) is plugged in by ``meike.clinic_setup.wire``.
 
 The database file is its owner's only (0600 on POSIX) from the first connection on; SQLite gives the
 -wal, -shm and -journal files it creates the database file's mode, and ones left by an earlier version
@@ -22,9 +23,6 @@ BUSY_TIMEOUT_MS = 10_000
 def install(engine: Engine) -> None:
     """Configure an SQLite engine: pragmas on connect, BEGIN (IMMEDIATE for writes) on begin."""
 
-    from meike import numbering
-
-    numbering.track()  # receipt numbers outlive a restore: the mark beside the file follows each commit
     path = database_path(engine)
     protected: list[bool] = []
 

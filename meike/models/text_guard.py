@@ -39,6 +39,7 @@ def _problem(value: str, length: int | None, label: str) -> str | None:
 def check_row(obj: object, *, changed_only: bool) -> None:
     """Raise ValidationError for the first string attribute of ``obj`` its column cannot hold."""
     state = inspect(obj)
+    assert state is not None  # a mapped row (the unit of work's own)
     for attr in state.mapper.column_attrs:
         column = attr.columns[0]
         if not isinstance(column.type, String):

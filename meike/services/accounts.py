@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
-import socket
-import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Integer, bindparam, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meike import clock
@@ -24,6 +20,16 @@ from meike.models import AuditEntry, Customer, Department, LoginThrottle, Staff,
 from meike.permissions import ALL_GRANT_CODES, AccountLink, Actor, DataScope, Right, right_code
 from meike.rules.text import normalise_text, take_text, text_error, unsafe_char
 from meike.services import audit, system
+from meike.services.login_throttle import (
+    FIRST_WAIT as FIRST_WAIT,  # re-exported: accounts.<name> keeps working
+)
+from meike.services.login_throttle import FORGET_AFTER as FORGET_AFTER
+from meike.services.login_throttle import MAX_TYPED_NAME as MAX_TYPED_NAME
+from meike.services.login_throttle import WORKSTATION_FREE_FACTOR as WORKSTATION_FREE_FACTOR
+from meike.services.login_throttle import Throttles, throttle_key, wait_text
+from meike.services.login_throttle import typed_name as typed_name
+from meike.services.login_throttle import wait_after as wait_after
+from meike.services.login_throttle import workstation_id as workstation_id
 
 MIN_PASSWORD_LENGTH = 6
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-\u4e00-\u9fff]{2,40}\Z")
@@ -134,10 +140,6 @@ def _password_errors(password: str, confirm: str | None, field: str = "password"
 # for longer than that. A quiet day forgets a name's or a workstation's failures; a good login forgets
 # the name's. Time comes from ``meike.clock``.
 
-MAX_TYPED_NAME = 64  # a typed user name is cut to this before it is looked up, stored or logged
-FIRST_WAIT = timedelta(seconds=30)
-WORKSTATION_FREE_FACTOR = 3
-FORGET_AFTER = timedelta(days=1)
 WRONG = "用户名或密码不正确"
 _dummy: tuple[object, str] | None = None
 
@@ -150,98 +152,6 @@ def _dummy_hash() -> str:
     return _dummy[1]
 
 
-def typed_name(username: str) -> str:
-    """The user name as typed, fit to look up and log: no control or format characters (a right-to-left
-    override would turn the name round in the audit log), trimmed, at most 64."""
-    kept = "".join(ch for ch in username if unicodedata.category(ch) not in ("Cc", "Cs", "Cf"))
-    return kept.strip()[:MAX_TYPED_NAME].strip()
-
-
-def workstation_id() -> str:
-    """This PC, as the workstation throttle counts it."""
-    return socket.gethostname() or "localhost"
-
-
-def _key(kind: str, value: str) -> str:
-    return hashlib.sha256(f"{kind}:{value.casefold()}".encode()).hexdigest()
-
-
-def wait_after(failures: int, free: int, cap: timedelta) -> timedelta | None:
-    """How long the next attempt waits after ``failures`` in a row; None within the free attempts."""
-    if failures < free:
-        return None
-    return min(FIRST_WAIT * 2 ** min(failures - free, 20), cap)
-
-
-def _wait_text(wait: timedelta) -> str:
-    seconds = max(1, int(wait.total_seconds() + 0.999))
-    return f"{seconds} 秒" if seconds < 60 else f"{(seconds + 59) // 60} 分钟"
-
-
-@dataclass
-class _Throttles:
-    """The name's and the workstation's counters of one attempt, loaded in its transaction."""
-
-    keys: list[tuple[str, int]]  # (key, free attempts): the name's first, then the workstation's
-    rows: dict[str, LoginThrottle]
-    cap: timedelta
-
-    @classmethod
-    def load(cls, s: Session, name: str, workstation: str, now: datetime) -> _Throttles:
-        free = system.get_in(s, "login.max_failures")
-        keys = [(_key("name", name), free), (_key("workstation", workstation), free * WORKSTATION_FREE_FACTOR)]
-        rows = {}
-        for key, _ in keys:
-            row = s.get(LoginThrottle, key, with_for_update=True)
-            if row is not None and row.last_failure_at < now - FORGET_AFTER:
-                row.failures, row.blocked_until = 0, None
-            if row is not None:
-                rows[key] = row
-        return cls(keys, rows, timedelta(minutes=system.get_in(s, "login.lock_minutes")))
-
-    def waiting(self, now: datetime) -> timedelta | None:
-        """How long this attempt must still wait (None: it may go ahead)."""
-        until = max((r.blocked_until for r in self.rows.values() if r.blocked_until is not None), default=None)
-        return until - now if until is not None and until > now else None
-
-    def failed(self, s: Session, now: datetime) -> timedelta | None:
-        """Count a failure for the name and the workstation; returns the wait it starts, if any."""
-        s.execute(delete(LoginThrottle).where(LoginThrottle.last_failure_at < now - FORGET_AFTER))
-        longest: timedelta | None = None
-        for key, free in self.keys:
-            row = self.rows.get(key) or _new_row(s, key, now)
-            self.rows[key] = row
-            row.failures += 1
-            row.last_failure_at = now
-            wait = wait_after(row.failures, free, self.cap)
-            row.blocked_until = now + wait if wait is not None else None
-            if wait is not None and (longest is None or wait > longest):
-                longest = wait
-        return longest
-
-    @property
-    def name_row(self) -> LoginThrottle | None:
-        return self.rows.get(self.keys[0][0])
-
-    def succeeded(self) -> None:
-        """A good login forgets the name's failures (the workstation's stay until a quiet day)."""
-        if self.name_row is not None:
-            self.name_row.failures, self.name_row.blocked_until = 0, None
-
-
-def _new_row(s: Session, key: str, now: datetime) -> LoginThrottle:
-    """A counter row, or the one another workstation inserted a moment ago (PostgreSQL)."""
-    try:
-        with s.begin_nested():
-            row = LoginThrottle(key=key, failures=0, last_failure_at=now)
-            s.add(row)
-    except IntegrityError:
-        found = s.get(LoginThrottle, key, with_for_update=True, populate_existing=True)
-        assert found is not None
-        return found
-    return row
-
-
 def _attempt(s: Session, name: str, password: str, *, workstation: str | None, now: datetime,
              who: str) -> tuple[User | None, str | None]:
     """One login attempt inside a write transaction: (the user when the password is right, the failure).
@@ -250,7 +160,7 @@ def _attempt(s: Session, name: str, password: str, *, workstation: str | None, n
     name, a wrong password and a disabled account (the audit log keeps the real reason).
     """
     dummy = _dummy_hash()  # made on the first attempt of whatever kind, so it costs no branch alone
-    throttles = _Throttles.load(s, name, workstation or workstation_id(), now)
+    throttles = Throttles.load(s, name, workstation or workstation_id(), now)
     if not name:  # nothing to look up, and nothing to count
         verify_password(dummy, password)
         return None, WRONG
@@ -258,7 +168,7 @@ def _attempt(s: Session, name: str, password: str, *, workstation: str | None, n
     user = s.scalar(select(User).where(User.username == name))
     if waiting is not None:
         verify_password(dummy, password)
-        return None, f"尝试次数过多，请 {_wait_text(waiting)}后再试"
+        return None, f"尝试次数过多，请 {wait_text(waiting)}后再试"
     if user is None or not user.is_active:
         verify_password(dummy, password)  # the same work as a real check; the answer is no
         ok, reason = False, "无此用户" if user is None else "已停用"
@@ -284,7 +194,7 @@ def _attempt(s: Session, name: str, password: str, *, workstation: str | None, n
     audit.record(s, None, "login.locked", "user", user_id,
                  after={"username": shown, "wait_seconds": int(wait.total_seconds()), "until": now + wait},
                  who=shown[:40])
-    return None, f"{WRONG}。尝试次数过多，请 {_wait_text(wait)}后再试"
+    return None, f"{WRONG}。尝试次数过多，请 {wait_text(wait)}后再试"
 
 
 def authenticate(clinic: Clinic, username: str, password: str, *, now: datetime | None = None,
@@ -335,7 +245,7 @@ def _forget_failures(s: Session, user: User) -> None:
     """The administrator lifts a wait: the account's counters and its name's throttle."""
     user.failed_logins = 0
     user.locked_until = None
-    s.execute(delete(LoginThrottle).where(LoginThrottle.key == _key("name", user.username)))
+    s.execute(delete(LoginThrottle).where(LoginThrottle.key == throttle_key("name", user.username)))
 
 
 def change_own_password(clinic: Clinic, actor: Actor, *, old: str, new: str, confirm: str) -> None:

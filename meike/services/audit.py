@@ -26,7 +26,7 @@ from meike.models import AuditEntry, AuditHead
 from meike.permissions import Actor
 from meike.privacy import MASK, mask_details
 from meike.rules.text import search_text
-from meike.services import audit_guard, receipt_seal
+from meike.services import audit_anchor, receipt_seal
 
 
 def _dump(value: dict[str, Any] | None) -> str | None:
@@ -85,7 +85,7 @@ def record(
                                 entry.entity, entry.entity_id, entry.before, entry.after)
     session.add(entry)
     head.last_id, head.last_hash = entry.id, entry.row_hash
-    audit_guard.note_head(session, entry.id, entry.row_hash, action)  # this PC's anchor follows after the commit
+    audit_anchor.note_head(session, entry.id, entry.row_hash, action)  # this PC's anchor follows after the commit
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,10 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
         actor.require_admin()
     problems: list[str] = []
     checked, expected_id, prev = 0, 1, GENESIS
-    kept = audit_guard.kept_anchor(clinic)  # before the moment read below: this PC may write meanwhile
+    kept = audit_anchor.kept_anchor(clinic)  # before the moment read below: this PC may write meanwhile
     with clinic.read() as s:
-        audit_guard.one_moment(s)
-        problems += audit_guard.trigger_problems(s)
+        audit_anchor.one_moment(s)
+        problems += audit_anchor.trigger_problems(s)
         head = s.get(AuditHead, 1)
         last = 0
         while len(problems) < 20:
@@ -139,7 +139,7 @@ def verify_chain(clinic: Clinic, actor: Actor | None = None, *, batch: int = 5_0
             problems.append(f"日志末尾被截断：应有 {head.last_id} 条，实际最后一条是第 {last} 条")
         elif head is None:  # made with the log (migration 0008) and never removed
             problems.append("审计日志的链尾记录丢失")
-        problems += audit_guard.outside_problems(clinic, s, all_backups=True, kept=kept)
+        problems += audit_anchor.outside_problems(clinic, s, all_backups=True, kept=kept)
     return ChainReport(checked, problems)
 
 

@@ -284,7 +284,8 @@ def add_entry(clinic: Clinic, actor: Actor, kind: Kind, values: dict[str, Any]) 
         s.add(row)
         s.flush()
         audit.record(s, actor, f"{kind.value}.create", kind.value, row.id, after=_snapshot(kind, row))
-        return row.id
+        created: int = row.id
+        return created
 
 
 def update_entry(clinic: Clinic, actor: Actor, kind: Kind, entry_id: int, values: dict[str, Any]) -> None:

@@ -212,7 +212,8 @@ class ReminderRow:
 
 
 def _rows_query(actor: Actor) -> Select[tuple[Reminder, Customer, str | None]]:
-    return (select(Reminder, Customer, User.display_name)
+    assignee: Any = User.display_name  # NULL when the reminder has no assignee (the outer join)
+    return (select(Reminder, Customer, assignee)
             .join(Customer, Customer.id == Reminder.customer_id)
             .outerjoin(User, User.id == Reminder.assignee_id)
             .where(_visible(actor)))

@@ -68,7 +68,8 @@ def line_targets(s: Session, order: Order, line: OrderLine, amount_fen: int,
                 "developer": order.customer.developer_id}
     targets: list[tuple[str, int | None, int | None, int]] = []
     for role in SHARED_ROLES:
-        people = shares.get(role) or ([(defaults[role], 100)] if defaults[role] is not None else [])
+        default = defaults[role]
+        people = shares.get(role) or ([(default, 100)] if default is not None else [])
         role_amount = percent_of(amount_fen, item_percent(item, role))
         for (staff_id, _pct), part in zip(people, split(role_amount, [p for _s, p in people]), strict=True):
             targets.append((role, staff_id, None, part))

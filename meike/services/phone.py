@@ -161,8 +161,9 @@ def card_in(s: Session, actor: Actor, c: Customer) -> CallerCard:
     open_count = s.scalar(select(func.count()).select_from(open_q.subquery())) or 0
     reminders = [HistoryLine(r.due_date, "　".join(x for x in (REMINDER_KINDS.get(r.kind, r.kind), _short(r.note)) if x))
                  for r in s.scalars(open_q.order_by(Reminder.due_date, Reminder.id).limit(REMINDERS))]
-    sums = dict(s.execute(select(AccountEntry.account, func.sum(AccountEntry.amount_fen))
-                          .where(AccountEntry.customer_id == c.id).group_by(AccountEntry.account)).all())
+    rows = s.execute(select(AccountEntry.account, func.sum(AccountEntry.amount_fen))
+                     .where(AccountEntry.customer_id == c.id).group_by(AccountEntry.account)).all()
+    sums: dict[str, int | None] = {account: total for account, total in rows}
     balances = {label: int(sums.get(code) or 0) for code, label in ACCOUNT_LABELS.items() if sums.get(code)}
     return CallerCard(
         c.id, c.card_no, c.name, {"F": "女", "M": "男"}.get(c.gender, ""), _show_number(actor, c.mobile),

@@ -51,7 +51,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="seconds") if hasattr(value, "hour") else value.isoformat()
+        return str(value.isoformat(timespec="seconds") if hasattr(value, "hour") else value.isoformat())
     return str(value)
 
 

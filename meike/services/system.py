@@ -53,15 +53,15 @@ def _coerce(spec: SettingSpec, raw: Any) -> Any:
         if spec.minimum is not None and value < spec.minimum or spec.maximum is not None and value > spec.maximum:
             raise ValidationError.single(spec.key, f"{spec.label}应在 {spec.minimum}–{spec.maximum} 之间")
         return value
-    value = clean_text(raw, field=spec.key, label=spec.label, limit=TEXT_LIMITS.get(spec.key, 200))
+    text: str = clean_text(raw, field=spec.key, label=spec.label, limit=TEXT_LIMITS.get(spec.key, 200))
     if spec.key == "followup.postop_days":
-        parts = [p.strip() for p in nfkc(value).replace("，", ",").split(",") if p.strip()]
+        parts = [p.strip() for p in nfkc(text).replace("，", ",").split(",") if p.strip()]
         if not parts or not all(p.isascii() and p.isdigit() and 0 < int(p) <= 365 for p in parts):
             raise ValidationError.single(spec.key, "请填写 1–365 之间的天数，用逗号分隔，例如 2,7,15")
-        value = ",".join(str(d) for d in sorted({int(p) for p in parts}))
-    if spec.key == "clinic.name" and not value:
+        text = ",".join(str(d) for d in sorted({int(p) for p in parts}))
+    if spec.key == "clinic.name" and not text:
         raise ValidationError.single(spec.key, "请填写诊所名称")
-    return value
+    return text
 
 
 def get_in(session: Session, key: str) -> Any:

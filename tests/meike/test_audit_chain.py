@@ -339,7 +339,7 @@ def test_on_postgresql_the_programs_role_owns_nothing_it_could_truncate_or_ungua
         pytest.skip("PostgreSQL: MEIKE_TEST_DATABASE_URL")
     from sqlalchemy.exc import ProgrammingError
 
-    from meike.db.migrate import upgrade
+    from meike.clinic_setup import upgrade
 
     suffix = f"{_pg.prefix}_roles".lower()
     owner, app, name = f"{suffix}_owner", f"{suffix}_app", f"{suffix}_db"

@@ -93,7 +93,7 @@ def test_a_backup_while_another_connection_writes_holds_only_committed_data(
 def test_a_copy_that_fails_its_check_is_deleted_and_does_not_count(
         clinic: Clinic, tmp_path: Path, now: list[datetime], monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "backups"
-    monkeypatch.setattr(backup, "integrity_errors", lambda path: ["*** in database main ***", "Page 7: btree error"])
+    monkeypatch.setattr(backup.files, "integrity_errors", lambda path: ["*** in database main ***", "Page 7: btree error"])
     with pytest.raises(BackupError, match="校验失败.*Page 7"):
         backup.make_backup(db(clinic), folder, kind="daily")
     assert list(folder.iterdir()) == []

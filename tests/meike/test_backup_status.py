@@ -159,7 +159,7 @@ def test_a_status_that_cannot_be_written_never_fails_the_backup(clinic: Clinic, 
     def broken_put(*_a: object) -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(backup, "_put", broken_put)
+    monkeypatch.setattr(backup.status, "_put", broken_put)
     info = backup.daily_backup(clinic)
     assert info is not None and info.path.exists()
     backup.save_settings(clinic, user, BackupSettings(str(_unwritable_folder(tmp_path))))

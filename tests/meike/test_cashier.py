@@ -10,8 +10,9 @@ from alembic import command
 from sqlalchemy import func, inspect, select
 
 from meike import clock
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from meike.db.migrate import alembic_config, current_revision, head_revision
 from meike.errors import NotFound, PermissionDenied, ValidationError
 from meike.models import Order, Payment, ReceiptCounter
 from meike.permissions import Actor, DataScope, Page, Right, right_code

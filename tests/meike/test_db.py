@@ -11,8 +11,9 @@ from alembic import command
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from meike.clinic_setup import upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import alembic_config, current_revision, head_revision, needs_upgrade, upgrade
+from meike.db.migrate import alembic_config, current_revision, head_revision, needs_upgrade
 from meike.models import Channel, Customer
 from meike.permissions import Actor
 

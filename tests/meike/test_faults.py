@@ -19,7 +19,8 @@ from meike.errors import StorageError
 from meike.models import Customer, Receipt
 from meike.services import accounts, customers, dictionaries, ledger
 from meike.services.dictionaries import Kind
-from ui.pages.registration import RegistrationPage
+from tests.ui.waiting import settle
+from ui.front_desk.registration import RegistrationPage
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -119,11 +120,13 @@ def test_the_registration_form_keeps_what_was_typed_when_the_disk_is_full(qtbot,
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     page = RegistrationPage(demo_clinic, gl)
     qtbot.addWidget(page)
+    settle()
     _full_disk(demo_clinic)
     page.name.setText("林满")
     qtbot.keyClicks(page.mobile, "13844440000")
     page.form.notes.setPlainText("过敏史：青霉素。" * 1_250)  # 10,000 characters, the most a note holds
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    settle()
     assert page.status.text().startswith("未保存：磁盘空间已满")
     assert page.name.text() == "林满" and page.mobile.text() == "13844440000"
     assert page.form.notes.toPlainText().startswith("过敏史")

@@ -10,9 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from meike.clinic_setup import open_clinic
+from meike.clinic_setup import open_clinic, upgrade
 from meike.db import Clinic, sqlite_url
-from meike.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from meike.db.migrate import alembic_config, current_revision, head_revision
 from meike.models import Base
 
 

@@ -203,3 +203,61 @@ def test_scheduler_uses_aware_times() -> None:
     scheduler = new_scheduler()
     assert scheduler.timezone == clock.CLINIC_TZ
     assert datetime.now(scheduler.timezone).utcoffset() == timedelta(hours=8)
+
+
+def test_the_program_has_one_scheduler_and_every_timed_job_runs_on_it(demo_clinic: Clinic, gl: Actor,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The composition root installs its one scheduler; the reminder counter, the SMS jobs and the daily
+    backup add their jobs to it (none makes its own), and leave it running when they stop."""
+    from meike import scheduler as schedules
+    from meike.sms_jobs import SmsJobs
+
+    program = new_scheduler()
+    program.start()
+    schedules.install(program)
+    made: list[BackgroundScheduler] = []
+    real_start = BackgroundScheduler.start
+
+    def spy(self: BackgroundScheduler, *args: object, **kwargs: object) -> None:
+        made.append(self)
+        real_start(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BackgroundScheduler, "start", spy)
+    try:
+        the_one = schedules.installed()
+        assert the_one is not None and the_one == program
+        counter = ReminderCounter(demo_clinic, gl, interval=3600)
+        jobs = SmsJobs(demo_clinic, interval=3600)
+        counter.start()
+        jobs.start()
+        schedules.add_backup_job(program, demo_clinic, first_after_s=3600)
+        ids = {job.id for job in program.get_jobs()}
+        assert made == []  # no other scheduler was started
+        assert {counter.job_id, "sms.pump", "sms.daily", "backup.daily"} <= ids
+        assert counter.job_id.startswith("dashboard.reminder_counts")
+        counter.shutdown()
+        jobs.shutdown(wait=True)
+        left = {job.id for job in program.get_jobs()}
+        assert program.running and not any(i.startswith(("dashboard.", "sms.")) for i in left)
+        assert "backup.daily" in left
+    finally:
+        schedules.uninstall(program)
+        program.shutdown(wait=True)
+    assert schedules.installed() is None
+
+
+def test_a_stopped_program_scheduler_is_not_handed_out(demo_clinic: Clinic, gl: Actor) -> None:
+    """After the program's scheduler is shut down, a counter made later gets its own (nothing is added
+    to a scheduler that will never run it)."""
+    from meike import scheduler as schedules
+
+    program = new_scheduler()
+    program.start()
+    schedules.install(program)
+    program.shutdown(wait=True)
+    try:
+        assert schedules.installed() is None
+        counter = ReminderCounter(demo_clinic, gl, interval=3600)
+        assert counter.job_id == ReminderCounter.JOB_ID  # a private scheduler
+    finally:
+        schedules.uninstall(program)

@@ -61,7 +61,7 @@ def test_search_customers_takes_the_fast_path_only_for_the_search_box_alone(
         demo_clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     calls: list[str] = []
-    monkeypatch.setattr(customers, "_search_box", lambda *a, **k: calls.append("fast") or [])
+    monkeypatch.setattr(customers.search, "_search_box", lambda *a, **k: calls.append("fast") or [])
     customers.search_customers(demo_clinic, gl, text="13800138000")
     customers.search_customers(demo_clinic, gl, query=CustomerQuery(text="zs", channel_id=1))
     customers.search_customers(demo_clinic, gl, query=CustomerQuery(text="zs", tab="booked"))

@@ -24,11 +24,14 @@ def manager(qtbot, demo_clinic: Clinic) -> AccountManager:  # type: ignore[no-un
     window = AccountManager(demo_clinic, admin, "示范")
     qtbot.addWidget(window)
     window.show()
+    settle()  # the accounts are read off the GUI thread
     return window
 
 
 def click(qtbot, button) -> None:  # type: ignore[no-untyped-def]
+    """Click, then wait for the action it started (and the list read after it)."""
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    settle()
 
 
 def test_create_account_with_pages_scope_and_rights(qtbot, manager: AccountManager) -> None:  # type: ignore[no-untyped-def]
@@ -79,6 +82,7 @@ def test_edit_permissions_is_audited(qtbot, manager: AccountManager) -> None:  #
     assert page_code(Page.CASHIER) not in entry.before["grants"]
     assert page_code(Page.CASHIER) in entry.after["grants"]
     manager.load_audit()
+    settle()
     shown = [manager.audit_table.item(r, 3).text() for r in range(manager.audit_table.rowCount())]
     assert "修改权限" in shown
 

@@ -15,8 +15,9 @@ from meike.models import Item, PaymentMethod
 from meike.permissions import Page, page_code
 from meike.services import accounts, cashier, customers
 from meike.services.cashier import LineSpec, Tender
+from tests.ui.waiting import settle
 from ui.account_manager import AccountManager
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
 from ui.widgets import messages
 
 pytestmark = [pytest.mark.gui, pytest.mark.sqlite_only]
@@ -28,18 +29,22 @@ def test_settings_backup_now_and_what_a_backup_holds(qtbot, demo_clinic: Clinic)
     qtbot.addWidget(page)
     page.show()
     panel = page.backups
+    settle()
     assert panel.table.rowCount() == 0 and "还没有备份" in panel.summary.text()
     panel.folder.setText("相对路径")
     qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "完整路径" in panel.form.error_text("backup_folder")
     panel.folder.clear()
     panel.daily.setValue(7)
     qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert panel.status.text() == "备份设置已保存" and backup.load_settings(demo_clinic).daily == 7
     qtbot.mouseClick(panel.backup_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.table.rowCount() == 1, timeout=10_000)
     assert panel.status.text().startswith("备份完成并已校验：")
     panel.table.selectRow(0)
+    settle()
     assert "顾客 120" in panel.summary.text() and panel.infos[0].kind == "manual"
     assert panel.restore_button.isHidden()  # restoring is the administrator's
 
@@ -54,6 +59,7 @@ def test_the_administrator_restores_and_the_program_closes(qtbot, demo_clinic: C
     qtbot.addWidget(manager)
     manager.show()
     panel = manager.backup_panel
+    settle()
     assert not panel.restore_button.isHidden() and not panel.backup_button.isHidden()  # the administrator's
     qtbot.mouseClick(panel.restore_button, Qt.MouseButton.LeftButton)
     assert panel.status.text() == "请先在列表中选择一个备份"
@@ -62,7 +68,7 @@ def test_the_administrator_restores_and_the_program_closes(qtbot, demo_clinic: C
     monkeypatch.setattr(messages, "ask", lambda _parent, _title, text: asked.append(text) or True)
     shown: list[str] = []
     monkeypatch.setattr(messages, "info", lambda _parent, text, *_a: shown.append(text))
-    with qtbot.waitSignal(manager.closed) as closed:
+    with qtbot.waitSignal(manager.closed, timeout=30_000) as closed:
         qtbot.mouseClick(panel.restore_button, Qt.MouseButton.LeftButton)
     assert closed.args == [False] and "程序将关闭" in shown[0]
     assert "新登记的顾客 1 位" in asked[0] and "收据" not in asked[0].split("丢失")[1].split("以及")[0]
@@ -86,11 +92,14 @@ def test_the_restore_confirmation_lists_the_receipts_customers_and_closes_that_w
     manager = AccountManager(demo_clinic, admin)
     qtbot.addWidget(manager)
     panel = manager.backup_panel
+    settle()
     panel.table.selectRow(next(r for r, i in enumerate(panel.infos) if i.path == taken.path))
     asked: list[str] = []
     monkeypatch.setattr(messages, "ask", lambda _parent, _title, text: asked.append(text) or False)  # 否
 
-    assert panel.restore() is False
+    panel.restore()
+    settle()
+    assert panel.outcome is False
 
     [text] = asked
     assert f"收据 1 张（{paid.receipt_no}，金额合计 ￥{price // 100:,}.{price % 100:02d}）" in text

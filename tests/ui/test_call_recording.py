@@ -22,8 +22,9 @@ from meike.models import CallRecord
 from meike.permissions import Actor, Page
 from meike.services import customers, phone
 from meike.workstation import RecordingSetting
+from tests.ui.waiting import settle
 from ui.main_window import MainWindow
-from ui.phone_listener import PhoneListener
+from ui.phone.listener import PhoneListener
 
 pytestmark = pytest.mark.gui
 
@@ -135,7 +136,7 @@ def test_a_usb_box_reports_a_missed_call_and_an_answered_calls_recording(  # typ
 
 def test_the_phone_page_plays_a_recording_in_the_program(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                          tmp_path: Path) -> None:
-    from ui.pages.phone import PhonePage
+    from ui.phone.page import PhonePage
 
     samples = voice(1.5)
     wav = tmp_path / "call.wav"
@@ -164,7 +165,7 @@ def test_the_phone_page_plays_a_recording_in_the_program(qtbot, demo_clinic: Cli
 
 def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic, gl: Actor,  # type: ignore[no-untyped-def]
                                                        tmp_path: Path) -> None:
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)
@@ -174,6 +175,7 @@ def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic
     tab.recording_mode.setCurrentIndex(tab.recording_mode.findData("linein"))
     tab.recording_silence.setValue(2)
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "DLL" in tab.form.error_text("callerid_dll")
     assert "3 到 60 秒" in tab.form.error_text("recording_silence")
     assert tab.recording_silence.value() == 2  # what was typed stays
@@ -181,10 +183,12 @@ def test_settings_for_a_usb_box_and_line_in_recording(qtbot, demo_clinic: Clinic
 
     tab.dll.setText(str(tmp_path / "USBBoxProtocol.dll"))  # the box is right now, the recording not yet
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.form.error_text("recording_silence") and workstation.callerid_setting().kind == "serial"
     tab.recording_silence.setValue(10)
     tab.recording_folder.setText(str(tmp_path / "recordings"))
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert tab.form.error_text("callerid_dll") == ""
     saved = workstation.callerid_setting()
     assert (saved.kind, saved.dll_path, saved.family) == ("dll", str(tmp_path / "USBBoxProtocol.dll"), "USBBox")

@@ -18,8 +18,10 @@ from meike.models import CallRecord, Customer
 from meike.permissions import Actor, Page
 from meike.rules.validation import mask_mobile
 from meike.services import accounts, audit, customers, phone, records
+from tests.ui.waiting import settle
 from ui.main_window import MainWindow
-from ui.pages.phone import NOTE
+from ui.operations import bus
+from ui.phone.page import NOTE
 
 pytestmark = [pytest.mark.gui,
               pytest.mark.skipif(sys.platform == "win32", reason="the modem simulator needs a pseudo-terminal")]
@@ -53,9 +55,14 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
     listener = window.phone_listener
     assert listener is not None
     rang = clock.now()
+    announced: list[object] = []
+    bus().changed.connect(announced.append)
     with qtbot.waitSignal(listener.call_recorded, timeout=5000) as recorded, \
             qtbot.waitSignal(listener.popup_shown, timeout=5000):  # in either order: both off the GUI thread
         modem.ring("013655556666", datetime(2026, 11, 23, 9, 15))  # the modem's own clock is wrong
+    # the record was written on the database lane and announced to every page
+    assert any(recorded.args[0] in c.ids("call_records") for c in announced)  # type: ignore[attr-defined]
+    bus().changed.disconnect(announced.append)
     popup = listener.popup
     assert popup.isVisible() and popup.objectName() == "caller_popup"
     assert not popup.isModal() and window.isEnabled()
@@ -69,6 +76,7 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
                        if a.action == "privacy.reveal"]
     assert reveals() == []
     qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "13655556666" in popup.title.text() and "13655556666" in popup.summary.text()
     assert not popup.reveal_button.isEnabled()
     assert reveals() == [("gl", "customer", cid)]
@@ -83,6 +91,7 @@ def test_a_ring_pops_up_the_customers_card(qtbot, demo_clinic: Clinic, gl: Actor
         assert (record.number, record.customer_id, record.user_id) == ("13655556666", cid, gl.user_id)
         assert rang <= record.started_at <= clock.now()  # this PC's clock, from the first ring
     page = window.open_page(Page.PHONE)
+    settle()  # the call log is read off the GUI thread
     assert page.objectName() == "page_phone"
     assert page.model.rows[0].customer_name == "苏婉清"
 
@@ -104,6 +113,7 @@ def test_unknown_caller_is_registered_from_the_popup(qtbot, demo_clinic: Clinic,
     page.name.setText("新来电")
     page.book.setChecked(False)
     qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "挂号成功" in page.status.text()
     with demo_clinic.read() as s:
         assert s.scalar(select(Customer.name).where(Customer.mobile == "13522223333")) == "新来电"
@@ -154,12 +164,13 @@ def test_no_listener_without_a_port_or_without_the_phone_page(qtbot, demo_clinic
 
 
 def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
-    from ui.pages.phone import PhonePage
+    from ui.phone.page import PhonePage
 
     for n in range(3):
         phone.record_call(demo_clinic, gl, f"1390000000{n}", started_at=datetime(2026, 11, 23, 9, n))
     page = PhonePage(demo_clinic, gl)
     qtbot.addWidget(page)
+    settle()  # the first page is read off the GUI thread
     qtmodeltester.check(page.model)
     assert page.model.rowCount() == 3
     qtbot.waitUntil(lambda: page.total.text() == "共 3 条通话记录")
@@ -169,13 +180,17 @@ def test_phone_page_lists_calls_and_saves_a_note(qtbot, qtmodeltester, demo_clin
     assert page.note.isEnabled()
     page.note.setPlainText("预约周六来院面诊")
     qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert page.status.text() == "备注已保存"
     assert page.model.data(page.model.index(1, NOTE)) == "预约周六来院面诊"
     assert phone.list_calls(demo_clinic, gl)[1].note == "预约周六来院面诊"
+    # the list was read again (the save announced the call record): the same call stays selected
+    assert page.view.currentIndex().row() == 1 and page.note.toPlainText() == "预约周六来院面诊"
+    assert page.note.isEnabled()
 
 
 def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> None:  # type: ignore[no-untyped-def]
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)
@@ -184,9 +199,11 @@ def test_callerid_settings_tab(qtbot, demo_clinic: Clinic, gl: Actor, modem) -> 
     tab.port.setText(modem.port)
     tab.pattern.setText("CID:(\\d+)")
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "number" in tab.form.error_text("callerid_pattern")
     tab.pattern.setText("")
     qtbot.mouseClick(tab.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert workstation.callerid_setting() == CallerIdSetting(modem.port, "")
     qtbot.mouseClick(tab.test_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "应答 OK" in tab.status.text(), timeout=5000)
@@ -224,7 +241,8 @@ def test_a_call_while_locked_shows_only_that_someone_calls(qtbot, demo_clinic: C
     # the unlock brings the card
     window.idle_lock.screen.password.setText("123")
     with qtbot.waitSignal(listener.popup_shown, timeout=5000):
-        assert window.idle_lock.screen.try_unlock()
+        window.idle_lock.screen.try_unlock()  # the password is checked off the GUI thread
+    assert not window.idle_lock.locked
     text = popup.history_text()
     assert popup.isVisible() and not popup.property("meike_over_lock")
     assert "苏婉清" in text and "想做双眼皮" in text and popup.open_button.isVisible()
@@ -242,7 +260,8 @@ def test_a_card_already_on_screen_hides_with_the_lock(qtbot, demo_clinic: Clinic
     window.idle_lock.lock()
     assert not listener.popup.isVisible()
     window.idle_lock.screen.password.setText("123")
-    assert window.idle_lock.screen.try_unlock()
+    window.idle_lock.screen.try_unlock()  # the password is checked off the GUI thread
+    qtbot.waitUntil(lambda: not window.idle_lock.locked, timeout=10_000)
     assert listener.popup.isVisible() and "林晚" in listener.popup.history_text()
 
 
@@ -251,7 +270,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
     for everyone; 显示 (only for a user with the right) shows it and logs the reveal — the customer's
     mobile, or an unknown caller's number once the call's record is written."""
     from devices.callerid import Call
-    from ui.dialogs.caller_popup import CallerPopup
+    from ui.phone.caller_popup import CallerPopup
 
     gl = accounts.authenticate(demo_clinic, "gl", "123")
     kf = accounts.authenticate(demo_clinic, "kf", "123")
@@ -276,6 +295,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
             assert popup.reveal() == "" and reveals() == []
             continue
         qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+        settle()
         assert "13677778888" in popup.history_text()
         assert reveals() == [("gl", "customer", cid)]
 
@@ -289,6 +309,7 @@ def test_every_full_number_on_the_popup_is_a_logged_reveal(qtbot, demo_clinic: C
     popup.call_id = call_id
     assert popup.reveal_button.isEnabled()
     qtbot.mouseClick(popup.reveal_button, Qt.MouseButton.LeftButton)
+    settle()
     assert "02167891234" in popup.title.text()
     assert reveals()[0] == ("gl", "call_record", call_id)
     popup.grab().save("/tmp/caller_popup_unknown.png")

@@ -15,7 +15,9 @@ from meike.models import Customer
 from meike.permissions import Actor
 from meike.services import accounts, audit, cashier, customers, dictionaries, followups, triage
 from meike.services.dictionaries import Kind
-from ui.dialogs.customer_detail import CustomerDetailDialog
+from tests.ui.waiting import settle
+from ui.front_desk.detail import CustomerDetailDialog
+from ui.operations import bus
 
 pytestmark = pytest.mark.gui
 
@@ -32,6 +34,7 @@ def open_detail(qtbot, clinic: Clinic, actor: Actor, cid: int) -> CustomerDetail
     dialog = CustomerDetailDialog(clinic, actor, cid)
     qtbot.addWidget(dialog)
     dialog.show()
+    settle()  # the file and its lists arrive
     return dialog
 
 
@@ -47,18 +50,20 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
     assert dialog.form.name.text() == "林小雨" and dialog.form.mobile.text() == "138****2222"
     assert dialog.form.reveal_buttons["mobile"].isVisibleTo(dialog)  # gl may see it: one click, logged
     qtbot.mouseClick(dialog.form.reveal_buttons["mobile"], Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.form.mobile.text() == "13811112222" and not dialog.form.reveal_buttons["mobile"].isEnabled()
 
     dialog.form.id_card.setText("110105194912310021")  # wrong check digit
     dialog.form.wechat.setText("lxy_2024")
-    with qtbot.assertNotEmitted(dialog.changed):
+    with qtbot.assertNotEmitted(bus().changed):  # nothing written
         qtbot.mouseClick(dialog.findChild(type(dialog.save_button), "detail_save"), Qt.MouseButton.LeftButton)
+        settle()
     assert dialog.form.error_text("id_card") == "身份证号校验位不正确，请核对"
     assert dialog.form.id_card.text() == "110105194912310021" and dialog.form.wechat.text() == "lxy_2024"
 
     dialog.form.id_card.setText("11010519491231002X")
-    with qtbot.waitSignal(dialog.changed):
-        qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.form.error_text("id_card") == "" and dialog.basic_message.text() == "已保存"
     saved = customers.get_customer(demo_clinic, gl, cid)
     assert (saved.id_card, saved.wechat, saved.birthday, saved.birthday_hidden) == (
@@ -70,6 +75,7 @@ def test_edit_basic_info_errors_in_place_then_saved(qtbot, demo_clinic: Clinic, 
     assert dialog.form.age.text() == str(saved.age) and saved.age is not None and saved.age >= 76
     # … and shown with the ID card when gl reveals it (one logged reveal).
     qtbot.mouseClick(dialog.form.reveal_buttons["id_card"], Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.form.id_card.text() == "11010519491231002X" and dialog.form.birthday.text() == "1949-12-31"
     assert not dialog.form.birthday.isReadOnly()
     admin = accounts.authenticate(demo_clinic, "admin", "admin")
@@ -85,7 +91,9 @@ def test_masked_values_left_alone_mean_unchanged(qtbot, demo_clinic: Clinic, gl:
     dialog = open_detail(qtbot, demo_clinic, kf, cid)
     assert dialog.form.mobile.text() == "138****3333" and "*" in dialog.form.id_card.text()
     dialog.form.occupation.setText("教师")
-    assert dialog.save()
+    dialog.save()
+    settle()
+    assert dialog.basic_message.text() == "已保存"
     assert not dialog.form.reveal_buttons["mobile"].isVisibleTo(dialog)  # kf has no right to see numbers
     saved = customers.get_customer(demo_clinic, gl, cid)
     assert saved.occupation == "教师"
@@ -110,7 +118,9 @@ def test_nothing_shown_together_gives_the_id_card_back(qtbot, demo_clinic: Clini
     assert dialog.form.age.text() == str(customers.get_customer(demo_clinic, kf, cid).age)
     assert not dialog.form.reveal_buttons["id_card"].isVisibleTo(dialog)
     dialog.form.occupation.setText("护士")
-    assert dialog.save()
+    dialog.save()
+    settle()
+    assert dialog.basic_message.text() == "已保存"
     with demo_clinic.read() as s:
         c = s.get(Customer, cid)
         assert c is not None and (c.occupation, c.id_card, c.birthday) == ("护士", "11010519491231002X",
@@ -126,7 +136,9 @@ def test_a_save_over_another_workstations_change_is_refused_and_keeps_the_form( 
     values = {k: getattr(other, k) for k in ("name", "gender", "mobile", "occupation", "notes")}
     customers.update_customer(demo_clinic, gl, cid, dict(values, occupation="医生"), expected_version=other.version)
     dialog.form.occupation.setText("教师")
-    assert not dialog.save()
+    dialog.save()
+    settle()
+    assert dialog.basic_message.text() != "已保存"
     assert "已被其他电脑修改" in dialog.basic_message.text() and dialog.form.occupation.text() == "教师"
     assert customers.get_customer(demo_clinic, gl, cid).occupation == "医生"  # nothing overwritten
 
@@ -139,20 +151,22 @@ def test_visit_reject_and_restore_from_the_menu(qtbot, demo_clinic: Clinic, gl: 
     actions = {a.objectName(): a for a in menu.actions()}
     assert actions["visit_reject"].isEnabled() and not actions["visit_restore"].isEnabled()
     actions["visit_reject"].trigger()
+    settle()
     reject = dialog.reject_dialog
     assert reject is not None and reject.isVisible()
     reject.submit()  # no reason: refused beside the field
+    settle()
     assert reject.form.error_text("reason") == "请填写作废原因" and reject.isVisible()
     reject.reason.setText("重复分诊")
-    with qtbot.waitSignal(dialog.changed):
-        reject.submit()
+    reject.submit()
+    settle()
     assert cells(dialog.visits_table, 3) == ["已作废：重复分诊"]
 
     menu = dialog.build_visit_menu(0)
     actions = {a.objectName(): a for a in menu.actions()}
     assert not actions["visit_reject"].isEnabled() and actions["visit_restore"].isEnabled()
-    with qtbot.waitSignal(dialog.changed):
-        actions["visit_restore"].trigger()
+    actions["visit_restore"].trigger()
+    settle()
     assert cells(dialog.visits_table, 3) == ["有效"]
     assert triage.list_visits(demo_clinic, gl, cid)[0].status == "active"
 
@@ -161,18 +175,20 @@ def test_consultation_with_a_chase_reminder(qtbot, demo_clinic: Clinic, gl: Acto
     cid = customers.register_customer(demo_clinic, gl, name="赵雅", mobile="13655556666")
     dialog = open_detail(qtbot, demo_clinic, gl, cid)
     qtbot.mouseClick(dialog.consultation_add, Qt.MouseButton.LeftButton)
+    settle()
     form = dialog.consultation_dialog
     assert form is not None and form.objectName() == "consultation_dialog" and form.isVisible()
     assert form.remind_date.date().toPython() == clock.now().date() + timedelta(days=3)
     assert form.assignee.currentData() == gl.user_id
     form.submit()  # no content
+    settle()
     assert form.form.error_text("content") == "请填写咨询内容"
     form.consultant.setCurrentIndex(form.consultant.findText("王芳"))
     form.items.setText("双眼皮")
     form.content.setPlainText("想做双眼皮，担心恢复期")
     form.remind.setChecked(True)
-    with qtbot.waitSignal(dialog.changed):
-        form.submit()
+    form.submit()
+    settle()
     assert not form.isVisible()
     assert cells(dialog.consultations_table, 1) == ["王芳"]
     assert cells(dialog.consultations_table, 3) == ["想做双眼皮，担心恢复期"]
@@ -180,12 +196,13 @@ def test_consultation_with_a_chase_reminder(qtbot, demo_clinic: Clinic, gl: Acto
     assert [cells(dialog.reminders_table, c)[0] for c in range(5)] == ["追单", due, "总台", "待回访", "双眼皮"]
 
     qtbot.mouseClick(dialog.reminder_add, Qt.MouseButton.LeftButton)
+    settle()
     extra = dialog.reminder_dialog
     assert extra is not None and extra.isVisible()
     extra.kind.setCurrentIndex(extra.kind.findData("postop"))
     extra.note.setText("复查")
-    with qtbot.waitSignal(dialog.changed):
-        extra.submit()
+    extra.submit()
+    settle()
     assert sorted(cells(dialog.reminders_table, 0)) == ["术后回访", "追单"]
 
 
@@ -193,6 +210,7 @@ def test_treatment_below_minimum_needs_a_supervisor(qtbot, demo_clinic: Clinic, 
     cid = customers.register_customer(demo_clinic, gl, name="周周", mobile="13533334444")
     dialog = open_detail(qtbot, demo_clinic, gl, cid)
     qtbot.mouseClick(dialog.treatment_add, Qt.MouseButton.LeftButton)
+    settle()
     form = dialog.treatment_dialog
     assert form is not None and form.objectName() == "treatment_dialog" and form.isVisible()
     assert form.followup.isChecked() and form.followup_days.text() == "2,7,15"
@@ -205,15 +223,17 @@ def test_treatment_below_minimum_needs_a_supervisor(qtbot, demo_clinic: Clinic, 
     form.price.setText("5000")
     assert form.supervisor_visible()
     form.submit()
+    settle()
     assert form.form.error_text("supervisor_password") == "低于最低价，请主管输入用户名和密码确认"
     form.supervisor_user.setText("gl")
     form.supervisor_password.setText("wrong")
     form.submit()
+    settle()
     assert form.form.error_text("supervisor_password") == "主管用户名或密码错误"
     assert form.isVisible() and form.price.text() == "5000"
     form.supervisor_password.setText("123")
-    with qtbot.waitSignal(dialog.changed):
-        form.submit()
+    form.submit()
+    settle()
     assert not form.isVisible()
 
     assert [cells(dialog.treatments_table, c)[0] for c in range(6)] == [
@@ -229,10 +249,12 @@ def test_treatment_item_found_by_name_and_errors_in_place(qtbot, demo_clinic: Cl
     cid = customers.register_customer(demo_clinic, gl, name="孙悦", mobile="13511112222")
     dialog = open_detail(qtbot, demo_clinic, gl, cid)
     form = dialog.add_treatment()
+    settle()
     form.item.setEditText("没有这个")
     form.price.setText("abc")
     form.followup_days.setText("2, x")
     form.submit()
+    settle()
     assert form.form.error_text("item_id").startswith("请从列表中选择项目")
     assert form.form.error_text("price_fen") == "金额格式不正确：不认识「a」，例如 1280 或 1,280.50"
     assert form.form.error_text("followup_days") == "回访天数格式如 2,7,15"
@@ -241,9 +263,11 @@ def test_treatment_item_found_by_name_and_errors_in_place(qtbot, demo_clinic: Cl
     assert form.price.text() == "1280.00"
     form.followup.setChecked(False)
     form.submit()  # no doctor
+    settle()
     assert form.form.error_text("doctor_id") == "请选择医生"
     form.doctor.setCurrentIndex(form.doctor.findText("冯雪"))
     form.submit()
+    settle()
     assert not form.isVisible()
     assert cells(dialog.treatments_table, 1) == ["水光针"] and dialog.reminders_table.rowCount() == 0
 
@@ -251,8 +275,11 @@ def test_treatment_item_found_by_name_and_errors_in_place(qtbot, demo_clinic: Cl
 def test_detail_refuses_a_customer_out_of_scope(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
     kf = accounts.authenticate(demo_clinic, "kf", "123")
     cid = customers.register_customer(demo_clinic, gl, name="外人", mobile="13900009999")
-    with pytest.raises(NotFound):
-        CustomerDetailDialog(demo_clinic, kf, cid)
+    dialog = CustomerDetailDialog(demo_clinic, kf, cid)
+    qtbot.addWidget(dialog)
+    settle()
+    assert isinstance(dialog.load_error, NotFound)
+    assert "无法打开顾客详情" in dialog.header.text() and not dialog.tabs.isEnabled()
 
 
 def test_render_detail_tabs(qtbot, demo_clinic: Clinic, gl: Actor, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -260,15 +287,18 @@ def test_render_detail_tabs(qtbot, demo_clinic: Clinic, gl: Actor, tmp_path) -> 
     triage.arrive(demo_clinic, gl, cid, consultant_id=staff_id(demo_clinic, gl, "王芳"))
     dialog = open_detail(qtbot, demo_clinic, gl, cid)
     form = dialog.add_treatment()
+    settle()
     form.item.setEditText("syp")
     form.resolve_item()
     form.doctor.setCurrentIndex(form.doctor.findText("吴建国"))
     form.submit()
+    settle()
     for index, name in ((0, "basic"), (3, "treatments"), (4, "reminders")):
         dialog.tabs.setCurrentIndex(index)
         assert not dialog.grab().isNull()
         assert dialog.grab().save(str(tmp_path / f"detail_{name}.png"))
     form = dialog.add_treatment()
+    settle()
     qtbot.keyClicks(form.item.lineEdit(), "lb")
     form.resolve_item()
     form.price.setText("100")
@@ -292,6 +322,7 @@ def test_change_and_cancel_an_appointment_with_a_conflict_in_between(  # type: i
     assert cells(dialog.appointments_table, 2) == ["已预约"] and cells(dialog.appointments_table, 1) == ["水光针"]
     dialog.appointments_table.selectRow(0)
     change = dialog.change_appointment()
+    settle()
     assert change is not None and change.isVisible()
     # Another PC moves the appointment first.
     other = list_appointments(demo_clinic, gl, cid)[0]
@@ -299,18 +330,23 @@ def test_change_and_cancel_an_appointment_with_a_conflict_in_between(  # type: i
                                  notes="顾客来电改时间", expected_version=other.version)
     change.items.setText("水光针+小气泡")
     qtbot.mouseClick(change.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert change.isVisible() and "已被其他电脑修改" in change.message.text()
     assert change.items.text() == "水光针+小气泡"  # nothing typed is lost
     change.reject()
     dialog.reload_appointments()
+    settle()
     assert cells(dialog.appointments_table, 0) == [f"{at + timedelta(hours=1):%Y-%m-%d %H:%M}"]
     dialog.appointments_table.selectRow(0)
     cancel = dialog.cancel_appointment()
+    settle()
     assert cancel is not None
     qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert cancel.form.error_text("reason") == "请填写取消原因"
     cancel.reason.setText("顾客临时出差")
     qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not cancel.isVisible()
     assert cells(dialog.appointments_table, 2) == ["已取消"]
     assert "取消：顾客临时出差" in cells(dialog.appointments_table, 3)[0]

@@ -15,13 +15,14 @@ from meike.db import Clinic
 from meike.models import Reminder
 from meike.permissions import Actor
 from meike.services import customers, followups
-from ui.dialogs.reminders import (
+from tests.ui.waiting import settle
+from ui.front_desk.dashboard import DashboardPage
+from ui.front_desk.reminders import (
     AddReminderDialog,
     CompleteReminderDialog,
     PostponeReminderDialog,
     ReminderListDialog,
 )
-from ui.pages.dashboard import DashboardPage
 
 pytestmark = pytest.mark.gui
 TODAY = clock.now().date()
@@ -70,6 +71,7 @@ def test_counts_arrive_and_a_reminder_is_done_through_the_menu(qtbot, page: Dash
     qtbot.waitUntil(lambda: _value(page, "customers") == "120", timeout=5000)
 
     qtbot.mouseClick(page.cards["chase_due"], Qt.MouseButton.LeftButton)
+    settle()
     dialog = page.dialog
     assert isinstance(dialog, ReminderListDialog) and dialog.isVisible()
     assert dialog.objectName() == "reminder_list_dialog"
@@ -83,13 +85,16 @@ def test_counts_arrive_and_a_reminder_is_done_through_the_menu(qtbot, page: Dash
     assert all(a.isEnabled() for a in menu.actions())
     first = dialog.rows[0]
     next(a for a in menu.actions() if a.objectName() == "reminder_done").trigger()
+    settle()
     done = dialog.sub_dialog
     assert isinstance(done, CompleteReminderDialog) and done.isVisible()
 
     qtbot.mouseClick(done.ok, Qt.MouseButton.LeftButton)  # no result yet: refused, error beside the field
+    settle()
     assert done.isVisible() and done.form.error_text("result") == "请填写回访结果"
     done.result_edit.setPlainText("已电话联系，下周到院面诊")  # QTest cannot type Hanzi
     qtbot.mouseClick(done.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not done.isVisible()
 
     assert dialog.table.rowCount() == 1 and dialog.rows[0].id != first.id
@@ -105,6 +110,7 @@ def test_done_with_a_next_reminder_postpone_and_add(qtbot, page: DashboardPage, 
     page.show()
     qtbot.waitUntil(lambda: _value(page, "postop_due") == "2", timeout=5000)
     dialog = page.open_list("postop_due")
+    settle()
     assert dialog is not None and dialog.windowTitle() == "术后回访提醒"
 
     dialog.build_menu(dialog.row_of(first))
@@ -115,6 +121,7 @@ def test_done_with_a_next_reminder_postpone_and_add(qtbot, page: DashboardPage, 
     done.next_enabled.setChecked(True)
     done.next_due.setDate(QDate(TODAY.year, TODAY.month, TODAY.day).addDays(5))
     qtbot.mouseClick(done.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not done.isVisible() and done.next_id is not None
     with demo_clinic.read() as s:
         nxt = s.get(Reminder, done.next_id)
@@ -123,15 +130,18 @@ def test_done_with_a_next_reminder_postpone_and_add(qtbot, page: DashboardPage, 
     assert [r.id for r in dialog.rows] == [second]
     dialog.build_menu(0)
     dialog.postpone_action.trigger()
+    settle()
     later = dialog.sub_dialog
     assert isinstance(later, PostponeReminderDialog)
     assert later.due.minimumDate() == QDate(TODAY.year, TODAY.month, TODAY.day)  # no date before today
     later.due.setDate(QDate(TODAY.year, TODAY.month, TODAY.day).addDays(2))
     qtbot.mouseClick(later.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not later.isVisible() and dialog.table.rowCount() == 0
     qtbot.waitUntil(lambda: _value(page, "postop_due") == "0", timeout=5000)
 
     dialog.reload()
+    settle()
     assert "暂无到期提醒" in dialog.summary.text()
     assert dialog.build_menu(-1).actions()[0].isEnabled() is False
 
@@ -142,9 +152,11 @@ def test_add_next_reminder_for_the_customer(qtbot, page: DashboardPage,  # type:
     page.show()
     qtbot.waitUntil(lambda: _value(page, "chase_due") == "1", timeout=5000)
     dialog = page.open_list("chase_due")
+    settle()
     assert dialog is not None
     dialog.build_menu(0)
     dialog.add_next_action.trigger()
+    settle()
     add = dialog.sub_dialog
     assert isinstance(add, AddReminderDialog)
     assert add.assignee.currentData() == gl.user_id
@@ -152,6 +164,7 @@ def test_add_next_reminder_for_the_customer(qtbot, page: DashboardPage,  # type:
     add.due.setDate(QDate(TODAY.year, TODAY.month, TODAY.day))
     add.note.setText("术后第2天回访")
     qtbot.mouseClick(add.ok, Qt.MouseButton.LeftButton)
+    settle()
     assert not add.isVisible() and add.new_id is not None
     qtbot.waitUntil(lambda: _value(page, "postop_due") == "1", timeout=5000)
     assert _value(page, "chase_due") == "1"  # the chase reminder itself is still open
@@ -166,6 +179,7 @@ def test_double_click_emits_open_customer(qtbot, page: DashboardPage,  # type: i
     received: list[int] = []
     page.open_customer.connect(received.append)
     dialog = page.open_list("chase_due")
+    settle()
     assert dialog is not None
     with qtbot.waitSignal(dialog.open_customer, timeout=1000) as blocker:
         rect = dialog.table.visualItemRect(dialog.table.item(0, 0))
@@ -185,6 +199,7 @@ def test_overdue_card_lists_only_overdue(qtbot, page: DashboardPage,  # type: ig
     page.show()
     qtbot.waitUntil(lambda: _value(page, "overdue") == "1", timeout=5000)
     qtbot.mouseClick(page.cards["overdue"], Qt.MouseButton.LeftButton)
+    settle()
     dialog = page.dialog
     assert dialog is not None and dialog.table.rowCount() == 1
     assert dialog.table.item(0, 3).foreground().color().name() == "#c0392b"

@@ -14,7 +14,7 @@ from meike.backup import BackupError, BackupSettings
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import accounts
-from ui.pages.dashboard import DashboardPage
+from ui.front_desk.dashboard import DashboardPage
 
 pytestmark = pytest.mark.gui
 

@@ -194,7 +194,7 @@ def _account_manager(s: Scene) -> QWidget:
 
 
 def _caller_popup(s: Scene) -> QWidget:
-    from ui.dialogs.caller_popup import CallerPopup
+    from ui.phone.caller_popup import CallerPopup
 
     s.history()
     s.reminder()
@@ -238,7 +238,7 @@ def _password(s: Scene) -> list[QWidget]:
 
 def _appointment(cls: str) -> Builder:
     def build(s: Scene) -> QWidget:
-        from ui.dialogs import appointment
+        from ui.front_desk import appointment
 
         return getattr(appointment, cls)(s.clinic, s.gl, s.appointment())  # type: ignore[no-any-return]
     return build
@@ -305,7 +305,7 @@ def _paid_order(cls: str) -> Builder:
 
 
 def _customer_detail(s: Scene) -> QWidget:
-    from ui.dialogs.customer_detail import CustomerDetailDialog
+    from ui.front_desk.detail import CustomerDetailDialog
 
     s.history()
     s.reminder()
@@ -313,7 +313,7 @@ def _customer_detail(s: Scene) -> QWidget:
 
 
 def _entry(s: Scene) -> list[QWidget]:
-    from ui.dialogs.dictionary_entry import EntryDialog
+    from ui.settings.dictionary_entry import EntryDialog
 
     dialogs: list[QWidget] = []
     for kind in Kind:
@@ -353,26 +353,26 @@ def _pending_money(s: Scene) -> QWidget:
 
 
 def _promotion(s: Scene) -> QWidget:
-    from ui.dialogs.promotion import PromotionDialog
+    from ui.settings.promotions import PromotionDialog
 
     return PromotionDialog(s.clinic, s.gl)
 
 
 def _consultation(s: Scene) -> QWidget:
-    from ui.dialogs.records import ConsultationDialog
+    from ui.front_desk.records import ConsultationDialog
 
     return ConsultationDialog(s.clinic, s.gl, s.customer.id, s.label)
 
 
 def _treatment(s: Scene) -> QWidget:
-    from ui.dialogs.records import TreatmentDialog
+    from ui.front_desk.records import TreatmentDialog
 
     return TreatmentDialog(s.clinic, s.gl, s.customer.id, s.label)
 
 
 def _add_reminder(cls: str) -> Builder:
     def build(s: Scene) -> list[QWidget]:
-        from ui.dialogs import records, reminders
+        from ui.front_desk import records, reminders
 
         module = records if cls == "ReminderDialog" else reminders
         return [getattr(module, cls)(s.clinic, s.gl, s.customer.id, s.label, kind=k) for k in ("chase", "postop")]
@@ -380,21 +380,21 @@ def _add_reminder(cls: str) -> Builder:
 
 
 def _reject_visit(s: Scene) -> QWidget:
-    from ui.dialogs.records import RejectVisitDialog
+    from ui.front_desk.records import RejectVisitDialog
 
     return RejectVisitDialog(s.clinic, s.gl, s.visit, f"{s.customer.name}　{clock.now():%Y-%m-%d} 初诊")
 
 
 def _reminder_row(cls: str) -> Builder:
     def build(s: Scene) -> QWidget:
-        from ui.dialogs import reminders
+        from ui.front_desk import reminders
 
         return getattr(reminders, cls)(s.clinic, s.gl, s.reminder())  # type: ignore[no-any-return]
     return build
 
 
 def _reminder_list(s: Scene) -> list[QWidget]:
-    from ui.dialogs.reminders import ReminderListDialog
+    from ui.front_desk.reminders import ReminderListDialog
 
     s.reminder()
     return [ReminderListDialog(s.clinic, s.gl), ReminderListDialog(s.clinic, s.gl, kind="chase", overdue_only=True)]
@@ -419,14 +419,14 @@ def _batch_sms(s: Scene) -> QWidget:
 
 
 def _sms_template(s: Scene) -> list[QWidget]:
-    from ui.dialogs.sms_settings import SmsTemplateDialog
+    from ui.settings import SmsTemplateDialog
 
     templates = sms.list_templates(s.clinic, s.gl)
     return [SmsTemplateDialog(s.clinic, s.gl), *(SmsTemplateDialog(s.clinic, s.gl, t) for t in templates[:1])]
 
 
 def _triage(s: Scene) -> list[QWidget]:
-    from ui.dialogs.triage import TriageDialog
+    from ui.front_desk.triage import TriageDialog
 
     return [TriageDialog(s.clinic, s.gl, s.customer.id, s.customer.name),
             TriageDialog(s.clinic, s.gl, s.customer.id, s.customer.name, visit_id=s.visit)]
@@ -482,8 +482,9 @@ WINDOWS: dict[str, Builder] = {
 # Pieces of other windows (measured as part of them), and base classes never shown themselves.
 EMBEDDED: dict[str, str] = {
     "FormDialog": "base class of the small form dialogs",
+    "OpFormDialog": "base class of the front desk's form dialogs (their save is an operation)",
     "_MoneyDialog": "base class of the cashier's account dialogs",
-    "OpFormDialog": "base class of the cashier's form dialogs",
+    "CashierFormDialog": "base class of the cashier's form dialogs",
     "LockScreen": "a child covering the main window, sized to it",
     "AuditViewer": "a tab of the account manager",
     "BackupPanel": "a tab of the account manager and of the settings page",
@@ -493,6 +494,7 @@ EMBEDDED: dict[str, str] = {
     "PromotionsTab": "a tab of the settings page",
     "SmsTemplatesTab": "a tab of the settings page",
     "SmsChannelSettings": "a tab of the settings page",
+    "ListTab": "base class of the list-with-menu tabs of the settings page",
     "CustomerForm": "the form of the registration page and the customer detail",
     "RecordingPlayer": "the phone page's player",
     "OrderTable": "a table of the cashier page",

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QDialog, QLineEdit, QMenu, QMessageB
 from meike.db import Clinic
 from meike.services import accounts, audit, system
 from meike.services.audit import AuditFilter
+from tests.ui.waiting import settle
 from ui.idle_lock import IdleLock
 from ui.main_window import MainWindow
 
@@ -20,6 +21,7 @@ def test_idle_window_locks_and_only_the_users_password_unlocks(qtbot, demo_clini
     window = MainWindow(demo_clinic, gl)
     qtbot.addWidget(window)
     window.show()
+    settle()  # the clinic's idle time is read off the GUI thread
     assert window.idle_lock.watcher.limit_s == 10 * 60  # the default: 10 minutes
     window.idle_lock.stop()
     lock = IdleLock(demo_clinic, gl, window, 1, check_ms=20)
@@ -32,9 +34,11 @@ def test_idle_window_locks_and_only_the_users_password_unlocks(qtbot, demo_clini
     assert not window.centralWidget().isVisible()  # the pages are hidden, not just covered
     qtbot.keyClicks(lock.screen.password, "wrong")
     qtbot.keyClick(lock.screen.password, Qt.Key.Key_Return)
+    settle()  # the password is checked off the GUI thread
     assert lock.locked and lock.screen.message.text() == "用户名或密码不正确" and lock.screen.password.text() == ""
     qtbot.keyClicks(lock.screen.password, "123")
     qtbot.mouseClick(lock.screen.unlock_button, Qt.MouseButton.LeftButton)
+    settle()
     assert not lock.locked and detail.isVisible() and window.centralWidget().isVisible()
     lines = audit.search(demo_clinic, accounts.authenticate(demo_clinic, "admin", "admin"), AuditFilter(username="gl"))
     assert [line.action for line in lines[:4]] == ["session.unlock", "login.ok", "login.failed", "session.lock"]
@@ -48,6 +52,7 @@ def test_input_keeps_it_unlocked_and_zero_minutes_never_locks(qtbot, demo_clinic
     window = MainWindow(demo_clinic, gl)
     qtbot.addWidget(window)
     window.show()
+    settle()
     assert window.idle_lock.watcher.limit_s == 0 and not window.idle_lock.watcher.timer.isActive()
     lock = window.idle_lock
     lock.watcher.limit_s = 0.3
@@ -75,7 +80,9 @@ def _locked_window(qtbot, clinic: Clinic) -> MainWindow:  # type: ignore[no-unty
 
 def _unlock(window: MainWindow) -> None:
     window.idle_lock.screen.password.setText("123")
-    assert window.idle_lock.screen.try_unlock()
+    window.idle_lock.screen.try_unlock()
+    settle()  # the password is checked off the GUI thread
+    assert not window.idle_lock.locked
 
 
 def test_windows_opened_while_locked_wait_for_the_unlock(qtbot, qapp, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]
@@ -149,11 +156,13 @@ def test_the_account_manager_locks_too(qtbot, demo_clinic: Clinic) -> None:  # t
     manager = AccountManager(demo_clinic, admin)
     qtbot.addWidget(manager)
     manager.show()
+    settle()
     assert manager.idle_lock.watcher.limit_s == 10 * 60
     manager.idle_lock.lock()
     assert manager.idle_lock.locked and not manager.centralWidget().isVisible()
     qtbot.keyClicks(manager.idle_lock.screen.password, "admin")
     qtbot.keyClick(manager.idle_lock.screen.password, Qt.Key.Key_Return)
+    settle()
     assert not manager.idle_lock.locked and manager.centralWidget().isVisible()
     manager.idle_lock.stop()
 
@@ -179,7 +188,9 @@ def test_a_dialog_open_when_the_lock_comes_keeps_what_was_typed(qtbot, demo_clin
     def after_lock(dialog: QDialog) -> None:
         seen["hidden_while_locked"] = not dialog.isVisible()
         window.idle_lock.screen.password.setText("123")
-        assert window.idle_lock.screen.try_unlock()
+        window.idle_lock.screen.try_unlock()
+        settle()
+        assert not window.idle_lock.locked
         seen["back"] = dialog.isVisible()
         seen["kept"] = [e.text() for e in dialog.findChildren(QLineEdit) if e.isVisible()][:3]
         dialog.reject()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
@@ -12,6 +14,7 @@ from meike.errors import PermissionDenied
 from meike.permissions import Actor, Page
 from meike.services import accounts
 from tests.conftest import make_user
+from tests.ui.waiting import settle
 from ui import geometry
 from ui.account_manager import AccountManager
 from ui.app import window_for
@@ -28,6 +31,7 @@ def login_as(qtbot, clinic: Clinic, username: str, password: str) -> LoginDialog
     dialog.user.setText(username)
     qtbot.keyClicks(dialog.password, password)
     qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+    settle()  # the password is checked off the GUI thread
     return dialog
 
 
@@ -44,11 +48,51 @@ def test_five_wrong_passwords_make_even_the_right_one_wait(qtbot, demo_clinic: C
     for _ in range(4):
         qtbot.keyClicks(dialog.password, "bad")
         qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+        settle()
     assert dialog.error.text() == "用户名或密码不正确。尝试次数过多，请 30 秒后再试"
     qtbot.keyClicks(dialog.password, "123")
     qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.error.text().startswith("尝试次数过多，请 ")
     assert dialog.actor is None
+
+
+def test_the_window_keeps_running_while_the_password_is_checked(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 is slow on purpose: the check runs off the GUI thread, the dialog busy meanwhile, and the
+    event loop keeps turning (a timer keeps ticking) until the answer comes."""
+    checking, release = threading.Event(), threading.Event()
+    real = accounts.authenticate
+
+    def slow(*args, **kwargs) -> Actor:  # type: ignore[no-untyped-def]
+        checking.set()
+        release.wait(30)  # held until the test has seen the loop turn
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(accounts, "authenticate", slow)
+    dialog = LoginDialog(demo_clinic, "测试诊所")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.user.setText("gl")
+    qtbot.keyClicks(dialog.password, "123")
+    ticks: list[int] = []
+    timer = QTimer(interval=10)
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start()
+    try:
+        qtbot.mouseClick(dialog.submit, Qt.MouseButton.LeftButton)
+        assert checking.wait(10)  # the check has started ...
+        before = len(ticks)
+        qtbot.waitUntil(lambda: len(ticks) >= before + 5, timeout=5000)  # ... and the loop turns meanwhile
+        assert checking.is_set() and not release.is_set() and dialog.actor is None
+        assert not dialog.submit.isEnabled() and not dialog.password.isEnabled()  # busy: no second check
+        qtbot.keyClick(dialog.password, Qt.Key.Key_Return)  # ignored while the check runs
+    finally:
+        release.set()
+        timer.stop()
+    settle()
+    assert dialog.result() == LoginDialog.DialogCode.Accepted and dialog.actor is not None
+    assert dialog.actor.username == "gl" and dialog.submit.isEnabled()
 
 
 def test_an_unknown_name_answers_like_a_wrong_password_and_long_names_are_cut(qtbot, demo_clinic: Clinic) -> None:  # type: ignore[no-untyped-def]

@@ -15,20 +15,20 @@ from meike.db import Clinic
 from meike.permissions import Page
 from tests.ui.waiting import settle
 from ui.cashier.page import CashierPage
-from ui.dialogs.customer_detail import CustomerDetailDialog
 from ui.dialogs.login import LoginDialog
-from ui.dialogs.triage import TriageDialog
+from ui.front_desk.customers import CustomersPage
+from ui.front_desk.dashboard import DashboardPage
+from ui.front_desk.detail import CustomerDetailDialog
+from ui.front_desk.registration import RegistrationPage
+from ui.front_desk.triage import TriageDialog
 from ui.main_window import MainWindow
-from ui.pages.customers import CustomersPage
-from ui.pages.dashboard import DashboardPage
-from ui.pages.registration import RegistrationPage
 
 pytestmark = pytest.mark.gui
 
 
 def click(qtbot, widget) -> None:  # type: ignore[no-untyped-def]
     qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
-    settle()
+    settle()  # the action it started has answered
 
 
 def card(dashboard: DashboardPage, key: str) -> str:
@@ -45,6 +45,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     qtbot.keyClicks(login.password, "123")
     settle()
     click(qtbot, login.submit)
+    qtbot.waitUntil(lambda: login.actor is not None, timeout=10_000)  # the password is checked off the GUI thread
     assert login.actor is not None
     window = MainWindow(demo_clinic, login.actor)
     qtbot.addWidget(window)
@@ -80,6 +81,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     qtbot.keyClicks(grid.search, "lry")
     settle()
     grid.run_query()
+    settle()
     row = grid.row_of("柳如烟")
     menu = grid.build_menu(row)
     assert [a.objectName() for a in menu.actions() if not a.isSeparator()] == [
@@ -102,9 +104,11 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 4. 现场咨询: double-click → detail; consultation with a reminder due today.
     grid.open_customer_at(row)
+    settle()
     detail = grid.dialog
     assert isinstance(detail, CustomerDetailDialog)
     consultation = detail.add_consultation()
+    settle()
     consultation.items.setText("双眼皮")
     settle()
     consultation.content.setPlainText("想做全切双眼皮，担心恢复期，考虑本周内决定")
@@ -117,6 +121,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
 
     # 手术记录: 双眼皮 by its pinyin code, the doctor, post-op follow-ups 2/7/15.
     treatment = detail.add_treatment()
+    settle()
     treatment.item.setEditText("syp")
     treatment.resolve_item()
     assert treatment.price.text() in ("8800.00", "8800")
@@ -159,6 +164,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     grid.search.setText("lry")
     settle()
     grid.run_query()
+    settle()
     rows = [r for r in grid.model.rows if r.name == "柳如烟"]
     assert len(rows) == 1 and rows[0].visit_status == "成交" and rows[0].customer_class == "新客户"
     QApplication.processEvents()

@@ -16,8 +16,8 @@ from meike.services.dictionaries import Kind
 from tests.ui.cashier_support import click, page_of, ready
 from tests.ui.test_cashier_flows import choose, open_order
 from tests.ui.waiting import settle
-from ui.dialogs.dictionary_entry import parse_discount
-from ui.pages.settings import SettingsPage
+from ui.settings import SettingsPage
+from ui.settings.dictionary_entry import parse_discount
 
 pytestmark = pytest.mark.gui
 
@@ -44,6 +44,7 @@ def test_item_prices_in_full_width_are_taken_and_misplaced_commas_refused(
     settle()
     items = page.tables[Kind.ITEM]
     dialog = items.add()
+    settle()  # the pickers filled
     dialog.name.setText("点阵激光")
     settle()
     for typed, problem in (("10,00", "“10,00”中的逗号位置不对"), ("1e9", "不认识「e」"), ("𝟏𝟎𝟎", "不认识「𝟏」"),

@@ -11,7 +11,8 @@ from pytestqt.qtbot import QtBot
 
 from devices.printer import PrinterSetting
 from meike import pdf_fonts, workstation
-from ui.pages.settings import PrinterSettings
+from tests.ui.waiting import settle
+from ui.settings import PrinterSettings
 
 pytestmark = pytest.mark.gui
 
@@ -44,6 +45,7 @@ def test_a_bad_font_is_refused_beside_the_field_and_a_good_one_saved(qtbot: QtBo
     page.target.setText(str(tmp_path / "lp0"))
     qtbot.keyClicks(page.pdf_font, str(tmp_path / "missing-font.ttf"))
     page.save_button.click()
+    settle()
     assert page.form.error_text("pdf_font") == "找不到该字体文件"
     assert page.status.text() == "未保存：请按红色提示修改"
     assert workstation.pdf_font_setting() == ""
@@ -53,11 +55,13 @@ def test_a_bad_font_is_refused_beside_the_field_and_a_good_one_saved(qtbot: QtBo
         page.pdf_font.clear()
         qtbot.keyClicks(page.pdf_font, str(NOTO))
         page.save_button.click()
+        settle()
         assert "PostScript（CFF）轮廓" in page.form.error_text("pdf_font")
 
     page.pdf_font.clear()
     qtbot.keyClicks(page.pdf_font, str(WQY))
     page.save_button.click()
+    settle()
     assert page.form.error_text("pdf_font") == ""
     assert page.status.text() == "已保存"
     assert workstation.pdf_font_setting() == str(WQY)
@@ -84,4 +88,5 @@ def test_browse_fills_the_field_and_an_empty_field_means_automatic(qtbot: QtBot,
         assert page.pdf_font.text() == str(WQY)
         page.pdf_font.clear()
     page.save_button.click()
+    settle()
     assert page.status.text() == "已保存" and workstation.pdf_font_setting() == ""

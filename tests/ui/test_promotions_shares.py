@@ -20,7 +20,7 @@ from tests.ui.cashier_support import click, methods, page_of, ready
 from tests.ui.waiting import settle
 from ui.cashier.orders import RepriceDialog
 from ui.cashier.shares import SharesDialog
-from ui.dialogs.promotion import PromotionDialog, PromotionsTab
+from ui.settings.promotions import PromotionDialog, PromotionsTab
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
@@ -39,18 +39,22 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     tab = PromotionsTab(demo_clinic, gl)
     qtbot.addWidget(tab)
     tab.show()
+    settle()
     assert [tab.model.item(r, 0).text() for r in range(tab.model.rowCount())] == ["冬季嫩肤特惠"]  # the demo's
     dialog = tab.add()
     assert isinstance(dialog, PromotionDialog)
+    settle()  # the items read
     dialog.name.setText("水光针体验价")
     dialog.item.setCurrentIndex(dialog.item.findText("水光针", Qt.MatchFlag.MatchStartsWith))
     qtbot.keyClicks(dialog.value, "800")  # below the ￥880 minimum
     assert dialog.preview.text() == "￥800.00　原价 ￥1,280.00（低于最低价，需主管确认）"
     click(qtbot, dialog.ok)
+    settle()
     assert dialog.isVisible() and dialog.form.error_text("supervisor") == "请主管输入用户名和密码"
     qtbot.keyClicks(dialog.supervisor.user, "gl")
     qtbot.keyClicks(dialog.supervisor.password, "123")
     click(qtbot, dialog.ok)
+    settle()
     assert not dialog.isVisible()
     row = next(r for r in range(tab.model.rowCount()) if tab.model.item(r, 0).text() == "水光针体验价")
     assert [tab.model.item(row, c).text() for c in (1, 3, 6)] == ["水光针", "特价 ￥800.00", "进行中"]
@@ -85,6 +89,7 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
     tab.view.selectRow(row)
     monkeypatch.setattr(messages, "ask", lambda *_a: True)
     click(qtbot, tab.stop_button)
+    settle()
     assert tab.status.text() == "促销“水光针体验价”已停止"
     assert cashier.quote(demo_clinic, gl, customer_id=customer.id,
                          item_id=item_id).price_fen == 128_000

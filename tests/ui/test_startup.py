@@ -15,6 +15,7 @@ from meike import paths
 from meike.clinic_setup import database_url, open_clinic
 from meike.db import Clinic, sqlite_url
 from meike.services import accounts, system
+from tests.ui.waiting import settle
 from ui.dialogs.first_run import FirstRunDialog
 
 pytestmark = pytest.mark.gui
@@ -31,11 +32,13 @@ def test_first_run_dialog_creates_the_administrator(qtbot, clinic: Clinic) -> No
     qtbot.keyClicks(dialog.admin_password, "abc")
     qtbot.keyClicks(dialog.confirm, "abc")
     dialog.submit()
+    settle()  # saved off the GUI thread
     assert dialog.form.error_text("password") == "密码至少 6 位"
     assert not system.is_initialised(clinic)
     dialog.admin_password.setText("strong-pass")
     dialog.confirm.setText("strong-pass")
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    settle()
     assert dialog.result() == FirstRunDialog.DialogCode.Accepted
     assert accounts.authenticate(clinic, "admin", "strong-pass").is_admin
     assert system.get(clinic, "clinic.name") == "丽人医疗美容"
@@ -96,5 +99,73 @@ def test_first_run_on_a_disk_that_cannot_be_written_says_so_and_keeps_the_form( 
     dialog.admin_password.setText("strong-pass")
     dialog.confirm.setText("strong-pass")
     dialog.submit()
+    settle()
     assert shown == ["数据库文件是只读的（文件权限或只读磁盘），刚才的操作没有保存"]
     assert dialog.result() != FirstRunDialog.DialogCode.Accepted and dialog.clinic_name.text() == "丽人医疗美容"
+
+
+def test_after_a_login_one_scheduler_runs_every_timed_job_and_stops_once_on_exit(  # type: ignore[no-untyped-def]
+        qtbot, qapp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The program as it runs (``ui.app``): log in as gl; the dashboard's reminder counts, the SMS jobs and
+    the daily backup are jobs of the one scheduler the composition root made; closing the window ends
+    the program and shuts that scheduler down (and no other was ever started)."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from meike import scheduler as schedules
+    from meike.permissions import Page
+    from ui import app as program
+    from ui.dialogs.login import LoginDialog
+    from ui.main_window import MainWindow
+
+    started: list[BackgroundScheduler] = []
+    real_start = BackgroundScheduler.start
+
+    def spy(self: BackgroundScheduler, *args: object, **kwargs: object) -> None:
+        started.append(self)
+        real_start(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BackgroundScheduler, "start", spy)
+    seen: dict[str, object] = {}
+
+    def step() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, LoginDialog) and "typed" not in seen:
+            seen["typed"] = True
+            dialog.user.setText("gl")
+            dialog.password.setText("123")
+            dialog.try_login()
+            return
+        window = next((w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()),
+                      None)
+        if window is None or "jobs" in seen:
+            return
+        dashboard = window.pages.get(Page.DASHBOARD)
+        if dashboard is None or not getattr(dashboard, "counter").running:  # noqa: B009 (a DashboardPage)
+            return
+        seen["installed"] = schedules.installed()
+        seen["jobs"] = {job.id for job in started[0].get_jobs()} if started else set()
+        seen["started"] = list(started)
+        window.close()  # not a logout: the program ends
+
+    timer = QTimer(interval=20)
+    timer.timeout.connect(step)
+    timer.start()
+    QTimer.singleShot(120_000, qapp.quit)  # never hang the suite
+    args = program.parse_args(["--demo"])
+    try:
+        code = program._with_clinic(qapp, args, database_url(None, demo_mode=True), tmp_path / "meike.log")
+    finally:
+        timer.stop()
+        qapp.setQuitOnLastWindowClosed(True)
+    assert code == 0 and "jobs" in seen
+    assert len(started) >= 1
+    one = started[0]
+    assert not one.running  # shut down on exit
+    assert seen["started"] == [one] and seen["installed"] is one
+    jobs = seen["jobs"]
+    assert isinstance(jobs, set) and {"sms.pump", "sms.daily", "backup.daily"} <= jobs
+    assert any(j.startswith("dashboard.reminder_counts") for j in jobs)
+    assert started == [one]  # no other was started
+    assert schedules.installed() is None

@@ -20,7 +20,7 @@ from meike.services.dictionaries import Entry
 from meike.services.ledger import AccountSummary, PackageView, ReceiptResult, Tender
 from ui.cashier.common import (
     BIG_STYLE,
-    OpFormDialog,
+    CashierFormDialog,
     SupervisorFields,
     TenderRows,
     external_methods,
@@ -49,7 +49,7 @@ def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
-class _MoneyDialog(OpFormDialog):
+class _MoneyDialog(CashierFormDialog):
     """A form that moves money for one customer: one idempotency key (written down on this PC before each
     call, ``meike.journal``); busy while the action runs; ``result`` after success. The tenders' errors show
     under the tender rows."""

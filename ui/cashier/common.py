@@ -26,7 +26,7 @@ from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.models.ledger import ASSET_ACCOUNTS
 from meike.money import format_fen, parse_yuan, yuan
-from meike.permissions import Actor, Right
+from meike.permissions import Actor
 from meike.services.dictionaries import Entry
 from meike.services.ledger import AccountSummary, CouponView, Tender
 from ui.operations import Op
@@ -167,15 +167,6 @@ class SupervisorFields(QWidget):
         """A refused supervisor's password is cleared (to be typed again)."""
         if "supervisor" in errors:
             self.password.clear()
-
-    def verify(self, clinic: Clinic, right: Right) -> Actor:
-        """The supervisor as an Actor, or ValidationError(supervisor=…); a wrong password is cleared.
-        On the calling thread: for the promotion dialog, not yet moved (the cashier's actions use ``typed``)."""
-        try:
-            return ops.verify_supervisor(clinic, self.typed(), right)
-        except ValidationError as e:
-            self.refused(e.errors)
-            raise
 
 
 # --- rows of tenders --------------------------------------------------------------------------
@@ -374,7 +365,7 @@ class TenderRows(QWidget):
 # --- forms whose save is an action ------------------------------------------------------------
 
 
-class OpFormDialog(FormDialog):
+class CashierFormDialog(FormDialog):
     """A form dialog whose facts are read, and whose ``save`` is an action, off the GUI thread.
 
     ``load(op, fill)`` reads what the form shows (保存 waits for it; a failure says why in

@@ -28,7 +28,7 @@ from meike.permissions import Actor
 from meike.services import dayclose
 from meike.services.dayclose import ClosedDay, DayReport, Revenue
 from ui import geometry
-from ui.cashier.common import BIG_STYLE, OpFormDialog, SupervisorFields, hint, parse_money
+from ui.cashier.common import BIG_STYLE, CashierFormDialog, SupervisorFields, hint, parse_money
 from ui.operations import Op
 from ui.operations import cashier as ops
 from ui.tasks import error_text
@@ -192,7 +192,7 @@ class DayCloseDialog(QDialog):
             self.message.setText(error_text(error))
 
 
-class BusinessDateDialog(OpFormDialog):
+class BusinessDateDialog(CashierFormDialog):
     """营业日期: a supervisor moves the day money is posted on (never to a closed day)."""
 
     def __init__(self, clinic: Clinic, actor: Actor, current: date, parent: QWidget | None = None) -> None:

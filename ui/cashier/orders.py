@@ -15,7 +15,7 @@ from meike.services.cashier import PayResult, VoidResult
 from meike.services.cashier_view import LineFacts, OrderFacts
 from meike.services.ledger import RECEIPT_KINDS, Tender
 from ui.cashier.common import (
-    OpFormDialog,
+    CashierFormDialog,
     SupervisorFields,
     external_methods,
     hint,
@@ -39,7 +39,7 @@ def _reason(name: str, placeholder: str) -> QLineEdit:
     return QLineEdit(objectName=name, placeholderText=placeholder)
 
 
-class VoidDialog(OpFormDialog):
+class VoidDialog(CashierFormDialog):
     """退单: a supervisor confirms; the order is voided and comes back as a new unpaid order."""
 
     result: VoidResult | None
@@ -83,7 +83,7 @@ def _line_combo(name: str, lines: list[LineFacts]) -> QComboBox:
     return combo
 
 
-class RefundLineDialog(OpFormDialog):
+class RefundLineDialog(CashierFormDialog):
     """项目退款: part or all of one line, out through a method or into 预存; arrears are reduced first."""
 
     result: PayResult | None
@@ -167,7 +167,7 @@ class RefundLineDialog(OpFormDialog):
                                reverse=self.reverse.isChecked())
 
 
-class RepriceDialog(OpFormDialog):
+class RepriceDialog(CashierFormDialog):
     """改价（多退少补）: a settled line's unit price changes; the difference is collected or refunded."""
 
     result: PayResult | None
@@ -266,7 +266,7 @@ class RepriceDialog(OpFormDialog):
                                 reverse=self.reverse.isChecked())
 
 
-class InvoiceDialog(OpFormDialog):
+class InvoiceDialog(CashierFormDialog):
     """登记发票 on a settled order (a second registration replaces the first; both are audited)."""
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
@@ -291,7 +291,7 @@ class InvoiceDialog(OpFormDialog):
                                     title=self.invoice_title.text(), amount_fen=amount)
 
 
-class ReprintDialog(OpFormDialog):
+class ReprintDialog(CashierFormDialog):
     """重印: any receipt of the order, confirmed by a supervisor with the reprint right (logged); the printing
     runs on the I/O lane (the dialog is busy meanwhile, the window is not)."""
 

@@ -8,14 +8,14 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services.cashier import ShareSpec
 from meike.services.performance import ROLE_LABELS, SHARED_ROLES
-from ui.cashier.common import OpFormDialog
+from ui.cashier.common import CashierFormDialog
 from ui.operations import Op
 from ui.operations import cashier as ops
 
 PEOPLE_PER_ROLE = 3
 
 
-class SharesDialog(OpFormDialog):
+class SharesDialog(CashierFormDialog):
     """Up to three people per role with their percent; a role left empty goes to its default person."""
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:

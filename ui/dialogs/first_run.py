@@ -1,13 +1,13 @@
 """First run on an empty database: the clinic's name and the administrator's password."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
-from meike.services import accounts
+from meike.errors import ValidationError
+from ui.operations import shell as ops
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
 
@@ -41,13 +41,11 @@ class FirstRunDialog(QDialog):
         layout.addWidget(buttons)
 
     def submit(self) -> None:
-        try:
-            accounts.initialise_clinic(self.clinic, clinic_name=self.clinic_name.text(),
-                                       admin_password=self.admin_password.text(), confirm=self.confirm.text())
-        except ValidationError as e:
-            self.form.show_errors(e.errors)
-            return
-        except MeikeError as e:  # a read-only or full disk: said as it is, what was typed stays
-            messages.error(self, e.message, "无法保存")
-            return
-        self.accept()
+        ops.setup_clinic(self, self.clinic, self.clinic_name.text(), self.admin_password.text(),
+                         self.confirm.text()).success(lambda _none: self.accept()).failure(self._refused).run()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.form.show_errors(error.errors)
+        else:  # a read-only or full disk: said as it is, what was typed stays
+            messages.error(self, error_text(error), "无法保存")

@@ -1,5 +1,7 @@
-"""The login dialog: user name, password, one message for every failure (the user name is kept)."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""The login dialog: user name, password, one message for every failure (the user name is kept).
+
+The password is checked off the GUI thread (argon2 is slow on purpose): the dialog is busy meanwhile and
+the window keeps painting."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from meike.db import Clinic
 from meike.errors import LoginFailed
 from meike.permissions import Actor
 from meike.services import accounts
+from ui.operations import shell as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
 
 
@@ -67,12 +71,17 @@ class LoginDialog(QDialog):
             self.error.setText("请输入用户名")
             self.user.setFocus()
             return
-        try:
-            self.actor = accounts.authenticate(self.clinic, username, self.password.text())
-        except LoginFailed as e:
-            self.error.setText(e.message)
-            self.password.clear()
-            self.password.setFocus()
+        if not self.submit.isEnabled():  # a check is already under way (Enter pressed twice)
             return
+        ops.login(self, self.clinic, username, self.password.text()).success(self._logged_in).failure(
+            self._refused).busy(self.submit, self.user, self.password).run()
+
+    def _logged_in(self, actor: Actor) -> None:
+        self.actor = actor
         self.error.clear()
         self.accept()
+
+    def _refused(self, error: Exception) -> None:
+        self.error.setText(error.message if isinstance(error, LoginFailed) else error_text(error))
+        self.password.clear()
+        self.password.setFocus()

@@ -1,5 +1,7 @@
-"""发短信… to one customer (or a typed mobile) and 群发… to the customers of a grid query."""
-# gui-thread: not yet moved to ui/operations (issue 15)
+"""发短信… to one customer (or a typed mobile) and 群发… to the customers of a grid query.
+
+What the forms show (the customer, the templates, the channels) is read as they open; sending, the
+count of a batch and a template's text are Ops (``ui/operations/sms.py``)."""
 
 from __future__ import annotations
 
@@ -20,24 +22,24 @@ from PySide6.QtWidgets import (
 )
 
 from devices.sms.pdu import count_parts
-from meike import clock, sms_jobs
+from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.permissions import Actor
 from meike.rules.customer_class import CLASS_LABELS
-from meike.services import customers, dictionaries, sms, system
 from meike.services.customers import TABS, CustomerQuery
-from meike.services.dictionaries import Kind
-from meike.services.sms import BatchPreview, BatchResult, Template
-from ui.tasks import run_in_background
+from meike.services.sms import MAX_TEXT, BatchPreview, BatchResult, Template, fields_in
+from ui.operations import sms as ops
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form_dialog import FormDialog
+from ui.widgets.list_tab import submit_op
 
 
 def length_text(text: str) -> str:
     """“35 字，1 条短信” under the text box (a long message is billed per part)."""
     n = len(text.strip())
-    return f"{n} 字，{count_parts(text.strip()) if n else 0} 条短信" + ("（超出上限）" if n > sms.MAX_TEXT else "")
+    return f"{n} 字，{count_parts(text.strip()) if n else 0} 条短信" + ("（超出上限）" if n > MAX_TEXT else "")
 
 
 def _template_combo(name: str, templates: list[Template], *, none_text: str | None) -> QComboBox:
@@ -59,17 +61,13 @@ class SendSmsDialog(FormDialog):
         self.saved_id: int | None = None
         self.number: QLineEdit | None = None
         if customer_id is not None:
-            detail = customers.get_customer(clinic, actor, customer_id)
-            text = f"{detail.name}（{detail.card_no}）　{detail.mobile}"
-            if not detail.sms_opt_in:
-                text += "　<span style='color:#c0392b'>已设置拒收短信</span>"
-            self.customer_label = QLabel(text, objectName="sms_send_customer")
+            self.customer_label = QLabel("正在读取…", objectName="sms_send_customer")
             self.form.add_field("customer", "顾客", self.customer_label)
         else:
             self.number = QLineEdit(objectName="sms_send_number", placeholderText="11 位手机号")
             self.form.add_field("number", "手机号", self.number, required=True)
-        self.templates = sms.list_templates(clinic, actor)
-        self.template = _template_combo("sms_send_template", self.templates, none_text="（不用模板，直接输入）")
+        self.templates: list[Template] = []
+        self.template = _template_combo("sms_send_template", [], none_text="（不用模板，直接输入）")
         self.form.add_field("template", "模板", self.template)
         self.text = QPlainTextEdit(objectName="sms_send_text", placeholderText="短信内容")
         self.text.setFixedHeight(110)
@@ -80,35 +78,45 @@ class SendSmsDialog(FormDialog):
         self.text.textChanged.connect(lambda: self.length.setText(length_text(self.text.toPlainText())))
         self.template.currentIndexChanged.connect(lambda _i: self.fill_from_template())
         self.finish_layout()
+        self.ok.setEnabled(False)  # until the form is read
+        ops.send_form(self, clinic, actor, customer_id).success(self._fill).failure(
+            lambda exc: self.message.setText(error_text(exc))).run()
+
+    def _fill(self, form: ops.SendForm) -> None:
+        detail = form.customer
+        if detail is not None:
+            text = f"{detail.name}（{detail.card_no}）　{detail.mobile}"
+            if not detail.sms_opt_in:
+                text += "　<span style='color:#c0392b'>已设置拒收短信</span>"
+            self.customer_label.setText(text)
+        self.templates = form.templates
+        for t in self.templates:
+            self.template.addItem(f"{t.kind_label}：{t.name}", t.id)
+        self.ok.setEnabled(True)
 
     def fill_from_template(self) -> None:
         """The chosen template's text, with this customer's name filled in (editable afterwards)."""
         template_id = self.template.currentData()
         if template_id is None:
             return
-        try:
-            if self.customer_id is not None:
-                text = sms.render_for_customer(self.clinic, self.actor, template_id, self.customer_id)
-            else:
-                body = next(t.body for t in self.templates if t.id == template_id)
-                text = sms.render(body, {"诊所": system.get(self.clinic, "clinic.name")})
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
-        self.text.setPlainText(text)
         body = next((t.body for t in self.templates if t.id == template_id), "")
-        used = [f for f in ("日期", "时间", "项目") if f in sms.fields_in(body)]
-        self.message.setText("模板中的" + "".join(f"{{{f}}}" for f in used) + "取自顾客的下一个预约，没有预约时为空，"
-                             "请检查内容" if used else "")
 
-    def save(self) -> None:
+        def rendered(text: str) -> None:
+            self.text.setPlainText(text)
+            used = [f for f in ("日期", "时间", "项目") if f in fields_in(body)]
+            self.message.setText("模板中的" + "".join(f"{{{f}}}" for f in used) + "取自顾客的下一个预约，"
+                                 "没有预约时为空，请检查内容" if used else "")
+
+        ops.render(self, self.clinic, self.actor, template_id, self.customer_id, body).success(rendered).failure(
+            lambda exc: self.message.setText(error_text(exc))).run()
+
+    def submit(self) -> None:
         template = next((t for t in self.templates if t.id == self.template.currentData()), None)
-        self.saved_id = sms.enqueue_one(
-            self.clinic, self.actor, customer_id=self.customer_id,
-            number=self.number.text() if self.number is not None else "",
-            text=self.text.toPlainText(), template_id=template.id if template else None,
-            kind=template.kind if template else "manual")
-        sms_jobs.request_pump(self.clinic)
+        op = ops.send_one(self, self.clinic, self.actor, customer_id=self.customer_id,
+                          number=self.number.text() if self.number is not None else "",
+                          text=self.text.toPlainText(), template_id=template.id if template else None,
+                          kind=template.kind if template else "manual")
+        submit_op(self, self.form, op, self.message, done=lambda saved_id: setattr(self, "saved_id", saved_id))
 
 
 class BatchSmsDialog(FormDialog):
@@ -118,7 +126,7 @@ class BatchSmsDialog(FormDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__("sms_batch_dialog", "群发短信", parent, ok_text="群发", min_width=620)
         self.clinic, self.actor = clinic, actor
-        self.result: BatchResult | None = None
+        self.queued: BatchResult | None = None  # what 群发 queued, once it did
         self.preview: BatchPreview | None = None
         self._generation = 0
         query = query or CustomerQuery()
@@ -137,9 +145,9 @@ class BatchSmsDialog(FormDialog):
                                  displayFormat="yyyy-MM-dd")
         self.channel = QComboBox(objectName="sms_batch_channel")
         self.channel.addItem("全部渠道", None)
-        for e in dictionaries.list_entries(clinic, actor, Kind.CHANNEL):
-            self.channel.addItem(e.name, e.id)
-        self.channel.setCurrentIndex(max(0, self.channel.findData(query.channel_id)))
+        if query.channel_id is not None:  # kept until the channels are read
+            self.channel.addItem("…", query.channel_id)
+            self.channel.setCurrentIndex(1)
         self.customer_class = QComboBox(objectName="sms_batch_class")
         self.customer_class.addItem("全部类别", None)
         for c, label in CLASS_LABELS.items():
@@ -158,8 +166,8 @@ class BatchSmsDialog(FormDialog):
         self.form.add_field("channel_id", "渠道", self.channel)
         self.form.add_field("customer_class", "顾客类别", self.customer_class)
 
-        self.templates = [t for t in sms.list_templates(clinic, actor) if t.kind in ("marketing", "manual", "birthday")]
-        self.template = _template_combo("sms_batch_template", self.templates, none_text="（请选择模板）")
+        self.templates: list[Template] = []
+        self.template = _template_combo("sms_batch_template", [], none_text="（请选择模板）")
         self.form.add_field("template", "模板", self.template, required=True)
         self.text = QPlainTextEdit(objectName="sms_batch_text", placeholderText="选择模板后显示内容；{姓名} 按每位顾客填写")
         self.text.setFixedHeight(90)
@@ -184,7 +192,22 @@ class BatchSmsDialog(FormDialog):
         self.date_to.dateChanged.connect(lambda _d: self._debounce.start())
         self.preview_button.clicked.connect(self.update_preview)
         self.template.currentIndexChanged.connect(lambda _i: self._template_chosen())
+        ops.batch_form(self, clinic, actor).success(self._fill).failure(
+            lambda exc: self.message.setText(error_text(exc))).run()
         self.update_preview()
+
+    def _fill(self, form: ops.BatchForm) -> None:
+        chosen = self.channel.currentData()
+        self.channel.blockSignals(True)  # the count already asked for this channel
+        self.channel.clear()
+        self.channel.addItem("全部渠道", None)
+        for e in form.channels:
+            self.channel.addItem(e.name, e.id)
+        self.channel.setCurrentIndex(max(0, self.channel.findData(chosen)))
+        self.channel.blockSignals(False)
+        self.templates = [t for t in form.templates if t.kind in ("marketing", "manual", "birthday")]
+        for t in self.templates:
+            self.template.addItem(f"{t.kind_label}：{t.name}", t.id)
 
     def query(self) -> CustomerQuery:
         dates = self.use_dates.isChecked()
@@ -221,9 +244,9 @@ class BatchSmsDialog(FormDialog):
 
         def failed(exc: Exception) -> None:
             if generation == self._generation:
-                self.preview_label.setText(exc.message if isinstance(exc, MeikeError) else f"统计失败：{exc}")
+                self.preview_label.setText(error_text(exc))
 
-        run_in_background(lambda: sms.preview_filtered(self.clinic, self.actor, query), done, failed, owner=self)
+        ops.preview_batch(self, self.clinic, self.actor, query).success(done).failure(failed).run()
 
     def submit(self) -> None:
         """Ask once, then queue in the background; on an error everything typed stays."""
@@ -239,27 +262,21 @@ class BatchSmsDialog(FormDialog):
         query, body = self.query(), self.text.toPlainText()
         body_arg = None if body.strip() == template.body else body
         kind = template.kind if template.kind in ("marketing", "manual", "birthday") else "marketing"
-        self.ok.setEnabled(False)
         self.message.setText("正在排队…")
 
-        def work() -> BatchResult:
-            return sms.enqueue_filtered(self.clinic, self.actor, query, template_id=template.id, body=body_arg,
-                                        kind=kind)
-
-        def done(result: BatchResult) -> None:
-            self.result = result
-            sms_jobs.request_pump(self.clinic)
-            self.accept()
-
         def failed(exc: Exception) -> None:
-            self.ok.setEnabled(True)
             self.message.clear()
             if isinstance(exc, ValidationError):
                 self.message.setText("；".join(self.form.show_errors(exc.errors)))
             else:
-                self.message.setText(exc.message if isinstance(exc, MeikeError) else f"群发失败：{exc}")
+                self.message.setText(error_text(exc))
 
-        run_in_background(work, done, failed, owner=self)
+        op = ops.send_batch(self, self.clinic, self.actor, query, template_id=template.id, body=body_arg, kind=kind)
+        op.success(self._queued).failure(failed).run()
+
+    def _queued(self, result: BatchResult) -> None:
+        self.queued = result
+        self.accept()
 
     def save(self) -> Any:  # submit() does the work
         raise NotImplementedError

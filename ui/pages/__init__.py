@@ -18,19 +18,19 @@ PageClass = Callable[[Clinic, Actor], QWidget]
 
 
 def _dashboard() -> PageClass:
-    from ui.pages.dashboard import DashboardPage
+    from ui.front_desk.dashboard import DashboardPage
 
     return DashboardPage
 
 
 def _registration() -> PageClass:
-    from ui.pages.registration import RegistrationPage
+    from ui.front_desk.registration import RegistrationPage
 
     return RegistrationPage
 
 
 def _customers() -> PageClass:
-    from ui.pages.customers import CustomersPage
+    from ui.front_desk.customers import CustomersPage
 
     return CustomersPage
 
@@ -42,13 +42,13 @@ def _cashier() -> PageClass:
 
 
 def _phone() -> PageClass:
-    from ui.pages.phone import PhonePage
+    from ui.phone import PhonePage
 
     return PhonePage
 
 
 def _settings() -> PageClass:
-    from ui.pages.settings import SettingsPage
+    from ui.settings import SettingsPage
 
     return SettingsPage
 

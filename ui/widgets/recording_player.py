@@ -89,7 +89,7 @@ class RecordingPlayer(QWidget):
     @staticmethod
     def _duration(path: Path) -> float:
         try:
-            import soundfile
+            import soundfile  # type: ignore[import-untyped]
 
             info = soundfile.info(str(path))
             return info.frames / info.samplerate if info.samplerate else 0.0
