@@ -390,10 +390,10 @@ class CashierPage(PageWidget):
         row = self._need(self.unpaid, "未付款的单")
         if row is None:
             return None
-        dialog = self._guard(lambda: SharesDialog(self.clinic, self.actor, row.id, self))
-        if dialog is not None:  # noqa: SIM102
-            dialog.accepted.connect(lambda: self.status.setText(f"已保存 {row.customer_name} 这张单的业绩分配"))
-        return dialog if isinstance(dialog, SharesDialog) else None
+        dialog = SharesDialog(self.clinic, self.actor, row.id, self)
+        self._guard(lambda: dialog)
+        dialog.accepted.connect(lambda: self.status.setText(f"已保存 {row.customer_name} 这张单的业绩分配"))
+        return dialog
 
     def void_order(self) -> VoidDialog | None:
         dialog = self._order_dialog(lambda i: VoidDialog(self.clinic, self.actor, i, self), self._voided)
@@ -439,9 +439,8 @@ class CashierPage(PageWidget):
         row = self._need(None, "有收据的单")
         if row is None:
             return None
-        dialog = self._guard(lambda: ReprintDialog(self.clinic, self.actor, row.id, self))
-        if not isinstance(dialog, ReprintDialog):
-            return None
+        dialog = ReprintDialog(self.clinic, self.actor, row.id, self)
+        self._guard(lambda: dialog)
         dialog.accepted.connect(lambda: self.status.setText(dialog.outcome))
         return dialog
 
@@ -449,9 +448,9 @@ class CashierPage(PageWidget):
 
     def open_accounts(self) -> CustomerAccountDialog | None:
         row = self.current()
-        dialog = self._guard(lambda: CustomerAccountDialog(self.clinic, self.actor,
-                                                           row.customer_id if row else None, self))
-        return dialog if isinstance(dialog, CustomerAccountDialog) else None
+        dialog = CustomerAccountDialog(self.clinic, self.actor, row.customer_id if row else None, self)
+        self._guard(lambda: dialog)
+        return dialog
 
     def close_day(self) -> DayCloseDialog:
         dialog = DayCloseDialog(self.clinic, self.actor, self)
