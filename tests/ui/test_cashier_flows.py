@@ -139,7 +139,6 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
     settle()
     assert pay is not None
     pay.method.setCurrentIndex(pay.method.findText("微信"))
-    settle()
     pay.amount.setText("300")
     settle()
     assert pay.left.text() == "超出应收 ￥2.00（只有现金可以找零）"
@@ -196,7 +195,6 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     assert "欠款 ￥198.00" in collect.balances.text()
     assert collect.amount.text() == "198.00"
     collect.method.setCurrentIndex(collect.method.findText("微信"))
-    settle()
     click(qtbot, collect.ok)
     assert not collect.isVisible()
     assert page.status.text() == f"收欠款成功，收据号 {today_receipt(2)}"
@@ -234,17 +232,13 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     assert payment_count(demo_clinic) == 1
 
     void.supervisor.user.setText("sy")  # the cashier cannot approve her own void
-    settle()
     void.supervisor.password.setText("123")
-    settle()
     click(qtbot, void.ok)
     assert void.form.error_text("supervisor") == "该账号没有此项审批权限"
     assert cashier.get_order(demo_clinic, sy, order_id).status == "settled"
 
     void.supervisor.user.setText("gl")
-    settle()
     void.supervisor.password.setText("123")
-    settle()
     assert void.findChild(QWidget, "cashier_void_reverse").isChecked()
     click(qtbot, void.ok)
     assert not void.isVisible()
@@ -293,23 +287,18 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     settle()
     assert refund.split.text() == "实退 ￥1,000.00"
     refund.method.setCurrentIndex(refund.method.findText("微信"))
-    settle()
     click(qtbot, refund.ok)
     assert refund.form.error_text("reason") == "请填写退款原因"
     assert refund.form.error_text("supervisor") == "请主管输入用户名和密码"
     refund.reason.setText("顾客不满意，部分退款")
-    settle()
     refund.supervisor.user.setText("gl")
-    settle()
     refund.supervisor.password.setText("nope")
-    settle()
     click(qtbot, refund.ok)
     assert refund.form.error_text("supervisor") == "主管用户名或密码错误"
     assert refund.amount.text() == "1000.00" and refund.reason.text() == "顾客不满意，部分退款"
     assert payment_count(demo_clinic) == 1
 
     refund.supervisor.password.setText("123")
-    settle()
     assert refund.reverse.isChecked() and refund.reverse.text() == "冲减咨询、医生业绩"
     click(qtbot, refund.ok)
     assert not refund.isVisible()
@@ -340,11 +329,8 @@ def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: 
     settle()
     assert refund.split.text() == "其中 ￥280.00 冲减欠款，实退 ￥220.00"
     refund.reason.setText("少做一次")
-    settle()
     refund.supervisor.user.setText("gl")
-    settle()
     refund.supervisor.password.setText("123")
-    settle()
     click(qtbot, refund.ok)
     assert not refund.isVisible(), refund.message.text()
     assert receipt_payments(demo_clinic, today_receipt(2)) == [("现金", -22000)]

@@ -59,7 +59,6 @@ def menu(page: CashierPage, table: OrderTable) -> dict[str, bool]:
 
 def trigger(page: CashierPage, table: OrderTable, name: str):  # type: ignore[no-untyped-def]
     [action] = [a for a in page.build_menu(table).actions() if a.objectName() == name]
-    settle()
     assert action.isEnabled()
     action.trigger()
     settle()
@@ -135,7 +134,6 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     reprice.collect_amount.setText("150")  # the rest stays owed
     settle()
     reprice.reason.setText("升级方案")
-    settle()
     click(qtbot, reprice.ok)
     assert not reprice.isVisible(), reprice.message.text()
     assert page.status.text().startswith("改价成功，收据号 R") and page.status.text().endswith("仍欠 ￥50.00")
@@ -151,13 +149,10 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     assert down.diff.text() == "退还 ￥500.00（其中 ￥50.00 冲减欠款）"
     assert down.refund_method.isVisibleTo(down)
     down.reason.setText("按活动价")
-    settle()
     click(qtbot, down.ok)
     assert down.form.error_text("supervisor") == "请主管输入用户名和密码"
     down.supervisor.user.setText("gl")
-    settle()
     down.supervisor.password.setText("123")
-    settle()
     click(qtbot, down.ok)
     assert not down.isVisible(), down.message.text()
     facts = cashier_view.order_facts(demo_clinic, gl, order_id)
@@ -174,7 +169,6 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     click(qtbot, invoice.ok)
     assert invoice.form.error_text("invoice_no") == "请填写发票号"
     invoice.invoice_no.setText("FP0012345")
-    settle()
     invoice.amount.setText("300")
     settle()
     click(qtbot, invoice.ok)
@@ -191,15 +185,11 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     assert isinstance(reprint, ReprintDialog)
     assert reprint.receipt.currentText().startswith(f"R{clock.now():%Y%m%d}-0001　收费收据")
     reprint.supervisor.user.setText("sy")
-    settle()
     reprint.supervisor.password.setText("123")
-    settle()
     click(qtbot, reprint.ok)
     assert reprint.form.error_text("supervisor") == "该账号没有此项审批权限"
     reprint.supervisor.user.setText("gl")
-    settle()
     reprint.supervisor.password.setText("123")
-    settle()
     click(qtbot, reprint.ok)
     assert not reprint.isVisible(), reprint.message.text()
     assert page.status.text().startswith("已生成收据 PDF：") and _no_pdf_viewer[-1].exists()
@@ -209,9 +199,7 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     settle()
     assert again is not None
     again.supervisor.user.setText("gl")
-    settle()
     again.supervisor.password.setText("123")
-    settle()
     click(qtbot, again.ok)
     assert not again.isVisible(), again.message.text()
     assert "重印" in _no_pdf_viewer[-1].name
@@ -231,15 +219,11 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     click(qtbot, change.ok)
     assert change.form.error_text("supervisor") == "请主管输入用户名和密码"
     change.supervisor.user.setText("sy")
-    settle()
     change.supervisor.password.setText("123")
-    settle()
     click(qtbot, change.ok)
     assert change.form.error_text("supervisor") == "该账号没有此项审批权限"
     change.supervisor.user.setText("gl")
-    settle()
     change.supervisor.password.setText("123")
-    settle()
     click(qtbot, change.ok)
     assert not change.isVisible(), change.message.text()
     assert page.status.text() == f"营业日期已改为 {yesterday:%Y-%m-%d}"

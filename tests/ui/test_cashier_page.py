@@ -93,7 +93,6 @@ def test_order_created_paid_and_moved_to_paid_tab(qtbot, demo_clinic: Clinic, gl
     assert isinstance(pay, PaymentDialog) and pay.isVisible()
     assert pay.amount.text() == "10800.00"
     pay.method.setCurrentIndex(pay.method.findText("微信"))
-    settle()
     qtbot.mouseClick(pay.ok, Qt.MouseButton.LeftButton)
     settle()
     assert not pay.isVisible()
@@ -132,9 +131,7 @@ def test_price_below_minimum_asks_for_a_supervisor_inline(qtbot, demo_clinic: Cl
     settle()
     assert dialog.form.error_text("supervisor") == "主管用户名或密码错误"
     dialog.supervisor_user.setText("sy")  # the cashier herself has no approval right
-    settle()
     dialog.supervisor_password.setText("123")
-    settle()
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     settle()
     assert dialog.form.error_text("supervisor") == "该账号没有此项审批权限"
@@ -142,9 +139,7 @@ def test_price_below_minimum_asks_for_a_supervisor_inline(qtbot, demo_clinic: Cl
     assert len(dialog.lines) == 1 and dialog.customer_id is not None  # nothing typed was lost
 
     dialog.supervisor_user.setText("gl")
-    settle()
     dialog.supervisor_password.setText("123")
-    settle()
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     settle()
     assert not dialog.isVisible()
@@ -209,7 +204,6 @@ def test_wrong_amount_is_shown_beside_the_field_then_cancel_with_reason(qtbot, d
     settle()
     assert cancel.form.error_text("reason") == "请填写消单原因"
     cancel.reason.setText("顾客改约下周")
-    settle()
     qtbot.mouseClick(cancel.ok, Qt.MouseButton.LeftButton)
     settle()
     assert not cancel.isVisible()

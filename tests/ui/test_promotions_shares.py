@@ -103,7 +103,6 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
     page = page_of(qtbot, demo_clinic, gl)
     page.unpaid.select_order(order_id)
     [action] = [a for a in page.build_menu(page.unpaid).actions() if a.objectName() == "cashier_action_shares"]
-    settle()
     action.trigger()
     settle()
     dialog = page.dialog
@@ -113,17 +112,14 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
     settle()
     assert first_pct.value() == 100  # the first person picked gets it all
     first_pct.setValue(60)
-    settle()
     second.setCurrentIndex(second.findText("王芳"))
     settle()
     assert second_pct.value() == 40  # the next one what is left
     second_pct.setValue(50)
-    settle()
     click(qtbot, dialog.ok)
     assert dialog.isVisible()
     assert dialog.message.text() == "" and dialog.form.error_text("shares") == "咨询业绩比例合计应为 100%，现在是 110%"
     second_pct.setValue(40)
-    settle()
     click(qtbot, dialog.ok)
     assert not dialog.isVisible()
     assert page.status.text() == f"已保存 {customer.name} 这张单的业绩分配"
@@ -156,11 +152,8 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
     assert dialog.reverse.isVisibleTo(dialog) and dialog.reverse.isChecked()
     click(qtbot, dialog.reverse)
     dialog.reason.setText("按活动价退差")
-    settle()
     dialog.supervisor.user.setText("gl")
-    settle()
     dialog.supervisor.password.setText("123")
-    settle()
     click(qtbot, dialog.ok)
     assert not dialog.isVisible()
     with demo_clinic.read() as s:
