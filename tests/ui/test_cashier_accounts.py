@@ -21,7 +21,8 @@ from ui.cashier.accounts import (
     PackageRefundDialog,
     TopUpDialog,
 )
-from ui.cashier.page import CashierPage, OrderTable
+from ui.cashier.order_table import OrderTable
+from ui.cashier.page import CashierPage
 from ui.cashier.payment import PaymentDialog
 
 pytestmark = pytest.mark.gui

@@ -26,8 +26,8 @@ def _payments(clinic: Clinic) -> int:
         return s.scalar(select(func.count()).select_from(Payment)) or 0
 
 
-def test_the_payment_dialog_is_busy_while_the_payment_runs_and_a_second_click_pays_once(
-        qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_payment_dialog_is_busy_while_the_payment_runs_and_a_second_click_pays_once(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
     customer = customers.search_customers(demo_clinic, sy, limit=1)[0]
     item = cashier.find_items(demo_clinic, sy, "syp")[0].id
     order_id = cashier.open_order(demo_clinic, sy, customer_id=customer.id, lines=[LineSpec(item)])

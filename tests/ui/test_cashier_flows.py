@@ -22,8 +22,9 @@ from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
 from tests.ui.waiting import settle
 from ui.cashier.day import DayCloseDialog
+from ui.cashier.order_table import OrderTable
 from ui.cashier.orders import RefundLineDialog, VoidDialog
-from ui.cashier.page import CashierPage, OrderTable
+from ui.cashier.page import CashierPage
 from ui.cashier.payment import PaymentDialog
 
 pytestmark = pytest.mark.gui

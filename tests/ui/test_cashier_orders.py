@@ -26,8 +26,9 @@ from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
 from tests.ui.waiting import settle
 from ui.cashier.day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
+from ui.cashier.order_table import OrderTable
 from ui.cashier.orders import InvoiceDialog, RepriceDialog, ReprintDialog
-from ui.cashier.page import CashierPage, OrderTable
+from ui.cashier.page import CashierPage
 from ui.cashier.payment import PaymentDialog
 from ui.widgets import messages
 
