@@ -311,7 +311,7 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
             windows[:] = [window]
             window.show()
             if isinstance(window, MainWindow):
-                from ui.dialogs.cashier_pending import offer
+                from ui.cashier.pending import offer
 
                 offer(window, clinic, dialog.actor)  # 上次收款未确认: money calls a crash left unanswered
             if simulators is not None and isinstance(window, MainWindow):

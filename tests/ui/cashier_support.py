@@ -9,14 +9,17 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import dictionaries
 from meike.services.dictionaries import Kind
-from ui.pages.cashier import CashierPage
+from tests.ui.waiting import settle
+from ui.cashier.page import CashierPage
 
 
 def click(qtbot, widget: QWidget) -> None:  # type: ignore[no-untyped-def]
+    """Click, and wait for what the click started (an action off the GUI thread) to be answered."""
     if isinstance(widget, QCheckBox):  # on the box, not the empty space right of its text
         qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=QPoint(8, widget.height() // 2))
     else:
         qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+    settle()
 
 
 def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
@@ -25,8 +28,9 @@ def methods(clinic: Clinic, actor: Actor) -> dict[str, int]:
 
 
 def ready(qtbot, page: CashierPage) -> None:  # type: ignore[no-untyped-def]
-    """Wait for the history tabs, which load off the GUI thread."""
-    qtbot.waitUntil(lambda: not page.loading, timeout=5000)
+    """Wait for the lists, which load off the GUI thread."""
+    settle()
+    assert not page.loading
 
 
 def page_of(qtbot, clinic: Clinic, actor: Actor) -> CashierPage:  # type: ignore[no-untyped-def]

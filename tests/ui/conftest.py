@@ -9,7 +9,7 @@ import pytest
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services import accounts
-from ui.dialogs import cashier_common
+from ui.cashier import common as cashier_common
 
 
 @pytest.fixture

@@ -13,15 +13,17 @@ from meike.services import cashier, customers, ledger
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_accounts import (
+from tests.ui.waiting import settle
+from ui.cashier.accounts import (
     BalanceRefundDialog,
     CouponSaleDialog,
     CustomerAccountDialog,
     PackageRefundDialog,
     TopUpDialog,
 )
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from ui.cashier.order_table import OrderTable
+from ui.cashier.page import CashierPage
+from ui.cashier.payment import PaymentDialog
 
 pytestmark = pytest.mark.gui
 
@@ -72,8 +74,10 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     assert isinstance(deposit, TopUpDialog) and deposit.windowTitle() == "交定金"
     assert deposit.staff is not None and deposit.department is not None
     deposit.staff.setCurrentIndex(deposit.staff.findText("李静"))
+    settle()
     assert deposit.department.currentText() != "（无）"
     deposit.findChild(QWidget, "cashier_deposit_pay_amount_0").setText("500")
+    settle()
     click(qtbot, deposit.ok)
     assert not deposit.isVisible(), deposit.message.text()
     assert acc.status.text().startswith("交定金成功，收据号 R")
@@ -86,7 +90,9 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     method = prepaid.findChild(QWidget, "cashier_prepaid_pay_method_0")
     assert method.findText("预存余额") == -1 and method.findText("代金券") == -1
     method.setCurrentIndex(method.findText("微信"))
+    settle()
     prepaid.findChild(QWidget, "cashier_prepaid_pay_amount_0").setText("1000.00")
+    settle()
     click(qtbot, prepaid.ok)
     assert acc.balance_labels["prepaid"].text() == "￥1,000.00"
 
@@ -98,7 +104,9 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     assert coupon.form.error_text("name") == "请填写券名称"
     assert coupon.form.error_text("face_value") == "请输入金额"
     coupon.name.setText("水光针体验券")
+    settle()
     coupon.face_value.setText("300")
+    settle()
     click(qtbot, coupon.free)
     click(qtbot, coupon.ok)  # given away: a supervisor confirms (issue 14/11)
     assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
@@ -113,9 +121,11 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     inpatient = acc.dialog
     assert isinstance(inpatient, TopUpDialog)
     inpatient.findChild(QWidget, "cashier_inpatient_pay_amount_0").setText("2000")
+    settle()
     click(qtbot, inpatient.ok)
     assert inpatient.form.error_text("inpatient_no") == "请填写住院编号"
     inpatient.inpatient_no.setText("ZY2026-018")
+    settle()
     click(qtbot, inpatient.ok)
     assert not inpatient.isVisible()
     assert acc.balance_labels["inpatient"].text() == "￥2,000.00"
@@ -125,11 +135,13 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     # Pay the order: 预存 too much is refused under the rows; then 预存 + 券 + cash.
     page.unpaid.select_order(order_id)
     pay = page.take_payment()
+    settle()
     assert isinstance(pay, PaymentDialog)
     assert pay.balances.text().startswith("预存 ￥1,000.00　定金 ￥500.00　券 ￥300.00（1 张）　住院押金 ￥2,000.00")
     m = methods(demo_clinic, gl)
     pay.method.setCurrentIndex(pay.method.findData(m["预存余额"]))
     pay.amount.setText("2000")
+    settle()
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
     coupon_row = pay.row(1)
     coupon_row.method.setCurrentIndex(coupon_row.method.findText("代金券"))
@@ -139,10 +151,13 @@ def test_top_ups_and_coupons_then_paying_with_them(qtbot, demo_clinic: Clinic, g
     cash_row = pay.row(2)
     cash_row.method.setCurrentIndex(cash_row.method.findText("现金"))
     cash_row.amount.setText("6500")
+    settle()
     click(qtbot, pay.ok)
     assert pay.rows.error.text() == "预存余额不足：可用 ￥1,000.00，需要 ￥2,000.00"
     pay.amount.setText("1000")
+    settle()
     cash_row.amount.setText("7500")
+    settle()
     click(qtbot, pay.ok)
     assert not pay.isVisible(), pay.message.text()
     held = ledger.customer_accounts(demo_clinic, gl, customer.id)
@@ -155,8 +170,10 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     m = methods(demo_clinic, gl)
     ledger.top_up(demo_clinic, gl, customer.id, account="prepaid", tenders=[Tender(m["现金"], 80000)],
                   idempotency_key="p1")
+    settle()
     ledger.top_up(demo_clinic, gl, customer.id, account="inpatient", tenders=[Tender(m["银行卡"], 300000)],
                   idempotency_key="p2", inpatient_no="ZY-7")
+    settle()
     order_id = open_order(demo_clinic, gl, customer.id, "xy")
     page = page_of(qtbot, demo_clinic, gl)
     acc = account_dialog(qtbot, page, order_id)
@@ -167,11 +184,13 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     assert refund.account.currentText() == "预存　余额 ￥800.00"
     assert refund.amount.text() == "800.00"
     refund.amount.setText("900")
+    settle()
     refund.reason.setText("顾客搬家")
     supervise(refund, "gl", "123")
     click(qtbot, refund.ok)
     assert refund.form.error_text("amount") == "预存余额只有 ￥800.00，不能退 ￥900.00"
     refund.amount.setText("300")
+    settle()
     supervise(refund, "sy", "123")
     click(qtbot, refund.ok)
     assert refund.form.error_text("supervisor") == "该账号没有此项审批权限"
@@ -186,6 +205,7 @@ def test_balance_refunds_need_a_supervisor(qtbot, demo_clinic: Clinic, gl: Actor
     assert isinstance(discharge, BalanceRefundDialog) and discharge.windowTitle() == "出院退款"
     assert discharge.account.currentText() == "住院押金（ZY-7）　余额 ￥3,000.00"
     discharge.amount.setText("1200")
+    settle()
     discharge.reason.setText("出院结算")
     supervise(discharge, "gl", "123")
     click(qtbot, discharge.ok)
@@ -204,19 +224,24 @@ def test_course_refund_shows_the_quote_and_pays_into_prepaid(qtbot, demo_clinic:
     cashier.pay(demo_clinic, gl, course, [Tender(m["微信"], 1000000)], idempotency_key="c1")
     page = page_of(qtbot, demo_clinic, gl)
     page.search.setText(customer.card_no)
+    settle()
     page.refresh()
+    settle()
     ready(qtbot, page)
     choose(qtbot, page, page.paid, course)
     acc = page.open_accounts()
+    settle()
     assert acc is not None
     assert acc.packages.rowCount() == 1
     assert [acc.packages.item(0, c).text() for c in range(4)] == ["水光针", "10", "10", "￥10,000.00"]
     acc.packages.selectRow(0)
+    settle()
     click(qtbot, acc.buttons["package_refund"])
     refund = acc.dialog
     assert isinstance(refund, PackageRefundDialog)
     assert refund.sessions.value() == 10 and refund.quote.text() == "￥10,000.00"
     refund.sessions.setValue(4)
+    settle()
     assert refund.quote.text() == "￥4,000.00"
     refund.method.setCurrentIndex(refund.method.findText("退入预存"))
     refund.reason.setText("顾客不再做了")
@@ -233,11 +258,14 @@ def test_a_customer_can_be_picked_by_search(qtbot, demo_clinic: Clinic, gl: Acto
     customer = first_customer(demo_clinic, gl)
     page = page_of(qtbot, demo_clinic, gl)
     acc = page.open_accounts()  # no order selected
+    settle()
     assert acc is not None and acc.customer.text() == "未选择顾客"
     assert not any(b.isEnabled() for b in acc.buttons.values())
     acc.search.setText(customer.card_no)
+    settle()
     assert acc.results.count() == 1
     qtbot.keyClick(acc.search, Qt.Key.Key_Return)
+    settle()
     assert acc.customer_id == customer.id
     assert acc.buttons["prepaid"].isEnabled()
 
@@ -246,18 +274,25 @@ def test_a_sold_coupon_is_paid_at_most_its_face_value(qtbot, demo_clinic: Clinic
     customer = first_customer(demo_clinic, gl)
     page = page_of(qtbot, demo_clinic, gl)
     acc = page.open_accounts()
+    settle()
     assert acc is not None
     acc.set_customer(customer.id)
+    settle()
     coupon = acc.sell_coupon()
+    settle()
     assert isinstance(coupon, CouponSaleDialog)
     coupon.name.setText("周年庆代金券")
+    settle()
     coupon.face_value.setText("500")
+    settle()
     amount = coupon.findChild(QWidget, "cashier_coupon_pay_amount_0")
     assert amount.text() == "500"  # the price follows the face value until typed
     amount.setText("600")
+    settle()
     click(qtbot, coupon.ok)
     assert coupon.findChild(QWidget, "cashier_coupon_pay_error").text() == "售价不能高于券面值"
     amount.setText("400")
+    settle()
     click(qtbot, coupon.ok)  # ￥100 of it given away: a supervisor confirms
     assert coupon.form.error_text("supervisor") == "请主管输入用户名和密码"
     supervise(coupon, "sy", "123")

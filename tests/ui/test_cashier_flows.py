@@ -20,10 +20,12 @@ from meike.services.cashier import LineSpec
 from meike.services.dictionaries import Kind
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_day import DayCloseDialog
-from ui.dialogs.cashier_orders import RefundLineDialog, VoidDialog
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from tests.ui.waiting import settle
+from ui.cashier.day import DayCloseDialog
+from ui.cashier.order_table import OrderTable
+from ui.cashier.orders import RefundLineDialog, VoidDialog
+from ui.cashier.page import CashierPage
+from ui.cashier.payment import PaymentDialog
 
 pytestmark = pytest.mark.gui
 
@@ -50,8 +52,10 @@ def choose(qtbot, page: CashierPage, table: OrderTable, order_id: int) -> None: 
 def menu_action(page: CashierPage, table: OrderTable, name: str):  # type: ignore[no-untyped-def]
     """The right-click menu's action (built as the menu shows it), enabled and triggered."""
     actions = {a.objectName(): a for a in page.build_menu(table).actions()}
+    settle()
     assert actions[name].isEnabled()
     actions[name].trigger()
+    settle()
     return page.dialog
 
 
@@ -88,12 +92,16 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
 
     cash = pay.findChild(QWidget, "cashier_pay_method_0")
     cash.setCurrentIndex(cash.findText("现金"))
+    settle()
     pay.findChild(QWidget, "cashier_pay_amount_0").setText("3100.00")
+    settle()
     click(qtbot, pay.findChild(QWidget, "cashier_pay_add"))
     wechat = pay.findChild(QWidget, "cashier_pay_method_1")
     assert pay.findChild(QWidget, "cashier_pay_amount_1").text() == "5700.00"  # what is still due
     wechat.setCurrentIndex(wechat.findText("微信"))
+    settle()
     pay.findChild(QWidget, "cashier_pay_amount_1").setText("5800.00")
+    settle()
     assert pay.received.text() == "￥8,900.00"
     assert pay.change.text() == "找零 ￥100.00" and pay.change.isVisible()
 
@@ -104,6 +112,7 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
     # The change is not recorded as money in: cash is capped at what was due.
     assert receipt_payments(demo_clinic, receipt) == [("现金", 300000), ("微信", 580000)]
     pay.submit()  # a second click that got through: same key, same receipt
+    settle()
     assert payment_count(demo_clinic) == 2
 
     assert page.tabs.currentWidget() is page.paid
@@ -113,7 +122,7 @@ def test_split_between_cash_and_wechat_shows_change_and_moves_to_paid(qtbot, dem
     assert page.paid.current() is not None and page.paid.current().id == order_id
     row = page.paid.row_of(order_id)
     assert page.paid.text(row, "收据号") == receipt
-    assert page.paid.text(row, "实收") == "8,800.00"
+    assert page.paid.text(row, "实收") == "￥8,800.00"
     assert page.paid.text(row, "欠款") == ""
     assert cashier.get_order(demo_clinic, gl, order_id).status == "settled"
 
@@ -128,14 +137,17 @@ def test_over_tender_without_cash_is_refused_beside_the_rows(qtbot, demo_clinic:
     page = page_of(qtbot, demo_clinic, gl)
     choose(qtbot, page, page.unpaid, order_id)
     pay = page.take_payment()
+    settle()
     assert pay is not None
     pay.method.setCurrentIndex(pay.method.findText("微信"))
     pay.amount.setText("300")
+    settle()
     assert pay.left.text() == "超出应收 ￥2.00（只有现金可以找零）"
     click(qtbot, pay.ok)
     assert pay.isVisible()
     assert pay.rows.error.text() == "收款合计 ￥300.00 超过应收 ￥298.00；只有现金可以找零"
     pay.amount.setText("2x")
+    settle()
     click(qtbot, pay.ok)
     assert pay.findChild(QWidget, "cashier_pay_row_error_0").text() == "金额格式不正确：不认识「x」，例如 1280 或 1,280.50"
     assert pay.amount.text() == "2x"  # nothing typed is lost
@@ -153,6 +165,7 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     pay = page.dialog
     assert isinstance(pay, PaymentDialog)
     pay.amount.setText("100.00")
+    settle()
     assert pay.left.text() == "未收 ￥198.00"
     click(qtbot, pay.ok)
     assert pay.isVisible()
@@ -160,18 +173,20 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     assert payment_count(demo_clinic) == 0
 
     qtbot.mouseClick(pay.allow_arrears, Qt.MouseButton.LeftButton, pos=QPoint(8, pay.allow_arrears.height() // 2))
+    settle()
     assert pay.allow_arrears.isChecked()
     click(qtbot, pay.ok)
     assert not pay.isVisible()
     assert page.status.text() == f"收款成功，收据号 {today_receipt(1)}，仍欠 ￥198.00"
     row = page.paid.row_of(order_id)
-    assert page.paid.text(row, "实收") == "100.00"
-    assert page.paid.text(row, "欠款") == "198.00"
+    assert page.paid.text(row, "实收") == "￥100.00"
+    assert page.paid.text(row, "欠款") == "￥198.00"
     customer_id = page.paid.rows[row].customer_id
     assert ledger.customer_accounts(demo_clinic, gl, customer_id).balances["arrears"] == 19800
 
     # Later: the same order, 收欠款 from the paid tab (button and right-click).
     page.refresh()
+    settle()
     ready(qtbot, page)
     choose(qtbot, page, page.paid, order_id)
     assert page.settle_button.text() == "收欠款" and page.settle_button.isEnabled()
@@ -185,7 +200,7 @@ def test_partial_payment_leaves_arrears_collected_later(qtbot, demo_clinic: Clin
     assert not collect.isVisible()
     assert page.status.text() == f"收欠款成功，收据号 {today_receipt(2)}"
     row = page.paid.row_of(order_id)
-    assert page.paid.text(row, "实收") == "298.00" and page.paid.text(row, "欠款") == ""
+    assert page.paid.text(row, "实收") == "￥298.00" and page.paid.text(row, "欠款") == ""
     assert not page.settle_button.isEnabled()
     assert ledger.customer_accounts(demo_clinic, gl, customer_id).balances["arrears"] == 0
     assert receipt_payments(demo_clinic, today_receipt(2)) == [("微信", 19800)]
@@ -205,8 +220,11 @@ def test_void_needs_the_supervisor_password_and_reopens_the_order(qtbot, demo_cl
     assert isinstance(void, VoidDialog)
 
     void.findChild(QWidget, "cashier_void_reason").setText("收错项目")
+    settle()
     void.findChild(QWidget, "cashier_void_supervisor_user").setText("gl")
+    settle()
     void.findChild(QWidget, "cashier_void_supervisor_password").setText("wrong")
+    settle()
     click(qtbot, void.findChild(QWidget, "cashier_void_ok"))
     assert void.isVisible()
     assert void.form.error_text("supervisor") == "主管用户名或密码错误"
@@ -267,6 +285,7 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     assert refund.amount.text() == "8800.00"
 
     refund.amount.setText("1000.00")
+    settle()
     assert refund.split.text() == "实退 ￥1,000.00"
     refund.method.setCurrentIndex(refund.method.findText("微信"))
     click(qtbot, refund.ok)
@@ -290,7 +309,7 @@ def test_project_refund_with_supervisor_reverses_performance(qtbot, demo_clinic:
     assert facts.lines[0].net_fen == 780000
     ready(qtbot, page)
     row = page.paid.row_of(order_id)
-    assert page.paid.text(row, "实收") == "7,800.00"
+    assert page.paid.text(row, "实收") == "￥7,800.00"
     with demo_clinic.read() as s:
         credited = dict(s.execute(select(PerformanceEntry.role, func.sum(PerformanceEntry.amount_fen))
                                   .where(PerformanceEntry.order_id == order_id)
@@ -305,8 +324,10 @@ def test_refund_of_an_order_with_arrears_reduces_them_first(qtbot, demo_clinic: 
     page = page_of(qtbot, demo_clinic, gl)
     choose(qtbot, page, page.paid, order_id)
     refund = page.refund_line()
+    settle()
     assert refund is not None
     refund.amount.setText("500")
+    settle()
     assert refund.split.text() == "其中 ￥280.00 冲减欠款，实退 ￥220.00"
     refund.reason.setText("少做一次")
     refund.supervisor.user.setText("gl")
@@ -344,6 +365,7 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     assert close.view.by_cashier.item(0, 0).text() == "总台"
     counted = close.findChild(QWidget, "day_close_counted")
     counted.setText("293.00")
+    settle()
     assert close.diff.text() == "少 ￥5.00"
     click(qtbot, close.findChild(QWidget, "day_close_ok"))
     assert close.isVisible()
@@ -352,6 +374,7 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
     assert dayclose.closed_days(demo_clinic, gl, today, today) == []
 
     close.findChild(QWidget, "day_close_note").setText("找零差 5 元")
+    settle()
     click(qtbot, close.ok)
     assert not close.isVisible()
     assert page.status.text() == f"{today:%Y-%m-%d} 已日结；之后的收款记入 {tomorrow:%Y-%m-%d}"
@@ -361,6 +384,7 @@ def test_daily_close_needs_a_note_for_a_difference_then_money_posts_next_day(qtb
 
     choose(qtbot, page, page.unpaid, later)
     pay = page.take_payment()
+    settle()
     assert pay is not None
     click(qtbot, pay.ok)
     assert not pay.isVisible()

@@ -24,10 +24,12 @@ from meike.services import audit, cashier, cashier_view, customers, dayclose
 from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
-from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
-from ui.dialogs.cashier_orders import InvoiceDialog, RepriceDialog, ReprintDialog
-from ui.dialogs.payment import PaymentDialog
-from ui.pages.cashier import CashierPage, OrderTable
+from tests.ui.waiting import settle
+from ui.cashier.day import BusinessDateDialog, ClosedDaysDialog, RevenueDialog
+from ui.cashier.order_table import OrderTable
+from ui.cashier.orders import InvoiceDialog, RepriceDialog, ReprintDialog
+from ui.cashier.page import CashierPage
+from ui.cashier.payment import PaymentDialog
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
@@ -60,6 +62,7 @@ def trigger(page: CashierPage, table: OrderTable, name: str):  # type: ignore[no
     [action] = [a for a in page.build_menu(table).actions() if a.objectName() == name]
     assert action.isEnabled()
     action.trigger()
+    settle()
     return page.dialog
 
 
@@ -78,6 +81,7 @@ def test_menus_offer_what_each_tab_allows(qtbot, demo_clinic: Clinic, gl: Actor)
         "cashier_action_account": True}
     cashier.cancel(demo_clinic, gl, unpaid, reason="顾客改约")
     page.refresh()
+    settle()
     page.tabs.setCurrentWidget(page.closed)
     ready(qtbot, page)
     page.closed.select_order(unpaid)
@@ -125,20 +129,24 @@ def test_reprice_up_collects_the_difference_and_down_needs_a_supervisor(qtbot, d
     assert isinstance(reprice, RepriceDialog)
     assert reprice.price.text() == "8800.00" and reprice.diff.text() == "价格没有变化"
     reprice.price.setText("9000")
+    settle()
     assert reprice.diff.text() == "补收 ￥200.00" and reprice.collect_amount.text() == "200.00"
     assert reprice.collect_amount.isVisibleTo(reprice) and not reprice.refund_method.isVisibleTo(reprice)
     reprice.collect_amount.setText("150")  # the rest stays owed
+    settle()
     reprice.reason.setText("升级方案")
     click(qtbot, reprice.ok)
     assert not reprice.isVisible(), reprice.message.text()
     assert page.status.text().startswith("改价成功，收据号 R") and page.status.text().endswith("仍欠 ￥50.00")
     ready(qtbot, page)
-    assert page.paid.text(page.paid.row_of(order_id), "欠款") == "50.00"
+    assert page.paid.text(page.paid.row_of(order_id), "欠款") == "￥50.00"
 
     page.paid.select_order(order_id)
     down = page.reprice_line()
+    settle()
     assert down is not None
     down.price.setText("8500")
+    settle()
     assert down.diff.text() == "退还 ￥500.00（其中 ￥50.00 冲减欠款）"
     assert down.refund_method.isVisibleTo(down)
     down.reason.setText("按活动价")
@@ -163,9 +171,11 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
     assert invoice.form.error_text("invoice_no") == "请填写发票号"
     invoice.invoice_no.setText("FP0012345")
     invoice.amount.setText("300")
+    settle()
     click(qtbot, invoice.ok)
     assert invoice.form.error_text("invoice_amount") == "发票金额应在 ￥0.01–￥298.00 之间"
     invoice.amount.setText("298")
+    settle()
     click(qtbot, invoice.ok)
     assert not invoice.isVisible()
     assert page.status.text() == "已登记发票"
@@ -187,6 +197,7 @@ def test_invoice_and_reprint(qtbot, demo_clinic: Clinic, gl: Actor, _no_pdf_view
 
     page.paid.select_order(order_id)  # printed once already: this one is a logged reprint
     again = page.reprint()
+    settle()
     assert again is not None
     again.supervisor.user.setText("gl")
     again.supervisor.password.setText("123")
@@ -205,6 +216,7 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     change = page.dialog
     assert isinstance(change, BusinessDateDialog)
     change.day.setDate(yesterday)
+    settle()
     click(qtbot, change.ok)
     assert change.form.error_text("supervisor") == "请主管输入用户名和密码"
     change.supervisor.user.setText("sy")
@@ -222,6 +234,7 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     assert cashier.get_order(demo_clinic, gl, order_id).receipt_no == f"R{yesterday:%Y%m%d}-0001"
     dayclose.close_day(demo_clinic, gl, counted_cash_fen=29800)
     page.refresh()
+    settle()
     assert page.business_date.text() == f"营业日期：{today:%Y-%m-%d}　上次日结：{yesterday:%Y-%m-%d}"
 
     click(qtbot, page.history_button)
@@ -231,6 +244,7 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     assert [history.table.item(0, c).text() for c in (0, 3, 4, 7)] == [f"{yesterday:%Y-%m-%d}", "1", "￥298.00",
                                                                       "￥0.00"]
     history.table.selectRow(0)
+    settle()
     assert history.view.header.text() == f"日结报表　{yesterday:%Y-%m-%d}"
     assert history.view.expected.text() == "￥298.00"
     history.reject()
@@ -239,6 +253,7 @@ def test_business_date_history_and_revenue(qtbot, demo_clinic: Clinic, gl: Actor
     revenue = page.dialog
     assert isinstance(revenue, RevenueDialog)
     revenue.start.setDate(yesterday)
+    settle()
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.run_button.isEnabled(), timeout=5000)
     click(qtbot, revenue.run_button)
     qtbot.waitUntil(lambda: revenue.revenue is not None and revenue.revenue.start == yesterday, timeout=5000)
@@ -270,13 +285,18 @@ def test_every_interactive_widget_has_an_object_name(qtbot, demo_clinic: Clinic,
     assert unnamed(page) == []
     page.unpaid.select_order(unpaid)
     dialogs: list[QWidget | None] = [page.take_payment(), page.new_order()]
+    settle()
     choose(qtbot, page, page.paid, paid)
     dialogs += [page.void_order(), page.refund_line(), page.reprice_line(), page.register_invoice(), page.reprint()]
+    settle()
     account = page.open_accounts()
+    settle()
     assert account is not None
     dialogs += [account, account.top_up("deposit"), account.top_up("inpatient"), account.sell_coupon(),
                 account.refund_balance(discharge=False)]
+    settle()
     dialogs += [page.close_day(), page.change_business_date(), page.show_closed_days(), page.show_revenue()]
+    settle()
     for dialog in dialogs:
         assert dialog is not None
         assert dialog.objectName() and unnamed(dialog) == [], dialog.objectName()

@@ -16,8 +16,9 @@ from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.conftest import make_user
 from tests.ui.cashier_support import click, methods
-from ui.dialogs.cashier_pending import PendingMoneyDialog, offer
-from ui.dialogs.payment import PaymentDialog
+from tests.ui.waiting import settle
+from ui.cashier.payment import PaymentDialog
+from ui.cashier.pending import PendingMoneyDialog, offer
 from ui.widgets import messages
 
 pytestmark = pytest.mark.gui
@@ -36,6 +37,14 @@ def _order(clinic: Clinic, actor: Actor) -> tuple[int, customers.CustomerRow]:
 def _receipts(clinic: Clinic, actor: Actor, customer_id: int) -> int:
     return len([o for o in cashier.list_orders(clinic, actor, status="settled") if o.customer_id == customer_id])
 
+
+
+def _offered(clinic: Clinic, actor: Actor) -> PendingMoneyDialog | None:
+    """What ``offer`` opens after login (it reads this PC's journal off the GUI thread first)."""
+    shown: list[PendingMoneyDialog] = []
+    offer(None, clinic, actor, shown.append)
+    settle()
+    return shown[0] if shown else None
 
 def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twice(
         qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,  # type: ignore[no-untyped-def]
@@ -56,7 +65,7 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     paid_before = ledger.customer_accounts(demo_clinic, sy, customer.id)
 
     # The next login of a cashier on this PC.
-    dialog = offer(None, demo_clinic, sy)
+    dialog = _offered(demo_clinic, sy)
     assert isinstance(dialog, PendingMoneyDialog)
     qtbot.addWidget(dialog)
     assert dialog.isVisible() and dialog.windowTitle() == "上次收款未确认"
@@ -75,7 +84,7 @@ def test_a_payment_the_crash_cut_off_is_offered_after_login_and_not_charged_twic
     assert dialog.print_button.isVisible()
     click(qtbot, dialog.print_button)
     assert _no_pdf_viewer and _no_pdf_viewer[0].name.startswith("R")
-    assert offer(None, demo_clinic, sy) is None  # nothing left to offer
+    assert _offered(demo_clinic, sy) is None  # nothing left to offer
 
 
 def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_up(
@@ -93,7 +102,7 @@ def test_a_top_up_that_never_reached_the_database_is_done_by_the_retry_or_given_
                 journal.top_up(demo_clinic, sy, customer.id, account="prepaid", tenders=[Tender(cash, 50_000)],
                                idempotency_key=key)
     before = ledger.customer_accounts(demo_clinic, sy, customer.id).balances["prepaid"]
-    dialog = offer(None, demo_clinic, sy)
+    dialog = _offered(demo_clinic, sy)
     assert isinstance(dialog, PendingMoneyDialog)
     qtbot.addWidget(dialog)
     assert dialog.list.count() == 2 and "预存" in dialog.list.item(0).text()
@@ -115,8 +124,8 @@ def test_only_a_user_with_the_cashier_page_is_offered_them(qtbot, demo_clinic: C
     journal.write(journal.entry(demo_clinic, sy, "pay", "k", order_id=1, amount_fen=100))
     admin = make_user(demo_clinic, __import__("meike.services.accounts", fromlist=["x"]).authenticate(
         demo_clinic, "admin", "admin"), "front2", pages=[])
-    assert offer(None, demo_clinic, admin) is None
-    dialog = offer(None, demo_clinic, sy)
+    assert _offered(demo_clinic, admin) is None
+    dialog = _offered(demo_clinic, sy)
     assert dialog is not None
     qtbot.addWidget(dialog)
 
@@ -125,6 +134,7 @@ def test_the_payment_dialog_writes_the_call_down_before_sending_it(
         qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     order_id, _customer = _order(demo_clinic, sy)
     dialog = PaymentDialog(demo_clinic, sy, order_id)
+    settle()
     qtbot.addWidget(dialog)
     seen: list[list[str]] = []
     real = cashier.pay

@@ -245,33 +245,33 @@ def _appointment(cls: str) -> Builder:
 
 
 def _money(s: Scene) -> list[QWidget]:
-    from ui.dialogs.cashier_accounts import TopUpDialog
+    from ui.cashier.accounts import TopUpDialog
 
     c, summary = s.customer.id, s.summary
     return [TopUpDialog(s.clinic, s.gl, c, s.label, account, summary) for account in ("deposit", "prepaid", "inpatient")]
 
 
 def _coupon(s: Scene) -> QWidget:
-    from ui.dialogs.cashier_accounts import CouponSaleDialog
+    from ui.cashier.accounts import CouponSaleDialog
 
     return CouponSaleDialog(s.clinic, s.gl, s.customer.id, s.label)
 
 
 def _balance_refund(s: Scene) -> list[QWidget]:
-    from ui.dialogs.cashier_accounts import BalanceRefundDialog
+    from ui.cashier.accounts import BalanceRefundDialog
 
     return [BalanceRefundDialog(s.clinic, s.gl, s.customer.id, s.label, s.summary, discharge=d) for d in (False, True)]
 
 
 def _package_refund(s: Scene) -> QWidget:
-    from ui.dialogs.cashier_accounts import PackageRefundDialog
+    from ui.cashier.accounts import PackageRefundDialog
 
     packages = s.summary.packages
     return PackageRefundDialog(s.clinic, s.gl, s.customer.id, s.label, packages, package_id=packages[0].id)
 
 
 def _customer_account(s: Scene) -> QWidget:
-    from ui.dialogs.cashier_accounts import CustomerAccountDialog
+    from ui.cashier.accounts import CustomerAccountDialog
 
     s.summary  # noqa: B018 (balances, a coupon-less course)
     return CustomerAccountDialog(s.clinic, s.gl, s.customer.id)
@@ -279,7 +279,7 @@ def _customer_account(s: Scene) -> QWidget:
 
 def _day(cls: str) -> Builder:
     def build(s: Scene) -> QWidget:
-        from ui.dialogs import cashier_day
+        from ui.cashier import day as cashier_day
 
         s.paid_order  # noqa: B018 (the day has receipts)
         if cls == "BusinessDateDialog":
@@ -289,6 +289,7 @@ def _day(cls: str) -> Builder:
             dayclose.close_day(s.clinic, s.gl, counted_cash_fen=report.expected_cash_fen - 500,
                                note="找零少收 5 元", day=report.business_date)
             dialog = cashier_day.ClosedDaysDialog(s.clinic, s.gl)
+            assert manager().wait_idle(10)  # the list is read off the GUI thread
             dialog.table.selectRow(0)
             return dialog
         return getattr(cashier_day, cls)(s.clinic, s.gl)  # type: ignore[no-any-return]
@@ -297,7 +298,7 @@ def _day(cls: str) -> Builder:
 
 def _paid_order(cls: str) -> Builder:
     def build(s: Scene) -> QWidget:
-        from ui.dialogs import cashier_orders
+        from ui.cashier import orders as cashier_orders
 
         return getattr(cashier_orders, cls)(s.clinic, s.gl, s.paid_order)  # type: ignore[no-any-return]
     return build
@@ -322,27 +323,27 @@ def _entry(s: Scene) -> list[QWidget]:
 
 
 def _new_order(s: Scene) -> QWidget:
-    from ui.dialogs.new_order import NewOrderDialog
+    from ui.cashier.new_order import NewOrderDialog
 
     return NewOrderDialog(s.clinic, s.gl)
 
 
 def _payment(s: Scene) -> QWidget:
-    from ui.dialogs.payment import PaymentDialog
+    from ui.cashier.payment import PaymentDialog
 
     s.summary  # noqa: B018 (accounts to pay from)
     return PaymentDialog(s.clinic, s.gl, s.unpaid_order)
 
 
 def _cancel_order(s: Scene) -> QWidget:
-    from ui.dialogs.payment import CancelOrderDialog
+    from ui.cashier.payment import CancelOrderDialog
 
     return CancelOrderDialog(s.clinic, s.gl, s.unpaid_order, f"{s.customer.name}　双眼皮、水光针、祛痣　￥12,380.00")
 
 
 def _pending_money(s: Scene) -> QWidget:
     from meike import journal
-    from ui.dialogs.cashier_pending import PendingMoneyDialog
+    from ui.cashier.pending import PendingMoneyDialog
 
     for n in range(6):  # a crash left a few unanswered: the longest lines the dialog shows
         journal.write(journal.entry(s.clinic, s.gl, "pay", s.key(), customer_id=s.customer.id,
@@ -400,7 +401,7 @@ def _reminder_list(s: Scene) -> list[QWidget]:
 
 
 def _shares(s: Scene) -> QWidget:
-    from ui.dialogs.shares import SharesDialog
+    from ui.cashier.shares import SharesDialog
 
     return SharesDialog(s.clinic, s.gl, s.unpaid_order)
 
@@ -483,6 +484,7 @@ EMBEDDED: dict[str, str] = {
     "FormDialog": "base class of the small form dialogs",
     "OpFormDialog": "base class of the front desk's form dialogs (their save is an operation)",
     "_MoneyDialog": "base class of the cashier's account dialogs",
+    "CashierFormDialog": "base class of the cashier's form dialogs",
     "LockScreen": "a child covering the main window, sized to it",
     "AuditViewer": "a tab of the account manager",
     "BackupPanel": "a tab of the account manager and of the settings page",

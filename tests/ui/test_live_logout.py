@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from meike.db import Clinic
 from meike.permissions import Actor, Page, page_code
 from meike.services import accounts
+from tests.ui.waiting import settle
+from ui.cashier.accounts import CustomerAccountDialog
 from ui.crash import CrashReporter
-from ui.dialogs.cashier_accounts import CustomerAccountDialog
 from ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
@@ -89,5 +90,6 @@ def test_an_unchanged_account_works_on(qtbot, demo_clinic: Clinic, gl: Actor) ->
     sy = accounts.authenticate(demo_clinic, "sy", "123")
     accounts.set_active(demo_clinic, admin, sy.user_id, False)  # someone else's account
     page: QWidget = window.open_page(Page.CASHIER)
+    settle()  # the page reads its lists and the business day off the GUI thread
     assert page.business_date.text().startswith("营业日期")  # type: ignore[attr-defined]
     assert window.isVisible() and window.account_notice == ""

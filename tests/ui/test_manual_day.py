@@ -14,6 +14,7 @@ from meike import clock
 from meike.db import Clinic
 from meike.permissions import Page
 from tests.ui.waiting import settle
+from ui.cashier.page import CashierPage
 from ui.dialogs.login import LoginDialog
 from ui.front_desk.customers import CustomersPage
 from ui.front_desk.dashboard import DashboardPage
@@ -21,7 +22,6 @@ from ui.front_desk.detail import CustomerDetailDialog
 from ui.front_desk.registration import RegistrationPage
 from ui.front_desk.triage import TriageDialog
 from ui.main_window import MainWindow
-from ui.pages.cashier import CashierPage
 
 pytestmark = pytest.mark.gui
 
@@ -38,9 +38,12 @@ def card(dashboard: DashboardPage, key: str) -> str:
 def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_viewer: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     # 1. 登录 as the manual's ordinary account.
     login = LoginDialog(demo_clinic, "示范")
+    settle()
     qtbot.addWidget(login)
     login.user.setText("gl")
+    settle()
     qtbot.keyClicks(login.password, "123")
+    settle()
     click(qtbot, login.submit)
     qtbot.waitUntil(lambda: login.actor is not None, timeout=10_000)  # the password is checked off the GUI thread
     assert login.actor is not None
@@ -59,10 +62,14 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     reg = window.pages[Page.REGISTRATION]
     assert isinstance(reg, RegistrationPage)
     reg.name.setText("柳如烟")
+    settle()
     qtbot.keyClicks(reg.mobile, "13766668888")
+    settle()
     reg.channel.setCurrentIndex(reg.channel.findText("小红书"))
+    settle()
     reg.appointment_at.setDateTime(QDateTime(clock.now() + timedelta(hours=1)))
     reg.appointment_items.setText("双眼皮")
+    settle()
     click(qtbot, reg.submit_button)
     assert reg.status.text() == "挂号成功：柳如烟（已预约）"
 
@@ -72,6 +79,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     assert isinstance(grid, CustomersPage)
     grid.set_tab("booked")
     qtbot.keyClicks(grid.search, "lry")
+    settle()
     grid.run_query()
     settle()
     row = grid.row_of("柳如烟")
@@ -84,6 +92,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     assert isinstance(triage_dialog, TriageDialog)
     assert triage_dialog.visit_type.currentText() == "初诊"  # never bought: first visit
     triage_dialog.consultant.setCurrentIndex(triage_dialog.consultant.findText("王芳"))
+    settle()
     assert triage_dialog.print_label.isChecked()  # seed 002: 确认完到店，需要打印条形码
     click(qtbot, triage_dialog.ok)
     assert grid.tab == "arrived"  # as in the manual: the customer moves under 到诊
@@ -101,9 +110,12 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     consultation = detail.add_consultation()
     settle()
     consultation.items.setText("双眼皮")
+    settle()
     consultation.content.setPlainText("想做全切双眼皮，担心恢复期，考虑本周内决定")
     consultation.remind.setChecked(True)
+    settle()
     consultation.remind_date.setDate(QDate(clock.now().date()))
+    settle()
     click(qtbot, consultation.ok)
     assert not consultation.isVisible()
 
@@ -114,6 +126,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     treatment.resolve_item()
     assert treatment.price.text() in ("8800.00", "8800")
     treatment.doctor.setCurrentIndex(treatment.doctor.findText("吴建国"))
+    settle()
     assert treatment.followup.isChecked()
     click(qtbot, treatment.ok)
     assert not treatment.isVisible(), treatment.message.text()
@@ -122,6 +135,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     # 5. The dashboard counts move (computed by the scheduler off the GUI thread).
     click(qtbot, window.nav_buttons[Page.DASHBOARD])
     dashboard.refresh()
+    settle()
     qtbot.waitUntil(lambda: card(dashboard, "chase_due") == str(chase_before + 1), timeout=5000)
     qtbot.waitUntil(lambda: card(dashboard, "unpaid_charges") == str(unpaid_before + 1), timeout=5000)
     assert card(dashboard, "postop_due") == str(postop_before)  # day 2 is not due yet
@@ -133,10 +147,13 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     order = next(r for r in desk.unpaid.rows if r.customer_name == "柳如烟")
     assert order.total_fen == 880000
     desk.unpaid.selectRow(desk.unpaid.row_of(order.id))
+    settle()
     payment = desk.take_payment()
+    settle()
     assert payment is not None
     payment.method.setCurrentIndex(payment.method.findText("微信"))
     payment.submit()
+    settle()
     assert desk.status.text().startswith("收款成功，收据号 R")
     assert any(r.id == order.id for r in desk.paid.rows)
 
@@ -144,6 +161,7 @@ def test_the_manual_day_through_the_windows(qtbot, demo_clinic: Clinic, _no_pdf_
     click(qtbot, window.nav_buttons[Page.CUSTOMERS])
     grid.set_tab("deal")
     grid.search.setText("lry")
+    settle()
     grid.run_query()
     settle()
     rows = [r for r in grid.model.rows if r.name == "柳如烟"]

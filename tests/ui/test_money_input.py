@@ -41,19 +41,25 @@ def test_item_prices_in_full_width_are_taken_and_misplaced_commas_refused(
     page = SettingsPage(demo_clinic, gl)
     qtbot.addWidget(page)
     page.show()
+    settle()
     items = page.tables[Kind.ITEM]
     dialog = items.add()
     settle()  # the pickers filled
     dialog.name.setText("点阵激光")
+    settle()
     for typed, problem in (("10,00", "“10,00”中的逗号位置不对"), ("1e9", "不认识「e」"), ("𝟏𝟎𝟎", "不认识「𝟏」"),
                            ("1_000", "不认识「_」")):
         dialog.price.setText(typed)
+        settle()
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+        settle()
         assert dialog.isVisible()
         assert dialog.form.error_text("price_fen").startswith(f"金额格式不正确：{problem}")
     assert not any(e.name == "点阵激光" for e in dictionaries.list_entries(demo_clinic, gl, Kind.ITEM))
     dialog.price.setText("１，２８０．５０")
+    settle()
     dialog.min_price.setText("1000元")
+    settle()
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     settle()
     assert not dialog.isVisible()
@@ -67,13 +73,16 @@ def test_a_payment_typed_with_the_ideographic_point_is_taken_and_10_00_is_not_10
     page = page_of(qtbot, demo_clinic, gl)
     choose(qtbot, page, page.unpaid, order_id)
     pay = page.take_payment()
+    settle()
     assert pay is not None
     pay.method.setCurrentIndex(pay.method.findText("微信"))
     pay.amount.setText("2,98")
+    settle()
     click(qtbot, pay.ok)
     assert pay.isVisible()
     assert pay.findChild(QWidget, "cashier_pay_row_error_0").text().startswith("金额格式不正确：“2,98”中的逗号位置不对")
     pay.amount.setText("２９８。００元")
+    settle()
     assert pay.left.text() == ""
     click(qtbot, pay.ok)
     assert not pay.isVisible()

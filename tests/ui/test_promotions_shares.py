@@ -18,8 +18,8 @@ from meike.services.cashier import LineSpec
 from meike.services.ledger import Tender
 from tests.ui.cashier_support import click, methods, page_of, ready
 from tests.ui.waiting import settle
-from ui.dialogs.cashier_orders import RepriceDialog
-from ui.dialogs.shares import SharesDialog
+from ui.cashier.orders import RepriceDialog
+from ui.cashier.shares import SharesDialog
 from ui.settings.promotions import PromotionDialog, PromotionsTab
 from ui.widgets import messages
 
@@ -61,12 +61,17 @@ def test_a_promotion_set_in_the_settings_prices_the_order_dialog(qtbot, demo_cli
 
     page = page_of(qtbot, demo_clinic, gl)
     order = page.new_order()
+    settle()
     customer = plain_customer(demo_clinic, gl)
     order.customer_search.setText(customer.card_no)
+    settle()
     qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
+    settle()
     qtbot.keyClicks(order.item_search, "sgz")
+    settle()
     assert "【促销：水光针体验价 ￥800.00】" in order.item_list.item(0).text()
     qtbot.keyClick(order.item_search, Qt.Key.Key_Return)
+    settle()
     assert order.price.text() == "800.00"
     assert order.price_note.text() == "已按促销：水光针体验价计价（原价 ￥1,280.00）"
     click(qtbot, order.add_line_button)
@@ -99,13 +104,16 @@ def test_shares_are_set_from_the_menu_and_credited_at_settlement(qtbot, demo_cli
     page.unpaid.select_order(order_id)
     [action] = [a for a in page.build_menu(page.unpaid).actions() if a.objectName() == "cashier_action_shares"]
     action.trigger()
+    settle()
     dialog = page.dialog
     assert isinstance(dialog, SharesDialog)
     (first, first_pct), (second, second_pct), _third = dialog.rows["consultant"]
     first.setCurrentIndex(first.findText("李静"))
+    settle()
     assert first_pct.value() == 100  # the first person picked gets it all
     first_pct.setValue(60)
     second.setCurrentIndex(second.findText("王芳"))
+    settle()
     assert second_pct.value() == 40  # the next one what is left
     second_pct.setValue(50)
     click(qtbot, dialog.ok)
@@ -136,9 +144,11 @@ def test_a_price_cut_can_keep_the_staff_performance(qtbot, demo_clinic: Clinic, 
     ready(qtbot, page)
     page.paid.select_order(order_id)
     dialog = page.reprice_line()
+    settle()
     assert isinstance(dialog, RepriceDialog)
     assert not dialog.reverse.isVisibleTo(dialog)  # only a cut refunds
     dialog.price.setText("1000")
+    settle()
     assert dialog.reverse.isVisibleTo(dialog) and dialog.reverse.isChecked()
     click(qtbot, dialog.reverse)
     dialog.reason.setText("按活动价退差")
@@ -160,19 +170,28 @@ def test_prices_the_dialog_filled_in_follow_the_customer_typed_ones_stay(qtbot, 
     water = cashier.find_items(demo_clinic, gl, "sgz")[0].id
     member = next(r for r in customers.search_customers(demo_clinic, gl, limit=120)  # a discount level
                   if cashier.quote(demo_clinic, gl, customer_id=r.id, item_id=water).price_fen < 128_000)
+    settle()
     page = page_of(qtbot, demo_clinic, gl)
     order = page.new_order()
+    settle()
     for code, typed in (("sgz", None), ("xy", "250")):
         qtbot.keyClicks(order.item_search, code)
+        settle()
         qtbot.keyClick(order.item_search, Qt.Key.Key_Return)
+        settle()
         if typed:
             order.price.setText(typed)
+            settle()
         click(qtbot, order.add_line_button)
     assert [line.unit_price_fen for line in order.lines] == [128_000, 25_000]  # nobody chosen: list price
     order.customer_search.setText(member.card_no)
+    settle()
     qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
+    settle()
     expected = cashier.quote(demo_clinic, gl, customer_id=member.id, item_id=order.lines[0].item.id).price_fen
     assert expected < 128_000 and [line.unit_price_fen for line in order.lines] == [expected, 25_000]
     order.customer_search.setText(plain.card_no)
+    settle()
     qtbot.keyClick(order.customer_search, Qt.Key.Key_Return)
+    settle()
     assert [line.unit_price_fen for line in order.lines] == [128_000, 25_000]

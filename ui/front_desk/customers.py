@@ -279,7 +279,7 @@ class CustomersPage(PageWidget):
 
     def print_label(self, visit_id: int) -> None:
         """到店条码 on this PC's printer, or as a PDF that opens; off the GUI thread."""
-        from ui.dialogs import cashier_common
+        from ui.cashier import common as cashier_common
 
         self.notice.setText("正在打印到店条码…")
 

@@ -36,7 +36,7 @@ def _customers() -> PageClass:
 
 
 def _cashier() -> PageClass:
-    from ui.pages.cashier import CashierPage
+    from ui.cashier.page import CashierPage
 
     return CashierPage
 

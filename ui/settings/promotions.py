@@ -25,7 +25,7 @@ from meike.money import parse_yuan, yuan
 from meike.permissions import Actor
 from meike.services.dictionaries import Entry, Kind
 from meike.services.promotions import PromotionView
-from ui.dialogs.cashier_common import SupervisorFields
+from ui.cashier.common import SupervisorFields
 from ui.operations import Op
 from ui.operations import settings as ops
 from ui.settings.dictionary_entry import parse_discount

@@ -1,6 +1,5 @@
 """新建收费单: pick a customer, add item lines by pinyin code or name (or a course 疗程, or a session of a
 course the customer holds 划扣), supervisor approval inline."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -9,13 +8,11 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -29,13 +26,17 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import MeikeError, NotFound, PermissionDenied, ValidationError
-from meike.money import format_fen, parse_yuan, yuan
-from meike.permissions import Actor, Right
-from meike.services import accounts, cashier, customers, ledger
+from meike.errors import NotFound, ValidationError
+from meike.money import parse_yuan, yuan
+from meike.permissions import Actor
 from meike.services.cashier import MAX_QUANTITY, ItemChoice, LineSpec, PriceQuote
+from meike.services.customers import CustomerRow
 from meike.services.ledger import PackageView
+from ui.cashier.common import money_text
+from ui.operations import cashier as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE, ErrorForm
+from ui.widgets.tables import RIGHT, read_only
 
 LINE_COLUMNS = ["项目", "数量", "单价", "金额", "最低价"]
 
@@ -139,15 +140,16 @@ class NewOrderDialog(QDialog):
         box.addLayout(row)
         box.addWidget(self.price_note)
         self.quote: PriceQuote | None = None
+        self._asked: tuple[int | None, int, int] | None = None  # the price last asked for
         self.form.add_field("item", "项目", item_box)
 
         package_box = QWidget()
-        box = QHBoxLayout(package_box)
-        box.setContentsMargins(0, 0, 0, 0)
+        pbox = QHBoxLayout(package_box)
+        pbox.setContentsMargins(0, 0, 0, 0)
         self.package = QComboBox(objectName="order_package")
         self.use_package_button = QPushButton("划扣一次", objectName="order_use_package")
-        box.addWidget(self.package, 1)
-        box.addWidget(self.use_package_button)
+        pbox.addWidget(self.package, 1)
+        pbox.addWidget(self.use_package_button)
         self.form.add_field("package", "疗程划扣", package_box)
         self.packages: list[PackageView] = []
 
@@ -156,12 +158,7 @@ class NewOrderDialog(QDialog):
         box.setContentsMargins(0, 0, 0, 0)
         self.line_table = QTableWidget(0, len(LINE_COLUMNS), objectName="order_lines")
         self.line_table.setHorizontalHeaderLabels(LINE_COLUMNS)
-        self.line_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.line_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.line_table.verticalHeader().hide()
-        header = self.line_table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        read_only(self.line_table, stretch=0, fit_contents=True)
         self.line_table.setMinimumHeight(120)
         row = QHBoxLayout()
         self.remove_line_button = QPushButton("删除所选行", objectName="order_remove_line")
@@ -232,11 +229,19 @@ class NewOrderDialog(QDialog):
         self.customer_list.clear()
         if not text.strip():
             return
-        try:
-            found = customers.search_customers(self.clinic, self.actor, text=text, limit=20)
-        except ValidationError as e:  # too long, control characters: said beside the box
-            self.form.show_errors({"customer": "；".join(e.errors.values())})
+        ops.search_customers(self, self.clinic, self.actor, text).success(
+            lambda found: self._customers_found(text, found)).failure(
+            lambda e: self._search_refused("customer", e)).run()
+
+    def _search_refused(self, key: str, error: Exception) -> None:
+        """Too long, control characters: said beside the box."""
+        errors = error.errors if isinstance(error, ValidationError) else {key: error_text(error)}
+        self.form.show_errors({key: "；".join(errors.values())})
+
+    def _customers_found(self, text: str, found: list[CustomerRow]) -> None:
+        if text != self.customer_search.text():  # typed on meanwhile: a newer search is under way
             return
+        self.customer_list.clear()
         if self.form.error_text("customer"):
             self.form.clear_errors()
         for row in found:
@@ -251,17 +256,26 @@ class NewOrderDialog(QDialog):
         self.customer_list.setCurrentRow(row)
         self.customer_id, name, card_no = item.data(Qt.ItemDataRole.UserRole)
         self.customer_label.setText(f"已选：{name}（卡号 {card_no}）")
-        self.packages = [p for p in ledger.customer_accounts(self.clinic, self.actor, self.customer_id).packages
-                         if p.remaining > 0]
         self.lines = [line for line in self.lines if line.package_id is None]  # another customer's courses
-        for line in self.lines:  # prices the dialog filled in follow the customer (member level); typed ones stay
-            if line.quoted:
-                try:
-                    offer = cashier.quote(self.clinic, self.actor, customer_id=self.customer_id, item_id=line.item.id,
-                                          sessions=line.package_sessions)
-                except MeikeError:
-                    continue
-                line.unit_price_fen, line.quoted_minimum_fen, line.note = offer.price_fen, offer.minimum_fen, offer.note
+        quoted = [line for line in self.lines if line.quoted]  # prices filled in follow the customer; typed stay
+        customer_id = self.customer_id
+        ops.customer_packages(self, self.clinic, self.actor, customer_id,
+                              [(line.item.id, line.package_sessions) for line in quoted]).success(
+            lambda answer: self._customer_picked(customer_id, quoted, *answer)).failure(
+            lambda e: self._say("customer", e)).run()
+
+    def _say(self, key: str, error: Exception) -> None:
+        self.form.show_errors({key: error_text(error)})
+
+    def _customer_picked(self, customer_id: int, quoted: list[PendingLine], packages: list[PackageView],
+                         offers: list[PriceQuote | None]) -> None:
+        if customer_id != self.customer_id:
+            return
+        self.packages = [p for p in packages if p.remaining > 0]
+        for line, offer in zip(quoted, offers, strict=True):
+            if offer is None:  # the item can no longer be quoted: its price stays
+                continue
+            line.unit_price_fen, line.quoted_minimum_fen, line.note = offer.price_fen, offer.minimum_fen, offer.note
         self._show_packages()
         self._update_lines()
         if self.current_item() is not None:  # the member discount of this customer
@@ -297,14 +311,20 @@ class NewOrderDialog(QDialog):
     # --- lines ------------------------------------------------------------------------------
 
     def search_items(self, text: str) -> None:
-        try:
-            self._items = cashier.find_items(self.clinic, self.actor, text)
-        except ValidationError as e:  # too long, control characters: said beside the box
-            self._items = []
-            self.form.show_errors({"item": "；".join(e.errors.values())})
-        else:
-            if self.form.error_text("item"):
-                self.form.clear_errors()
+        ops.find_items(self, self.clinic, self.actor, text).success(
+            lambda found: self._items_found(text, found)).failure(lambda e: self._items_refused(text, e)).run()
+
+    def _items_refused(self, text: str, error: Exception) -> None:
+        if text == self.item_search.text():
+            self._search_refused("item", error)
+            self._items_found(text, [], keep_error=True)
+
+    def _items_found(self, text: str, found: list[ItemChoice], *, keep_error: bool = False) -> None:
+        if text != self.item_search.text():  # typed on meanwhile: a newer search is under way
+            return
+        self._items = found
+        if not keep_error and self.form.error_text("item"):
+            self.form.clear_errors()
         self.item_list.blockSignals(True)
         self.item_list.clear()
         for choice in self._items:
@@ -330,13 +350,17 @@ class NewOrderDialog(QDialog):
         self.price_note.clear()
         if item is None:
             return
-        try:
-            self.quote = cashier.quote(self.clinic, self.actor, customer_id=self.customer_id, item_id=item.id,
-                                       sessions=self.sessions.value())
-        except MeikeError as e:
-            self.form.show_errors({"item": e.message})
+        asked = (self.customer_id, item.id, self.sessions.value())
+        self._asked = asked
+        ops.quote(self, self.clinic, self.actor, self.customer_id, item.id, self.sessions.value()).success(
+            lambda offer: self._quoted(asked, offer)).failure(
+            lambda e: self._say("item", e) if self._asked == asked else None).run()
+
+    def _quoted(self, asked: tuple[int | None, int, int], offer: PriceQuote) -> None:
+        if asked != self._asked:  # another item or customer was picked meanwhile
             return
-        self.price.setText(format_fen(self.quote.price_fen).replace(",", ""))
+        self.quote = offer
+        self.price.setText(money_text(offer.price_fen))
         if self.quote.note:
             self.price_note.setText(f"已按{self.quote.note}计价（原价 {yuan(self.quote.list_price_fen)}）")
 
@@ -381,12 +405,12 @@ class NewOrderDialog(QDialog):
     def _update_lines(self) -> None:
         self.line_table.setRowCount(len(self.lines))
         for r, line in enumerate(self.lines):
-            cells = [line.label, str(line.quantity), format_fen(line.unit_price_fen),
-                     format_fen(line.unit_price_fen * line.quantity), format_fen(line.minimum_fen)]
+            cells = [line.label, str(line.quantity), yuan(line.unit_price_fen),
+                     yuan(line.unit_price_fen * line.quantity), yuan(line.minimum_fen)]
             for c, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 if c:
-                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    cell.setTextAlignment(RIGHT)
                 if line.below_min and c == 2:
                     cell.setForeground(Qt.GlobalColor.red)
                 self.line_table.setItem(r, c, cell)
@@ -404,35 +428,32 @@ class NewOrderDialog(QDialog):
 
     def submit(self) -> None:
         self.message.clear()
-        supervisor: Actor | None = None
-        try:
-            if self.needs_approval and self.customer_id is not None:
-                if not self.supervisor_user.text().strip() or not self.supervisor_password.text():
-                    below = any(line.unit_price_fen < line.minimum_fen for line in self.lines)
-                    raise ValidationError.single("supervisor", "单价低于最低价，需要主管输入用户名和密码" if below
-                                                 else "免费赠送，需要主管输入用户名和密码")
-                try:
-                    supervisor = accounts.verify_supervisor(self.clinic, self.supervisor_user.text(),
-                                                            self.supervisor_password.text(), Right.APPROVE_PRICE)
-                except PermissionDenied as e:
-                    raise ValidationError.single("supervisor", e.message) from None
-            self.saved_id = cashier.open_order(
-                self.clinic, self.actor, customer_id=self.customer_id,
-                lines=[line.spec() for line in self.lines],
-                supervisor=supervisor)
-        except ValidationError as e:
-            errors = dict(e.errors)
+        supervisor: ops.Supervisor | None = None
+        if self.needs_approval and self.customer_id is not None:
+            supervisor = ops.Supervisor(self.supervisor_user.text(), self.supervisor_password.text())
+            if not supervisor.user.strip() or not supervisor.password:
+                below = any(line.unit_price_fen < line.minimum_fen for line in self.lines)
+                self._refused(ValidationError.single("supervisor", "单价低于最低价，需要主管输入用户名和密码" if below
+                                                     else "免费赠送，需要主管输入用户名和密码"))
+                return
+        ops.open_order(self, self.clinic, self.actor, customer_id=self.customer_id,
+                       lines=[line.spec() for line in self.lines], supervisor=supervisor).success(
+            self._saved).failure(self._refused).run()
+
+    def _saved(self, order_id: int) -> None:
+        self.saved_id = order_id
+        self.accept()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            errors = dict(error.errors)
             if "price" in errors:
                 errors["supervisor"] = errors.pop("price")
             if "quantity" in errors:
                 errors["lines"] = errors.pop("quantity")
             self.message.setText("；".join(self.form.show_errors(errors)))
-            return
-        except NotFound as e:
-            self.form.show_errors({"customer": e.message})
-            return
-        except MeikeError as e:
+        elif isinstance(error, NotFound):
+            self.form.show_errors({"customer": error.message})
+        else:
             self.form.clear_errors()
-            self.message.setText(e.message)
-            return
-        self.accept()
+            self.message.setText(error_text(error))

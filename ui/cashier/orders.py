@@ -1,34 +1,33 @@
 """Dialogs on a settled order: 退单, 项目退款, 改价（多退少补）, 登记发票, 重印."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
-from meike import journal
 from meike.db import Clinic
 from meike.errors import ValidationError
 from meike.money import yuan
-from meike.permissions import Actor, Right
-from meike.services import cashier, cashier_view
+from meike.permissions import Actor
 from meike.services.cashier import PayResult, VoidResult
 from meike.services.cashier_view import LineFacts, OrderFacts
 from meike.services.ledger import RECEIPT_KINDS, Tender
-from ui.dialogs.cashier_common import (
+from ui.cashier.common import (
+    CashierFormDialog,
     SupervisorFields,
     external_methods,
     hint,
     method_combo,
     money_text,
     parse_money,
-    payment_methods,
-    print_receipt,
+    receipt_text,
     reverse_box,
     wrap,
 )
-from ui.widgets.form_dialog import FormDialog
+from ui.operations import Op
+from ui.operations import cashier as ops
 
 
 def order_summary(facts: OrderFacts) -> str:
@@ -40,15 +39,20 @@ def _reason(name: str, placeholder: str) -> QLineEdit:
     return QLineEdit(objectName=name, placeholderText=placeholder)
 
 
-class VoidDialog(FormDialog):
+class VoidDialog(CashierFormDialog):
     """退单: a supervisor confirms; the order is voided and comes back as a new unpaid order."""
+
+    result: VoidResult | None
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_void", "退单", parent, ok_text="确认退单", min_width=620)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         self.key = uuid.uuid4().hex
-        self.result: VoidResult | None = None
-        facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.finish_layout()
+        self.load(ops.order_facts(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.PaymentFacts) -> None:
+        facts = loaded.facts
         self.form.addRow("收费单", wrap(order_summary(facts), "cashier_order_summary"))
         self.form.addRow("", hint("退单后收款按原支付方式退回，账户余额和欠款冲回；原单作废保留，"
                                   "同时生成一张相同项目的未付款单，可修改后重新收款。"))
@@ -58,20 +62,15 @@ class VoidDialog(FormDialog):
         self.supervisor.add_to(self.form)
         self.reverse = reverse_box("cashier_void_reverse")
         self.form.add_field("reverse", "业绩", self.reverse)
-        self.finish_layout()
 
-    def save(self) -> None:
+    def action(self) -> Op[VoidResult]:
         if not self.reason.text().strip():
             errors = {"reason": "请填写退单原因"}
             if not self.supervisor.filled:
                 errors["supervisor"] = "请主管输入用户名和密码"
             raise ValidationError(errors)
-        supervisor = self.supervisor.verify(self.clinic, Right.VOID)
-        self.result = journal.guarded(
-            self.clinic, self.actor, "void", self.key, lambda: cashier.void(
-                self.clinic, self.actor, self.order_id, reason=self.reason.text(), supervisor=supervisor,
-                reverse_performance=self.reverse.isChecked(), idempotency_key=self.key),
-            order_id=self.order_id)
+        return ops.void(self, self.clinic, self.actor, self.order_id, key=self.key, reason=self.reason.text(),
+                        supervisor=self.supervisor.typed(), reverse=self.reverse.isChecked())
 
 
 def _line_combo(name: str, lines: list[LineFacts]) -> QComboBox:
@@ -84,15 +83,20 @@ def _line_combo(name: str, lines: list[LineFacts]) -> QComboBox:
     return combo
 
 
-class RefundLineDialog(FormDialog):
+class RefundLineDialog(CashierFormDialog):
     """项目退款: part or all of one line, out through a method or into 预存; arrears are reduced first."""
+
+    result: PayResult | None
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_refund", "项目退款", parent, ok_text="确认退款", min_width=640)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         self.key = uuid.uuid4().hex
-        self.result: PayResult | None = None
-        self.facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.finish_layout()
+        self.load(ops.order_facts(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.PaymentFacts) -> None:
+        self.facts = loaded.facts
         self.lines = [li for li in self.facts.lines if not li.is_course and li.net_fen > 0]
         self.form.addRow("收费单", wrap(order_summary(self.facts), "cashier_order_summary"))
         self.line = _line_combo("cashier_refund_line", self.lines)
@@ -104,7 +108,7 @@ class RefundLineDialog(FormDialog):
         self.split = hint(name="cashier_refund_split")
         self.form.addRow("", self.split)
         self.method = method_combo("cashier_refund_method",
-                                   external_methods(payment_methods(clinic, actor), with_prepaid=True),
+                                   external_methods(loaded.methods, with_prepaid=True),
                                    prepaid_label="退入预存")
         self.form.add_field("payment_method", "退款方式", self.method, required=True)
         self.reason = _reason("cashier_refund_reason", "例如：顾客放弃部分疗程")
@@ -113,7 +117,6 @@ class RefundLineDialog(FormDialog):
         self.supervisor.add_to(self.form)
         self.reverse = reverse_box("cashier_refund_reverse")
         self.form.add_field("reverse", "业绩", self.reverse)
-        self.finish_layout()
         self.line.currentIndexChanged.connect(lambda _i: self._line_changed())
         self.amount.textChanged.connect(lambda _t: self._update_split())
         self._line_changed()
@@ -138,7 +141,7 @@ class RefundLineDialog(FormDialog):
         self.split.setText(f"其中 {yuan(owed)} 冲减欠款，实退 {yuan(amount - owed)}" if owed else
                            f"实退 {yuan(amount)}")
 
-    def save(self) -> None:
+    def action(self) -> Op[PayResult]:
         errors: dict[str, str] = {}
         line = self.current_line()
         if line is None:
@@ -157,27 +160,29 @@ class RefundLineDialog(FormDialog):
                 errors["supervisor"] = "请主管输入用户名和密码"
             raise ValidationError(errors)
         assert line is not None
-        supervisor = self.supervisor.verify(self.clinic, Right.REFUND)
         out = self.pay_out(amount)
         tenders = [Tender(self.method.currentData(), out)] if out else []
-        self.result = journal.guarded(
-            self.clinic, self.actor, "refund_line", self.key, lambda: cashier.refund_line(
-                self.clinic, self.actor, line.id, amount_fen=amount, tenders=tenders, reason=self.reason.text(),
-                supervisor=supervisor, reverse_performance=self.reverse.isChecked(), idempotency_key=self.key),
-            order_id=self.order_id, tenders=tenders, line_id=line.id, refund_fen=amount)
+        return ops.refund_line(self, self.clinic, self.actor, self.order_id, line.id, key=self.key, amount_fen=amount,
+                               tenders=tenders, reason=self.reason.text(), supervisor=self.supervisor.typed(),
+                               reverse=self.reverse.isChecked())
 
 
-class RepriceDialog(FormDialog):
+class RepriceDialog(CashierFormDialog):
     """改价（多退少补）: a settled line's unit price changes; the difference is collected or refunded."""
+
+    result: PayResult | None
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_reprice", "改价（多退少补）", parent, ok_text="确认改价", min_width=640)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         self.key = uuid.uuid4().hex
-        self.result: PayResult | None = None
-        self.facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.finish_layout()
+        self.load(ops.order_facts(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.PaymentFacts) -> None:
+        self.facts = loaded.facts
         self.lines = [li for li in self.facts.lines if not li.is_course]
-        methods = payment_methods(clinic, actor)
+        methods = loaded.methods
         self.form.addRow("收费单", wrap(order_summary(self.facts), "cashier_order_summary"))
         self.line = _line_combo("cashier_reprice_line", self.lines)
         self.form.add_field("line", "项目", self.line, required=True)
@@ -199,7 +204,6 @@ class RepriceDialog(FormDialog):
         self.supervisor = SupervisorFields("cashier_reprice")
         self.supervisor.add_to(self.form, "主管确认", required=False)
         self.form.addRow("", hint("退差价或单价低于最低价时需要主管确认"))
-        self.finish_layout()
         self.line.currentIndexChanged.connect(lambda _i: self._line_changed())
         self.price.textChanged.connect(lambda _t: self._update_diff())
         self._line_changed()
@@ -239,7 +243,7 @@ class RepriceDialog(FormDialog):
         else:
             self.diff.setText("价格没有变化")
 
-    def save(self) -> None:
+    def action(self) -> Op[PayResult]:
         line = self.current_line()
         if line is None:
             raise ValidationError.single("line", "请选择项目")
@@ -256,24 +260,23 @@ class RepriceDialog(FormDialog):
             out = -diff - min(self.facts.arrears_fen, -diff)
             if out:
                 tenders = [Tender(self.refund_method.currentData(), out)]
-        supervisor = None
-        if diff < 0 or self.supervisor.filled:
-            supervisor = self.supervisor.verify(self.clinic, Right.REFUND if diff < 0 else Right.APPROVE_PRICE)
-        self.result = journal.guarded(
-            self.clinic, self.actor, "reprice_line", self.key, lambda: cashier.reprice_line(
-                self.clinic, self.actor, line.id, unit_price_fen=price, reason=self.reason.text(),
-                supervisor=supervisor, tenders=tenders, idempotency_key=self.key,
-                reverse_performance=self.reverse.isChecked()),
-            order_id=self.order_id, tenders=tenders, line_id=line.id, unit_price_fen=price)
+        supervisor = self.supervisor.typed() if diff < 0 or self.supervisor.filled else None
+        return ops.reprice_line(self, self.clinic, self.actor, self.order_id, line.id, key=self.key, price_fen=price,
+                                tenders=tenders, reason=self.reason.text(), supervisor=supervisor, refund=diff < 0,
+                                reverse=self.reverse.isChecked())
 
 
-class InvoiceDialog(FormDialog):
+class InvoiceDialog(CashierFormDialog):
     """登记发票 on a settled order (a second registration replaces the first; both are audited)."""
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_invoice", "登记发票", parent, ok_text="保存", min_width=560)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
-        facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.finish_layout()
+        self.load(ops.order_facts(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.PaymentFacts) -> None:
+        facts = loaded.facts
         self.form.addRow("收费单", wrap(order_summary(facts), "cashier_order_summary"))
         self.invoice_no = QLineEdit(facts.invoice_no, objectName="cashier_invoice_no")
         self.invoice_title = QLineEdit(facts.invoice_title or facts.customer_name, objectName="cashier_invoice_title")
@@ -281,22 +284,26 @@ class InvoiceDialog(FormDialog):
         self.form.add_field("invoice_no", "发票号", self.invoice_no, required=True)
         self.form.add_field("invoice_title", "发票抬头", self.invoice_title, required=True)
         self.form.add_field("invoice_amount", "发票金额（元）", self.amount, required=True)
-        self.finish_layout()
 
-    def save(self) -> None:
+    def action(self) -> Op[None]:
         amount = parse_money(self.amount.text(), "invoice_amount")
-        cashier.register_invoice(self.clinic, self.actor, self.order_id, invoice_no=self.invoice_no.text(),
-                                 title=self.invoice_title.text(), amount_fen=amount)
+        return ops.register_invoice(self, self.clinic, self.actor, self.order_id, invoice_no=self.invoice_no.text(),
+                                    title=self.invoice_title.text(), amount_fen=amount)
 
 
-class ReprintDialog(FormDialog):
-    """重印: any receipt of the order, confirmed by a supervisor with the reprint right (logged)."""
+class ReprintDialog(CashierFormDialog):
+    """重印: any receipt of the order, confirmed by a supervisor with the reprint right (logged); the printing
+    runs on the I/O lane (the dialog is busy meanwhile, the window is not)."""
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_reprint", "重印收据", parent, ok_text="重印", min_width=560)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         self.outcome = ""
-        facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.finish_layout()
+        self.load(ops.order_facts(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.PaymentFacts) -> None:
+        facts = loaded.facts
         self.receipt = QComboBox(objectName="cashier_reprint_receipt")
         for r in reversed(facts.receipts):
             state = "（已作废）" if r.status == "voided" else ""
@@ -308,11 +315,16 @@ class ReprintDialog(FormDialog):
         self.form.add_field("receipt", "收据", self.receipt, required=True)
         self.supervisor = SupervisorFields("cashier_reprint")
         self.supervisor.add_to(self.form)
-        self.finish_layout()
 
-    def save(self) -> None:
+    def action(self) -> Op[Path | None]:
         receipt_id = self.receipt.currentData()
         if receipt_id is None:
             raise ValidationError.single("receipt", "请选择收据")
-        supervisor = self.supervisor.verify(self.clinic, Right.REPRINT)
-        self.outcome = print_receipt(self.clinic, self.actor, receipt_id, supervisor)
+        if not self.supervisor.filled:
+            raise ValidationError.single("supervisor", "请主管输入用户名和密码")
+        return ops.print_receipt(self, self.clinic, self.actor, receipt_id, self.supervisor.typed())
+
+    def saved(self, result: object) -> None:
+        assert result is None or isinstance(result, Path)
+        self.outcome = receipt_text(result)
+        super().saved(result)

@@ -1,9 +1,9 @@
 """上次收款未确认: money calls this PC wrote down and never heard back from (a crash), offered after login."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,10 +19,11 @@ from PySide6.QtWidgets import (
 
 from meike import journal
 from meike.db import Clinic
-from meike.errors import MeikeError
 from meike.money import yuan
 from meike.permissions import Actor, Page
-from ui.dialogs.cashier_common import print_into
+from ui.cashier.common import print_into
+from ui.operations import cashier as ops
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 
@@ -37,7 +38,8 @@ EXPLAIN = ("美客上次退出时，下面的收款还没有得到结果：可�
 class PendingMoneyDialog(QDialog):
     """Shown with ``open()`` after login when this PC's journal holds calls for this database."""
 
-    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
+    def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None,
+                 entries: list[tuple[journal.Pending, str]] | None = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor = clinic, actor
         self.entries: list[journal.Pending] = []
@@ -68,16 +70,20 @@ class PendingMoneyDialog(QDialog):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
-        self.reload()
+        if entries is not None:
+            self._listed(entries)
+        else:
+            self.reload()
 
     def reload(self) -> None:
-        self.entries = journal.pending(self.clinic)
+        """This PC's calls for this database, each described (read off the GUI thread)."""
+        ops.pending_calls(self, self.clinic, self.actor).success(self._listed).failure(
+            lambda e: self.message.setText(error_text(e))).run()
+
+    def _listed(self, entries: list[tuple[journal.Pending, str]]) -> None:
+        self.entries = [entry for entry, _text in entries]
         self.list.clear()
-        for entry in self.entries:
-            try:
-                text = journal.describe(self.clinic, self.actor, entry)
-            except MeikeError as e:
-                text = f"{entry.label} {yuan(entry.amount_fen)}（{e.message}）"
+        for entry, text in entries:
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, entry.key)
             self.list.addItem(item)
@@ -95,12 +101,14 @@ class PendingMoneyDialog(QDialog):
         if entry is None:
             return
         self.message.setStyleSheet("")
-        try:
-            outcome = journal.retry(self.clinic, self.actor, entry)
-        except MeikeError as e:
-            self.message.setStyleSheet(ERROR_STYLE)
-            self.message.setText(f"{entry.label}没有办理：{e.message}。这一笔仍保留，请由有权限的收银员重试")
-            return
+        ops.retry_pending(self, self.clinic, self.actor, entry).success(
+            lambda outcome: self._retried(entry, outcome)).failure(lambda e: self._not_retried(entry, e)).run()
+
+    def _not_retried(self, entry: journal.Pending, error: Exception) -> None:
+        self.message.setStyleSheet(ERROR_STYLE)
+        self.message.setText(f"{entry.label}没有办理：{error_text(error)}。这一笔仍保留，请由有权限的收银员重试")
+
+    def _retried(self, entry: journal.Pending, outcome: journal.Outcome) -> None:
         if outcome.receipt_no is None:
             self.message.setText(f"这笔{entry.label}当时没有办理成功，没有收付任何款项；如仍需办理，请重新操作。")
         elif outcome.sent_again:
@@ -129,16 +137,22 @@ class PendingMoneyDialog(QDialog):
         print_into(self.message, self.clinic, self.actor, self.last_receipt_id)
 
 
-def offer(parent: QWidget | None, clinic: Clinic, actor: Actor) -> PendingMoneyDialog | None:
-    """After login: the calls left pending on this PC, to a user with the cashier page (None: nothing to offer)."""
+def offer(parent: QWidget | None, clinic: Clinic, actor: Actor,
+          opened: Callable[[PendingMoneyDialog], None] | None = None) -> None:
+    """After login: the calls left pending on this PC, to a user with the cashier page, read off the GUI
+    thread; the dialog opens only when there is something to offer (``opened`` is then told)."""
     if actor.is_admin or not actor.can_open(Page.CASHIER):
-        return None
-    try:
-        if not journal.pending(clinic):
-            return None
-        dialog = PendingMoneyDialog(clinic, actor, parent)
-    except (MeikeError, OSError):
-        log.warning("the pending money calls of this PC could not be read", exc_info=True)
-        return None
-    dialog.open()
-    return dialog
+        return
+
+    def listed(entries: list[tuple[journal.Pending, str]]) -> None:
+        if not entries:
+            return
+        dialog = PendingMoneyDialog(clinic, actor, parent, entries)
+        dialog.open()
+        if opened is not None:
+            opened(dialog)
+
+    def unread(_error: Exception) -> None:
+        log.warning("the pending money calls of this PC could not be read")
+
+    ops.pending_calls(parent, clinic, actor).success(listed).failure(unread).run()

@@ -1,5 +1,4 @@
 """收款 / 收欠款: split tender across methods, coupons, change for cash, arrears; and 消单 with a reason."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -17,24 +16,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from meike import journal
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.models.cashier import ORDER_NEW, ORDER_SETTLED
 from meike.money import yuan
 from meike.permissions import Actor
-from meike.services import cashier, cashier_view, ledger
 from meike.services.cashier import PayResult
-from meike.services.ledger import Tender
-from ui.dialogs.cashier_common import (
-    BIG_STYLE,
-    TenderRow,
-    TenderRows,
-    balances_text,
-    hint,
-    payment_methods,
-    wrap,
-)
+from meike.services.cashier_view import OrderFacts
+from meike.services.ledger import AccountSummary, Tender
+from ui.cashier.common import BIG_STYLE, TenderRow, TenderRows, balances_text, hint, wrap
+from ui.operations import cashier as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE, ErrorForm
 
 
@@ -74,29 +66,53 @@ def capped(tenders: list[tuple[str, Tender]], change: int) -> list[Tender]:
 
 
 class PaymentDialog(QDialog):
-    """Shown with ``open()``. One idempotency key per dialog: pressing 确认收款 twice pays once, and the
-    call is written down on this PC before it is sent (``meike.journal``), so a crash does not lose the key.
+    """Shown with ``open()``. One idempotency key per dialog, and the dialog is busy while the payment runs
+    (off the GUI thread): pressing 确认收款 twice pays once. The call is written down on this PC before it is
+    sent (``meike.journal``), so a crash does not lose the key.
 
-    A new order is settled; a settled order with arrears collects them (title 收欠款). After
-    ``accepted``, ``result`` holds the receipt and ``change_fen`` the change given for cash.
+    The order's facts are read off the GUI thread; ``loaded`` is set when they are shown (``failed_text``
+    says why not, and the dialog closes). A new order is settled; a settled order with arrears collects
+    them (title 收欠款). After ``accepted``, ``result`` holds the receipt and ``change_fen`` the change given.
     """
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
         self.idempotency_key = uuid.uuid4().hex
-        self.result: PayResult | None = None
+        self.result: PayResult | None = None  # type: ignore[assignment]  # the answer (QDialog.result() unused)
         self.receipt_no: str | None = None
         self.change_fen = 0
-        self.facts = cashier_view.order_facts(clinic, actor, order_id)
+        self.loaded = False
+        self.failed_text = ""
+        self.collecting = False
+        self.due = 0
+        self.setObjectName("payment_dialog")
+        self.setWindowTitle("收款")
+        self.setMinimumWidth(720)
+        self.form = ErrorForm()
+        buttons, self.message = _buttons(self, "确认收款", "cashier_pay_ok", "cashier_pay_cancel")
+        self.message.setObjectName("cashier_pay_message")
+        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setEnabled(False)
+        buttons.accepted.connect(self.submit)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.form)
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+        ops.payment_facts(self, clinic, actor, order_id).success(self._loaded).failure(self._failed).run()
+
+    def _failed(self, error: Exception) -> None:
+        self.failed_text = error_text(error)
+        self.message.setText(self.failed_text)
+        self.reject()
+
+    def _loaded(self, loaded: ops.PaymentFacts) -> None:
+        assert loaded.summary is not None
+        self.facts: OrderFacts = loaded.facts
+        self.summary: AccountSummary = loaded.summary
         self.collecting = self.facts.status == ORDER_SETTLED
         self.due = self.facts.arrears_fen if self.collecting else self.facts.total_fen
-        self.summary = ledger.customer_accounts(clinic, actor, self.facts.customer_id)
-        self.setObjectName("payment_dialog")
         self.setWindowTitle("收欠款" if self.collecting else "收款")
-        self.setMinimumWidth(720)
-
-        self.form = ErrorForm()
         items = "、".join(line.label for line in self.facts.lines)
         self.form.addRow("顾客", QLabel(f"{self.facts.customer_name}（卡号 {self.facts.card_no}）",
                                         objectName="cashier_pay_customer"))
@@ -110,7 +126,7 @@ class PaymentDialog(QDialog):
         self.balances.setWordWrap(False)
         self.form.addRow("顾客余额", self.balances)
 
-        self.rows = TenderRows("cashier_pay", payment_methods(clinic, actor), self.summary.coupons)
+        self.rows = TenderRows("cashier_pay", loaded.methods, self.summary.coupons)
         self.rows.add_row(amount_fen=self.due)
         self.rows.still_due = lambda: self.due - self.rows.entered()
         self.form.add_field("tenders", "支付方式", self.rows, required=True)
@@ -130,20 +146,13 @@ class PaymentDialog(QDialog):
         self.allow_arrears.setToolTip("收款少于应收时，把差额记为顾客在这张单上的欠款，以后再收")
         if not self.collecting:
             self.form.add_field("arrears", "", self.allow_arrears)
-
-        buttons, self.message = _buttons(self, "确认收款", "cashier_pay_ok", "cashier_pay_cancel")
-        self.message.setObjectName("cashier_pay_message")
-        self.ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        buttons.accepted.connect(self.submit)
-        layout = QVBoxLayout(self)
-        layout.addLayout(self.form)
-        layout.addWidget(self.message)
-        layout.addWidget(buttons)
         self.rows.changed.connect(self._update_totals)
         self._update_totals()
+        self.loaded = True
         if self.facts.status not in (ORDER_NEW, ORDER_SETTLED) or (self.collecting and self.due <= 0):
-            self.ok.setEnabled(False)
             self.message.setText("该单不需要收款")
+        else:
+            self.ok.setEnabled(True)
         self.amount.selectAll()
         self.amount.setFocus()
 
@@ -176,6 +185,8 @@ class PaymentDialog(QDialog):
             self.left.setText("")
 
     def submit(self) -> None:
+        if not self.loaded:
+            return
         self.message.clear()
         self.form.clear_errors()
         self.rows.clear_errors()
@@ -188,19 +199,25 @@ class PaymentDialog(QDialog):
                 raise ValidationError.single("amount", f"收款合计 {yuan(entered)} 超过{what} {yuan(self.due)}；"
                                                        "只有现金可以找零")
             tenders = capped([(self.rows.kind(r), t) for r, t in filled], change)
-            # Written down on this PC first: after a crash the same key is offered again (meike.journal).
-            result = journal.pay(self.clinic, self.actor, self.order_id, tenders, expected_version=self.facts.version,
-                                 idempotency_key=self.idempotency_key, customer_id=self.facts.customer_id,
-                                 allow_arrears=self.allow_arrears.isChecked() and not self.collecting)
         except ValidationError as e:
-            rest = self.rows.show_errors(e.errors)
+            self._refused(e)
+            return
+        op = ops.pay(self, self.clinic, self.actor, self.order_id, tenders, version=self.facts.version,
+                     key=self.idempotency_key, customer_id=self.facts.customer_id,
+                     allow_arrears=self.allow_arrears.isChecked() and not self.collecting)
+        op.success(lambda result: self._paid(result, change)).failure(self._refused).run()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            rest = self.rows.show_errors(error.errors)
             self.message.setText("；".join(self.form.show_errors(rest)))
+        else:
+            self.message.setText(error_text(error))
+
+    def _paid(self, result: PayResult, change: int) -> None:
+        if self.result is not None:  # a replayed second payment (same key): the first was paid and shown
             return
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
-        if self.result is None:  # a replayed second click keeps the change of the first
-            self.change_fen = change
+        self.change_fen = change
         self.result = result
         self.receipt_no = result.receipt_no
         self.accept()
@@ -230,12 +247,12 @@ class CancelOrderDialog(QDialog):
 
     def submit(self) -> None:
         self.message.clear()
-        try:
-            cashier.cancel(self.clinic, self.actor, self.order_id, reason=self.reason.text())
-        except ValidationError as e:
-            self.message.setText("；".join(self.form.show_errors(e.errors)))
-            return
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
-        self.accept()
+        self.form.clear_errors()
+        ops.cancel_order(self, self.clinic, self.actor, self.order_id, self.reason.text()).success(
+            lambda _none: self.accept()).failure(self._refused).run()
+
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.message.setText("；".join(self.form.show_errors(error.errors)))
+        else:
+            self.message.setText(error_text(error))

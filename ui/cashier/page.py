@@ -1,23 +1,20 @@
 """收费中心: 未付款 / 已付款 / 已退单·已消单 orders, the right-click money actions, customer accounts and 日结."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import date
 
-from PySide6.QtCore import QPoint, Qt, QTimer
-from PySide6.QtGui import QAction, QShowEvent, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -25,230 +22,44 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError
-from meike.models.cashier import ORDER_CANCELLED, ORDER_NEW, ORDER_SETTLED, ORDER_VOIDED
-from meike.money import format_fen, yuan
+from meike.models.cashier import ORDER_NEW, ORDER_SETTLED
+from meike.money import yuan
 from meike.permissions import Actor, Page
-from meike.services import cashier, cashier_view, dayclose
-from meike.services.cashier import STATUS_LABELS, OrderRow
-from ui.dialogs.cashier_accounts import CustomerAccountDialog
-from ui.dialogs.cashier_common import print_into
-from ui.dialogs.cashier_day import BusinessDateDialog, ClosedDaysDialog, DayCloseDialog, RevenueDialog
-from ui.dialogs.cashier_orders import (
-    InvoiceDialog,
-    RefundLineDialog,
-    RepriceDialog,
-    ReprintDialog,
-    VoidDialog,
-)
-from ui.dialogs.new_order import NewOrderDialog
-from ui.dialogs.payment import CancelOrderDialog, PaymentDialog
-from ui.dialogs.shares import SharesDialog
+from meike.services.cashier import OrderRow
+from meike.services.dayclose import BusinessDay
+from ui.cashier.accounts import CustomerAccountDialog
+from ui.cashier.common import print_into
+from ui.cashier.day import BusinessDateDialog, ClosedDaysDialog, DayCloseDialog, RevenueDialog
+from ui.cashier.new_order import NewOrderDialog
+from ui.cashier.order_table import OrderTable
+from ui.cashier.orders import InvoiceDialog, RefundLineDialog, RepriceDialog, ReprintDialog, VoidDialog
+from ui.cashier.payment import CancelOrderDialog, PaymentDialog
+from ui.cashier.shares import SharesDialog
+from ui.operations import cashier as ops
+from ui.operations.cashier import CLOSED, PAGE_SIZE
 from ui.pages.base import PageWidget
-from ui.tasks import run_in_background
+from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
 
-PAGE_SIZE = 500
-CLOSED = "closed"  # the third tab: cancelled 消单 and voided 退单 orders
 UNPAID_COLUMNS = ["顾客", "卡号", "手机", "项目", "应收", "开单时间", "开单人"]
 PAID_COLUMNS = ["收据号", "顾客", "卡号", "手机", "项目", "应收", "实收", "欠款", "收款时间"]
 CLOSED_COLUMNS = ["状态", "收据号", "顾客", "卡号", "手机", "项目", "金额", "开单时间", "原因"]
-MONEY_COLUMNS = {"应收", "实收", "欠款", "金额"}
-
-
-@dataclass(frozen=True)
-class OrdersPage:
-    """One page of a tab's orders with what the table shows beside them."""
-
-    rows: list[OrderRow]
-    arrears: dict[int, int]
-    reasons: dict[int, str]
-
-
-def statuses_of(tab: str) -> list[str]:
-    return [ORDER_CANCELLED, ORDER_VOIDED] if tab == CLOSED else [tab]
-
-
-def fetch_orders(clinic: Clinic, actor: Actor, tab: str, text: str) -> OrdersPage:
-    """The first page of a tab (newest first). Runs on a worker thread for the history tabs: no widgets."""
-    rows: list[OrderRow] = []
-    for status in statuses_of(tab):
-        rows += cashier.list_orders(clinic, actor, status=status, offset=0, limit=PAGE_SIZE, text=text)
-    if tab == CLOSED:
-        rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        rows = rows[:PAGE_SIZE]
-    ids = [r.id for r in rows]
-    return OrdersPage(rows, cashier_view.arrears_by_order(clinic, actor, ids) if tab == ORDER_SETTLED else {},
-                      cashier_view.void_reasons(clinic, actor, ids) if tab == CLOSED else {})
-
-
-class OrderTable(QTableView):
-    """The orders of one tab. The unpaid queue (small) loads at once; the history tabs (paid, closed: millions
-    of rows in a clinic's years) load on a worker thread. A full page's exact total is counted in the background.
-    """
-
-    def __init__(self, clinic: Clinic, actor: Actor, status: str, name: str, columns: list[str], *,
-                 background: bool = False) -> None:
-        super().__init__(objectName=name)
-        self.clinic, self.actor, self.status = clinic, actor, status
-        self.columns = columns
-        self.background = background
-        self.rows: list[OrderRow] = []
-        self.arrears: dict[int, int] = {}
-        self.reasons: dict[int, str] = {}
-        self.total: int | None = 0
-        self.loading = False
-        self.stale = False  # a hidden history tab: reloaded when shown
-        self.pending: int | None = None  # the order to select once the rows are here
-        self.on_change: Callable[[], None] = lambda: None
-        self.on_error: Callable[[str], None] = lambda _m: None
-        self._generation = 0
-        self.model_ = QStandardItemModel(0, len(columns), self)
-        self.model_.setHorizontalHeaderLabels(columns)
-        self.setModel(self.model_)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if status == ORDER_NEW
-                              else QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setAlternatingRowColors(True)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.verticalHeader().hide()
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self._stretch = columns.index("项目")
-        header.setSectionResizeMode(self._stretch, QHeaderView.ResizeMode.Stretch)
-
-    def fit_columns(self) -> None:
-        """Columns as wide as their contents (a tab filled while hidden is fitted again when shown)."""
-        for column in range(self.model_.columnCount()):
-            if column != self._stretch:
-                self.resizeColumnToContents(column)
-
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
-        super().showEvent(event)
-        self.fit_columns()
-
-    def reload(self, text: str) -> None:
-        self._generation += 1
-        self.stale = False
-        current = self.current()
-        if self.pending is None and current is not None:
-            self.pending = current.id
-        clinic, actor, tab, generation = self.clinic, self.actor, self.status, self._generation
-        if not self.background:
-            try:
-                page = fetch_orders(clinic, actor, tab, text)
-            except MeikeError as exc:  # a search text the service refuses (too long): said in the status line
-                self._failed(generation, exc)
-                return
-            self._show(page, text)
-            return
-        self.loading = True
-        self.on_change()
-        run_in_background(lambda: fetch_orders(clinic, actor, tab, text),
-                          lambda page: self._arrived(generation, page, text),
-                          lambda exc: self._failed(generation, exc), owner=self)
-
-    def _arrived(self, generation: int, page: OrdersPage, text: str) -> None:
-        if generation == self._generation:  # an older search's rows arriving late are dropped
-            self.loading = False
-            self._show(page, text)
-
-    def _failed(self, generation: int, exc: Exception) -> None:
-        if generation == self._generation:
-            self.loading = False
-            self.on_error(exc.message if isinstance(exc, MeikeError) else f"列表加载失败：{exc}")
-            self.on_change()
-
-    def _show(self, page: OrdersPage, text: str) -> None:
-        self.rows, self.arrears, self.reasons = page.rows, dict(page.arrears), page.reasons
-        self._fill()
-        self._select_pending()
-        if len(self.rows) < PAGE_SIZE:  # the whole list is here: its length is the total
-            self.total = len(self.rows)
-        else:
-            self.total = None
-            generation, clinic, actor, statuses = self._generation, self.clinic, self.actor, statuses_of(self.status)
-            run_in_background(lambda: sum(cashier.count_orders(clinic, actor, status=s, text=text) for s in statuses),
-                              lambda n: self._counted(generation, n), owner=self)
-        self.on_change()
-
-    def _select_pending(self) -> None:
-        if self.pending is not None and any(r.id == self.pending for r in self.rows):
-            self.select_order(self.pending)
-        self.pending = None
-
-    def show_now(self, row: OrderRow, arrears_fen: int) -> None:
-        """Show an order that just changed at the top at once, before the list comes back from the database."""
-        self.rows = [row, *(r for r in self.rows if r.id != row.id)]
-        self.arrears[row.id] = arrears_fen
-        self._fill()
-        self.select_order(row.id)
-        self.pending = row.id
-
-    def _counted(self, generation: int, total: int) -> None:
-        if generation == self._generation:
-            self.total = total
-            self.on_change()
-
-    def cells(self, r: OrderRow) -> list[str]:
-        created = f"{r.created_at:%Y-%m-%d %H:%M}"
-        if self.status == ORDER_NEW:
-            return [r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen), created, r.created_by]
-        if self.status == ORDER_SETTLED:
-            owed = self.arrears.get(r.id, 0)
-            settled = f"{r.settled_at:%Y-%m-%d %H:%M}" if r.settled_at else ""
-            return [r.receipt_no, r.customer_name, r.card_no, r.mobile, r.items, format_fen(r.total_fen),
-                    format_fen(r.paid_fen), format_fen(owed) if owed else "", settled]
-        reason = r.cancel_reason if r.status == ORDER_CANCELLED else self.reasons.get(r.id, "")
-        return [STATUS_LABELS.get(r.status, r.status), r.receipt_no, r.customer_name, r.card_no, r.mobile, r.items,
-                format_fen(r.total_fen), created, reason]
-
-    def _fill(self) -> None:
-        self.model_.setRowCount(0)
-        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-        for r in self.rows:
-            items = []
-            for column, text in zip(self.columns, self.cells(r), strict=True):
-                item = QStandardItem(text)
-                item.setData(r.id, Qt.ItemDataRole.UserRole)
-                if column in MONEY_COLUMNS:
-                    item.setTextAlignment(right)
-                if column == "欠款" and text:
-                    item.setForeground(Qt.GlobalColor.red)
-                items.append(item)
-            self.model_.appendRow(items)
-        self.fit_columns()
-
-    def current(self) -> OrderRow | None:
-        rows = self.selected()
-        return rows[0] if rows else None
-
-    def selected(self) -> list[OrderRow]:
-        return [self.rows[i.row()] for i in sorted(self.selectionModel().selectedRows(), key=lambda i: i.row())]
-
-    def row_of(self, order_id: int) -> int:
-        return next(i for i, r in enumerate(self.rows) if r.id == order_id)
-
-    def select_order(self, order_id: int) -> None:
-        self.selectRow(self.row_of(order_id))
-
-    def column(self, name: str) -> int:
-        return self.columns.index(name)
-
-    def text(self, row: int, column: str) -> str:
-        return self.model_.item(row, self.column(column)).text()
 
 
 class CashierPage(PageWidget):
+    """Refreshed from ``bus().changed`` (what it ``WATCHES``): an action of any of its dialogs, or of
+    another desk, that wrote money or customers reloads the lists; no dialog pokes the page."""
+
     WATCHES = ("money", "customers")
+
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         actor.require_page(Page.CASHIER)
         self.clinic, self.actor = clinic, actor
         self.dialog: QDialog | None = None
         self.last_receipt_id: int | None = None
+        self.day: BusinessDay | None = None
         self.setObjectName("page_cashier")
         self.search = QLineEdit(objectName="cashier_search", placeholderText="顾客姓名 / 拼音首字母 / 手机号 / 卡号 / 收据号")
         self.new_button = QPushButton("新建收费单", objectName="cashier_new_order")
@@ -375,7 +186,11 @@ class CashierPage(PageWidget):
             self.tabs.setTabText(i, f"{title}（{total}）")
 
     def _show_business_date(self) -> None:
-        day = dayclose.business_day(self.clinic, self.actor)
+        ops.business_day(self, self.clinic, self.actor).success(self._business_day).failure(
+            lambda e: self.business_date.setText(error_text(e))).run()
+
+    def _business_day(self, day: BusinessDay) -> None:
+        self.day = day
         text = f"营业日期：{day.business_date:%Y-%m-%d}"
         if not day.is_today:
             text += "（不是今天）"
@@ -463,13 +278,12 @@ class CashierPage(PageWidget):
             self.status.setText(f"请先在{where}选择一张{what}")
         return row
 
-    def _guard(self, make: Callable[[], QDialog]) -> QDialog | None:
-        """Build a dialog; an order that changed meanwhile (or left the scope) is reported, not raised."""
-        try:
-            return self._show(make())
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return None
+    def _guard(self, make: Callable[[], QDialog]) -> QDialog:
+        """Open a dialog that reads its facts; an order that changed meanwhile (or left the scope) is
+        reported in the status line when the dialog closes for it (its ``failed_text``)."""
+        dialog = self._show(make())
+        dialog.rejected.connect(lambda: self.status.setText(getattr(dialog, "failed_text", "") or self.status.text()))
+        return dialog
 
     # --- orders -----------------------------------------------------------------------------
 
@@ -480,7 +294,6 @@ class CashierPage(PageWidget):
         return dialog
 
     def _order_saved(self, dialog: NewOrderDialog) -> None:
-        self.refresh()
         if dialog.saved_id is not None:
             self._reselect(self.unpaid, dialog.saved_id)
         self.status.setText("已新建收费单，请收款")
@@ -500,7 +313,6 @@ class CashierPage(PageWidget):
         result = dialog.result
         assert result is not None
         before = next((r for t in (self.unpaid, self.paid) for r in t.rows if r.id == dialog.order_id), None)
-        self.refresh()
         self.tabs.setCurrentWidget(self.paid)
         if before is not None:  # at once, while the paid list reloads
             self.paid.show_now(replace(before, status=ORDER_SETTLED, paid_fen=before.paid_fen + result.paid_fen,
@@ -535,35 +347,42 @@ class CashierPage(PageWidget):
         return dialog
 
     def _cancelled(self) -> None:
-        self.refresh()
         self.status.setText("已消单")
 
-    def merge_orders(self) -> PaymentDialog | None:
+    def merge_orders(self) -> None:
+        """合并收费: the selected orders of one customer become one, which is then paid (its dialog opens)."""
         rows = self.unpaid.selected() if self.current_table is self.unpaid else []
         if len(rows) < 2 or len({r.customer_id for r in rows}) != 1:
             self.status.setText("请在“未付款”中按住 Ctrl 选择同一位顾客的两张以上收费单")
-            return None
+            return
         total = sum(r.total_fen for r in rows)
         if not messages.ask(self, "合并收费", f"把 {rows[0].customer_name} 的 {len(rows)} 张收费单合并为一张"
                                               f"（合计 {yuan(total)}）并收款？"):
-            return None
-        try:
-            merged = cashier.merge_orders(self.clinic, self.actor, [r.id for r in rows])
-        except MeikeError as e:
-            self.status.setText(e.message)
-            return None
-        self.refresh()
-        self._reselect(self.unpaid, merged)
-        self.status.setText(f"已合并 {len(rows)} 张收费单，请收款")
-        return self.take_payment()
+            return
+        ops.merge_orders(self, self.clinic, self.actor, [r.id for r in rows]).success(
+            lambda merged: self._merged(merged, len(rows))).failure(
+            lambda e: self.status.setText(error_text(e))).run()
+
+    def _merged(self, merged: int, count: int) -> None:
+        self.status.setText(f"已合并 {count} 张收费单，请收款")
+        self.unpaid.pending = merged
+        self.tabs.setCurrentWidget(self.unpaid)
+        self.unpaid.on_loaded = lambda: self._pay_merged(merged)
+        if not self.unpaid.loading:  # the page was hidden: nothing reloads it from the change
+            self.unpaid.reload(self.search.text())
+
+    def _pay_merged(self, merged: int) -> None:
+        self.unpaid.on_loaded = None
+        row = self.unpaid.current()
+        if row is not None and row.id == merged:
+            self.take_payment()
 
     def _order_dialog(self, make: Callable[[int], QDialog], done: Callable[[QDialog], None]) -> QDialog | None:
         row = self._need(self.paid, "已付款的单")
         if row is None:
             return None
         dialog = self._guard(lambda: make(row.id))
-        if dialog is not None:
-            dialog.accepted.connect(lambda: done(dialog))
+        dialog.accepted.connect(lambda: done(dialog))
         return dialog
 
     def edit_shares(self) -> SharesDialog | None:
@@ -571,10 +390,10 @@ class CashierPage(PageWidget):
         row = self._need(self.unpaid, "未付款的单")
         if row is None:
             return None
-        dialog = self._guard(lambda: SharesDialog(self.clinic, self.actor, row.id, self))
-        if dialog is not None:
-            dialog.accepted.connect(lambda: self.status.setText(f"已保存 {row.customer_name} 这张单的业绩分配"))
-        return dialog if isinstance(dialog, SharesDialog) else None
+        dialog = SharesDialog(self.clinic, self.actor, row.id, self)
+        self._guard(lambda: dialog)
+        dialog.accepted.connect(lambda: self.status.setText(f"已保存 {row.customer_name} 这张单的业绩分配"))
+        return dialog
 
     def void_order(self) -> VoidDialog | None:
         dialog = self._order_dialog(lambda i: VoidDialog(self.clinic, self.actor, i, self), self._voided)
@@ -583,7 +402,6 @@ class CashierPage(PageWidget):
     def _voided(self, dialog: QDialog) -> None:
         assert isinstance(dialog, VoidDialog) and dialog.result is not None
         result = dialog.result
-        self.refresh()
         self._reselect(self.unpaid, result.reopened_order_id)
         self.status.setText(f"已退单，退单收据号 {result.receipt_no}，退回 {yuan(result.refunded_fen)}；"
                             "原单已作废，已生成新的未付款单")
@@ -601,7 +419,6 @@ class CashierPage(PageWidget):
     def _money_done(self, dialog: QDialog, what: str) -> None:
         result = getattr(dialog, "result", None)
         order_id = getattr(dialog, "order_id", None)
-        self.refresh()
         if order_id is not None:
             self._reselect(self.paid, order_id)
         if result is not None:
@@ -622,9 +439,8 @@ class CashierPage(PageWidget):
         row = self._need(None, "有收据的单")
         if row is None:
             return None
-        dialog = self._guard(lambda: ReprintDialog(self.clinic, self.actor, row.id, self))
-        if not isinstance(dialog, ReprintDialog):
-            return None
+        dialog = ReprintDialog(self.clinic, self.actor, row.id, self)
+        self._guard(lambda: dialog)
         dialog.accepted.connect(lambda: self.status.setText(dialog.outcome))
         return dialog
 
@@ -632,11 +448,8 @@ class CashierPage(PageWidget):
 
     def open_accounts(self) -> CustomerAccountDialog | None:
         row = self.current()
-        dialog = self._guard(lambda: CustomerAccountDialog(self.clinic, self.actor,
-                                                           row.customer_id if row else None, self))
-        if not isinstance(dialog, CustomerAccountDialog):
-            return None
-        dialog.finished.connect(lambda _r: self.refresh())
+        dialog = CustomerAccountDialog(self.clinic, self.actor, row.customer_id if row else None, self)
+        self._guard(lambda: dialog)
         return dialog
 
     def close_day(self) -> DayCloseDialog:
@@ -648,12 +461,16 @@ class CashierPage(PageWidget):
     def _day_closed(self, dialog: DayCloseDialog) -> None:
         closed = dialog.closed
         assert closed is not None
-        self.refresh()
-        nxt = dayclose.business_day(self.clinic, self.actor).business_date
-        self.status.setText(f"{closed.business_date:%Y-%m-%d} 已日结；之后的收款记入 {nxt:%Y-%m-%d}")
+        ops.business_day(self, self.clinic, self.actor).success(lambda day: self._after_close(closed.business_date, day)).failure(
+            lambda e: self.status.setText(error_text(e))).run()
+
+    def _after_close(self, closed: date, day: BusinessDay) -> None:
+        self._business_day(day)
+        self.status.setText(f"{closed:%Y-%m-%d} 已日结；之后的收款记入 {day.business_date:%Y-%m-%d}")
 
     def change_business_date(self) -> BusinessDateDialog:
-        current = dayclose.business_day(self.clinic, self.actor).business_date
+        """营业日期, from the business day the page shows (read with the lists)."""
+        current = self.day.business_date if self.day is not None else clock.now().date()
         dialog = BusinessDateDialog(self.clinic, self.actor, current, self)
         dialog.accepted.connect(lambda: self._date_changed(dialog))
         self._show(dialog)

@@ -1,5 +1,4 @@
 """业绩分配: who shares the consultant's, the doctor's and the developer's performance of an unpaid order."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -7,27 +6,32 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
 from meike.db import Clinic
 from meike.permissions import Actor
-from meike.services import cashier
 from meike.services.cashier import ShareSpec
 from meike.services.performance import ROLE_LABELS, SHARED_ROLES
-from ui.widgets.form_dialog import FormDialog
+from ui.cashier.common import CashierFormDialog
+from ui.operations import Op
+from ui.operations import cashier as ops
 
 PEOPLE_PER_ROLE = 3
 
 
-class SharesDialog(FormDialog):
+class SharesDialog(CashierFormDialog):
     """Up to three people per role with their percent; a role left empty goes to its default person."""
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_shares", "业绩分配", parent, ok_text="保存", min_width=680)
         self.clinic, self.actor, self.order_id = clinic, actor, order_id
-        view = cashier.order_shares(clinic, actor, order_id)
+        self.version = 0
+        self.rows: dict[str, list[tuple[QComboBox, QSpinBox]]] = {}
+        self.finish_layout()
+        self.load(ops.order_shares(self, clinic, actor, order_id), self._build)
+
+    def _build(self, loaded: ops.SharesFacts) -> None:
+        view, candidates = loaded.view, loaded.candidates
         self.version = view.version
-        candidates = cashier.share_candidates(clinic, actor)
         current: dict[str, list[tuple[int, int]]] = {}
         for share in view.shares:
             current.setdefault(share.role, []).append((share.staff_id, share.percent))
-        self.rows: dict[str, list[tuple[QComboBox, QSpinBox]]] = {}
         for role in SHARED_ROLES:
             box = QWidget()
             line = QHBoxLayout(box)
@@ -58,7 +62,6 @@ class SharesDialog(FormDialog):
         percents = "\n".join(f"{name}：咨询 {c}%　医生 {d}%　开发 {v}%" for name, c, d, v in view.item_percents)
         self.form.addRow("项目业绩比例", QLabel(percents, objectName="cashier_shares_items"))
         self.form.add_field("shares", "", QLabel("每一类业绩的比例合计应为 100%；科室业绩总是按收费金额全额计入"))
-        self.finish_layout()
 
     def _picked(self, role: str, combo: QComboBox, spin: QSpinBox) -> None:
         """A newly picked person gets what is left of the role's 100%."""
@@ -72,5 +75,5 @@ class SharesDialog(FormDialog):
         return [ShareSpec(role, combo.currentData(), spin.value())
                 for role, pairs in self.rows.items() for combo, spin in pairs if combo.currentData() is not None]
 
-    def save(self) -> None:
-        cashier.set_order_shares(self.clinic, self.actor, self.order_id, self.specs(), expected_version=self.version)
+    def action(self) -> Op[None]:
+        return ops.set_order_shares(self, self.clinic, self.actor, self.order_id, self.specs(), self.version)

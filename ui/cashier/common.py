@@ -1,11 +1,11 @@
 """Pieces every cashier dialog shares: money text, supervisor fields, rows of tenders, small tables."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -23,18 +23,20 @@ from PySide6.QtWidgets import (
 )
 
 from meike.db import Clinic
-from meike.errors import MeikeError, PermissionDenied, ValidationError
+from meike.errors import ValidationError
 from meike.models.ledger import ASSET_ACCOUNTS
 from meike.money import format_fen, parse_yuan, yuan
-from meike.permissions import Actor, Right
-from meike.services import accounts, dictionaries
-from meike.services.dictionaries import Entry, Kind
+from meike.permissions import Actor
+from meike.services.dictionaries import Entry
 from meike.services.ledger import AccountSummary, CouponView, Tender
+from ui.operations import Op
+from ui.operations import cashier as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE, ErrorForm
+from ui.widgets.form_dialog import FormDialog
 
 HINT_STYLE = "color: #7a8794;"
 BIG_STYLE = "font-size: 18px; font-weight: bold;"
-from ui.widgets.tables import RIGHT, fill, fill_amounts, table  # noqa: E402,F401 (re-exported for the cashier dialogs)
 
 
 def money_text(fen: int) -> str:
@@ -51,10 +53,6 @@ def parse_money(text: str, field: str, *, allow_zero: bool = False) -> int:
     if fen == 0 and not allow_zero:
         raise ValidationError.single(field, "金额必须大于 0")
     return fen
-
-
-def payment_methods(clinic: Clinic, actor: Actor) -> list[Entry]:
-    return dictionaries.list_entries(clinic, actor, Kind.PAYMENT_METHOD)
 
 
 def method_kind(entry: Entry) -> str:
@@ -88,11 +86,8 @@ def open_file(path: Path) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
 
 
-def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, supervisor: Actor | None = None) -> str:
-    """Print (or write the PDF of) a receipt; returns what to tell the user. Raises MeikeError."""
-    from meike.services import receipting  # written alongside this desk; imported when used
-
-    path = receipting.print_receipt(clinic, actor, receipt_id, reprint_supervisor=supervisor)
+def receipt_text(path: Path | None) -> str:
+    """What to tell the user after a receipt was printed (or written as a PDF, which opens)."""
     if path is None:
         return "收据已发送到打印机"
     open_file(path)
@@ -100,13 +95,12 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, supervisor: Act
 
 
 def print_into(label: QLabel, clinic: Clinic, actor: Actor, receipt_id: int | None) -> None:
-    """打印收据 of the last receipt, saying in ``label`` what happened (sent, the PDF, or why not)."""
+    """打印收据 of the last receipt on the I/O lane, saying in ``label`` what happened (sent, the PDF, or why not)."""
     if receipt_id is None:
         return
-    try:
-        label.setText(print_receipt(clinic, actor, receipt_id))
-    except MeikeError as e:
-        label.setText(e.message)
+    label.setText("正在打印收据…")
+    ops.print_receipt(label, clinic, actor, receipt_id).success(
+        lambda path: label.setText(receipt_text(path))).failure(lambda e: label.setText(error_text(e))).run()
 
 
 def method_combo(name: str, methods: Sequence[Entry], *, prepaid_label: str = "") -> QComboBox:
@@ -165,15 +159,14 @@ class SupervisorFields(QWidget):
     def filled(self) -> bool:
         return bool(self.user.text().strip() or self.password.text())
 
-    def verify(self, clinic: Clinic, right: Right) -> Actor:
-        """The supervisor as an Actor, or ValidationError(supervisor=…); a wrong password is cleared."""
-        if not self.user.text().strip() or not self.password.text():
-            raise ValidationError.single("supervisor", "请主管输入用户名和密码")
-        try:
-            return accounts.verify_supervisor(clinic, self.user.text(), self.password.text(), right)
-        except PermissionDenied as e:
+    def typed(self) -> ops.Supervisor:
+        """What was typed, for an action that checks it on its worker (``ui.operations.cashier``)."""
+        return ops.Supervisor(self.user.text(), self.password.text())
+
+    def refused(self, errors: dict[str, str]) -> None:
+        """A refused supervisor's password is cleared (to be typed again)."""
+        if "supervisor" in errors:
             self.password.clear()
-            raise ValidationError.single("supervisor", e.message) from None
 
 
 # --- rows of tenders --------------------------------------------------------------------------
@@ -367,3 +360,71 @@ class TenderRows(QWidget):
             row.error.clear()
         self.error.clear()
         self.error.hide()
+
+
+# --- forms whose save is an action ------------------------------------------------------------
+
+
+class CashierFormDialog(FormDialog):
+    """A form dialog whose facts are read, and whose ``save`` is an action, off the GUI thread.
+
+    ``load(op, fill)`` reads what the form shows (保存 waits for it; a failure says why in
+    ``failed_text`` and closes the dialog, e.g. an order changed meanwhile). ``action()`` returns the ``Op``
+    that writes (or raises ValidationError for what is wrong in the form itself); while it runs the
+    dialog is busy, so a second click cannot do it twice. On success ``result`` holds its answer.
+    """
+
+    def __init__(self, name: str, title: str, parent: QWidget | None = None, *, ok_text: str = "保存",
+                 min_width: int = 480) -> None:
+        super().__init__(name, title, parent, ok_text=ok_text, min_width=min_width)
+        self.result: object = None  # type: ignore[assignment]  # the answer (QDialog.result() unused)
+        self.failed_text = ""
+        self.ok.setEnabled(False)
+
+    def load(self, op: Op[Any], fill: Callable[[Any], None]) -> None:
+        def arrived(facts: Any) -> None:
+            fill(facts)
+            self.ok.setEnabled(True)
+
+        op.success(arrived).failure(self._load_failed).run()
+
+    def _load_failed(self, error: Exception) -> None:
+        self.failed_text = error_text(error)
+        self.message.setText(self.failed_text)
+        self.reject()
+
+    def action(self) -> Op[Any]:
+        """The action that saves what the form holds (ValidationError for what is wrong in the form)."""
+        raise NotImplementedError
+
+    def clear_more(self) -> None:
+        """Errors shown outside the form (the tender rows) are cleared here."""
+
+    def more_errors(self, errors: dict[str, str]) -> dict[str, str]:
+        """Errors shown outside the form (the tender rows); returns the rest."""
+        return errors
+
+    def submit(self) -> None:
+        self.message.clear()
+        self.form.clear_errors()
+        self.clear_more()
+        try:
+            op = self.action()
+        except ValidationError as e:
+            self.refused(e)
+            return
+        op.success(self.saved).failure(self.refused).run()
+
+    def saved(self, result: object) -> None:
+        self.result = result
+        self.accept()
+
+    def refused(self, error: Exception) -> None:
+        """Keep everything typed; say what is wrong where it is wrong."""
+        if isinstance(error, ValidationError):
+            supervisor = getattr(self, "supervisor", None)
+            if isinstance(supervisor, SupervisorFields):
+                supervisor.refused(error.errors)
+            self.message.setText("；".join(self.form.show_errors(self.more_errors(error.errors))))
+        else:
+            self.message.setText(error_text(error))

@@ -1,5 +1,4 @@
 """日结, 营业日期, 历史 (closed days) and 营收统计 dialogs; the reports are computed off the GUI thread."""
-# gui-thread: not yet moved to ui/operations (issue 15)
 
 from __future__ import annotations
 
@@ -23,36 +22,32 @@ from PySide6.QtWidgets import (
 
 from meike import clock
 from meike.db import Clinic
-from meike.errors import MeikeError, ValidationError
+from meike.errors import ValidationError
 from meike.money import yuan
-from meike.permissions import Actor, Right
+from meike.permissions import Actor
 from meike.services import dayclose
 from meike.services.dayclose import ClosedDay, DayReport, Revenue
 from ui import geometry
-from ui.dialogs.cashier_common import (
-    BIG_STYLE,
-    SupervisorFields,
-    fill,
-    fill_amounts,
-    hint,
-    parse_money,
-    table,
-)
-from ui.tasks import run_in_background
+from ui.cashier.common import BIG_STYLE, CashierFormDialog, SupervisorFields, hint, parse_money
+from ui.operations import Op
+from ui.operations import cashier as ops
+from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE, ErrorForm
-from ui.widgets.form_dialog import FormDialog
+from ui.widgets.tables import fill, fill_amounts, table
 
 
 def _qdate(day: date) -> QDate:
     return QDate(day.year, day.month, day.day)
 
 
+def _picked(edit: QDateEdit) -> date:
+    day = edit.date().toPython()
+    assert isinstance(day, date)
+    return day
+
+
 def _date_edit(name: str, day: date) -> QDateEdit:
     return QDateEdit(_qdate(day), objectName=name, calendarPopup=True, displayFormat="yyyy-MM-dd")
-
-
-def _error_text(exc: Exception) -> str:
-    return exc.message if isinstance(exc, MeikeError) else f"统计失败：{exc}"
 
 
 class DayReportView(QWidget):
@@ -147,20 +142,19 @@ class DayCloseDialog(QDialog):
         self.load()
 
     def load(self) -> None:
-        clinic, actor = self.clinic, self.actor
-        run_in_background(lambda: dayclose.day_report(clinic, actor), self._loaded, self._failed, owner=self)
+        ops.day_report(self, self.clinic, self.actor).success(self._loaded).failure(self._failed).run()
 
     def _loaded(self, report: DayReport) -> None:
         self.report = report
         self.view.show_report(report, "日结　营业日期")
-        refusal = dayclose.close_refusal(self.actor)  # the report may be seen; closing needs the right
+        refusal = dayclose.close_refusal(self.actor)  # not a read: the report may be seen; closing needs the right
         self.ok.setEnabled(refusal is None)
         self.message.setText(refusal or "")
         self._update_diff()
 
     def _failed(self, exc: Exception) -> None:
         self.view.header.setText("无法统计")
-        self.message.setText(_error_text(exc))
+        self.message.setText(error_text(exc))
 
     def _update_diff(self) -> None:
         if self.report is None:
@@ -181,18 +175,24 @@ class DayCloseDialog(QDialog):
             return
         try:
             counted = parse_money(self.counted.text(), "counted_cash", allow_zero=True)
-            self.closed = dayclose.close_day(self.clinic, self.actor, counted_cash_fen=counted, note=self.note.text(),
-                                             day=self.report.business_date)
         except ValidationError as e:
-            self.message.setText("；".join(self.form.show_errors(e.errors)))
+            self._refused(e)
             return
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
+        ops.close_day(self, self.clinic, self.actor, counted_fen=counted, note=self.note.text(),
+                      day=self.report.business_date).success(self._closed).failure(self._refused).run()
+
+    def _closed(self, report: DayReport) -> None:
+        self.closed = report
         self.accept()
 
+    def _refused(self, error: Exception) -> None:
+        if isinstance(error, ValidationError):
+            self.message.setText("；".join(self.form.show_errors(error.errors)))
+        else:
+            self.message.setText(error_text(error))
 
-class BusinessDateDialog(FormDialog):
+
+class BusinessDateDialog(CashierFormDialog):
     """营业日期: a supervisor moves the day money is posted on (never to a closed day)."""
 
     def __init__(self, clinic: Clinic, actor: Actor, current: date, parent: QWidget | None = None) -> None:
@@ -206,11 +206,15 @@ class BusinessDateDialog(FormDialog):
         self.supervisor.add_to(self.form)
         self.form.addRow("", hint("补录前一天的单据时改到那一天；日结后自动回到下一个营业日。"))
         self.finish_layout()
+        self.ok.setEnabled(True)  # nothing to read first
 
-    def save(self) -> None:
-        supervisor = self.supervisor.verify(self.clinic, Right.BUSINESS_DATE)
-        self.chosen = dayclose.set_business_date(self.clinic, self.actor, self.day.date().toPython(),
-                                                 supervisor=supervisor)
+    def action(self) -> Op[date]:
+        return ops.set_business_date(self, self.clinic, self.actor, _picked(self.day), self.supervisor.typed())
+
+    def saved(self, result: object) -> None:
+        assert isinstance(result, date)
+        self.chosen = result
+        super().saved(result)
 
 
 CLOSED_COLUMNS = ["营业日期", "日结时间", "日结人", "收据", "实收", "应有现金", "清点现金", "差额", "说明"]
@@ -265,12 +269,11 @@ class ClosedDaysDialog(QDialog):
 
     def run(self) -> None:
         self.message.clear()
-        try:
-            self.days = dayclose.closed_days(self.clinic, self.actor, self.start.date().toPython(),
-                                             self.end.date().toPython())
-        except MeikeError as e:
-            self.message.setText(e.message)
-            return
+        ops.closed_days(self, self.clinic, self.actor, _picked(self.start), _picked(self.end)).success(
+            self._listed).failure(lambda e: self.message.setText(error_text(e))).run()
+
+    def _listed(self, days: list[ClosedDay]) -> None:
+        self.days = days
         fill(self.table, [[f"{d.business_date:%Y-%m-%d}", f"{d.closed_at:%Y-%m-%d %H:%M}", d.closed_by,
                            str(d.receipts), yuan(d.received_fen), yuan(d.expected_cash_fen),
                            *((yuan(d.counted_cash_fen), yuan(d.counted_cash_fen - d.expected_cash_fen))
@@ -284,7 +287,9 @@ class ClosedDaysDialog(QDialog):
         if not 0 <= row < len(self.days):
             return
         day = self.days[row].business_date
-        self.view.show_report(dayclose.day_report(self.clinic, self.actor, day), "日结报表")
+        ops.day_report(self, self.clinic, self.actor, day).success(
+            lambda report: self.view.show_report(report, "日结报表")).failure(
+            lambda e: self.message.setText(error_text(e))).run()
 
 
 class RevenueDialog(QDialog):
@@ -340,9 +345,8 @@ class RevenueDialog(QDialog):
     def run(self) -> None:
         self.message.setText("正在统计…")
         self.run_button.setEnabled(False)
-        clinic, actor = self.clinic, self.actor
-        start, end = self.start.date().toPython(), self.end.date().toPython()
-        run_in_background(lambda: dayclose.revenue(clinic, actor, start, end), self._done, self._failed, owner=self)
+        start, end = _picked(self.start), _picked(self.end)
+        ops.revenue(self, self.clinic, self.actor, start, end).success(self._done).failure(self._failed).run()
 
     def _done(self, revenue: Revenue) -> None:
         self.revenue = revenue
@@ -355,4 +359,4 @@ class RevenueDialog(QDialog):
 
     def _failed(self, exc: Exception) -> None:
         self.run_button.setEnabled(True)
-        self.message.setText(_error_text(exc))
+        self.message.setText(error_text(exc))

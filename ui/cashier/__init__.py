@@ -1,0 +1,1 @@
+"""收费中心: the cashier desk (page, order dialogs, customer accounts, 日结)."""
