@@ -78,6 +78,44 @@ class Watchdog:
         self.timer.stop()
 
 
+class StallSampler:
+    """Diagnosis (``--trace``): a plain thread that, while the GUI thread has not ticked for 25 ms, samples
+    its stack every 5 ms; the code lines most often found there are what stalls the window."""
+
+    def __init__(self, dog: Watchdog) -> None:
+        import collections
+
+        self.dog = dog
+        self.samples: collections.Counter[str] = collections.Counter()
+        self.main = threading.main_thread().ident
+        self.running = True
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _watch(self) -> None:
+        import traceback
+
+        while self.running:
+            time.sleep(0.005)  # the sampler's own pace, on its own thread
+            if not self.dog.timer.isActive():
+                continue
+            late = self.dog.clock.nsecsElapsed() / 1e6 - self.dog.last
+            if late > 25 and self.main is not None:
+                frame = sys._current_frames().get(self.main)
+                if frame is not None:
+                    stack = traceback.extract_stack(frame)[-12:]
+                    ours = [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in stack
+                            if "/work/" in f.filename or "meike" in f.filename or "/ui/" in f.filename]
+                    self.samples[f"[{self.dog.step}] " + " < ".join(reversed(ours[-4:]))] += 1
+
+    def report(self) -> None:
+        self.running = False
+        for where, count in self.samples.most_common(15):
+            print(f"{count * 5:6d} ms  {where}")
+
+
 def turn(until: Callable[[], bool] = lambda: True, timeout_s: float = 60.0, at_least_ms: float = 30.0) -> float:
     """Run the event loop (a real one, as the program's) for at least ``at_least_ms`` and until
     ``until()``; the seconds it took. The watchdog's timer fires in it like in the program."""
@@ -157,7 +195,7 @@ def slow_printer(fifo: Path, seconds: float) -> threading.Thread:
     return thread
 
 
-def run(customers: int) -> dict[str, object]:
+def run(customers: int, trace: bool = False) -> dict[str, object]:
     import ui  # noqa: F401 (plugs the device adapters in, as the program does)
     from meike import workstation
     from ui.main_window import MainWindow
@@ -187,6 +225,9 @@ def run(customers: int) -> dict[str, object]:
     turn(idle)
     dog = Watchdog()
     dog.start()
+    sampler = StallSampler(dog) if trace else None
+    if sampler is not None:
+        sampler.start()
     figures: dict[str, object] = {}
 
     # 1. a search typed into the grid's box, as a receptionist types it
@@ -238,7 +279,7 @@ def run(customers: int) -> dict[str, object]:
 
     def submit_payment() -> None:
         dialog = modal_dialog()
-        if dialog is None:
+        if dialog is None or not getattr(dialog, "loaded", True):  # the order's facts are read first
             QTimer.singleShot(5, submit_payment)
             return
         dialog.finished.connect(lambda _r: paid_at.append(time.perf_counter()))
@@ -266,6 +307,8 @@ def run(customers: int) -> dict[str, object]:
     printer.join(10)
 
     dog.stop()
+    if sampler is not None:
+        sampler.report()
     window.close()
     app.processEvents()
     stalls = sorted(dog.stalls)
@@ -282,8 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--no-write", action="store_true", help="print the figures, leave results.json alone")
+    parser.add_argument("--trace", action="store_true", help="print where the GUI thread was during stalls")
     args = parser.parse_args(argv)
-    figures = run(args.customers)
+    figures = run(args.customers, trace=args.trace)
     print(json.dumps(figures, ensure_ascii=False, indent=2))
     if not args.no_write:
         results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}

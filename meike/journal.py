@@ -7,7 +7,7 @@ ids, the amounts and payment method ids, never a name, number or note — in ``p
 folder (fsynced; the file is the owner's only), and removes it once the call has answered: done, or
 refused (nothing was written). A call that ended any other way (the program died, the connection broke
 during the commit) stays. At the next login of a user with the cashier page the pending ones are offered
-(``ui/dialogs/cashier_pending.py``, "上次收款未确认"): 重试 sends the same call with the same key, so a
+(``ui/cashier/pending.py``, "上次收款未确认"): 重试 sends the same call with the same key, so a
 payment that had gone through returns its first receipt and moves nothing more; 放弃 forgets it.
 
 Refunds, voids and price changes need a supervisor's password and a reason (personal text, not kept

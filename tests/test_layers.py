@@ -172,3 +172,13 @@ def test_the_circle_check_finds_a_planted_circle(tmp_path: Path) -> None:
     assert _described(graph, circles(graph)[0]).startswith("meike.a → meike.db.b → meike.c → meike.a")
     (pkg / "c.py").write_text("import os\n")
     assert circles(import_graph(tmp_path, ["meike"])) == []
+
+
+MAX_LINES = 500
+
+
+def test_no_module_a_newcomer_cannot_hold_in_their_head() -> None:
+    """No file of meike/, ui/ or devices/ over 500 lines (issue 15): split it along a real seam."""
+    long = {str(p.relative_to(ROOT)): n for top in ("meike", "ui", "devices") for p in (ROOT / top).rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"over {MAX_LINES} lines: {long}"

@@ -31,6 +31,7 @@ from ui.operations import Op
 from ui.operations import accounts as ops
 from ui.pages import factory
 from ui.pages.base import PageWidget
+from ui.taskman import Lane, manager
 from ui.widgets import messages
 
 if TYPE_CHECKING:
@@ -115,6 +116,9 @@ class MainWindow(QMainWindow):
         self._cover = self.idle_lock
         self.phone_listener: PhoneListener | None = None
         self.start_phone(callerid)
+        # The other pages' code imported ahead, off the GUI thread: opening one later builds its widgets only
+        # (a first import of the cashier's modules alone stalled the window for tens of milliseconds).
+        manager().run(Lane.IO, lambda: [factory(page) for page in actor.pages])
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)

@@ -54,7 +54,7 @@ class _MoneyDialog(CashierFormDialog):
     call, ``meike.journal``); busy while the action runs; ``result`` after success. The tenders' errors show
     under the tender rows."""
 
-    result: ReceiptResult | PayResult | None
+    result: ReceiptResult | PayResult | None  # type: ignore[assignment]  # the answer, not QDialog.result()
 
     def __init__(self, name: str, title: str, clinic: Clinic, actor: Actor, customer_id: int, customer: str,
                  parent: QWidget | None, ok_text: str) -> None:

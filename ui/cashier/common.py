@@ -33,7 +33,7 @@ from ui.operations import Op
 from ui.operations import cashier as ops
 from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE, ErrorForm
-from ui.widgets.form_dialog import FormDialog
+from ui.widgets.form_dialog import OpFormDialog
 
 HINT_STYLE = "color: #7a8794;"
 BIG_STYLE = "font-size: 18px; font-weight: bold;"
@@ -365,66 +365,23 @@ class TenderRows(QWidget):
 # --- forms whose save is an action ------------------------------------------------------------
 
 
-class CashierFormDialog(FormDialog):
-    """A form dialog whose facts are read, and whose ``save`` is an action, off the GUI thread.
-
-    ``load(op, fill)`` reads what the form shows (保存 waits for it; a failure says why in
-    ``failed_text`` and closes the dialog, e.g. an order changed meanwhile). ``action()`` returns the ``Op``
-    that writes (or raises ValidationError for what is wrong in the form itself); while it runs the
-    dialog is busy, so a second click cannot do it twice. On success ``result`` holds its answer.
-    """
+class CashierFormDialog(OpFormDialog):
+    """The cashier's form dialogs: 保存 waits for the order's facts (``load``), ``action()`` is the
+    operation, and a supervisor's fields show their own errors."""
 
     def __init__(self, name: str, title: str, parent: QWidget | None = None, *, ok_text: str = "保存",
                  min_width: int = 480) -> None:
-        super().__init__(name, title, parent, ok_text=ok_text, min_width=min_width)
-        self.result: object = None  # type: ignore[assignment]  # the answer (QDialog.result() unused)
-        self.failed_text = ""
-        self.ok.setEnabled(False)
-
-    def load(self, op: Op[Any], fill: Callable[[Any], None]) -> None:
-        def arrived(facts: Any) -> None:
-            fill(facts)
-            self.ok.setEnabled(True)
-
-        op.success(arrived).failure(self._load_failed).run()
-
-    def _load_failed(self, error: Exception) -> None:
-        self.failed_text = error_text(error)
-        self.message.setText(self.failed_text)
-        self.reject()
+        super().__init__(name, title, parent, ok_text=ok_text, min_width=min_width, wait_for_load=True)
 
     def action(self) -> Op[Any]:
-        """The action that saves what the form holds (ValidationError for what is wrong in the form)."""
         raise NotImplementedError
 
-    def clear_more(self) -> None:
-        """Errors shown outside the form (the tender rows) are cleared here."""
-
-    def more_errors(self, errors: dict[str, str]) -> dict[str, str]:
-        """Errors shown outside the form (the tender rows); returns the rest."""
-        return errors
-
-    def submit(self) -> None:
-        self.message.clear()
-        self.form.clear_errors()
-        self.clear_more()
-        try:
-            op = self.action()
-        except ValidationError as e:
-            self.refused(e)
-            return
-        op.success(self.saved).failure(self.refused).run()
-
-    def saved(self, result: object) -> None:
-        self.result = result
-        self.accept()
+    def operation(self) -> Op[Any]:
+        return self.action()
 
     def refused(self, error: Exception) -> None:
-        """Keep everything typed; say what is wrong where it is wrong."""
         if isinstance(error, ValidationError):
             supervisor = getattr(self, "supervisor", None)
             if isinstance(supervisor, SupervisorFields):
                 supervisor.refused(error.errors)
-            self.message.setText("；".join(self.form.show_errors(self.more_errors(error.errors))))
-        else:
-            self.message.setText(error_text(error))
+        super().refused(error)

@@ -42,7 +42,7 @@ def _reason(name: str, placeholder: str) -> QLineEdit:
 class VoidDialog(CashierFormDialog):
     """退单: a supervisor confirms; the order is voided and comes back as a new unpaid order."""
 
-    result: VoidResult | None
+    result: VoidResult | None  # type: ignore[assignment]  # the answer (QDialog.result() is not used)
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_void", "退单", parent, ok_text="确认退单", min_width=620)
@@ -86,7 +86,7 @@ def _line_combo(name: str, lines: list[LineFacts]) -> QComboBox:
 class RefundLineDialog(CashierFormDialog):
     """项目退款: part or all of one line, out through a method or into 预存; arrears are reduced first."""
 
-    result: PayResult | None
+    result: PayResult | None  # type: ignore[assignment]  # the answer (QDialog.result() is not used)
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_refund", "项目退款", parent, ok_text="确认退款", min_width=640)
@@ -170,7 +170,7 @@ class RefundLineDialog(CashierFormDialog):
 class RepriceDialog(CashierFormDialog):
     """改价（多退少补）: a settled line's unit price changes; the difference is collected or refunded."""
 
-    result: PayResult | None
+    result: PayResult | None  # type: ignore[assignment]  # the answer (QDialog.result() is not used)
 
     def __init__(self, clinic: Clinic, actor: Actor, order_id: int, parent: QWidget | None = None) -> None:
         super().__init__("cashier_reprice", "改价（多退少补）", parent, ok_text="确认改价", min_width=640)

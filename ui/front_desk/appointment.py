@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QDateTimeEdit, QLineEdit, QWidget
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services.customers import AppointmentRow
-from ui.front_desk.op_form import OpFormDialog
 from ui.operations import Op
 from ui.operations import front_desk as ops
+from ui.widgets.form_dialog import OpFormDialog
 
 
 class ChangeAppointmentDialog(OpFormDialog):

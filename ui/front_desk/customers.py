@@ -80,6 +80,8 @@ class CustomersPage(PageWidget):
         self.view = QTableView(objectName="customer_table")
         self.view.setModel(self.model)
         read_only(self.view)
+        # widths from the first 40 rows, not all 200 of the first page (measuring every cell stalls the window)
+        self.view.horizontalHeader().setResizeContentsPrecision(40)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._sized = False
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)

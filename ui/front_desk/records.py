@@ -29,11 +29,11 @@ from meike.money import format_fen, parse_yuan, yuan
 from meike.permissions import Actor
 from meike.rules.validation import nfkc
 from meike.services.dictionaries import Entry
-from ui.front_desk.op_form import OpFormDialog
 from ui.front_desk.reminders import AddReminderDialog
 from ui.operations import Op
 from ui.operations import front_desk as ops
 from ui.widgets.form import ERROR_STYLE
+from ui.widgets.form_dialog import OpFormDialog
 
 HINT_STYLE = "color: #7a8794;"
 SUPERVISOR_NEEDED = "低于最低价，请主管输入用户名和密码确认"

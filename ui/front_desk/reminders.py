@@ -34,11 +34,11 @@ from meike.db import Clinic
 from meike.permissions import Actor
 from meike.services.followups import KINDS, ReminderRow
 from ui import geometry
-from ui.front_desk.op_form import OpFormDialog
 from ui.operations import Op, bus
 from ui.operations import front_desk as ops
 from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
+from ui.widgets.form_dialog import OpFormDialog
 from ui.widgets.tables import read_only
 
 COLUMNS = ["顾客", "手机", "类型", "到期日期", "负责人", "备注"]

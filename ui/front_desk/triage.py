@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
 from meike.db import Clinic
 from meike.permissions import Actor
 from meike.rules.customer_class import VISIT_TYPE_LABELS
-from ui.front_desk.op_form import OpFormDialog
 from ui.operations import Op
 from ui.operations import front_desk as ops
+from ui.widgets.form_dialog import OpFormDialog
 
 
 class TriageDialog(OpFormDialog):
