@@ -215,7 +215,9 @@ def test_every_change_of_an_account_bumps_its_version_and_logins_do_not(clinic: 
 
 # Modules whose functions take the user without being a service: they hand it to the services they wrap.
 NOT_SERVICES = {"meike.journal": "the local journal of pending money calls: it writes down who, then calls "
-                                 "the service, which checks"}
+                                 "the service, which checks",
+                "meike.services.ledger.idempotent": "money_op, the money services' skeleton: no window calls it; "
+                                                    "each service that does checks first (and is scanned here)"}
 # The Actor's checks: each compares the account with the database (Actor.check_live) first.
 ACTOR_CHECKS = {"require_page", "require_any_page", "require_right", "require_admin", "check_live"}
 
