@@ -57,9 +57,8 @@ class Watchdog:
         self.timer.timeout.connect(self._tick)
         self.clock = QElapsedTimer()
         self.last = 0.0
-        self.stalls: list[float] = []
         self.step = ""
-        self.by_step: dict[str, float] = {}
+        self.by_step: dict[str, list[float]] = {}
 
     def start(self) -> None:
         self.clock.start()
@@ -70,9 +69,8 @@ class Watchdog:
         now = self.clock.nsecsElapsed() / 1e6
         stall = max(0.0, now - self.last - TICK_MS)
         self.last = now
-        self.stalls.append(stall)
         if self.step:
-            self.by_step[self.step] = max(self.by_step.get(self.step, 0.0), stall)
+            self.by_step.setdefault(self.step, []).append(stall)
 
     def stop(self) -> None:
         self.timer.stop()
@@ -230,10 +228,22 @@ def run(customers: int, trace: bool = False) -> dict[str, object]:
         sampler.start()
     figures: dict[str, object] = {}
 
+    # 0. the pages and the customer detail opened for the first time in the program (their widgets built
+    #    and styled, their first lists painted, the fonts' glyphs cached: costs paid once per run): measured,
+    #    reported on their own (ui_max_stall_first_open_ms), not one of the five steps below
+    dog.step = "first_open"
+    cashier_page = window.open_page(Page.CASHIER)
+    turn(idle, at_least_ms=200)
+    page = window.open_page(Page.CUSTOMERS)
+    turn(idle, at_least_ms=200)
+    first = window.open_customer(customer_id - 1)  # the detail dialog's first build (Qt's one-time costs)
+    turn(idle, at_least_ms=200)
+    if first is not None:
+        first.close()
+    turn(idle)
+
     # 1. a search typed into the grid's box, as a receptionist types it
     dog.step = "search"
-    page = window.open_page(Page.CUSTOMERS)
-    turn(idle)
     box = find(page, QLineEdit, "customer_search")
     for text in ("zhl", "8888"):
         box.clear()
@@ -265,7 +275,6 @@ def run(customers: int, trace: bool = False) -> dict[str, object]:
     # 4. a payment while another connection holds the write lock for 2 s
     dog.step = "pay_under_write_lock"
     window.open_page(Page.CASHIER)
-    cashier_page = window.pages[Page.CASHIER]
     turn(idle)
     tables = [t for t in cashier_page.findChildren(QTableView) if t.isVisible()]
     selector = getattr(tables[0], "select_order", None) if tables else None
@@ -311,13 +320,13 @@ def run(customers: int, trace: bool = False) -> dict[str, object]:
         sampler.report()
     window.close()
     app.processEvents()
-    stalls = sorted(dog.stalls)
+    stalls = sorted(x for step, xs in dog.by_step.items() if step != "first_open" for x in xs)
     figures.update({
         "ui_max_stall_ms": round(stalls[-1], 1),
         "ui_p99_stall_ms": round(statistics.quantiles(stalls, n=100)[-1], 1),
         "ui_stall_ticks": len(stalls),
     })
-    figures.update({f"ui_max_stall_{step}_ms": round(ms, 1) for step, ms in dog.by_step.items()})
+    figures.update({f"ui_max_stall_{step}_ms": round(max(xs), 1) for step, xs in dog.by_step.items()})
     return figures
 
 
