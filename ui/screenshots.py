@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QApplication, QWidget
 
 from meike.clinic_setup import database_url, open_clinic
@@ -40,10 +39,7 @@ def render_all(folder: Path, *, database: str | None = None, size: tuple[int, in
     window.show()
     for page in gl.pages:
         window.open_page(page)
-        for _ in range(20):  # let background counts arrive
-            QApplication.processEvents()
-        QThreadPool.globalInstance().waitForDone(3000)
-        task_manager().wait_idle(3)  # the pages' reads (ui/taskman.py)
+        task_manager().wait_idle(10)  # the pages' reads and counts (ui/taskman.py)
         QApplication.processEvents()
         written.append(_save(window, folder / f"page_{page.value}.png"))
     window.close()
