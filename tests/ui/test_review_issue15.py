@@ -1,0 +1,66 @@
+"""A fresh-eyes review of issue 15's window (actions off the GUI thread): what a receptionist or a cashier
+can do while an action runs, and what the window shows when its answer comes back."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from meike.db import Clinic
+from meike.models import Payment
+from meike.permissions import Actor, Page
+from meike.services import cashier, customers
+from meike.services.cashier import LineSpec
+from tests.ui.waiting import settle
+from ui.cashier.page import CashierPage
+from ui.cashier.payment import PaymentDialog
+from ui.main_window import MainWindow
+from ui.taskman import Lane, manager
+
+pytestmark = pytest.mark.gui
+
+
+def _payments(clinic: Clinic) -> int:
+    with clinic.read() as s:
+        return s.scalar(select(func.count()).select_from(Payment)) or 0
+
+
+def _order(clinic: Clinic, actor: Actor) -> int:
+    customer = customers.search_customers(clinic, actor, limit=1)[0]
+    item = cashier.find_items(clinic, actor, "syp")[0].id
+    return cashier.open_order(clinic, actor, customer_id=customer.id, lines=[LineSpec(item)])
+
+
+def test_a_payment_answered_while_the_window_is_locked_does_not_come_back_after_the_unlock(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, sy: Actor) -> None:
+    """The cashier presses 确认收款 while the database is busy and walks away; the idle lock comes, then the
+    payment goes through. After the unlock the paid order's dialog must not be on screen again (with 确认收款
+    enabled, inviting a second payment)."""
+    order_id = _order(demo_clinic, sy)
+    window = MainWindow(demo_clinic, sy)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_page(Page.CASHIER)
+    assert isinstance(page, CashierPage)
+    settle()
+    dialog = PaymentDialog(demo_clinic, sy, order_id, page)
+    dialog.accepted.connect(lambda: page._paid(dialog))
+    dialog.open()
+    settle()
+    assert dialog.loaded
+    gate = threading.Event()
+    manager().run(Lane.DB, lambda: gate.wait(30))  # another PC holds the write lock
+    dialog.ok.click()
+    window.idle_lock.lock()
+    assert not dialog.isVisible()
+    gate.set()
+    settle()
+    assert _payments(demo_clinic) == 1 and dialog.result is not None  # paid while locked
+    window.idle_lock.screen.password.setText("123")
+    window.idle_lock.screen.try_unlock()
+    settle()
+    assert not window.idle_lock.locked
+    assert not dialog.isVisible(), "the paid order's payment dialog came back after the unlock"
+    window.idle_lock.stop()
