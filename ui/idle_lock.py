@@ -205,11 +205,11 @@ class IdleLock(QObject):
             central.show()
         hidden, self.hidden = self.hidden, []
         done, self._done = self._done, {}
-        for widget, connection in done.items():
-            if shiboken6.isValid(widget):
-                widget.finished.disconnect(connection)
-        for widget in hidden:
-            if shiboken6.isValid(widget) and widget not in self._finished:  # a message box that was waiting may be gone by now
+        for dialog, connection in done.items():
+            if shiboken6.isValid(dialog):
+                dialog.finished.disconnect(connection)
+        for widget in hidden:  # a message box that was waiting may be gone by now; a dialog answered stays shut
+            if shiboken6.isValid(widget) and widget not in self._finished:
                 widget.setProperty(INTERRUPTED, False)
                 widget.show()
         self._finished.clear()
