@@ -64,3 +64,32 @@ def test_a_payment_answered_while_the_window_is_locked_does_not_come_back_after_
     assert not window.idle_lock.locked
     assert not dialog.isVisible(), "the paid order's payment dialog came back after the unlock"
     window.idle_lock.stop()
+
+
+def test_the_dashboards_customer_counts_are_the_newest_read_not_the_last_to_arrive(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two reads of the counts in flight (the page opened, then a registration announced): the read lane has
+    two threads, so the older read can answer last. The card must show the newer count, not the older."""
+    from PySide6.QtWidgets import QLabel
+
+    from ui.front_desk.dashboard import DashboardPage
+    from ui.operations import front_desk as front_ops
+    from ui.operations import read
+
+    page = DashboardPage(demo_clinic, gl)
+    qtbot.addWidget(page)
+    settle()
+    older = customers.dashboard_counts(demo_clinic, gl)
+    newer = type(older)(customers=older.customers + 1, registered_today=older.registered_today + 1)
+    gate = threading.Event()
+    answers = [lambda: gate.wait(10) and older, lambda: newer]  # the older read is held
+    monkeypatch.setattr(front_ops, "dashboard_counts", lambda parent, _c, _a: read(parent, answers.pop(0)))
+    page.refresh()  # the older read (the page opened)
+    page.refresh()  # the newer read (a customer registered meanwhile)
+    label = page.findChild(QLabel, "count_customers_value")
+    assert label is not None
+    qtbot.waitUntil(lambda: label.text() == str(newer.customers))  # the newer read answered first
+    gate.set()  # now the older one answers
+    settle()
+    assert label.text() == str(newer.customers), "an older count arriving late replaced the newer one"
+    page.stop()
