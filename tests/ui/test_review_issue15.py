@@ -93,3 +93,32 @@ def test_the_dashboards_customer_counts_are_the_newest_read_not_the_last_to_arri
     settle()
     assert label.text() == str(newer.customers), "an older count arriving late replaced the newer one"
     page.stop()
+
+
+def test_a_refused_registration_leaves_the_cursor_in_the_form(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    """The receptionist types and presses 保存; the page is busy while the registration runs (disabled), which
+    takes the keyboard focus away from the field. When the answer is a refusal, the cursor must be back in
+    the form (where she types the correction), not on the left menu or nowhere."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from ui.front_desk.registration import RegistrationPage
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_page(Page.REGISTRATION)
+    assert isinstance(page, RegistrationPage)
+    settle()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    page.name.setFocus()
+    page.name.setText("张三丰")
+    page.mobile.setFocus()
+    qtbot.keyClicks(page.mobile, "1380013")  # too short: the service refuses it
+    assert QApplication.focusWidget() is page.mobile
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    settle()
+    assert page.form.error_text("mobile")
+    focus = QApplication.focusWidget()
+    assert focus is not None and page.isAncestorOf(focus), f"focus went to {focus!r}"
