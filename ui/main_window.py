@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(widget)
             self._wire(widget)
         elif isinstance(widget, PageWidget):
-            widget.refresh()
+            widget.reopen()
         self.stack.setCurrentWidget(widget)
         self.nav_buttons[page].setChecked(True)
         return widget

@@ -122,3 +122,29 @@ def test_a_refused_registration_leaves_the_cursor_in_the_form(qtbot, demo_clinic
     assert page.form.error_text("mobile")
     focus = QApplication.focusWidget()
     assert focus is not None and page.isAncestorOf(focus), f"focus went to {focus!r}"
+
+
+def test_a_page_shown_again_after_a_change_reads_once_not_twice(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    """A page hidden when a change it watches was announced is marked stale; opening it again reads it. The
+    window's open_page and the page's showEvent must not both read it (at 1M customers the grid's count
+    is the expensive query)."""
+    from meike.changes import Changes
+    from ui.front_desk.customers import CustomersPage
+    from ui.operations import announce
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_page(Page.CUSTOMERS)
+    assert isinstance(page, CustomersPage)
+    settle()
+    window.open_page(Page.CASHIER)
+    settle()
+    reads: list[int] = []
+    real = page.refresh
+    page.refresh = lambda: (reads.append(1), real())[1]  # type: ignore[method-assign]
+    announce(Changes.of(customers=[1]))
+    assert reads == []  # hidden: nothing read for nobody
+    window.open_page(Page.CUSTOMERS)
+    settle()
+    assert len(reads) == 1, f"read {len(reads)} times on being shown"

@@ -24,6 +24,14 @@ class PageWidget(QWidget):
     def refresh(self) -> None:
         """Read again what the page shows (on opening it, and after a change it watches)."""
 
+    def reopen(self) -> None:
+        """The window opens the page again: read it once, now if it is on screen, else when it is shown
+        (never both: the window's open and the page's showEvent would read it twice)."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 (Qt override)
         super().showEvent(event)
         if self._stale:
