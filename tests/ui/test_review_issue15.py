@@ -148,3 +148,43 @@ def test_a_page_shown_again_after_a_change_reads_once_not_twice(qtbot, demo_clin
     window.open_page(Page.CUSTOMERS)
     settle()
     assert len(reads) == 1, f"read {len(reads)} times on being shown"
+
+
+def test_no_statement_reaches_the_database_from_the_gui_thread_while_the_pages_open(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/test_gui_thread.py reads the source for calls of functions taking the clinic; a check made
+    through an object (``actor.require_page`` in a page's constructor reads the account's version) slips
+    past it. This watches the database itself: no SQL statement may run on the GUI thread while the
+    window opens and every page is built and shown."""
+    from sqlalchemy import event
+
+    from ui.taskman import manager as task_manager
+
+    on_gui: list[str] = []
+    main = threading.main_thread()
+
+    def seen(_conn, _cursor, statement: str, *_args: object) -> None:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is main:
+            on_gui.append(statement.split("\n")[0][:120])
+
+    from meike.db.prepared import Prepared
+
+    real_rows = Prepared.rows
+
+    def prepared_rows(self: Prepared, engine: object, params: dict[str, object]) -> list[object]:
+        if threading.current_thread() is main:  # the raw reader connections (the account check's SELECT)
+            on_gui.append(f"prepared {params}")
+        return real_rows(self, engine, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Prepared, "rows", prepared_rows)
+    event.listen(demo_clinic.engine, "before_cursor_execute", seen)
+    try:
+        window = MainWindow(demo_clinic, gl)
+        qtbot.addWidget(window)
+        window.show()
+        for page in gl.pages:
+            window.open_page(page)
+            task_manager().wait_idle(30)
+    finally:
+        event.remove(demo_clinic.engine, "before_cursor_execute", seen)
+    assert on_gui == [], f"{len(on_gui)} statements on the GUI thread, e.g. {on_gui[:3]}"

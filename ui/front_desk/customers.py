@@ -37,7 +37,7 @@ from ui.front_desk.grid import CustomerTableModel
 from ui.front_desk.records import RejectVisitDialog
 from ui.front_desk.triage import TriageDialog
 from ui.operations import front_desk as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
 from ui.widgets.tables import read_only
@@ -50,7 +50,7 @@ class CustomersPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.CUSTOMERS)
+        need_page(actor, Page.CUSTOMERS)
         self.clinic, self.actor = clinic, actor
         self.dialog: QWidget | None = None
         self.setObjectName("page_customers")

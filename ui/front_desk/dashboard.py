@@ -37,7 +37,7 @@ from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.followups import DashboardCounts
 from ui.front_desk.reminders import ReminderListDialog
 from ui.operations import front_desk as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class DashboardPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.DASHBOARD)
+        need_page(actor, Page.DASHBOARD)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("page_dashboard")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)

@@ -8,7 +8,16 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from meike.changes import Changes
+from meike.errors import PermissionDenied
+from meike.permissions import PAGE_LABELS, Actor, Page
 from ui.operations import bus
+
+
+def need_page(actor: Actor, page: Page) -> None:
+    """A page's constructor: the login's view of the page right, without a database round trip on the GUI
+    thread (``actor.require_page`` reads the account). The page's reads and actions check it live."""
+    if not actor.can_open(page):
+        raise PermissionDenied(f"您没有“{PAGE_LABELS[page]}”的权限，请联系管理员")
 
 
 class PageWidget(QWidget):
