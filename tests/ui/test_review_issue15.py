@@ -156,6 +156,7 @@ def test_no_statement_reaches_the_database_from_the_gui_thread_while_the_pages_o
     through an object (``actor.require_page`` in a page's constructor reads the account's version) slips
     past it. This watches the database itself: no SQL statement may run on the GUI thread while the
     window opens and every page is built and shown."""
+    from PySide6.QtWidgets import QTabWidget
     from sqlalchemy import event
 
     from ui.taskman import manager as task_manager
@@ -176,6 +177,7 @@ def test_no_statement_reaches_the_database_from_the_gui_thread_while_the_pages_o
             on_gui.append(f"prepared {params}")
         return real_rows(self, engine, params)  # type: ignore[arg-type]
 
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
     monkeypatch.setattr(Prepared, "rows", prepared_rows)
     event.listen(demo_clinic.engine, "before_cursor_execute", seen)
     try:
@@ -183,8 +185,20 @@ def test_no_statement_reaches_the_database_from_the_gui_thread_while_the_pages_o
         qtbot.addWidget(window)
         window.show()
         for page in gl.pages:
-            window.open_page(page)
+            shown = window.open_page(page)
             task_manager().wait_idle(30)
+            for tabs in shown.findChildren(QTabWidget):  # every tab of every page (settings: one per tab)
+                for i in range(tabs.count()):
+                    tabs.setCurrentIndex(i)
+                    task_manager().wait_idle(30)
+        detail = window.open_customer(customer.id)
+        assert detail is not None
+        task_manager().wait_idle(30)
+        for tabs in detail.findChildren(QTabWidget):
+            for i in range(tabs.count()):
+                tabs.setCurrentIndex(i)
+                task_manager().wait_idle(30)
+        detail.close()
     finally:
         event.remove(demo_clinic.engine, "before_cursor_execute", seen)
     assert on_gui == [], f"{len(on_gui)} statements on the GUI thread, e.g. {on_gui[:3]}"
