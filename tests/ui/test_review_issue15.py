@@ -202,3 +202,37 @@ def test_no_statement_reaches_the_database_from_the_gui_thread_while_the_pages_o
     finally:
         event.remove(demo_clinic.engine, "before_cursor_execute", seen)
     assert on_gui == [], f"{len(on_gui)} statements on the GUI thread, e.g. {on_gui[:3]}"
+
+
+def test_a_payment_on_the_cashier_page_shows_on_the_dashboard_when_it_is_opened_again(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    from PySide6.QtWidgets import QLabel
+
+    from ui.front_desk.dashboard import DashboardPage
+
+    order_id = _order(demo_clinic, gl)
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    dashboard = window.open_page(Page.DASHBOARD)
+    assert isinstance(dashboard, DashboardPage)
+    label = dashboard.findChild(QLabel, "count_unpaid_charges_value")
+    assert label is not None
+    qtbot.waitUntil(lambda: dashboard.last_counts is not None, timeout=10_000)
+    before = dashboard.last_counts.unpaid_charges
+    assert before > 0
+    page = window.open_page(Page.CASHIER)
+    assert isinstance(page, CashierPage)
+    settle()
+    page.tabs.setCurrentWidget(page.unpaid)
+    settle()
+    page.unpaid.select_order(order_id)
+    dialog = page.take_payment()
+    assert isinstance(dialog, PaymentDialog)
+    settle()
+    dialog.ok.click()
+    settle()
+    assert dialog.result is not None
+    window.open_page(Page.DASHBOARD)
+    qtbot.waitUntil(lambda: label.text() == str(before - 1), timeout=10_000)
+    dashboard.stop()
