@@ -236,3 +236,34 @@ def test_a_payment_on_the_cashier_page_shows_on_the_dashboard_when_it_is_opened_
     window.open_page(Page.DASHBOARD)
     qtbot.waitUntil(lambda: label.text() == str(before - 1), timeout=10_000)
     dashboard.stop()
+
+
+def test_every_list_the_pages_show_is_read_only_and_selects_rows(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTabWidget
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    views: list[QAbstractItemView] = []
+    for page in gl.pages:
+        shown = window.open_page(page)
+        settle()
+        for tabs in shown.findChildren(QTabWidget):
+            for i in range(tabs.count()):
+                tabs.setCurrentIndex(i)
+                settle()
+        views += shown.findChildren(QAbstractItemView)
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    detail = window.open_customer(customer.id)
+    assert detail is not None
+    settle()
+    views += detail.findChildren(QAbstractItemView)
+    editable = [f"{v.objectName() or type(v).__name__} in {v.window().objectName()}/{v.parent().objectName()}"
+                for v in views if not isinstance(v, QHeaderView) and type(v).__name__ not in ("QListView",)
+                and v.editTriggers() != QAbstractItemView.EditTrigger.NoEditTriggers
+                and not type(v).__name__.startswith("QComboBox")]
+    not_rows = [v.objectName() or type(v).__name__ for v in views
+                if type(v).__name__ in ("QTableView", "QTableWidget") or "Table" in type(v).__name__
+                if v.selectionBehavior() != QAbstractItemView.SelectionBehavior.SelectRows]
+    detail.close()
+    assert editable == [] and not_rows == []
