@@ -267,3 +267,59 @@ def test_every_list_the_pages_show_is_read_only_and_selects_rows(qtbot, demo_cli
                 if v.selectionBehavior() != QAbstractItemView.SelectionBehavior.SelectRows]
     detail.close()
     assert editable == [] and not_rows == []
+
+
+def test_enter_in_the_amount_pays_once_and_escape_closes_the_payment(qtbot, demo_clinic: Clinic, sy: Actor) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    order_id = _order(demo_clinic, sy)
+    dialog = PaymentDialog(demo_clinic, sy, order_id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    settle()
+    rows_before = len(dialog.findChildren(type(dialog.amount)))
+    dialog.amount.setFocus()
+    qtbot.keyClick(dialog.amount, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.amount, Qt.Key.Key_Return)  # the impatient second Enter
+    settle()
+    assert _payments(demo_clinic) == 1 and dialog.result is not None
+    assert not dialog.isVisible()
+    assert len(dialog.findChildren(type(dialog.amount))) == rows_before  # Enter did not add a tender row
+
+    other = PaymentDialog(demo_clinic, sy, _order(demo_clinic, sy))
+    qtbot.addWidget(other)
+    other.show()
+    settle()
+    qtbot.keyClick(other, Qt.Key.Key_Escape)
+    assert not other.isVisible() and other.result is None
+
+
+def test_a_locked_database_keeps_what_was_typed_and_says_so_in_chinese(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from meike import clock
+    from meike.services import followups
+    from ui.front_desk.reminders import CompleteReminderDialog
+
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    rid = followups.add_reminder(demo_clinic, gl, customer.id, kind="chase", due=clock.now().date(), note="跟进")
+    row = next(r for r in followups.list_for_customer(demo_clinic, gl, customer.id) if r.id == rid)
+
+    def locked(*_a: object, **_k: object) -> None:
+        raise OperationalError("UPDATE reminders", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(followups, "complete", locked)
+    dialog = CompleteReminderDialog(demo_clinic, gl, row)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    settle()
+    dialog.result_edit.setPlainText("已电话回访，恢复良好")
+    dialog.ok.click()
+    settle()
+    assert dialog.isVisible() and dialog.isEnabled() and dialog.ok.isEnabled()
+    assert dialog.result_edit.toPlainText() == "已电话回访，恢复良好"
+    text = dialog.message.text()
+    assert text and "locked" not in text and "Error" not in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
