@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
         if self._logging_out or self.account_notice or not self.isVisible():
             return
         self.account_notice = message
+        self.setProperty(messages.LOGGING_OUT, True)  # an action refused meanwhile says nothing more
         for widget in QApplication.topLevelWidgets():  # its dialogs first (a modal one ends its loop)
             if widget is not self and widget.isVisible() and self._owns(widget):
                 widget.close()

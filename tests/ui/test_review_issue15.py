@@ -323,3 +323,50 @@ def test_a_locked_database_keeps_what_was_typed_and_says_so_in_chinese(  # type:
     assert dialog.result_edit.toPlainText() == "已电话回访，恢复良好"
     text = dialog.message.text()
     assert text and "locked" not in text and "Error" not in text and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def test_a_live_logout_while_a_settings_save_runs_says_why_once(qtbot, demo_clinic: Clinic, gl: Actor) -> None:  # type: ignore[no-untyped-def]
+    """The account is disabled while 保存 of a new dictionary entry waits for the database: the window says
+    "请重新登录" and logs out. The save's refusal must not pop up a second box over it (or after it)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from meike.services import accounts
+    from meike.services.dictionaries import Kind
+    from ui.settings.page import SettingsPage
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_page(Page.SETTINGS)
+    assert isinstance(page, SettingsPage)
+    settle()
+    channels = page.tables[Kind.CHANNEL]
+    channels.build_menu(-1)
+    channels.act_add.trigger()
+    dialog = channels.dialog
+    assert dialog is not None
+    settle()
+    dialog.name.setText("朋友圈")
+    boxes: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            boxes.append(box.text())
+            box.accept()
+
+    timer = QTimer(interval=10)
+    timer.timeout.connect(answer)
+    timer.start()
+    gate = threading.Event()
+    manager().run(Lane.DB, lambda: gate.wait(30))  # the save waits behind another write
+    dialog.ok.click()
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    accounts.set_active(demo_clinic, admin, gl.user_id, False)
+    with qtbot.waitSignal(window.closed, timeout=10_000):
+        gate.set()
+    settle()
+    qtbot.wait(100)
+    timer.stop()
+    assert boxes == ["账号已停用，请联系管理员"], boxes
