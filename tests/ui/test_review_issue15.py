@@ -370,3 +370,37 @@ def test_a_live_logout_while_a_settings_save_runs_says_why_once(qtbot, demo_clin
     qtbot.wait(100)
     timer.stop()
     assert boxes == ["账号已停用，请联系管理员"], boxes
+
+
+def test_the_customer_grid_keeps_the_row_and_the_place_when_a_change_refreshes_it(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    """The receptionist scrolled down the grid and opened a customer; saving the profile (or a record, or
+    a payment elsewhere) announces a change and the visible grid reads again. She must still see the same
+    customer selected where she was, not the top of the list."""
+    from meike.changes import Changes
+    from ui.front_desk.customers import CustomersPage
+    from ui.operations import announce
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.resize(1366, 768)
+    window.show()
+    page = window.open_page(Page.CUSTOMERS)
+    assert isinstance(page, CustomersPage)
+    settle()
+    while page.model.canFetchMore(page.model.index(-1, -1)) and page.model.rowCount() < 110:
+        page.model.fetchMore(page.model.index(-1, -1))
+        settle()
+    assert page.model.rowCount() >= 110
+    page.view.selectRow(100)
+    page.view.scrollTo(page.model.index(100, 0))
+    chosen = page.model.rows[100].id
+    scrolled = page.view.verticalScrollBar().value()
+    assert scrolled > 0
+    announce(Changes.of(customers=[chosen]))
+    settle()
+    qtbot.wait(50)
+    settle()
+    selected = page.current_row()
+    assert selected >= 0 and page.model.rows[selected].id == chosen, "the selected customer was lost"
+    assert page.view.verticalScrollBar().value() == scrolled, "the grid jumped"
