@@ -404,3 +404,31 @@ def test_the_customer_grid_keeps_the_row_and_the_place_when_a_change_refreshes_i
     selected = page.current_row()
     assert selected >= 0 and page.model.rows[selected].id == chosen, "the selected customer was lost"
     assert page.view.verticalScrollBar().value() == scrolled, "the grid jumped"
+
+
+def test_a_top_up_whose_facts_cannot_be_read_says_why(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """充值 reads the payment methods first; when that read fails (a busy database) the dialog closes for it.
+    The cashier must read why in the accounts dialog, not see a window flash and vanish."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from ui.cashier.accounts import CustomerAccountDialog
+    from ui.operations import cashier as cashier_ops
+
+    customer_id = customers.search_customers(demo_clinic, sy, limit=1)[0].id
+    acc = CustomerAccountDialog(demo_clinic, sy, customer_id)
+    qtbot.addWidget(acc)
+    acc.show()
+    settle()
+
+    def busy(*_a: object) -> None:
+        raise OperationalError("SELECT payment_methods", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(cashier_ops, "payment_methods", busy)
+    top_up = acc.top_up("prepaid")
+    assert top_up is not None
+    settle()
+    assert not top_up.isVisible()
+    assert top_up.failed_text and top_up.failed_text in acc.status.text(), acc.status.text()

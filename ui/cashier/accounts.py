@@ -226,8 +226,14 @@ class CustomerAccountDialog(QDialog):
     def _open(self, dialog: _MoneyDialog, done: str) -> _MoneyDialog:
         self.dialog = dialog
         dialog.accepted.connect(lambda: self._done(dialog, done))
+        dialog.rejected.connect(lambda: self._closed(dialog))
         dialog.open()
         return dialog
+
+    def _closed(self, dialog: _MoneyDialog) -> None:
+        """A dialog that closed because its facts could not be read says why here (not a silent flash)."""
+        if dialog.failed_text:
+            self.status.setText(dialog.failed_text)
 
     def _done(self, dialog: _MoneyDialog, done: str) -> None:
         result = dialog.result
