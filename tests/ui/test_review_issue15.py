@@ -432,3 +432,29 @@ def test_a_top_up_whose_facts_cannot_be_read_says_why(  # type: ignore[no-untype
     settle()
     assert not top_up.isVisible()
     assert top_up.failed_text and top_up.failed_text in acc.status.text(), acc.status.text()
+
+
+def test_the_customer_details_lists_are_the_newest_read_not_the_last_to_arrive(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The detail reads its lists again on every change it hears; two reads in flight can answer out of
+    order (two read threads). What it shows must be the newer read's."""
+    from ui.front_desk.detail import CustomerDetailDialog
+    from ui.operations import front_desk as front_ops
+    from ui.operations import read
+
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    dialog = CustomerDetailDialog(demo_clinic, gl, customer.id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    settle()
+    shown: list[str] = []
+    monkeypatch.setattr(dialog, "_show_lists", shown.append)
+    gate = threading.Event()
+    answers = [lambda: gate.wait(10) and "older", lambda: "newer"]
+    monkeypatch.setattr(front_ops, "detail_lists", lambda parent, *_a: read(parent, answers.pop(0)))
+    dialog.reload()
+    dialog.reload()
+    qtbot.waitUntil(lambda: shown == ["newer"])
+    gate.set()
+    settle()
+    assert shown[-1] == "newer", shown
