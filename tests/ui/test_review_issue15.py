@@ -458,3 +458,27 @@ def test_the_customer_details_lists_are_the_newest_read_not_the_last_to_arrive( 
     gate.set()
     settle()
     assert shown[-1] == "newer", shown
+
+
+def test_the_administrators_window_opens_without_a_gui_thread_statement(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meike.db.prepared import Prepared
+    from meike.services import accounts
+    from ui.account_manager import AccountManager
+
+    admin = accounts.authenticate(demo_clinic, "admin", "admin")
+    main = threading.main_thread()
+    on_gui: list[object] = []
+    real_rows = Prepared.rows
+
+    def prepared_rows(self: Prepared, engine: object, params: dict[str, object]) -> list[object]:
+        if threading.current_thread() is main:
+            on_gui.append(params)
+        return real_rows(self, engine, params)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Prepared, "rows", prepared_rows)
+    window = AccountManager(demo_clinic, admin, "示范")
+    qtbot.addWidget(window)
+    window.show()
+    settle()
+    assert on_gui == []

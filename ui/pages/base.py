@@ -20,6 +20,12 @@ def need_page(actor: Actor, page: Page) -> None:
         raise PermissionDenied(f"您没有“{PAGE_LABELS[page]}”的权限，请联系管理员")
 
 
+def need_admin(actor: Actor) -> None:
+    """The administrator's windows' constructors: the login's view, like ``need_page``."""
+    if not actor.is_admin:
+        raise PermissionDenied("只有管理员账号可以管理账号和权限")
+
+
 class PageWidget(QWidget):
     open_customer = Signal(int)  # a customer's detail dialog, opened by the window
     open_page = Signal(str)  # another page (a Page value), opened by the window if the user has it
