@@ -482,3 +482,27 @@ def test_the_administrators_window_opens_without_a_gui_thread_statement(  # type
     window.show()
     settle()
     assert on_gui == []
+
+
+def test_a_payment_dialog_destroyed_while_it_pays_still_tells_the_page(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, sy: Actor) -> None:
+    """The dialog is gone (its window closed: a live logout, the program closing) while the payment runs:
+    no crash, the payment is made once, and the cashier page still hears of it (its lists read again)."""
+    from meike.changes import Changes
+    from ui.operations import bus
+
+    order_id = _order(demo_clinic, sy)
+    heard: list[Changes] = []
+    bus().changed.connect(heard.append)
+    dialog = PaymentDialog(demo_clinic, sy, order_id)
+    dialog.show()
+    settle()
+    gate = threading.Event()
+    manager().run(Lane.DB, lambda: gate.wait(30))
+    dialog.ok.click()
+    dialog.deleteLater()
+    qtbot.wait(20)
+    gate.set()
+    settle()
+    assert _payments(demo_clinic) == 1
+    assert any(order_id in c.ids("orders") for c in heard)
