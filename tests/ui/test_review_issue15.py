@@ -506,3 +506,27 @@ def test_a_payment_dialog_destroyed_while_it_pays_still_tells_the_page(  # type:
     settle()
     assert _payments(demo_clinic) == 1
     assert any(order_id in c.ids("orders") for c in heard)
+
+
+def test_after_a_registration_the_cursor_waits_in_the_name_for_the_next_customer(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from ui.front_desk.registration import RegistrationPage
+
+    window = MainWindow(demo_clinic, gl)
+    qtbot.addWidget(window)
+    window.show()
+    page = window.open_page(Page.REGISTRATION)
+    assert isinstance(page, RegistrationPage)
+    settle()
+    window.activateWindow()
+    qtbot.waitActive(window)
+    page.name.setText("李四")
+    page.mobile.setFocus()
+    qtbot.keyClicks(page.mobile, "13900139000")
+    qtbot.mouseClick(page.submit_button, Qt.MouseButton.LeftButton)
+    settle()
+    assert page.last_registered_id is not None and page.name.text() == ""
+    assert QApplication.focusWidget() is page.name

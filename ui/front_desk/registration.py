@@ -125,6 +125,8 @@ class RegistrationPage(PageWidget):
         self.last_registered_id = customer_id
         self.status.setText(f"挂号成功：{name}" + ("（已预约）" if booked else ""))
         self.clear(keep_status=True)
+        if self.isVisible():
+            self.name.setFocus()  # the next customer's name
 
     def _refused(self, error: Exception) -> None:
         """Nothing saved; the form stays filled, the messages beside their fields."""
