@@ -530,3 +530,26 @@ def test_after_a_registration_the_cursor_waits_in_the_name_for_the_next_customer
     settle()
     assert page.last_registered_id is not None and page.name.text() == ""
     assert QApplication.focusWidget() is page.name
+
+
+def test_an_action_that_fails_after_a_commit_still_announces_what_it_committed(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    """E.g. 保存 in the customer detail: the profile is updated (committed), then the detail is read back;
+    if that read fails (the customer left the user's scope with the change, a busy database) the action
+    reports the failure, but the pages must still hear of the committed update (the grid shows it)."""
+    from meike.changes import Changes
+    from meike.errors import PermissionDenied
+    from ui.operations import Op, bus
+
+    heard: list[Changes] = []
+    bus().changed.connect(heard.append)
+    errors: list[Exception] = []
+
+    def save_then_read() -> None:
+        customers.register_customer(demo_clinic, gl, name="王五", mobile="13700137000", gender="F")
+        raise PermissionDenied("该顾客不在您的数据范围内")
+
+    Op(None, save_then_read).failure(errors.append).run()
+    settle()
+    assert errors and isinstance(errors[0], PermissionDenied)
+    assert heard and heard[-1].touches("customers"), "the committed registration was not announced"

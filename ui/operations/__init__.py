@@ -93,7 +93,11 @@ class Op(Generic[T]):
 
         def job() -> tuple[Any, Changes]:
             with changes.collect() as collected:
-                result = fn()
+                try:
+                    result = fn()
+                except BaseException as exc:  # what committed before the failure is still announced
+                    exc.meike_changes = collected.result()  # type: ignore[attr-defined]
+                    raise
             return result, collected.result()
 
         def release() -> None:
@@ -114,6 +118,9 @@ class Op(Generic[T]):
 
         def failed(exc: BaseException) -> None:
             release()
+            committed = getattr(exc, "meike_changes", None)
+            if isinstance(committed, Changes):
+                announce(committed)
             shown = user_error(exc) if isinstance(exc, Exception) else user_error(RuntimeError("interrupted"))
             if not self._alive():
                 return
