@@ -553,3 +553,32 @@ def test_an_action_that_fails_after_a_commit_still_announces_what_it_committed( 
     settle()
     assert errors and isinstance(errors[0], PermissionDenied)
     assert heard and heard[-1].touches("customers"), "the committed registration was not announced"
+
+
+def test_a_double_click_on_print_receipt_prints_once(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, sy: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network printer takes seconds; the cashier clicks 打印收据 again meanwhile. One receipt."""
+    from PySide6.QtCore import Qt
+
+    from meike.services import receipting
+
+    page = CashierPage(demo_clinic, sy)
+    qtbot.addWidget(page)
+    page.show()
+    settle()
+    sent: list[int] = []
+    gate = threading.Event()
+
+    def slow_printer(_clinic: Clinic, _actor: Actor, receipt_id: int, **_kw: object) -> None:
+        sent.append(receipt_id)
+        gate.wait(10)
+
+    monkeypatch.setattr(receipting, "print_receipt", slow_printer)
+    page._offer_print(12345)
+    qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)
+    gate.set()
+    settle()
+    assert sent == [12345]
+    assert page.print_button.isEnabled()

@@ -271,4 +271,4 @@ class CustomerAccountDialog(QDialog):
                                               self.summary.packages, self, package_id=chosen), "疗程退款成功")
 
     def print_last(self) -> None:
-        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id, self.print_button)

@@ -334,7 +334,7 @@ class CashierPage(PageWidget):
         self.print_button.show()
 
     def print_last_receipt(self) -> None:
-        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id, self.print_button)
 
     def cancel_order(self) -> CancelOrderDialog | None:
         row = self._need(self.unpaid, "收费单")
