@@ -582,3 +582,27 @@ def test_a_double_click_on_print_receipt_prints_once(  # type: ignore[no-untyped
     settle()
     assert sent == [12345]
     assert page.print_button.isEnabled()
+
+
+def test_escape_while_the_customer_detail_saves_does_not_hide_a_refusal(  # type: ignore[no-untyped-def]
+        qtbot, demo_clinic: Clinic, gl: Actor) -> None:
+    """保存 in the detail waits on a busy database; the receptionist presses Esc. The dialog must stay until
+    the answer (as every other form dialog does), or a refusal would be said in a closed window."""
+    from PySide6.QtCore import Qt
+
+    from ui.front_desk.detail import CustomerDetailDialog
+
+    customer = customers.search_customers(demo_clinic, gl, limit=1)[0]
+    dialog = CustomerDetailDialog(demo_clinic, gl, customer.id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    settle()
+    gate = threading.Event()
+    manager().run(Lane.DB, lambda: gate.wait(30))
+    qtbot.mouseClick(dialog.save_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert dialog.isVisible(), "Esc closed the detail while its save was running"
+    gate.set()
+    settle()
+    assert dialog.isVisible() and dialog.isEnabled()
+    dialog.close()

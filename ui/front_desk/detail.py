@@ -322,7 +322,7 @@ class CustomerDetailDialog(QDialog):
             self._not_saved(e)
             return
         ops.save_profile(self, self.clinic, self.actor, self.customer_id, values, self.detail.version).success(
-            self._saved).failure(self._not_saved).busy(self.save_button, self.form).run()
+            self._saved).failure(self._not_saved).run()  # the dialog is busy: Esc cannot close it mid-save
 
     def _saved(self, detail: CustomerDetail) -> None:
         self.detail = detail
