@@ -45,6 +45,7 @@ from ui.backup_panel import BackupPanel
 from ui.dialogs.password import PasswordDialog
 from ui.idle_lock import IdleLock
 from ui.operations import accounts as ops
+from ui.pages.base import need_admin
 from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ErrorForm
@@ -58,7 +59,7 @@ class AccountManager(QMainWindow):
 
     def __init__(self, clinic: Clinic, actor: Actor, clinic_name: str = "") -> None:
         super().__init__()
-        actor.require_admin()
+        need_admin(actor)
         self.clinic = clinic
         self.actor = actor
         self.current_id: int | None = None

@@ -27,6 +27,7 @@ from meike.errors import ValidationError
 from meike.permissions import Actor
 from meike.services.audit import CATEGORIES, AuditFilter, AuditLine, ChainReport
 from ui.operations import audit as ops
+from ui.pages.base import need_admin
 from ui.tasks import error_text
 from ui.widgets.tables import read_only
 
@@ -44,7 +45,7 @@ class AuditViewer(QWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_admin()
+        need_admin(actor)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("audit_viewer")
         self.lines: list[AuditLine] = []

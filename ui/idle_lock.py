@@ -159,6 +159,8 @@ class IdleLock(QObject):
         self.watcher = IdleWatcher((minutes or 0) * 60, self, check_ms=check_ms)
         self.screen = LockScreen(clinic, actor, window)
         self.hidden: list[QWidget] = []
+        self._done: dict[QDialog, object] = {}  # hidden dialogs → their finished connection, while locked
+        self._finished: list[QWidget] = []  # hidden dialogs answered while locked: they stay closed
         self._guarding = False
         self._stopped = False
         self.watcher.idle.connect(self.lock)
@@ -184,6 +186,8 @@ class IdleLock(QObject):
                 widget.setProperty(INTERRUPTED, True)
             widget.hide()
         self.hidden = [w for w in self.hidden if self._comes_back(w)]
+        for widget in self.hidden:
+            self._watch_done(widget)
         central = getattr(self.window, "centralWidget", lambda: None)()
         if central is not None:  # nothing of the pages stays on screen, whatever the style paints
             central.hide()
@@ -200,10 +204,15 @@ class IdleLock(QObject):
         if central is not None:
             central.show()
         hidden, self.hidden = self.hidden, []
-        for widget in hidden:
-            if shiboken6.isValid(widget):  # a message box that was waiting may be gone by now
+        done, self._done = self._done, {}
+        for dialog, connection in done.items():
+            if shiboken6.isValid(dialog):
+                dialog.finished.disconnect(connection)
+        for widget in hidden:  # a message box that was waiting may be gone by now; a dialog answered stays shut
+            if shiboken6.isValid(widget) and widget not in self._finished:
                 widget.setProperty(INTERRUPTED, False)
                 widget.show()
+        self._finished.clear()
         self.watcher.rearm()
         ops.record_lock(self.window, self.clinic, self.actor, False).run()
         self.lock_changed.emit(False)
@@ -229,6 +238,7 @@ class IdleLock(QObject):
             watched.hide()
             if self._comes_back(watched) and watched not in self.hidden:
                 self.hidden.append(watched)
+                self._watch_done(watched)
         return False
 
     def _may_show(self, widget: QWidget) -> bool:
@@ -240,6 +250,12 @@ class IdleLock(QObject):
                 return True
             parent = parent.parentWidget()
         return False
+
+    def _watch_done(self, widget: QWidget) -> None:
+        """A hidden dialog that is answered while locked (an action it started finished: 收款 went through)
+        is done: it does not come back after the unlock."""
+        if isinstance(widget, QDialog) and widget not in self._done:
+            self._done[widget] = widget.finished.connect(lambda _r, w=widget: self._finished.append(w))
 
     @staticmethod
     def _comes_back(widget: QWidget) -> bool:

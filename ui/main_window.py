@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(widget)
             self._wire(widget)
         elif isinstance(widget, PageWidget):
-            widget.refresh()
+            widget.reopen()
         self.stack.setCurrentWidget(widget)
         self.nav_buttons[page].setChecked(True)
         return widget
@@ -241,6 +241,7 @@ class MainWindow(QMainWindow):
         if self._logging_out or self.account_notice or not self.isVisible():
             return
         self.account_notice = message
+        self.setProperty(messages.LOGGING_OUT, True)  # an action refused meanwhile says nothing more
         for widget in QApplication.topLevelWidgets():  # its dialogs first (a modal one ends its loop)
             if widget is not self and widget.isVisible() and self._owns(widget):
                 widget.close()

@@ -226,8 +226,14 @@ class CustomerAccountDialog(QDialog):
     def _open(self, dialog: _MoneyDialog, done: str) -> _MoneyDialog:
         self.dialog = dialog
         dialog.accepted.connect(lambda: self._done(dialog, done))
+        dialog.rejected.connect(lambda: self._closed(dialog))
         dialog.open()
         return dialog
+
+    def _closed(self, dialog: _MoneyDialog) -> None:
+        """A dialog that closed because its facts could not be read says why here (not a silent flash)."""
+        if dialog.failed_text:
+            self.status.setText(dialog.failed_text)
 
     def _done(self, dialog: _MoneyDialog, done: str) -> None:
         result = dialog.result
@@ -265,4 +271,4 @@ class CustomerAccountDialog(QDialog):
                                               self.summary.packages, self, package_id=chosen), "疗程退款成功")
 
     def print_last(self) -> None:
-        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id, self.print_button)

@@ -94,13 +94,16 @@ def receipt_text(path: Path | None) -> str:
     return f"已生成收据 PDF：{path}"
 
 
-def print_into(label: QLabel, clinic: Clinic, actor: Actor, receipt_id: int | None) -> None:
-    """打印收据 of the last receipt on the I/O lane, saying in ``label`` what happened (sent, the PDF, or why not)."""
+def print_into(label: QLabel, clinic: Clinic, actor: Actor, receipt_id: int | None,
+               button: QWidget | None = None) -> None:
+    """打印收据 of the last receipt on the I/O lane, saying in ``label`` what happened (sent, the PDF, or why not).
+    ``button`` (the one clicked) is busy meanwhile: a second click on a slow printer does not print twice."""
     if receipt_id is None:
         return
     label.setText("正在打印收据…")
     ops.print_receipt(label, clinic, actor, receipt_id).success(
-        lambda path: label.setText(receipt_text(path))).failure(lambda e: label.setText(error_text(e))).run()
+        lambda path: label.setText(receipt_text(path))).failure(lambda e: label.setText(error_text(e))).busy(
+        *(w for w in (label, button) if w is not None)).run()
 
 
 def method_combo(name: str, methods: Sequence[Entry], *, prepaid_label: str = "") -> QComboBox:

@@ -37,7 +37,7 @@ from ui.cashier.payment import CancelOrderDialog, PaymentDialog
 from ui.cashier.shares import SharesDialog
 from ui.operations import cashier as ops
 from ui.operations.cashier import CLOSED, PAGE_SIZE
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 from ui.widgets import messages
 from ui.widgets.form import ERROR_STYLE
@@ -55,7 +55,7 @@ class CashierPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.CASHIER)
+        need_page(actor, Page.CASHIER)
         self.clinic, self.actor = clinic, actor
         self.dialog: QDialog | None = None
         self.last_receipt_id: int | None = None
@@ -334,7 +334,7 @@ class CashierPage(PageWidget):
         self.print_button.show()
 
     def print_last_receipt(self) -> None:
-        print_into(self.status, self.clinic, self.actor, self.last_receipt_id)
+        print_into(self.status, self.clinic, self.actor, self.last_receipt_id, self.print_button)
 
     def cancel_order(self) -> CancelOrderDialog | None:
         row = self._need(self.unpaid, "收费单")

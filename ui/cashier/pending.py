@@ -134,7 +134,7 @@ class PendingMoneyDialog(QDialog):
         self.reload()
 
     def print_receipt(self) -> None:
-        print_into(self.message, self.clinic, self.actor, self.last_receipt_id)
+        print_into(self.message, self.clinic, self.actor, self.last_receipt_id, self.print_button)
 
 
 def offer(parent: QWidget | None, clinic: Clinic, actor: Actor,

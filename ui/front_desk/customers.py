@@ -37,7 +37,7 @@ from ui.front_desk.grid import CustomerTableModel
 from ui.front_desk.records import RejectVisitDialog
 from ui.front_desk.triage import TriageDialog
 from ui.operations import front_desk as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 from ui.widgets.form import ERROR_STYLE
 from ui.widgets.tables import read_only
@@ -50,7 +50,7 @@ class CustomersPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.CUSTOMERS)
+        need_page(actor, Page.CUSTOMERS)
         self.clinic, self.actor = clinic, actor
         self.dialog: QWidget | None = None
         self.setObjectName("page_customers")
@@ -84,6 +84,7 @@ class CustomersPage(PageWidget):
         self.view.horizontalHeader().setResizeContentsPrecision(40)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self._sized = False
+        self._restore: tuple[int | None, int] | None = None  # refresh(): the customer and place to keep
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._on_context_menu)
         self.view.doubleClicked.connect(lambda index: self.open_customer_at(index.row()))
@@ -195,13 +196,22 @@ class CustomersPage(PageWidget):
         self._debounce.stop()
         self.search_error.clear()
         self.search_error.hide()
-        self.model.set_query(self.current_query())
+        restore, self._restore = self._restore, None  # only refresh() keeps the place; a new search does not
+        self.model.set_query(self.current_query(), keep=self.model.rowCount() if restore else 0)
+        self._restore = restore
         self._show_count()
 
     def _rows_arrived(self, _loaded: int) -> None:
         if not self._sized and self.model.rowCount():
             self.view.resizeColumnsToContents()  # once, from the first page: the user may resize after
             self._sized = True
+        restore, self._restore = self._restore, None
+        if restore is not None:  # the same customer selected, the same place in the list
+            chosen, scrolled = restore
+            row = next((i for i, r in enumerate(self.model.rows) if r.id == chosen), -1)
+            if row >= 0:
+                self.view.selectRow(row)
+            self.view.verticalScrollBar().setValue(scrolled)
 
     def _search_failed(self, error: Exception) -> None:
         """E.g. too many number probes: said under the search box, the list empty."""
@@ -217,6 +227,9 @@ class CustomersPage(PageWidget):
         self.count.setText(f"共 {total:,} {unit}" if total is not None else "正在计数…")
 
     def refresh(self) -> None:
+        """Read again after a change: what was selected stays selected, where it was scrolled to."""
+        record = self.model.row_at(self.current_row())
+        self._restore = (record.id if record is not None else None, self.view.verticalScrollBar().value())
         self.run_query()
 
     # --- the right-click menu ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.followups import DashboardCounts
 from ui.front_desk.reminders import ReminderListDialog
 from ui.operations import front_desk as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class DashboardPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.DASHBOARD)
+        need_page(actor, Page.DASHBOARD)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("page_dashboard")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
@@ -162,6 +162,7 @@ class DashboardPage(PageWidget):
         self.backup_status: BackupStatus | None = None
         self.shows_backup = clinic.path is not None  # PostgreSQL: the server's backups, nothing to show
         self._backup_read_at: float | None = None  # time.monotonic() of the last request
+        self._counts_asked = 0  # the customer counts' reads: an older one answering late is dropped
 
         self.counter = ReminderCounter(clinic, actor)
         self._relay = _CountsRelay()
@@ -277,8 +278,18 @@ class DashboardPage(PageWidget):
             self.counter.refresh_now()
         else:
             self.counter.start()
-        ops.dashboard_counts(self, self.clinic, self.actor).success(self.show_counts).failure(
-            self._customer_failed).run()
+        self._counts_asked += 1
+        asked = self._counts_asked
+
+        def counted(counts: CustomerCounts) -> None:
+            if asked == self._counts_asked:
+                self.show_counts(counts)
+
+        def failed(exc: Exception) -> None:
+            if asked == self._counts_asked:
+                self._customer_failed(exc)
+
+        ops.dashboard_counts(self, self.clinic, self.actor).success(counted).failure(failed).run()
         self.refresh_backup_status()
 
     def refresh_backup_status(self) -> None:

@@ -89,6 +89,7 @@ class CustomerDetailDialog(QDialog):
         super().__init__(parent)
         self.clinic, self.actor, self.customer_id = clinic, actor, customer_id
         self.detail: CustomerDetail | None = None
+        self._lists_asked = 0  # reads of the lists started: only the newest one's answer is shown
         self.load_error: Exception | None = None
         self.visits: list[VisitRow] = []
         self.consultation_dialog: ConsultationDialog | None = None
@@ -231,9 +232,19 @@ class CustomerDetailDialog(QDialog):
     # -- lists -------------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Read every list again, off the GUI thread."""
-        ops.detail_lists(self, self.clinic, self.actor, self.customer_id).success(self._show_lists).failure(
-            self._lists_failed).run()
+        """Read every list again, off the GUI thread (an older read answering late is dropped)."""
+        self._lists_asked += 1
+        asked = self._lists_asked
+
+        def arrived(answer: ops.DetailLists) -> None:
+            if asked == self._lists_asked:
+                self._show_lists(answer)
+
+        def failed(error: Exception) -> None:
+            if asked == self._lists_asked:
+                self._lists_failed(error)
+
+        ops.detail_lists(self, self.clinic, self.actor, self.customer_id).success(arrived).failure(failed).run()
 
     def _lists_failed(self, error: Exception) -> None:
         self.visits_message.setText(error_text(error))
@@ -311,7 +322,7 @@ class CustomerDetailDialog(QDialog):
             self._not_saved(e)
             return
         ops.save_profile(self, self.clinic, self.actor, self.customer_id, values, self.detail.version).success(
-            self._saved).failure(self._not_saved).busy(self.save_button, self.form).run()
+            self._saved).failure(self._not_saved).run()  # the dialog is busy: Esc cannot close it mid-save
 
     def _saved(self, detail: CustomerDetail) -> None:
         self.detail = detail

@@ -33,9 +33,9 @@ class CustomerTableModel(PagedTableModel):
         self.clinic, self.actor = clinic, actor
         self.query = CustomerQuery()
 
-    def set_query(self, query: CustomerQuery | str) -> None:
+    def set_query(self, query: CustomerQuery | str, keep: int = 0) -> None:
         self.query = query_now = CustomerQuery(text=query) if isinstance(query, str) else query
-        self.restart(ops.count(self.clinic, self.actor, query_now))
+        self.restart(ops.count(self.clinic, self.actor, query_now), keep)
 
     def page_op(self, offset: int, limit: int) -> Op[list[CustomerRow]]:
         return ops.search_page(self.clinic, self.actor, self.query, offset, limit)

@@ -28,7 +28,7 @@ from meike.permissions import Actor, Page
 from meike.services.customers import DuplicateMobile
 from ui.front_desk.customer_form import CustomerForm
 from ui.operations import front_desk as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.tasks import error_text
 from ui.widgets.form import ErrorForm
 
@@ -38,7 +38,7 @@ class RegistrationPage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.REGISTRATION)
+        need_page(actor, Page.REGISTRATION)
         self.clinic, self.actor = clinic, actor
         self.duplicate_id: int | None = None
         self.last_registered_id: int | None = None  # the customer the last 确定 registered
@@ -125,6 +125,8 @@ class RegistrationPage(PageWidget):
         self.last_registered_id = customer_id
         self.status.setText(f"挂号成功：{name}" + ("（已预约）" if booked else ""))
         self.clear(keep_status=True)
+        if self.isVisible():
+            self.name.setFocus()  # the next customer's name
 
     def _refused(self, error: Exception) -> None:
         """Nothing saved; the form stays filled, the messages beside their fields."""

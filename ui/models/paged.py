@@ -40,6 +40,7 @@ class PagedTableModel(QAbstractTableModel):
         self._fetching = False
         self._fresh = False  # the next page starts the list again (it replaces the rows shown)
         self._generation = 0
+        self._first_limit = self.page_size  # the first page's size (restart(keep=…) reads more at once)
 
     def fetch_page(self, offset: int, limit: int) -> list[Any]:
         raise NotImplementedError
@@ -48,8 +49,10 @@ class PagedTableModel(QAbstractTableModel):
         """The read of one page (by default ``fetch_page`` on the read lane)."""
         return read(None, lambda: self.fetch_page(offset, limit))
 
-    def restart(self, count: Callable[[], int] | Op[int]) -> None:
-        """Start the list again: the first page and the total, both read off the GUI thread."""
+    def restart(self, count: Callable[[], int] | Op[int], keep: int = 0) -> None:
+        """Start the list again: the first page and the total, both read off the GUI thread. ``keep``: read
+        at least that many rows at once (the list read again after a change keeps what was scrolled to)."""
+        self._first_limit = max(self.page_size, keep)
         self.total = None
         self._more = True
         self._fetching = False
@@ -101,14 +104,15 @@ class PagedTableModel(QAbstractTableModel):
             return
         self._fetching = True
         generation = self._generation
-        self.page_op(0 if self._fresh else len(self.rows), self.page_size).success(
-            lambda page: self._arrived(generation, page)).failure(lambda e: self._failed(generation, e)).run()
+        limit = self._first_limit if self._fresh else self.page_size
+        self.page_op(0 if self._fresh else len(self.rows), limit).success(
+            lambda page: self._arrived(generation, page, limit)).failure(lambda e: self._failed(generation, e)).run()
 
-    def _arrived(self, generation: int, page: list[Any]) -> None:
+    def _arrived(self, generation: int, page: list[Any], limit: int) -> None:
         if not self._current(generation):
             return
         self._fetching = False
-        self._more = len(page) == self.page_size
+        self._more = len(page) == limit
         if self._fresh:
             self._replace(page)
         elif page:

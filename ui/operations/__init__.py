@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from meike import changes
 from meike.changes import Changes
@@ -84,13 +84,20 @@ class Op(Generic[T]):
         fn, lane = self._fn, self._lane
         busy = self._busy if self._busy is not None else ((self._parent,) if self._parent is not None else ())
         held = [w for w in busy if w.isEnabled()]
+        focus = QApplication.focusWidget()  # disabling takes the keyboard focus away; it comes back after
+        if focus is not None and not any(w is focus or w.isAncestorOf(focus) for w in held):
+            focus = None
         for widget in held:
             widget.setEnabled(False)
             widget.setCursor(Qt.CursorShape.BusyCursor)
 
         def job() -> tuple[Any, Changes]:
             with changes.collect() as collected:
-                result = fn()
+                try:
+                    result = fn()
+                except BaseException as exc:  # what committed before the failure is still announced
+                    exc.meike_changes = collected.result()  # type: ignore[attr-defined]
+                    raise
             return result, collected.result()
 
         def release() -> None:
@@ -98,6 +105,9 @@ class Op(Generic[T]):
                 if shiboken6.isValid(widget):
                     widget.setEnabled(True)
                     widget.unsetCursor()
+            if (focus is not None and shiboken6.isValid(focus) and QApplication.focusWidget() is None
+                    and focus.isVisible() and focus.isEnabled()):
+                focus.setFocus(Qt.FocusReason.OtherFocusReason)  # the cursor is where the user left it
 
         def done(answer: tuple[Any, Changes]) -> None:
             release()
@@ -108,6 +118,9 @@ class Op(Generic[T]):
 
         def failed(exc: BaseException) -> None:
             release()
+            committed = getattr(exc, "meike_changes", None)
+            if isinstance(committed, Changes):
+                announce(committed)
             shown = user_error(exc) if isinstance(exc, Exception) else user_error(RuntimeError("interrupted"))
             if not self._alive():
                 return

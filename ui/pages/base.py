@@ -8,7 +8,22 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from meike.changes import Changes
+from meike.errors import PermissionDenied
+from meike.permissions import PAGE_LABELS, Actor, Page
 from ui.operations import bus
+
+
+def need_page(actor: Actor, page: Page) -> None:
+    """A page's constructor: the login's view of the page right, without a database round trip on the GUI
+    thread (``actor.require_page`` reads the account). The page's reads and actions check it live."""
+    if not actor.can_open(page):
+        raise PermissionDenied(f"您没有“{PAGE_LABELS[page]}”的权限，请联系管理员")
+
+
+def need_admin(actor: Actor) -> None:
+    """The administrator's windows' constructors: the login's view, like ``need_page``."""
+    if not actor.is_admin:
+        raise PermissionDenied("只有管理员账号可以管理账号和权限")
 
 
 class PageWidget(QWidget):
@@ -23,6 +38,14 @@ class PageWidget(QWidget):
 
     def refresh(self) -> None:
         """Read again what the page shows (on opening it, and after a change it watches)."""
+
+    def reopen(self) -> None:
+        """The window opens the page again: read it once, now if it is on screen, else when it is shown
+        (never both: the window's open and the page's showEvent would read it twice)."""
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
 
     def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]  # noqa: N802 (Qt override)
         super().showEvent(event)

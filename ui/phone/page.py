@@ -25,7 +25,7 @@ from meike.services.phone import DIRECTIONS, CallRow, format_duration
 from ui.models.paged import Index
 from ui.operations import Op
 from ui.operations import phone as ops
-from ui.pages.base import PageWidget
+from ui.pages.base import PageWidget, need_page
 from ui.phone.lazy import LazyTableModel
 from ui.phone.sms import SmsPanel
 from ui.tasks import error_text
@@ -95,7 +95,7 @@ class PhonePage(PageWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.PHONE)
+        need_page(actor, Page.PHONE)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("page_phone")
         self.model = CallTableModel(clinic, actor, self)

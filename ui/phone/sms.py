@@ -23,6 +23,7 @@ from meike.services.sms import CHANNEL_LABELS, STATUS_LABELS, SmsCounts, SmsRow
 from ui.models.paged import Index
 from ui.operations import Op
 from ui.operations import sms as ops
+from ui.pages.base import need_page
 from ui.phone.lazy import LazyTableModel
 from ui.tasks import error_text
 from ui.widgets import messages
@@ -102,7 +103,7 @@ class SmsPanel(QWidget):
 
     def __init__(self, clinic: Clinic, actor: Actor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        actor.require_page(Page.PHONE)
+        need_page(actor, Page.PHONE)
         self.clinic, self.actor = clinic, actor
         self.setObjectName("sms_panel")
         self.dialog: QWidget | None = None

@@ -6,6 +6,17 @@ from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
 # Set by the idle lock on a dialog it hides: hiding a dialog ends its exec() as if it were cancelled.
 INTERRUPTED = "meike_hidden_by_lock"
+# Set by the main window when it logs the user out by itself (account disabled or changed): it has said
+# why; an action of its that is refused for the same reason meanwhile says nothing more.
+LOGGING_OUT = "meike_logging_out"
+
+
+def _logging_out(parent: QWidget | None) -> bool:
+    while parent is not None:
+        if parent.property(LOGGING_OUT):
+            return True
+        parent = parent.parentWidget()
+    return False
 
 
 def run(dialog: QDialog) -> int:
@@ -26,8 +37,10 @@ def ask(parent: QWidget | None, title: str, text: str) -> bool:
 
 
 def error(parent: QWidget | None, text: str, title: str = "无法完成") -> None:
-    QMessageBox.warning(parent, title, text)
+    if not _logging_out(parent):
+        QMessageBox.warning(parent, title, text)
 
 
 def info(parent: QWidget | None, text: str, title: str = "完成") -> None:
-    QMessageBox.information(parent, title, text)
+    if not _logging_out(parent):
+        QMessageBox.information(parent, title, text)
