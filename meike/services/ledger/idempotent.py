@@ -48,7 +48,8 @@ class Target:
     unit price after that adjustment (a price change). ``sessions``: the course sessions moved (a course
     refund: negative). ``tenders``: the methods and amounts, as in the first call. ``standalone``: a receipt
     of no order (a balance's). ``account``: the receipt moved this account. ``coupon_face_fen``: the coupon it
-    sold has this face value.
+    sold has this face value. ``no_adjustment``: the receipt changed no order line (a payment of the
+    order, not a price change's 补差 collected on it, which is a "collect" receipt of the same order too).
     """
 
     kind: str | tuple[str, ...]
@@ -64,6 +65,7 @@ class Target:
     account: str | None = None
     coupon_face_fen: int | None = None
     tenders: Sequence[Tender] | None = None
+    no_adjustment: bool = False
 
 
 def _other_target(receipt: Receipt) -> ValidationError:
@@ -96,6 +98,9 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                 or (target.line_unit_price_fen is not None
                     and not _priced_at(s, adjustment, target.line_unit_price_fen))):
             raise _other_target(receipt)
+    if target.no_adjustment and s.scalar(select(OrderAdjustment.id).where(
+            OrderAdjustment.receipt_id == receipt.id).limit(1)) is not None:
+        raise _other_target(receipt)
     if target.package_id is not None or target.sessions is not None:
         use = s.scalar(select(PackageUse).where(PackageUse.receipt_id == receipt.id).order_by(PackageUse.id).limit(1))
         if (use is None or (target.package_id is not None and use.package_id != target.package_id)
@@ -117,13 +122,17 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                                                    "与现在填写的金额或支付方式不同，没有再次收付。请核对收据后关闭窗口重新办理")
 
 
-def replayed_for(s: Session, key: str, target: Target) -> ReceiptResult | None:
+def replayed_for(s: Session, key: str, target: Target, actor: Actor | None = None) -> ReceiptResult | None:
     """The receipt an earlier call with this key wrote, if any. A key reused for another target is refused,
     and so is one sent again with other tenders (methods and amounts): the first call went through as it
-    was, and the cashier must not be told that the corrected amount was taken."""
+    was, and the cashier must not be told that the corrected amount was taken. With ``actor``, the
+    receipt's customer must be in their scope first (NotFound): the refusal of another target names the
+    receipt's number and amount."""
     receipt = s.scalar(select(Receipt).where(Receipt.idempotency_key == key))
     if receipt is None:
         return None
+    if actor is not None:
+        load_in_scope(s, actor, receipt.customer_id)
     check_target(s, receipt, target)
     return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen, replayed=True)
 
@@ -181,12 +190,9 @@ def money_op(clinic: Clinic, actor: Actor, key: str, target: Target, write: Call
     key = check_key(key)
 
     def replay(s: Session) -> T | None:
-        found = replayed_for(s, key, target)
+        found = replayed_for(s, key, target, actor)
         if found is None:
             return None
-        receipt = s.get(Receipt, found.receipt_id)
-        assert receipt is not None
-        load_in_scope(s, actor, receipt.customer_id)
         return answer(s, found)
 
     def work() -> T:
