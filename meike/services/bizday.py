@@ -18,6 +18,7 @@ database's write lock, ``meike.db.sqlite``), which serialises them anyway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache
@@ -26,6 +27,7 @@ from sqlalchemy import Table, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, class_mapper
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.sql.elements import TextClause
 
 from meike import clock
 from meike.errors import MeikeError
@@ -120,7 +122,10 @@ def _days_of(session: Session, obj: BusinessDated) -> set[date]:
 
 def _changed(obj: BusinessDated) -> bool:
     attrs = instance_state(obj).attrs
-    return any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN)
+    if any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN):
+        return True
+    return any(value not in allowed for column, allowed in obj.DAY_ONLY_TO.items()
+               for value in attrs[column].history.added)
 
 
 def _touched(session: Session) -> set[date]:
@@ -136,8 +141,23 @@ def _touched(session: Session) -> set[date]:
     return days
 
 
+def _close_changed(session: Session) -> date | None:
+    """The day of a close this flush removes or changes (a close is never undone or edited: deleting it
+    would open the day for posting again)."""
+    for obj in session.deleted:
+        if isinstance(obj, DayClose):
+            return obj.business_date
+    for obj in session.dirty:
+        if isinstance(obj, DayClose) and session.is_modified(obj):
+            return obj.business_date
+    return None
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_closed_days(session: Session, _context: object, _instances: object) -> None:
+    close = _close_changed(session)
+    if close is not None:
+        raise DayClosed(f"{close:%Y-%m-%d} 的日结记录不能修改或删除")
     days = _touched(session)
     if not days:
         return
@@ -146,13 +166,31 @@ def _refuse_closed_days(session: Session, _context: object, _instances: object) 
         raise DayClosed(f"{closed[0]:%Y-%m-%d} 已日结，不能再修改；更正请在当前营业日期办理")
 
 
+_TEXT_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+[\"`\[]?(\w+)",
+                         re.IGNORECASE)
+
+
+def _refuse_text(sql: str) -> None:
+    """The same for a statement written as text (``session.execute(text("UPDATE payments …"))``)."""
+    found = _TEXT_WRITE.match(sql)
+    if found is None:
+        return
+    name = found.group(1).lower()
+    if name == DayClose.__tablename__ or name in {t.name for t in dated_tables()}:
+        raise DayClosed(f"收款记录（{name}）不能批量修改或删除：已日结的营业日期不能再修改，更正请在当前营业日期办理")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_writes(state: ORMExecuteState) -> None:
-    """No UPDATE or DELETE statement on a dated table: the flush guard would not see the rows it changes
-    (nothing in the program writes money that way; every change of money is a new row)."""
-    if not (state.is_update or state.is_delete):
+    """No INSERT, UPDATE or DELETE statement on a dated table or on the closes: the flush guard would not
+    see the rows it adds or changes (nothing in the program writes money that way; every money row is
+    added through the unit of work, which the flush guard sees)."""
+    if isinstance(state.statement, TextClause):
+        _refuse_text(state.statement.text)
+        return
+    if not (state.is_update or state.is_delete or state.is_insert):
         return
     table = getattr(state.statement, "table", None)
-    if table is not None and table in dated_tables():
+    if table is not None and (table in dated_tables() or table in frozenset({DayClose.__table__})):
         raise DayClosed(f"收款记录（{table.name}）不能批量修改或删除：已日结的营业日期不能再修改，"
                         "更正请在当前营业日期办理")
