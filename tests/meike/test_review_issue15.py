@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from meike import changes, check
@@ -90,3 +90,226 @@ def test_a_key_of_a_customer_out_of_scope_is_not_described_to_another_target(cli
         cashier.refund_line(clinic, own, own_line, amount_fen=6_000, tenders=[cash(desk, 6_000)], reason="退",
                             supervisor=desk.boss, reverse_performance=True, idempotency_key="ref")
     assert snapshot(clinic) == books
+
+
+# --- the closed-day guard -------------------------------------------------------------------------
+
+
+def _refused(clinic: Clinic, work) -> None:  # type: ignore[no-untyped-def]
+    books = snapshot(clinic)
+    with pytest.raises(DayClosed):
+        with clinic.write() as s:
+            work(s)
+    assert snapshot(clinic) == books
+
+
+def _monday_receipt(s: Session) -> Receipt:
+    receipt = s.scalar(select(Receipt).where(Receipt.business_date == MONDAY).limit(1))
+    assert receipt is not None
+    return receipt
+
+
+@pytest.mark.parametrize("how", ["orm", "core"])
+def test_an_insert_statement_dated_on_a_closed_day_is_refused(clinic: Clinic, desk: Desk, frozen: list[datetime],
+                                                              how: str) -> None:
+    closed_monday(clinic, desk, frozen)
+
+    def work(s: Session) -> None:
+        receipt = _monday_receipt(s)
+        values = dict(receipt_id=receipt.id, role="department", staff_id=None, department_id=None,
+                      amount_fen=99_900, business_date=MONDAY, order_id=None, order_line_id=None)
+        s.execute(insert(PerformanceEntry if how == "orm" else PerformanceEntry.__table__).values(**values))
+
+    _refused(clinic, work)
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: the legacy Session.bulk_*_mappings skip before_flush and do_orm_execute")
+def test_bulk_mappings_dated_on_a_closed_day_are_refused(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    closed_monday(clinic, desk, frozen)
+
+    def work(s: Session) -> None:
+        receipt = _monday_receipt(s)
+        s.bulk_insert_mappings(PerformanceEntry, [dict(  # type: ignore[arg-type]
+            receipt_id=receipt.id, role="department", amount_fen=99_900, business_date=MONDAY)])
+
+    _refused(clinic, work)
+
+    def change(s: Session) -> None:
+        payment = s.scalar(select(Payment).where(Payment.business_date == MONDAY).limit(1))
+        assert payment is not None
+        s.bulk_update_mappings(Payment, [{"id": payment.id, "amount_fen": 1}])  # type: ignore[arg-type]
+
+    _refused(clinic, change)
+
+
+@pytest.mark.parametrize("how", ["orm", "core"])
+def test_a_bulk_update_through_the_session_is_refused(clinic: Clinic, desk: Desk, frozen: list[datetime],
+                                                      how: str) -> None:
+    closed_monday(clinic, desk, frozen)
+    table = Payment if how == "orm" else Payment.__table__
+    _refused(clinic, lambda s: s.execute(update(table).values(amount_fen=1)))
+
+
+def test_the_close_itself_is_not_deleted_or_changed_through_the_session(clinic: Clinic, desk: Desk,
+                                                                        frozen: list[datetime]) -> None:
+    """Deleting the DayClose row reopens the day for posting; changing its stored report changes what the
+    day shows. Neither is a correction on the open day."""
+    closed_monday(clinic, desk, frozen)
+
+    def reopen(s: Session) -> None:
+        close = s.get(DayClose, MONDAY)
+        assert close is not None
+        s.delete(close)
+
+    _refused(clinic, reopen)
+
+    def forge(s: Session) -> None:
+        close = s.get(DayClose, MONDAY)
+        assert close is not None
+        close.expected_cash_fen += 100
+
+    _refused(clinic, forge)
+    _refused(clinic, lambda s: s.execute(update(DayClose).values(counted_cash_fen=0)))
+
+
+def test_new_rows_and_lines_of_a_closed_day_are_refused(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    order_id, (line_id,) = closed_monday(clinic, desk, frozen)
+
+    def use(s: Session) -> None:
+        receipt = _monday_receipt(s)
+        s.add(PackageUse(package_id=1, sessions=-1, kind="used", receipt_id=receipt.id, business_date=MONDAY,
+                         created_at=frozen[0]))
+
+    def line(s: Session) -> None:
+        s.add(OrderLine(order_id=order_id, item_id=desk.items["脱毛"], item_name="脱毛", quantity=1,
+                        unit_price_fen=1, amount_fen=1))
+
+    def price(s: Session) -> None:
+        found = s.get(OrderLine, line_id)
+        assert found is not None
+        found.amount_fen = 1
+
+    def gone(s: Session) -> None:
+        found = s.get(OrderLine, line_id)
+        assert found is not None
+        s.delete(found)
+
+    for work in (use, line, price, gone):
+        _refused(clinic, work)
+
+
+def test_a_settled_order_of_a_closed_day_is_not_made_unpaid_or_cancelled(clinic: Clinic, desk: Desk,
+                                                                         frozen: list[datetime]) -> None:
+    """A void later turns a settled order "voided" (allowed); nothing turns it back into an unpaid or a
+    cancelled order, which would take its sale out of the closed day's books."""
+    order_id, _lines = closed_monday(clinic, desk, frozen)
+
+    def unpaid(s: Session) -> None:
+        order = s.get(Order, order_id)
+        assert order is not None
+        order.status = "cancelled"
+
+    _refused(clinic, unpaid)
+
+
+def test_a_write_written_as_text_through_the_session_is_refused(clinic: Clinic, desk: Desk,
+                                                               frozen: list[datetime]) -> None:
+    closed_monday(clinic, desk, frozen)
+    _refused(clinic, lambda s: s.execute(text("UPDATE payments SET amount_fen = 1")))
+    _refused(clinic, lambda s: s.execute(text('delete from "day_closes"')))
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: a statement run on the session's Connection (s.connection()"
+                   ".execute) passes no Session event; --check is the backstop")
+def test_a_write_on_the_sessions_connection_is_refused(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    closed_monday(clinic, desk, frozen)
+    _refused(clinic, lambda s: s.connection().execute(update(Payment.__table__).values(amount_fen=1)))
+
+
+# --- Changes and the receipt-number mark across savepoints ------------------------------------------
+
+
+def _method(s: Session, name: str) -> PaymentMethod:
+    row = PaymentMethod(name=name, kind="other", is_active=True, sort_order=50)
+    s.add(row)
+    s.flush()
+    return row
+
+
+def _failed_savepoint(s: Session, clash: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+    with pytest.raises(IntegrityError):
+        with s.begin_nested():
+            s.add(PaymentMethod(name=clash, kind="other", is_active=True, sort_order=50))
+            s.flush()
+
+
+def test_a_rolled_back_transaction_is_not_collected(clinic: Clinic, desk: Desk) -> None:
+    with changes.collect() as collected:
+        with pytest.raises(RuntimeError):
+            with clinic.write() as s:
+                _method(s, "刷脸")
+                raise RuntimeError("stop")
+    assert not collected.result()
+
+
+def test_a_savepoint_rolled_back_drops_its_own_rows_only(clinic: Clinic, desk: Desk) -> None:
+    """A savepoint that fails (another workstation inserted the same row a moment ago, as ``lock_day`` and
+    the SMS queue expect) must not make the action forget what its transaction wrote before it."""
+    with changes.collect() as collected:
+        with clinic.write() as s:
+            kept = _method(s, "刷脸").id
+            _failed_savepoint(s, "现金")
+            later = _method(s, "数字人民币").id
+    assert collected.result().ids("payment_methods") == {kept, later}
+
+
+def test_rows_of_a_savepoint_rolled_back_are_not_collected(clinic: Clinic, desk: Desk) -> None:
+    with changes.collect() as collected:
+        with clinic.write() as s:
+            kept = _method(s, "刷脸").id
+            gone: list[int] = []
+            from sqlalchemy.exc import IntegrityError
+            with pytest.raises(IntegrityError):
+                with s.begin_nested():
+                    gone.append(_method(s, "数字人民币").id)
+                    s.add(PaymentMethod(name="现金", kind="other", is_active=True, sort_order=50))
+                    s.flush()
+    assert collected.result().ids("payment_methods") == {kept}
+
+
+def test_actions_on_two_threads_collect_only_their_own_rows(clinic: Clinic, desk: Desk) -> None:
+    import threading
+    results: dict[str, frozenset[int]] = {}
+    go = threading.Barrier(2)
+
+    def action(name: str) -> None:
+        with changes.collect() as collected:
+            go.wait()
+            for i in range(3):
+                with clinic.write() as s:
+                    _method(s, f"{name}{i}")
+        results[name] = collected.result().ids("payment_methods")
+
+    threads = [threading.Thread(target=action, args=(n,)) for n in ("甲", "乙")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with clinic.read() as s:
+        for name in ("甲", "乙"):
+            mine = set(s.scalars(select(PaymentMethod.id).where(PaymentMethod.name.like(f"{name}%"))))
+            assert results[name] == mine
+
+
+@pytest.mark.sqlite_only
+def test_a_savepoint_rolled_back_after_a_receipt_number_keeps_the_numbers_mark(clinic: Clinic, desk: Desk) -> None:
+    from meike import numbering
+    from meike.services import bizday
+
+    assert clinic.path is not None
+    with clinic.write() as s:
+        number = ledger.next_receipt_no(s, bizday.posting_day(s))
+        _failed_savepoint(s, "现金")
+    assert number.endswith("-0001")
+    assert numbering.read_mark(clinic.path).get(MONDAY) == 1
