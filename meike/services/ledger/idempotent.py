@@ -30,6 +30,7 @@ from meike.errors import StorageError, ValidationError
 from meike.models import AccountEntry, Coupon, OrderAdjustment, OrderLine, PackageUse, Payment, Receipt
 from meike.money import yuan
 from meike.permissions import Actor
+from meike.services import bizday
 from meike.services.customers import load_in_scope
 from meike.services.ledger.core import ReceiptResult, Tender, check_key
 
@@ -197,6 +198,14 @@ def money_op(clinic: Clinic, actor: Actor, key: str, target: Target, write: Call
 
     def work() -> T:
         with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            # The day's lock, which every money write takes (``bizday.posting_day``), before looking again:
+            # the same request still being written at another workstation (PostgreSQL) has committed when
+            # we get it, and is answered here. Looked up only before, the request would find that
+            # workstation's effect (the order settled, the course used) and be refused for it.
+            bizday.posting_day(s)
             again = replay(s)
             if again is not None:
                 return again
