@@ -313,3 +313,77 @@ def test_a_savepoint_rolled_back_after_a_receipt_number_keeps_the_numbers_mark(c
         _failed_savepoint(s, "现金")
     assert number.endswith("-0001")
     assert numbering.read_mark(clinic.path).get(MONDAY) == 1
+
+
+# --- one key from two workstations at once ------------------------------------------------------------
+
+from tests.meike.test_day_lock import CALLS, Books, Runner, Waiting, _money_calls, blocked_or_done  # noqa: E402
+from tests.meike.test_day_lock import hold_fixture  # noqa: E402,F401 (fixture)
+
+
+@pytest.mark.parametrize("what", CALLS)
+def test_one_key_sent_from_two_workstations_at_once_writes_once_and_answers_both(
+        clinic: Clinic, desk: Desk, frozen: list[datetime], hold, what: str) -> None:  # type: ignore[no-untyped-def]
+    """The first PC's request is held just before its commit; the second PC sends the same request (the
+    same key) meanwhile. One receipt is written; the second is answered from it (not refused because the
+    first one's effect — a settled order, a used course — is already there when it gets the locks)."""
+    call = _money_calls(Books(clinic, desk))[what]
+    first = Runner(call)
+    hold.thread = first
+    first.start()
+    assert hold.reached.wait(60)
+    second = Runner(call)
+    waiting = Waiting(clinic)
+    waiting.thread = second
+    second.start()
+    blocked_or_done(second, waiting)
+    hold.release.set()
+    a, b = first.outcome(), second.outcome()
+    assert a.receipt_no == b.receipt_no
+    with clinic.read() as s:
+        assert len(s.scalars(select(Receipt.id).where(Receipt.idempotency_key == "k")).all()) == 1
+    report = check.run_check(clinic)
+    assert report.ok, report.render()
+
+
+# --- a closed day's names --------------------------------------------------------------------------
+
+
+def test_renames_after_a_close_change_neither_the_recomputed_report_nor_the_check(
+        clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    ledger.top_up(clinic, desk.cashier, desk.member, account="deposit", tenders=[cash(desk, 30_000)],
+                  idempotency_key="dep", department_id=desk.departments["皮肤科"])
+    closed_monday(clinic, desk, frozen)
+    with clinic.read() as s:
+        before = dayclose.report_in(s, MONDAY)
+    setup = make_user(clinic, desk.admin, "setup-2")
+    dictionaries.update_entry(clinic, setup, Kind.PAYMENT_METHOD, desk.methods["现金"], {"name": "现金（旧）", "kind": "cash"})
+    dictionaries.update_entry(clinic, setup, Kind.DEPARTMENT, desk.departments["皮肤科"], {"name": "皮肤美容科"})
+    from meike.models import User
+    with clinic.write() as s:
+        user = s.get(User, desk.cashier.user_id)
+        assert user is not None
+        user.display_name = "新收银员"
+    with clinic.read() as s:
+        after = dayclose.report_in(s, MONDAY)
+    assert after == before and after.by_id == before.by_id
+    scoped = make_user(clinic, desk.admin, "scoped", pages=[Page.CASHIER], scope=DataScope.OWN)
+    assert dayclose.day_report(clinic, scoped, MONDAY).by_method == {}
+    report = check.run_check(clinic)
+    assert report.ok, report.render()
+
+
+def test_a_used_payment_methods_kind_is_not_changed(clinic: Clinic, desk: Desk, frozen: list[datetime]) -> None:
+    """Its kind decides a closed day's expected cash (and which account a tender moves): cash turned into
+    card after a close made the recomputed Monday expect no cash, and ``--check`` report Monday changed."""
+    closed_monday(clinic, desk, frozen)
+    setup = make_user(clinic, desk.admin, "setup-2")
+    with pytest.raises(ValidationError) as e:
+        dictionaries.update_entry(clinic, setup, Kind.PAYMENT_METHOD, desk.methods["现金"], {"name": "现金", "kind": "card"})
+    assert "kind" in e.value.errors
+    with pytest.raises(ValidationError):  # a form that leaves the kind out does not turn it into "other"
+        dictionaries.update_entry(clinic, setup, Kind.PAYMENT_METHOD, desk.methods["现金"], {"name": "现金"})
+    dictionaries.update_entry(clinic, setup, Kind.PAYMENT_METHOD, desk.methods["微信"], {"name": "微信", "kind": "alipay"}
+                              if "alipay" in dictionaries.PAYMENT_KINDS else {"name": "微信", "kind": "other"})
+    report = check.run_check(clinic)
+    assert report.ok, report.render()
