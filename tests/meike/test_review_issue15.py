@@ -387,3 +387,24 @@ def test_a_used_payment_methods_kind_is_not_changed(clinic: Clinic, desk: Desk, 
                               if "alipay" in dictionaries.PAYMENT_KINDS else {"name": "微信", "kind": "other"})
     report = check.run_check(clinic)
     assert report.ok, report.render()
+
+
+def test_a_payment_key_sent_again_with_another_coupon_is_refused(clinic: Clinic, desk: Desk,
+                                                                 frozen: list[datetime]) -> None:
+    """Two coupons of the same value: the tenders (method, amount) match, the coupon spent does not."""
+    for key in ("c1", "c2"):
+        ledger.sell_coupon(clinic, desk.cashier, desk.plain, name="代金券", face_value_fen=50_000,
+                           valid_until=frozen[0].date(), tenders=[cash(desk, 50_000)], idempotency_key=key)
+    first, second = [c.id for c in ledger.customer_accounts(clinic, desk.cashier, desk.plain).coupons]
+    order_id = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["脱毛"])])
+
+    def pay(coupon: int) -> cashier.PayResult:
+        return cashier.pay(clinic, desk.cashier, order_id, [Tender(desk.methods["券"], 50_000, coupon)],
+                           idempotency_key="by-coupon")
+
+    assert not pay(first).replayed
+    assert pay(first).replayed
+    books = snapshot(clinic)
+    with pytest.raises(ValidationError):
+        pay(second)
+    assert snapshot(clinic) == books

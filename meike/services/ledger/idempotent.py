@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from meike.db import Clinic
 from meike.errors import StorageError, ValidationError
-from meike.models import AccountEntry, Coupon, OrderAdjustment, OrderLine, PackageUse, Payment, Receipt
+from meike.models import AccountEntry, Coupon, OrderAdjustment, OrderLine, PackageUse, Payment, PaymentMethod, Receipt
+from meike.models.ledger import ACCOUNT_COUPON
 from meike.money import yuan
 from meike.permissions import Actor
 from meike.services import bizday
@@ -118,6 +119,15 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                        if isinstance(t.amount_fen, int) and t.amount_fen)
         done = sorted((m, abs(a)) for m, a in s.execute(
             select(Payment.payment_method_id, Payment.amount_fen).where(Payment.receipt_id == receipt.id)))
+        if asked == done:  # the same methods and amounts: the same coupons spent (or paid back into) too
+            coupon_methods = set(s.scalars(select(PaymentMethod.id).where(PaymentMethod.kind == ACCOUNT_COUPON)))
+            asked_coupons = sorted(t.coupon_id or 0 for t in target.tenders if t.payment_method_id in coupon_methods
+                                   and isinstance(t.amount_fen, int) and t.amount_fen)
+            done_coupons = sorted(c or 0 for c in s.scalars(select(AccountEntry.coupon_id).where(
+                AccountEntry.receipt_id == receipt.id, AccountEntry.account == ACCOUNT_COUPON,
+                AccountEntry.is_grant.is_(False))))
+            if asked_coupons and asked_coupons != done_coupons:
+                done = []
         if asked != done:
             raise ValidationError.single("amount", f"这笔已经办理过（收据 {receipt.receipt_no}，{yuan(abs(receipt.amount_fen))}），"
                                                    "与现在填写的金额或支付方式不同，没有再次收付。请核对收据后关闭窗口重新办理")
