@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from meike import changes, check
@@ -408,3 +408,41 @@ def test_a_payment_key_sent_again_with_another_coupon_is_refused(clinic: Clinic,
     with pytest.raises(ValidationError):
         pay(second)
     assert snapshot(clinic) == books
+
+
+# --- writes off the database lane ------------------------------------------------------------------
+
+
+def test_a_receipt_printed_at_two_workstations_at_once_is_printed_free_only_once(
+        clinic: Clinic, desk: Desk, frozen: list[datetime], hold) -> None:  # type: ignore[no-untyped-def]
+    """The first print of a receipt is free, any later one a reprint 重印 that needs a supervisor. Printing
+    runs on the I/O lane (its write is not serialised with the database lane), and two PCs may print the
+    same receipt: the second must see the first."""
+    from meike.models import AuditEntry
+    from meike.ports import PrinterSetting
+    from meike.services import receipting
+
+    settled(clinic, desk, LineSpec(desk.items["脱毛"]), key="sale")
+    with clinic.read() as s:
+        receipt_id = s.scalar(select(Receipt.id).where(Receipt.idempotency_key == "sale"))
+    assert receipt_id is not None
+
+    def print_it() -> object:
+        return receipting.print_receipt(clinic, desk.cashier, receipt_id, setting=PrinterSetting())
+
+    first = Runner(print_it)
+    hold.thread = first
+    first.start()
+    assert hold.reached.wait(60)
+    second = Runner(print_it)
+    waiting = Waiting(clinic)
+    waiting.thread = second
+    second.start()
+    blocked_or_done(second, waiting)
+    hold.release.set()
+    first.outcome()
+    with pytest.raises(ValidationError):  # 重印 needs the supervisor
+        second.outcome()
+    with clinic.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "receipt.print", AuditEntry.entity_id == receipt_id)) == 1
