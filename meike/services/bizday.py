@@ -110,19 +110,36 @@ def _days_of(session: Session, obj: BusinessDated) -> set[date]:
     via = obj.DAY_OF
     if via is None:
         return _history_days(obj)
+    # Every row the relationship led to in this flush: the one a row leaves (moved to another order) as well
+    # as the one it joins, found through the relationship's history and through its key's.
+    mapper = class_mapper(type(obj))
+    relationship = mapper.relationships[via]
+    (column,) = relationship.local_columns
+    key_attr = mapper.get_property_by_column(column).key
+    state = instance_state(obj)
     with session.no_autoflush:
-        owner = getattr(obj, via)
-        if owner is None:  # added by its key, not through the relationship
-            relationship = class_mapper(type(obj)).relationships[via]
-            (column,) = relationship.local_columns
-            key = getattr(obj, class_mapper(type(obj)).get_property_by_column(column).key)
-            owner = None if key is None else session.get(relationship.mapper.class_, key)
-    return set() if owner is None else _history_days(owner)
+        linked = state.attrs[via].history
+        owners = [o for o in (*linked.deleted, *linked.unchanged, *linked.added) if o is not None]
+        keys = state.attrs[key_attr].history
+        for key in {k for k in (*keys.deleted, *keys.unchanged, *keys.added) if k is not None}:
+            found = session.get(relationship.mapper.class_, key)
+            if found is not None:
+                owners.append(found)
+        if not owners:
+            owner = getattr(obj, via)
+            if owner is not None:
+                owners.append(owner)
+    days: set[date] = set()
+    for owner in owners:
+        days |= _history_days(owner)
+    return days
 
 
 def _changed(obj: BusinessDated) -> bool:
     attrs = instance_state(obj).attrs
     if any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN):
+        return True
+    if obj.DAY_OF is not None and attrs[obj.DAY_OF].history.has_changes():  # moved before its key is synced
         return True
     return any(value not in allowed for column, allowed in obj.DAY_ONLY_TO.items()
                for value in attrs[column].history.added)

@@ -446,3 +446,22 @@ def test_a_receipt_printed_at_two_workstations_at_once_is_printed_free_only_once
     with clinic.read() as s:
         assert s.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "receipt.print", AuditEntry.entity_id == receipt_id)) == 1
+
+
+@pytest.mark.parametrize("how", ["relationship", "key"])
+def test_a_line_of_a_closed_days_order_is_not_moved_to_an_unpaid_order(clinic: Clinic, desk: Desk,
+                                                                       frozen: list[datetime], how: str) -> None:
+    """An order line's day is its order's: moving it to another order must look at the order it leaves
+    too, not only at the unpaid one it joins."""
+    _order_id, (line_id,) = closed_monday(clinic, desk, frozen)
+    unpaid = cashier.open_order(clinic, desk.cashier, customer_id=desk.plain, lines=[LineSpec(desk.items["水光针"])])
+
+    def move(s: Session) -> None:
+        line = s.get(OrderLine, line_id)
+        assert line is not None
+        if how == "key":
+            line.order_id = unpaid
+        else:
+            line.order = s.get(Order, unpaid)  # type: ignore[assignment]
+
+    _refused(clinic, move)
