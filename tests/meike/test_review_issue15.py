@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from meike import changes, check
 from meike.db import Clinic
-from meike.errors import MeikeError, NotFound, ValidationError
+from meike.errors import NotFound, ValidationError
 from meike.models import (
-    Customer,
     DayClose,
     Order,
     OrderLine,
@@ -33,6 +32,15 @@ from meike.services.cashier import LineSpec, Tender
 from meike.services.dictionaries import Kind
 from tests.conftest import make_user
 from tests.meike.conftest_money import Desk, desk_fixture, frozen_fixture, snapshot  # noqa: F401 (fixtures)
+from tests.meike.test_day_lock import (
+    CALLS,
+    Books,
+    Runner,
+    Waiting,
+    _money_calls,
+    blocked_or_done,
+    hold_fixture,  # noqa: F401 (fixture)
+)
 
 MONDAY = date(2026, 3, 2)
 
@@ -317,8 +325,6 @@ def test_a_savepoint_rolled_back_after_a_receipt_number_keeps_the_numbers_mark(c
 
 # --- one key from two workstations at once ------------------------------------------------------------
 
-from tests.meike.test_day_lock import CALLS, Books, Runner, Waiting, _money_calls, blocked_or_done  # noqa: E402
-from tests.meike.test_day_lock import hold_fixture  # noqa: E402,F401 (fixture)
 
 
 @pytest.mark.parametrize("what", CALLS)

@@ -27,7 +27,16 @@ from sqlalchemy.orm import Session
 
 from meike.db import Clinic
 from meike.errors import StorageError, ValidationError
-from meike.models import AccountEntry, Coupon, OrderAdjustment, OrderLine, PackageUse, Payment, PaymentMethod, Receipt
+from meike.models import (
+    AccountEntry,
+    Coupon,
+    OrderAdjustment,
+    OrderLine,
+    PackageUse,
+    Payment,
+    PaymentMethod,
+    Receipt,
+)
 from meike.models.ledger import ACCOUNT_COUPON
 from meike.money import yuan
 from meike.permissions import Actor
