@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.elements import TextClause
 
 from meike import clock
+from meike.db import bulk_guards
 from meike.errors import MeikeError
 from meike.models import Base, DayClose, ReceiptCounter, SystemSetting
 from meike.models.base import BusinessDated
@@ -181,6 +182,15 @@ def _refuse_closed_days(session: Session, _context: object, _instances: object) 
     closed = sorted(session.scalars(select(DayClose.business_date).where(DayClose.business_date.in_(days))))
     if closed:
         raise DayClosed(f"{closed[0]:%Y-%m-%d} 已日结，不能再修改；更正请在当前营业日期办理")
+
+
+def _refuse_bulk_mappings(cls: type) -> None:
+    """``Session.bulk_insert_mappings`` and the like on a dated model or the closes (``meike.db.bulk_guards``)."""
+    if issubclass(cls, BusinessDated | DayClose):
+        raise DayClosed(f"收款记录（{cls.__name__}）不能批量写入或修改：已日结的营业日期不能再修改，更正请在当前营业日期办理")
+
+
+bulk_guards.append(_refuse_bulk_mappings)
 
 
 _TEXT_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+[\"`\[]?(\w+)",
