@@ -4,8 +4,11 @@ Every money row carries the business date it was posted on; its model says so by
 ``meike.models.base.BusinessDated`` (receipts, tenders, account entries, course uses, performance,
 price changes and refunds, and orders once settled with their lines). Rows dated on a closed day
 cannot be added, changed (in a column the model freezes) or deleted: a guard on every session flush
-refuses it, whichever service tries, and an UPDATE or DELETE statement on a marked table is refused
-before it runs (it would pass the flush by). Corrections post on the open day.
+refuses it, whichever service tries (an order line moved off such an order, a settled order or receipt
+turned anything but voided, the close itself deleted or edited), and an INSERT, UPDATE or DELETE statement
+on a marked table or on the closes — built or written as text, or the legacy bulk methods — is refused
+before it runs (it would pass the flush by). Not covered: a statement run on the session's Connection or
+the engine directly; ``--check`` finds what that changes. Corrections post on the open day.
 
 Money and the close take turns on the day (several workstations on PostgreSQL): every money write
 takes the day with ``posting_day`` — it locks the day's receipt counter row (``SELECT … FOR
