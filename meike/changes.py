@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 # Groups a page can ask about; a table not named here is still recorded under its own name.
 GROUPS: dict[str, frozenset[str]] = {
@@ -109,19 +109,28 @@ def _row_id(obj: object) -> int | None:
     return None
 
 
+def within(transaction: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """Whether ``transaction`` (None: the outermost) is ``ended`` or runs inside it."""
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: UOWTransaction) -> None:
     if _current.get() is None:
         return
-    pending: dict[str, set[int]] = session.info.setdefault(_PENDING, {})
+    # (savepoint or None for the outermost transaction, table, id): a savepoint rolled back drops its own
+    # rows only, never what the transaction wrote before it.
+    pending: list[tuple[SessionTransaction | None, str, int | None]] = session.info.setdefault(_PENDING, [])
+    savepoint = session.get_nested_transaction()
     for obj in (*session.new, *session.dirty, *session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table is None:
             continue
-        ids = pending.setdefault(table, set())
-        row = _row_id(obj)
-        if row is not None:
-            ids.add(row)
+        pending.append((savepoint, table, _row_id(obj)))
 
 
 @event.listens_for(Session, "after_commit")
@@ -129,12 +138,34 @@ def _committed(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     collector = _current.get()
     if pending and collector is not None:
-        collector.add(pending)
+        tables: dict[str, set[int]] = {}
+        for _savepoint, table, row in pending:
+            ids = tables.setdefault(table, set())
+            if row is not None:
+                ids.add(row)
+        collector.add(tables)
 
 
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def rolled_back_to(previous: SessionTransaction) -> SessionTransaction | None:
+    """What a rollback of ``previous`` undid: the savepoint it is in (a failed flush inside ``begin_nested``
+    is reported as its flush's subtransaction, and rolls back to the savepoint), or None: the whole
+    transaction."""
+    transaction: SessionTransaction | None = previous
+    while transaction is not None and not transaction.nested:
+        transaction = transaction.parent
+    return transaction
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    savepoint = rolled_back_to(previous_transaction)
+    if savepoint is None:
+        session.info.pop(_PENDING, None)
+        return
+    session.info[_PENDING] = [p for p in pending if not within(p[0], savepoint)]
 
 
 def note(**tables: Iterable[int]) -> None:

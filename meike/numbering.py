@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, SessionTransaction, object_session
 
-from meike import clock, paths
+from meike import changes, clock, paths
 from meike.db import Clinic
 from meike.models import ReceiptCounter, SystemSetting
 from meike.services import audit
@@ -105,17 +105,29 @@ def _seen(_mapper: Any, connection: Any, target: ReceiptCounter) -> None:
     session = object_session(target)
     if path is None or session is None or not target.last_no:
         return
-    days = session.info.setdefault(_PENDING, {}).setdefault(path, {})
-    days[target.business_date] = max(days.get(target.business_date, 0), int(target.last_no))
+    # (savepoint or None, file, day, number): a savepoint rolled back forgets its own numbers only
+    pending: list[tuple[Any, Path, date, int]] = session.info.setdefault(_PENDING, [])
+    pending.append((session.get_nested_transaction(), path, target.business_date, int(target.last_no)))
 
 
 def _committed(session: Session) -> None:
-    for path, days in session.info.pop(_PENDING, {}).items():
+    by_file: dict[Path, dict[date, int]] = {}
+    for _savepoint, path, day, number in session.info.pop(_PENDING, []):
+        days = by_file.setdefault(path, {})
+        days[day] = max(days.get(day, 0), number)
+    for path, days in by_file.items():
         raise_mark(path, days)
 
 
-def _rolled_back(session: Session, *_args: Any) -> None:
-    session.info.pop(_PENDING, None)
+def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    savepoint = changes.rolled_back_to(previous_transaction)
+    if savepoint is None:
+        session.info.pop(_PENDING, None)
+        return
+    session.info[_PENDING] = [p for p in pending if not changes.within(p[0], savepoint)]
 
 
 def track() -> None:
@@ -126,7 +138,6 @@ def track() -> None:
         event.listen(ReceiptCounter, "after_insert", _seen)
         event.listen(ReceiptCounter, "after_update", _seen)
         event.listen(Session, "after_commit", _committed)
-        event.listen(Session, "after_rollback", _rolled_back)
         event.listen(Session, "after_soft_rollback", _rolled_back)
         _tracking.append(True)
 

@@ -35,6 +35,9 @@ class BusinessDated:
 
     DAY_FROZEN: ClassVar[tuple[str, ...]] = ()
     DAY_OF: ClassVar[str | None] = None
+    # Columns that may change on a row of a closed day only to one of these values (a settled order or
+    # a receipt becomes "voided" by a void on the open day; never unpaid, cancelled or valid again).
+    DAY_ONLY_TO: ClassVar[dict[str, frozenset[str]]] = {}
 
 
 

@@ -22,6 +22,7 @@ class Order(Base, BusinessDated):
     Dated once settled (``business_date``); a void later changes its status, not what it was settled for."""
 
     DAY_FROZEN = ("total_fen", "customer_id", "business_date", "receipt_no", "settled_at", "consultant_id")
+    DAY_ONLY_TO = {"status": frozenset({ORDER_VOIDED})}
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -152,6 +153,7 @@ class Receipt(Base, BusinessDated):
     """
 
     DAY_FROZEN = ("receipt_no", "business_date", "kind", "customer_id", "order_id", "amount_fen", "cashier_id")
+    DAY_ONLY_TO = {"status": frozenset({"voided"})}
 
     __tablename__ = "receipts"
     __table_args__ = (Index("ix_receipts_business_date", "business_date", "kind"),)

@@ -4,8 +4,11 @@ Every money row carries the business date it was posted on; its model says so by
 ``meike.models.base.BusinessDated`` (receipts, tenders, account entries, course uses, performance,
 price changes and refunds, and orders once settled with their lines). Rows dated on a closed day
 cannot be added, changed (in a column the model freezes) or deleted: a guard on every session flush
-refuses it, whichever service tries, and an UPDATE or DELETE statement on a marked table is refused
-before it runs (it would pass the flush by). Corrections post on the open day.
+refuses it, whichever service tries (an order line moved off such an order, a settled order or receipt
+turned anything but voided, the close itself deleted or edited), and an INSERT, UPDATE or DELETE statement
+on a marked table or on the closes — built or written as text, or the legacy bulk methods — is refused
+before it runs (it would pass the flush by). Not covered: a statement run on the session's Connection or
+the engine directly; ``--check`` finds what that changes. Corrections post on the open day.
 
 Money and the close take turns on the day (several workstations on PostgreSQL): every money write
 takes the day with ``posting_day`` — it locks the day's receipt counter row (``SELECT … FOR
@@ -18,6 +21,7 @@ database's write lock, ``meike.db.sqlite``), which serialises them anyway.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import cache
@@ -26,8 +30,10 @@ from sqlalchemy import Table, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, class_mapper
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.sql.elements import TextClause
 
 from meike import clock
+from meike.db import bulk_guards
 from meike.errors import MeikeError
 from meike.models import Base, DayClose, ReceiptCounter, SystemSetting
 from meike.models.base import BusinessDated
@@ -108,19 +114,39 @@ def _days_of(session: Session, obj: BusinessDated) -> set[date]:
     via = obj.DAY_OF
     if via is None:
         return _history_days(obj)
+    # Every row the relationship led to in this flush: the one a row leaves (moved to another order) as well
+    # as the one it joins, found through the relationship's history and through its key's.
+    mapper = class_mapper(type(obj))
+    relationship = mapper.relationships[via]
+    (column,) = relationship.local_columns
+    key_attr = mapper.get_property_by_column(column).key
+    state = instance_state(obj)
     with session.no_autoflush:
-        owner = getattr(obj, via)
-        if owner is None:  # added by its key, not through the relationship
-            relationship = class_mapper(type(obj)).relationships[via]
-            (column,) = relationship.local_columns
-            key = getattr(obj, class_mapper(type(obj)).get_property_by_column(column).key)
-            owner = None if key is None else session.get(relationship.mapper.class_, key)
-    return set() if owner is None else _history_days(owner)
+        linked = state.attrs[via].history
+        owners = [o for o in (*linked.deleted, *linked.unchanged, *linked.added) if o is not None]
+        keys = state.attrs[key_attr].history
+        for key in {k for k in (*keys.deleted, *keys.unchanged, *keys.added) if k is not None}:
+            found = session.get(relationship.mapper.class_, key)
+            if found is not None:
+                owners.append(found)
+        if not owners:
+            owner = getattr(obj, via)
+            if owner is not None:
+                owners.append(owner)
+    days: set[date] = set()
+    for owner in owners:
+        days |= _history_days(owner)
+    return days
 
 
 def _changed(obj: BusinessDated) -> bool:
     attrs = instance_state(obj).attrs
-    return any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN)
+    if any(attrs[column].history.has_changes() for column in obj.DAY_FROZEN):
+        return True
+    if obj.DAY_OF is not None and attrs[obj.DAY_OF].history.has_changes():  # moved before its key is synced
+        return True
+    return any(value not in allowed for column, allowed in obj.DAY_ONLY_TO.items()
+               for value in attrs[column].history.added)
 
 
 def _touched(session: Session) -> set[date]:
@@ -136,8 +162,23 @@ def _touched(session: Session) -> set[date]:
     return days
 
 
+def _close_changed(session: Session) -> date | None:
+    """The day of a close this flush removes or changes (a close is never undone or edited: deleting it
+    would open the day for posting again)."""
+    for obj in session.deleted:
+        if isinstance(obj, DayClose):
+            return obj.business_date
+    for obj in session.dirty:
+        if isinstance(obj, DayClose) and session.is_modified(obj):
+            return obj.business_date
+    return None
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_closed_days(session: Session, _context: object, _instances: object) -> None:
+    close = _close_changed(session)
+    if close is not None:
+        raise DayClosed(f"{close:%Y-%m-%d} 的日结记录不能修改或删除")
     days = _touched(session)
     if not days:
         return
@@ -146,13 +187,40 @@ def _refuse_closed_days(session: Session, _context: object, _instances: object) 
         raise DayClosed(f"{closed[0]:%Y-%m-%d} 已日结，不能再修改；更正请在当前营业日期办理")
 
 
+def _refuse_bulk_mappings(cls: type) -> None:
+    """``Session.bulk_insert_mappings`` and the like on a dated model or the closes (``meike.db.bulk_guards``)."""
+    if issubclass(cls, BusinessDated | DayClose):
+        raise DayClosed(f"收款记录（{cls.__name__}）不能批量写入或修改：已日结的营业日期不能再修改，更正请在当前营业日期办理")
+
+
+bulk_guards.append(_refuse_bulk_mappings)
+
+
+_TEXT_WRITE = re.compile(r"^\s*(?:UPDATE|DELETE\s+FROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|REPLACE\s+INTO)\s+[\"`\[]?(\w+)",
+                         re.IGNORECASE)
+
+
+def _refuse_text(sql: str) -> None:
+    """The same for a statement written as text (``session.execute(text("UPDATE payments …"))``)."""
+    found = _TEXT_WRITE.match(sql)
+    if found is None:
+        return
+    name = found.group(1).lower()
+    if name == DayClose.__tablename__ or name in {t.name for t in dated_tables()}:
+        raise DayClosed(f"收款记录（{name}）不能批量修改或删除：已日结的营业日期不能再修改，更正请在当前营业日期办理")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk_writes(state: ORMExecuteState) -> None:
-    """No UPDATE or DELETE statement on a dated table: the flush guard would not see the rows it changes
-    (nothing in the program writes money that way; every change of money is a new row)."""
-    if not (state.is_update or state.is_delete):
+    """No INSERT, UPDATE or DELETE statement on a dated table or on the closes: the flush guard would not
+    see the rows it adds or changes (nothing in the program writes money that way; every money row is
+    added through the unit of work, which the flush guard sees)."""
+    if isinstance(state.statement, TextClause):
+        _refuse_text(state.statement.text)
+        return
+    if not (state.is_update or state.is_delete or state.is_insert):
         return
     table = getattr(state.statement, "table", None)
-    if table is not None and table in dated_tables():
+    if table is not None and (table in dated_tables() or table in frozenset({DayClose.__table__})):
         raise DayClosed(f"收款记录（{table.name}）不能批量修改或删除：已日结的营业日期不能再修改，"
                         "更正请在当前营业日期办理")

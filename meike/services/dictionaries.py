@@ -22,6 +22,7 @@ from meike.models import (
     Item,
     ItemCategory,
     MemberLevel,
+    Payment,
     PaymentMethod,
     Staff,
     StaffRole,
@@ -253,10 +254,20 @@ def _clean(s: Session, kind: Kind, values: dict[str, Any], entry_id: int | None)
         pay_kind = values.get("kind") or "other"
         if pay_kind not in PAYMENT_KINDS:
             errors["kind"] = "请选择支付类型"
+        elif entry_id is not None and _kind_in_use(s, entry_id, pay_kind):
+            # A closed day's expected cash and the accounts a tender moves follow the method's kind: a used
+            # method keeps it (a recomputed closed day, and --check, would otherwise change).
+            errors["kind"] = "该支付方式已有收款记录，不能更改支付类型；请停用它并新增一种"
         out["kind"] = pay_kind
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def _kind_in_use(s: Session, method_id: int, new_kind: str) -> bool:
+    row = s.get(PaymentMethod, method_id)
+    return row is not None and row.kind != new_kind and s.scalar(
+        select(Payment.id).where(Payment.payment_method_id == method_id).limit(1)) is not None
 
 
 def _apply(row: Any, kind: Kind, values: dict[str, Any]) -> None:

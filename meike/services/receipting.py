@@ -65,6 +65,9 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supe
     actor.require_page(Page.CASHIER)
     setting = setting or workstation.printer_setting()
     with clinic.write() as s:
+        # Locked: a print of the same receipt at another workstation (PostgreSQL) commits first and is
+        # seen below, so only one print is the free first one.
+        s.get(ledger.Receipt, receipt_id, with_for_update=True)
         receipt = ledger.load_receipt(s, actor, receipt_id)
         already = receipt.reprints > 0 or _printed(s, receipt.id)
         if already:

@@ -41,7 +41,7 @@ def pay(clinic: Clinic, actor: Actor, order_id: int, tenders: Sequence[Tender], 
     A settled order with arrears takes further payments 分次支付 the same way, up to what is owed.
     """
     actor.require_page(Page.CASHIER)
-    target = ledger.Target(("settle", "collect"), order_id=order_id, tenders=tenders)
+    target = ledger.Target(("settle", "collect"), order_id=order_id, tenders=tenders, no_adjustment=True)
 
     def answer(s: Session, found: ledger.ReceiptResult) -> PayResult:
         return PayResult(found.receipt_id, found.receipt_no, found.amount_fen, order_arrears(s, order_id), True)

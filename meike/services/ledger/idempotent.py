@@ -27,9 +27,20 @@ from sqlalchemy.orm import Session
 
 from meike.db import Clinic
 from meike.errors import StorageError, ValidationError
-from meike.models import AccountEntry, Coupon, OrderAdjustment, OrderLine, PackageUse, Payment, Receipt
+from meike.models import (
+    AccountEntry,
+    Coupon,
+    OrderAdjustment,
+    OrderLine,
+    PackageUse,
+    Payment,
+    PaymentMethod,
+    Receipt,
+)
+from meike.models.ledger import ACCOUNT_COUPON
 from meike.money import yuan
 from meike.permissions import Actor
+from meike.services import bizday
 from meike.services.customers import load_in_scope
 from meike.services.ledger.core import ReceiptResult, Tender, check_key
 
@@ -48,7 +59,8 @@ class Target:
     unit price after that adjustment (a price change). ``sessions``: the course sessions moved (a course
     refund: negative). ``tenders``: the methods and amounts, as in the first call. ``standalone``: a receipt
     of no order (a balance's). ``account``: the receipt moved this account. ``coupon_face_fen``: the coupon it
-    sold has this face value.
+    sold has this face value. ``no_adjustment``: the receipt changed no order line (a payment of the
+    order, not a price change's 补差 collected on it, which is a "collect" receipt of the same order too).
     """
 
     kind: str | tuple[str, ...]
@@ -64,6 +76,7 @@ class Target:
     account: str | None = None
     coupon_face_fen: int | None = None
     tenders: Sequence[Tender] | None = None
+    no_adjustment: bool = False
 
 
 def _other_target(receipt: Receipt) -> ValidationError:
@@ -96,6 +109,9 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                 or (target.line_unit_price_fen is not None
                     and not _priced_at(s, adjustment, target.line_unit_price_fen))):
             raise _other_target(receipt)
+    if target.no_adjustment and s.scalar(select(OrderAdjustment.id).where(
+            OrderAdjustment.receipt_id == receipt.id).limit(1)) is not None:
+        raise _other_target(receipt)
     if target.package_id is not None or target.sessions is not None:
         use = s.scalar(select(PackageUse).where(PackageUse.receipt_id == receipt.id).order_by(PackageUse.id).limit(1))
         if (use is None or (target.package_id is not None and use.package_id != target.package_id)
@@ -112,18 +128,31 @@ def check_target(s: Session, receipt: Receipt, target: Target) -> None:
                        if isinstance(t.amount_fen, int) and t.amount_fen)
         done = sorted((m, abs(a)) for m, a in s.execute(
             select(Payment.payment_method_id, Payment.amount_fen).where(Payment.receipt_id == receipt.id)))
+        if asked == done:  # the same methods and amounts: the same coupons spent (or paid back into) too
+            coupon_methods = set(s.scalars(select(PaymentMethod.id).where(PaymentMethod.kind == ACCOUNT_COUPON)))
+            asked_coupons = sorted(t.coupon_id or 0 for t in target.tenders if t.payment_method_id in coupon_methods
+                                   and isinstance(t.amount_fen, int) and t.amount_fen)
+            done_coupons = sorted(c or 0 for c in s.scalars(select(AccountEntry.coupon_id).where(
+                AccountEntry.receipt_id == receipt.id, AccountEntry.account == ACCOUNT_COUPON,
+                AccountEntry.is_grant.is_(False))))
+            if asked_coupons and asked_coupons != done_coupons:
+                done = []
         if asked != done:
             raise ValidationError.single("amount", f"这笔已经办理过（收据 {receipt.receipt_no}，{yuan(abs(receipt.amount_fen))}），"
                                                    "与现在填写的金额或支付方式不同，没有再次收付。请核对收据后关闭窗口重新办理")
 
 
-def replayed_for(s: Session, key: str, target: Target) -> ReceiptResult | None:
+def replayed_for(s: Session, key: str, target: Target, actor: Actor | None = None) -> ReceiptResult | None:
     """The receipt an earlier call with this key wrote, if any. A key reused for another target is refused,
     and so is one sent again with other tenders (methods and amounts): the first call went through as it
-    was, and the cashier must not be told that the corrected amount was taken."""
+    was, and the cashier must not be told that the corrected amount was taken. With ``actor``, the
+    receipt's customer must be in their scope first (NotFound): the refusal of another target names the
+    receipt's number and amount."""
     receipt = s.scalar(select(Receipt).where(Receipt.idempotency_key == key))
     if receipt is None:
         return None
+    if actor is not None:
+        load_in_scope(s, actor, receipt.customer_id)
     check_target(s, receipt, target)
     return ReceiptResult(receipt.id, receipt.receipt_no, receipt.amount_fen, replayed=True)
 
@@ -181,16 +210,21 @@ def money_op(clinic: Clinic, actor: Actor, key: str, target: Target, write: Call
     key = check_key(key)
 
     def replay(s: Session) -> T | None:
-        found = replayed_for(s, key, target)
+        found = replayed_for(s, key, target, actor)
         if found is None:
             return None
-        receipt = s.get(Receipt, found.receipt_id)
-        assert receipt is not None
-        load_in_scope(s, actor, receipt.customer_id)
         return answer(s, found)
 
     def work() -> T:
         with clinic.write() as s:
+            again = replay(s)
+            if again is not None:
+                return again
+            # The day's lock, which every money write takes (``bizday.posting_day``), before looking again:
+            # the same request still being written at another workstation (PostgreSQL) has committed when
+            # we get it, and is answered here. Looked up only before, the request would find that
+            # workstation's effect (the order settled, the course used) and be refused for it.
+            bizday.posting_day(s)
             again = replay(s)
             if again is not None:
                 return again
