@@ -5,6 +5,8 @@ needs a supervisor with the reprint right (seed 004 【重印】)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -55,6 +57,30 @@ def receipt_data(s: Session, receipt: Receipt, *, reprint: bool = False) -> rece
         balances=[(ACCOUNT_LABELS[a] + "余额", v) for a, v in held.items() if v], note=receipt.note, reprint=reprint)
 
 
+@dataclass(frozen=True)
+class PrintJob:
+    """A print recorded in the database (audited, a reprint counted), to be sent to this PC's printer or
+    written as a PDF by ``deliver``, outside the transaction (a printer may take seconds)."""
+
+    setting: PrinterSetting
+    escpos: Callable[[int], bytes]  # the ESC/POS bytes for a paper width
+    pdf: Callable[[], Path]  # the PDF written, its path
+    pdf_words: str  # "已生成 PDF" / "已生成条码 PDF"
+
+
+def deliver(job: PrintJob) -> Path | None:
+    """Send a recorded print to the printer (None), or write its PDF when there is no printer (the path).
+    A printer that fails leaves the PDF as a fallback and says why. No database here."""
+    if job.setting.kind != "none":
+        try:
+            adapters().print_raw(job.setting, job.escpos(job.setting.width_mm))
+            return None
+        except PrinterError as e:
+            path = job.pdf()
+            raise MeikeError(f"{e}。{job.pdf_words}：{path}") from e
+    return job.pdf()
+
+
 def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supervisor: Actor | None = None,
                   setting: PrinterSetting | None = None) -> Path | None:
     """Print a receipt on this PC's printer (returns None) or write its PDF (returns the path).
@@ -62,6 +88,14 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supe
     The first print after taking the money is free; any later one is a reprint 重印 and needs
     ``reprint_supervisor``. A printer that fails leaves the PDF as a fallback and says why.
     """
+    return deliver(record_receipt_print(clinic, actor, receipt_id, reprint_supervisor=reprint_supervisor,
+                                        setting=setting))
+
+
+def record_receipt_print(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supervisor: Actor | None = None,
+                         setting: PrinterSetting | None = None) -> PrintJob:
+    """The database half of ``print_receipt``: the print is audited (a reprint counted, with its
+    supervisor); ``deliver`` sends it."""
     actor.require_page(Page.CASHIER)
     setting = setting or workstation.printer_setting()
     with clinic.write() as s:
@@ -78,14 +112,7 @@ def print_receipt(clinic: Clinic, actor: Actor, receipt_id: int, *, reprint_supe
         audit.record(s, actor, "receipt.reprint" if already else "receipt.print", "receipt", receipt.id, after={
             "receipt_no": receipt.receipt_no, "printer": setting.kind,
             "supervisor": reprint_supervisor.username if already and reprint_supervisor else None})
-    if setting.kind != "none":
-        try:
-            adapters().print_raw(setting, receipts.escpos_bytes(data, setting.width_mm))
-            return None
-        except PrinterError as e:
-            path = _pdf(data)
-            raise MeikeError(f"{e}。已生成 PDF：{path}") from e
-    return _pdf(data)
+    return PrintJob(setting, lambda width: receipts.escpos_bytes(data, width), lambda: _pdf(data), "已生成 PDF")
 
 
 def _printed(s: Session, receipt_id: int) -> bool:
@@ -118,6 +145,12 @@ def print_test_page(setting: PrinterSetting) -> None:
 def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
                         setting: PrinterSetting | None = None) -> Path | None:
     """到店条码: the arrived customer's barcode label on this PC's printer (None) or as a PDF (its path)."""
+    return deliver(record_label_print(clinic, actor, visit_id, setting=setting))
+
+
+def record_label_print(clinic: Clinic, actor: Actor, visit_id: int, *,
+                       setting: PrinterSetting | None = None) -> PrintJob:
+    """The database half of ``print_arrival_label`` (the print audited); ``deliver`` sends it."""
     from meike.models import Staff, Visit
     from meike.rules.customer_class import VISIT_TYPE_LABELS, VisitType
     from meike.services.customers import load_in_scope
@@ -136,14 +169,8 @@ def print_arrival_label(clinic: Clinic, actor: Actor, visit_id: int, *,
             consultant=consultant.name if consultant else "")
         audit.record(s, actor, "label.print", "visit", visit.id, after={
             "customer": customer.name, "card_no": customer.card_no, "printer": setting.kind})
-    if setting.kind != "none":
-        try:
-            adapters().print_raw(setting, receipts.label_escpos_bytes(label, setting.width_mm))
-            return None
-        except PrinterError as e:
-            path = _label_pdf(label)
-            raise MeikeError(f"{e}。已生成条码 PDF：{path}") from e
-    return _label_pdf(label)
+    return PrintJob(setting, lambda width: receipts.label_escpos_bytes(label, width), lambda: _label_pdf(label),
+                    "已生成条码 PDF")
 
 
 def _label_pdf(label: receipts.ArrivalLabel) -> Path:

@@ -110,3 +110,33 @@ def test_writes_are_serialised_on_one_worker(qtbot, clinic: Clinic, user: Actor)
         Op(None, lambda i=i: write(i)).run()
     assert manager().wait_idle()
     assert most == 1
+
+
+def test_a_two_step_action_writes_on_the_database_lane_then_waits_for_the_device_elsewhere(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A print: recorded by the one database writer, then sent to a slow printer on the I/O lane, so the next
+    write (a payment) does not wait for the printer; the button stays busy through both steps."""
+    button = QPushButton("打印收据")
+    qtbot.addWidget(button)
+    printer = threading.Event()
+    steps: list[str] = []
+    answers: list[str] = []
+
+    def record() -> str:
+        steps.append(threading.current_thread().name)
+        return "job"
+
+    def send(job: str) -> str:
+        steps.append(threading.current_thread().name)
+        printer.wait(10)
+        return f"{job} sent"
+
+    Op(button, record).then(send).success(answers.append).run()
+    qtbot.waitUntil(lambda: len(steps) == 2)
+    wrote: list[str] = []
+    Op(None, lambda: wrote.append(threading.current_thread().name)).run()  # a payment meanwhile
+    qtbot.waitUntil(lambda: bool(wrote))  # done while the printer still holds its step
+    assert not button.isEnabled() and not answers
+    printer.set()
+    assert manager().wait_idle()
+    assert answers == ["job sent"] and button.isEnabled()
+    assert steps[0] != steps[1] and wrote[0] == steps[0]  # the writer's thread, then another

@@ -566,21 +566,28 @@ def test_a_double_click_on_print_receipt_prints_once(  # type: ignore[no-untyped
     qtbot.addWidget(page)
     page.show()
     settle()
+    recorded: list[int] = []
     sent: list[int] = []
     gate = threading.Event()
 
-    def slow_printer(_clinic: Clinic, _actor: Actor, receipt_id: int, **_kw: object) -> None:
-        sent.append(receipt_id)
+    def record(_clinic: Clinic, _actor: Actor, receipt_id: int, **_kw: object) -> int:
+        recorded.append(receipt_id)
+        return receipt_id
+
+    def slow_printer(job: int) -> None:
+        sent.append(job)
         gate.wait(10)
 
-    monkeypatch.setattr(receipting, "print_receipt", slow_printer)
+    monkeypatch.setattr(receipting, "record_receipt_print", record)
+    monkeypatch.setattr(receipting, "deliver", slow_printer)
     page._offer_print(12345)
     qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)  # while the printer takes its time
+    qtbot.waitUntil(lambda: bool(sent))
     qtbot.mouseClick(page.print_button, Qt.MouseButton.LeftButton)
-    qtbot.wait(100)
     gate.set()
     settle()
-    assert sent == [12345]
+    assert recorded == [12345] and sent == [12345]
     assert page.print_button.isEnabled()
 
 

@@ -65,6 +65,7 @@ class Op(Generic[T]):
         self._success: Callable[[T], None] | None = None
         self._failure: Callable[[Exception], None] | None = None
         self._busy: tuple[QWidget, ...] | None = None
+        self._then: tuple[Lane, Callable[[Any], Any]] | None = None
 
     def success(self, callback: Callable[[T], None]) -> Op[T]:
         self._success = callback
@@ -73,6 +74,13 @@ class Op(Generic[T]):
     def failure(self, callback: Callable[[Exception], None]) -> Op[T]:
         """Show the (Chinese) error yourself, e.g. next to a field; the default is a message box."""
         self._failure = callback
+        return self
+
+    def then(self, fn: Callable[[T], Any], *, lane: Lane = Lane.IO) -> Op[Any]:
+        """A second step on another lane with the first step's result, e.g. a print recorded on the
+        database lane, then sent to the printer on the I/O lane (the writer never waits for a printer).
+        The widget stays busy through both; the success callback gets the second step's result."""
+        self._then = (lane, fn)
         return self
 
     def busy(self, *widgets: QWidget) -> Op[T]:
@@ -110,8 +118,18 @@ class Op(Generic[T]):
                 focus.setFocus(Qt.FocusReason.OtherFocusReason)  # the cursor is where the user left it
 
         def done(answer: tuple[Any, Changes]) -> None:
-            release()
             result, what = answer
+            if self._then is not None:
+                next_lane, next_fn = self._then
+                announce(what)  # the first step committed; the second is outside the database
+
+                def second() -> tuple[Any, Changes]:
+                    return next_fn(result), Changes()
+
+                self._then = None
+                manager().run(next_lane, second, done, failed)
+                return
+            release()
             announce(what)
             if self._success is not None and self._alive():
                 self._success(result)

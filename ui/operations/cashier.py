@@ -2,7 +2,8 @@
 
 Money (pay, refunds, voids, top-ups, coupons, 日结 …) runs on the database lane, written down on this PC
 first (``meike.journal``) where it was before; lists, facts and reports are ``read``s; receipts go to the
-printer on the ``io`` lane (a network printer may take seconds: the window does not wait for it).
+printer on the ``io`` lane after the print is recorded on the database lane (a network printer may take
+seconds: neither the window nor the database's writer waits for it).
 A supervisor's name and password travel with the action and are checked on the worker with it.
 """
 
@@ -35,7 +36,7 @@ from meike.services.cashier_view import OrderFacts
 from meike.services.dayclose import BusinessDay, ClosedDay, DayReport, Revenue
 from meike.services.dictionaries import Entry, Kind
 from meike.services.ledger import AccountSummary, ReceiptResult, Tender
-from ui.operations import Op, io, read
+from ui.operations import Op, read
 
 PAGE_SIZE = 500
 CLOSED = "closed"  # the cashier page's third tab: cancelled 消单 and voided 退单 orders
@@ -113,11 +114,11 @@ def print_receipt(parent: QWidget | None, clinic: Clinic, actor: Actor, receipt_
     """打印收据 (重印 with a supervisor): None when sent to the printer, else the PDF written."""
     from meike.services import receipting  # imported when used
 
-    def job() -> Path | None:
+    def record() -> receipting.PrintJob:  # the database lane: audited, a reprint counted
         reprint = _supervisor(clinic, supervisor, Right.REPRINT)
-        return receipting.print_receipt(clinic, actor, receipt_id, reprint_supervisor=reprint)
+        return receipting.record_receipt_print(clinic, actor, receipt_id, reprint_supervisor=reprint)
 
-    op: Op[Path | None] = io(parent, job)
+    op: Op[Path | None] = Op(parent, record).then(receipting.deliver)  # then the printer, on the I/O lane
     return op.busy() if supervisor is None else op
 
 

@@ -25,7 +25,7 @@ from meike.services.customers import AppointmentRow, CustomerDetail, CustomerQue
 from meike.services.customers import DashboardCounts as CustomerCounts
 from meike.services.dictionaries import Entry, Kind
 from meike.services.followups import ReminderRow
-from ui.operations import Op, io, read
+from ui.operations import Op, read
 
 Choices = list[tuple[int, str]]
 
@@ -148,7 +148,9 @@ def restore_visit(parent: QWidget, clinic: Clinic, actor: Actor, visit_id: int) 
 
 
 def print_arrival_label(parent: QWidget, clinic: Clinic, actor: Actor, visit_id: int) -> Op[Path | None]:
-    return io(parent, lambda: receipting.print_arrival_label(clinic, actor, visit_id)).busy()
+    op: Op[Path | None] = Op(parent, lambda: receipting.record_label_print(clinic, actor, visit_id)).then(
+        receipting.deliver)  # recorded on the database lane, then sent on the I/O lane
+    return op.busy()
 
 
 # -- 顾客详情 ------------------------------------------------------------------------------------------
