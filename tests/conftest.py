@@ -61,6 +61,7 @@ def _gc_on_the_main_thread() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _collect_after_each_test() -> Iterator[None]:
     yield
+    gc.unfreeze()  # a test that ran the program's login froze its heap (ui.gc_guard.settle_heap): thaw it
     gc.collect()
 
 

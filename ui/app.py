@@ -28,6 +28,7 @@ from meike.ports import CallerIdSetting
 from ui.account_manager import AccountManager
 from ui.dialogs.first_run import FirstRunDialog
 from ui.dialogs.login import LoginDialog
+from ui.gc_guard import settle_heap
 from ui.idle_lock import LOCKED
 from ui.main_window import MainWindow
 from ui.operations import Op
@@ -310,6 +311,7 @@ def _with_clinic(app: QApplication, args: argparse.Namespace, url: str, log_path
             window.closed.connect(lambda logged_out: QTimer.singleShot(0, login) if logged_out else app.quit())
             windows[:] = [window]
             window.show()
+            settle_heap()  # the collector's full pass stays short from now on (ui/gc_guard.py)
             if isinstance(window, MainWindow):
                 from ui.cashier.pending import offer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -145,6 +146,7 @@ def test_after_a_login_one_scheduler_runs_every_timed_job_and_stops_once_on_exit
         if dashboard is None or not getattr(dashboard, "counter").running:  # noqa: B009 (a DashboardPage)
             return
         seen["installed"] = schedules.installed()
+        seen["frozen"] = gc.get_freeze_count()  # the heap settled once the window was up (ui.gc_guard)
         seen["jobs"] = {job.id for job in started[0].get_jobs()} if started else set()
         seen["started"] = list(started)
         window.close()  # not a logout: the program ends
@@ -160,6 +162,7 @@ def test_after_a_login_one_scheduler_runs_every_timed_job_and_stops_once_on_exit
         timer.stop()
         qapp.setQuitOnLastWindowClosed(True)
     assert code == 0 and "jobs" in seen
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000  # the collector's full pass stays short
     assert len(started) >= 1
     one = started[0]
     assert not one.running  # shut down on exit
