@@ -16,6 +16,7 @@ and the window's close wait until the lanes are empty while the event loop keeps
 
 from __future__ import annotations
 
+import collections
 import enum
 import logging
 import time
@@ -43,18 +44,24 @@ class _Relay(QObject):
 
 
 class _Job(QRunnable):
+    """One piece of work. Its function, result and error are kept on the job, never in the worker's own
+    variables, and the job is let go on the GUI thread only (``TaskManager._finished``): a closure that
+    holds the last reference to a widget must not destroy it on a worker thread (that crashes Qt)."""
+
     def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
+        self.setAutoDelete(False)  # the Python side owns it (kept until the GUI thread lets it go)
         self._fn = fn
         self._relay = relay
+        self.result: Any = None
+        self.error: BaseException | None = None
 
     def run(self) -> None:  # worker thread: never touch widgets here
         try:
-            result = self._fn()
+            self.result = self._fn()
         except BaseException as exc:  # noqa: BLE001 (reported to the GUI thread, shown in words there)
-            self._emit(self._relay.failed, exc)
-        else:
-            self._emit(self._relay.done, result)
+            self.error = exc
+        self._emit(self._relay.failed if self.error is not None else self._relay.done, self)
 
     @staticmethod
     def _emit(signal: Any, value: Any) -> None:
@@ -74,18 +81,22 @@ class TaskManager:
             pool.setMaxThreadCount(threads)
             pool.setExpiryTimeout(-1 if lane is Lane.DB else 30_000)
             self._pools[lane] = pool
-        self._live: set[_Relay] = set()
+        self._live: dict[_Relay, _Job] = {}
+        # Finished jobs, let go on the GUI thread a while after they answered (by then their worker has
+        # long left run(), so the worker never drops the last reference to what a job's closure holds).
+        self._finished: collections.deque[_Job] = collections.deque(maxlen=256)
 
     def run(self, lane: Lane, fn: Callable[[], Any], on_done: Callable[[Any], None] | None = None,
             on_error: Callable[[BaseException], None] | None = None, *, owner: QObject | None = None) -> None:
         """Run ``fn`` on ``lane``; ``on_done(result)`` or ``on_error(exception)`` later on the GUI thread
         (dropped when ``owner`` was destroyed meanwhile). An error without ``on_error`` is logged."""
         relay = _Relay()
-        self._live.add(relay)
 
-        def finish(callback: Callable[[Any], None] | None, value: Any, failed: bool) -> None:
-            self._live.discard(relay)
+        def finish(callback: Callable[[Any], None] | None, job: _Job, failed: bool) -> None:
+            self._finished.append(job)  # the oldest finished job is let go here, on the GUI thread
+            self._live.pop(relay, None)
             relay.deleteLater()
+            value = job.error if failed else job.result
             if owner is not None and not shiboken6.isValid(owner):
                 return
             if callback is None:
@@ -94,9 +105,11 @@ class TaskManager:
                 return
             callback(value)
 
-        relay.done.connect(lambda value: finish(on_done, value, False))
-        relay.failed.connect(lambda exc: finish(on_error, exc, True))
-        self._pools[lane].start(_Job(fn, relay))
+        relay.done.connect(lambda job: finish(on_done, job, False))
+        relay.failed.connect(lambda job: finish(on_error, job, True))
+        job = _Job(fn, relay)
+        self._live[relay] = job
+        self._pools[lane].start(job)
 
     def pending(self) -> int:
         """Jobs started whose result has not yet been handed back on the GUI thread."""

@@ -18,6 +18,7 @@ cursor (a second click cannot pay twice), and the window keeps painting. Then, o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -31,6 +32,7 @@ from ui.taskman import Lane, manager
 from ui.tasks import user_error
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Bus(QObject):
@@ -144,6 +146,10 @@ class Op(Generic[T]):
                 return
             if self._failure is not None:
                 self._failure(shown)
+            elif self._parent is not None and self._closed(self._parent):
+                # its window was closed meanwhile: nobody to tell, and a message box over a window being
+                # torn down crashes Qt; the error is in the log (user_error logged anything unexpected)
+                log.info("an action's refusal arrived after its window closed (%s)", type(shown).__name__)
             else:
                 from ui.tasks import error_text
                 from ui.widgets import messages
@@ -151,6 +157,14 @@ class Op(Generic[T]):
                 messages.error(self._parent, error_text(shown))
 
         manager().run(lane, job, done, failed)
+
+    @staticmethod
+    def _closed(widget: QWidget) -> bool:
+        """The widget's window is closed (not merely hidden by the idle lock, which shows it again)."""
+        from ui.widgets.messages import INTERRUPTED
+
+        window = widget.window()
+        return not window.isVisible() and not window.property(INTERRUPTED)
 
     def _alive(self) -> bool:
         return self._parent is None or shiboken6.isValid(self._parent)
