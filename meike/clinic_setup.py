@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from meike.backup import REASON_CHECK, BackupError, list_backups
 from meike.db import Clinic, sqlite_path, sqlite_url
 from meike.db.location import NetworkShareError, check_url, uri_path
 from meike.db.migrate import alembic_config, current_revision
-from meike.errors import MeikeError
+from meike.errors import MeikeError, causes
 from meike.services import audit_anchor, system
 from meike.start_steps import after_upgrade
 
@@ -134,19 +133,6 @@ _CORRUPT, _NOTADB, _READONLY, _PERM, _CANTOPEN = 11, 26, 8, 3, 14
 _BUSY, _LOCKED, _FULL, _IOERR = 5, 6, 13, 10
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what it was raised from, and a driver error under a SQLAlchemy one (``.orig``)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        orig = getattr(e, "orig", None)
-        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
-
 
 def _sqlite_code(e: BaseException) -> int | None:
     if not isinstance(e, sqlite3.Error):
@@ -167,7 +153,7 @@ def open_failure(exc: BaseException, url: str) -> OpenFailed | None:
     """The Chinese explanation of why ``url`` could not be opened (None: a case not known here)."""
     path = _file_of(url)
     where = _where(url)
-    for e in _causes(exc):
+    for e in causes(exc):
         code = _sqlite_code(e)
         if code == _NOTADB:
             return OpenFailed(f"这个文件不是美客的数据库，或者已经严重损坏，美客无法打开它。\n{where}\n\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class MeikeError(Exception):
     """Base class of every error a service reports to the user."""
@@ -51,3 +53,18 @@ class StorageError(MeikeError):
     def __init__(self, message: str, *, transient: bool = False) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, what it was raised from (``__cause__`` / ``__context__``) and a driver error under a
+    SQLAlchemy one (``.orig``), outermost first."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        orig = getattr(e, "orig", None)
+        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]

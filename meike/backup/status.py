@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import logging
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ from meike.backup.files import (
 )
 from meike.backup.settings import load_settings
 from meike.db import Clinic
+from meike.errors import causes
 from meike.models import SystemSetting
 from meike.permissions import Actor
 from meike.services import audit
@@ -53,24 +53,10 @@ _SQLITE_FULL, _SQLITE_FOLDER = 13, {3, 8, 14, 23}  # FULL; PERM, READONLY, CANTO
 _SQLITE_BUSY, _SQLITE_CORRUPT, _SQLITE_IOERR = {5, 6}, {11, 26}, 10  # BUSY, LOCKED; CORRUPT, NOTADB; IOERR
 
 
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception, what it was raised from (``__cause__`` / ``__context__``) and a driver error under a
-    SQLAlchemy one (``.orig``), outermost first."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        orig = getattr(e, "orig", None)
-        todo += [orig if isinstance(orig, BaseException) else None, e.__cause__, e.__context__]
-
 
 def failure_reason(exc: BaseException) -> str:
     """The short Chinese reason recorded for a failed backup, from the exception's type (never its text)."""
-    chain = list(_causes(exc))
+    chain = list(causes(exc))
     for e in chain:
         if isinstance(e, BackupError) and e.reason:
             return e.reason
